@@ -1,0 +1,229 @@
+package httpcache
+
+import (
+	"net/http"
+	"strings"
+)
+
+// maxDeltaSeconds is the value a delta-seconds that overflows is taken to be
+// (RFC 9111 §1.2.2: "the cache MUST consider the value to be 2147483648").
+const maxDeltaSeconds = 2147483648
+
+// deltaSeconds is the value of a directive such as max-age. A directive that
+// is present with an invalid value is recorded with invalid set, so that each
+// rule can decide what an invalid value means for it.
+type deltaSeconds struct {
+	present bool
+	invalid bool
+	seconds int64
+}
+
+// cacheControl holds the directives of one Cache-Control field (all its field
+// lines combined). Unknown directives are ignored (RFC 9111 §5.2.3).
+type cacheControl struct {
+	maxAge               deltaSeconds
+	sMaxAge              deltaSeconds
+	maxStale             deltaSeconds // present without a value: any staleness (§5.2.1.2)
+	minFresh             deltaSeconds
+	staleWhileRevalidate deltaSeconds // RFC 5861 §3
+	staleIfError         deltaSeconds // RFC 5861 §4
+
+	noCache         bool
+	noCacheFields   []string // qualified no-cache (§5.2.2.4), canonical field names
+	noStore         bool
+	private         bool
+	privateFields   []string // qualified private (§5.2.2.7), canonical field names
+	public          bool
+	mustRevalidate  bool
+	proxyRevalidate bool
+	mustUnderstand  bool
+	immutable       bool // RFC 8246
+	onlyIfCached    bool
+	noTransform     bool
+}
+
+// parseCacheControl parses every Cache-Control field line in h. It never
+// fails: RFC 9111 §5.2 asks recipients to ignore what they do not
+// understand, and an invalid argument affects only its own directive.
+// When a directive appears more than once, its first occurrence counts
+// (§4.2.1: "either the first occurrence should be used or the response
+// should be considered stale"); qualified no-cache and private accumulate
+// their field names.
+func parseCacheControl(h http.Header) cacheControl {
+	var cc cacheControl
+	for _, line := range h["Cache-Control"] {
+		parseCacheControlLine(&cc, line)
+	}
+	return cc
+}
+
+func parseCacheControlLine(cc *cacheControl, line string) {
+	for len(line) > 0 {
+		var name, value string
+		var hasValue bool
+		name, value, hasValue, line = nextDirective(line)
+		if name == "" {
+			continue
+		}
+		applyDirective(cc, strings.ToLower(name), value, hasValue)
+	}
+}
+
+// nextDirective splits the first directive off s. It accepts the token and
+// the quoted-string forms of an argument (§5.2: recipients accept both).
+func nextDirective(s string) (name, value string, hasValue bool, rest string) {
+	s = trimOWS(s)
+	i := 0
+	for i < len(s) && s[i] != '=' && s[i] != ',' {
+		i++
+	}
+	name = trimOWS(s[:i])
+	if i == len(s) {
+		return name, "", false, ""
+	}
+	if s[i] == ',' {
+		return name, "", false, s[i+1:]
+	}
+	s = trimOWS(s[i+1:])
+	if len(s) > 0 && s[0] == '"' {
+		value, rest = unquote(s)
+		if j := strings.IndexByte(rest, ','); j >= 0 {
+			rest = rest[j+1:]
+		} else {
+			rest = ""
+		}
+		return name, value, true, rest
+	}
+	j := strings.IndexByte(s, ',')
+	if j < 0 {
+		return name, trimOWS(s), true, ""
+	}
+	return name, trimOWS(s[:j]), true, s[j+1:]
+}
+
+// unquote reads a quoted-string at the start of s (RFC 9110 §5.6.4) and
+// returns its content and what follows it. An unterminated string runs to
+// the end of s.
+func unquote(s string) (value, rest string) {
+	var b strings.Builder
+	escaped := false
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case escaped:
+			b.WriteByte(c)
+			escaped = false
+		case c == '\\':
+			escaped = true
+		case c == '"':
+			return b.String(), s[i+1:]
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), ""
+}
+
+func applyDirective(cc *cacheControl, name, value string, hasValue bool) {
+	switch name {
+	case "max-age":
+		setDelta(&cc.maxAge, value, hasValue)
+	case "s-maxage":
+		setDelta(&cc.sMaxAge, value, hasValue)
+	case "max-stale":
+		if !cc.maxStale.present && !hasValue {
+			cc.maxStale = deltaSeconds{present: true, seconds: maxDeltaSeconds}
+			return
+		}
+		setDelta(&cc.maxStale, value, hasValue)
+	case "min-fresh":
+		setDelta(&cc.minFresh, value, hasValue)
+	case "stale-while-revalidate":
+		setDelta(&cc.staleWhileRevalidate, value, hasValue)
+	case "stale-if-error":
+		setDelta(&cc.staleIfError, value, hasValue)
+	case "no-cache":
+		cc.noCache = true
+		if hasValue {
+			cc.noCacheFields = appendFieldNames(cc.noCacheFields, value)
+		}
+	case "private":
+		cc.private = true
+		if hasValue {
+			cc.privateFields = appendFieldNames(cc.privateFields, value)
+		}
+	case "no-store":
+		cc.noStore = true
+	case "public":
+		cc.public = true
+	case "must-revalidate":
+		cc.mustRevalidate = true
+	case "proxy-revalidate":
+		cc.proxyRevalidate = true
+	case "must-understand":
+		cc.mustUnderstand = true
+	case "immutable":
+		cc.immutable = true
+	case "only-if-cached":
+		cc.onlyIfCached = true
+	case "no-transform":
+		cc.noTransform = true
+	}
+}
+
+// setDelta records the first occurrence of a delta-seconds directive.
+func setDelta(d *deltaSeconds, value string, hasValue bool) {
+	if d.present {
+		return
+	}
+	d.present = true
+	seconds, ok := parseDeltaSeconds(value)
+	if !hasValue || !ok {
+		d.invalid = true
+		return
+	}
+	d.seconds = seconds
+}
+
+// parseDeltaSeconds parses a non-negative decimal integer (RFC 9111 §1.2.2),
+// capping values that overflow at 2^31.
+func parseDeltaSeconds(s string) (int64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if n < maxDeltaSeconds {
+			n = n*10 + int64(c-'0')
+		}
+	}
+	if n > maxDeltaSeconds {
+		n = maxDeltaSeconds
+	}
+	return n, true
+}
+
+func appendFieldNames(names []string, list string) []string {
+	for _, name := range strings.Split(list, ",") {
+		name = trimOWS(name)
+		if name != "" {
+			names = append(names, http.CanonicalHeaderKey(name))
+		}
+	}
+	return names
+}
+
+// trimOWS removes optional white space (spaces and tabs, RFC 9110 §5.6.3).
+func trimOWS(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}

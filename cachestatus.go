@@ -1,0 +1,137 @@
+package httpcache
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Forward reasons of the Cache-Status fwd parameter (RFC 9211 §2.2).
+const (
+	ForwardBypass   = "bypass"    // the cache was configured or asked not to handle the request
+	ForwardMethod   = "method"    // the request method is not cacheable
+	ForwardURIMiss  = "uri-miss"  // nothing was stored for the URL
+	ForwardVaryMiss = "vary-miss" // responses were stored, but none matched the request's Vary fields
+	ForwardRequest  = "request"   // a stored response was usable, but the request asked for a new one
+	ForwardStale    = "stale"     // the stored response was stale and was validated
+)
+
+// CacheStatus is what the cache did with one response: the parameters of its
+// member of the Cache-Status header (RFC 9211). Read it with StatusOf.
+type CacheStatus struct {
+	// Hit reports that the response came from the cache without a request
+	// to the origin.
+	Hit bool
+	// Forward is why the request went to the origin (one of the Forward
+	// constants), empty on a hit.
+	Forward string
+	// ForwardStatus is the status code the origin answered when the request
+	// was forwarded, such as 304 on a successful revalidation.
+	ForwardStatus int
+	// TTL is the response's remaining freshness, negative when stale; valid
+	// when HasTTL is set.
+	TTL    time.Duration
+	HasTTL bool
+	// Stored reports that the response is being stored: it is stored once
+	// its body has been read to the end.
+	Stored bool
+	// Collapsed reports that the request shared another request's response.
+	Collapsed bool
+	// Detail says why a response was not stored, such as "no-store".
+	Detail string
+}
+
+// StatusOf returns the status the cache recorded in a response's
+// Cache-Status header: its last member, which is this cache's, since a cache
+// appends its member after those of the caches before it. ok is false when
+// the response has no Cache-Status.
+func StatusOf(resp *http.Response) (status CacheStatus, ok bool) {
+	values := resp.Header.Values("Cache-Status")
+	if len(values) == 0 {
+		return CacheStatus{}, false
+	}
+	last := values[len(values)-1]
+	if i := strings.LastIndexByte(last, ','); i >= 0 {
+		last = last[i+1:]
+	}
+	params := strings.Split(last, ";")
+	for _, param := range params[1:] {
+		name, value, _ := strings.Cut(trimOWS(param), "=")
+		value = strings.Trim(value, `"`)
+		switch name {
+		case "hit":
+			status.Hit = true
+		case "fwd":
+			status.Forward = value
+		case "fwd-status":
+			status.ForwardStatus, _ = strconv.Atoi(value)
+		case "ttl":
+			if seconds, err := strconv.ParseInt(value, 10, 64); err == nil {
+				status.TTL, status.HasTTL = time.Duration(seconds)*time.Second, true
+			}
+		case "stored":
+			status.Stored = true
+		case "collapsed":
+			status.Collapsed = true
+		case "detail":
+			status.Detail = value
+		}
+	}
+	return status, true
+}
+
+// appendTo writes the status as a Cache-Status member named name.
+func (s CacheStatus) appendTo(b []byte, name string) []byte {
+	b = append(b, name...)
+	if s.Hit {
+		b = append(b, "; hit"...)
+	}
+	if s.Forward != "" {
+		b = append(b, "; fwd="...)
+		b = append(b, s.Forward...)
+	}
+	if s.ForwardStatus != 0 {
+		b = append(b, "; fwd-status="...)
+		b = strconv.AppendInt(b, int64(s.ForwardStatus), 10)
+	}
+	if s.HasTTL {
+		b = append(b, "; ttl="...)
+		b = strconv.AppendInt(b, int64(s.TTL/time.Second), 10)
+	}
+	if s.Stored {
+		b = append(b, "; stored"...)
+	}
+	if s.Collapsed {
+		b = append(b, "; collapsed"...)
+	}
+	if s.Detail != "" {
+		b = append(b, `; detail="`...)
+		b = append(b, s.Detail...)
+		b = append(b, '"')
+	}
+	return b
+}
+
+// setCacheStatus appends this cache's member to the Cache-Status field of h,
+// after any members from caches before it (RFC 9211 §2), as one field line.
+func setCacheStatus(h http.Header, name string, s CacheStatus) {
+	var buf [128]byte
+	b := buf[:0]
+	existing := h["Cache-Status"]
+	for _, v := range existing {
+		b = append(b, v...)
+		b = append(b, ", "...)
+	}
+	b = s.appendTo(b, name)
+	if len(existing) == 1 {
+		existing[0] = string(b)
+		return
+	}
+	h["Cache-Status"] = []string{string(b)}
+}
+
+// durationSeconds formats a duration as whole non-negative seconds, for Age.
+func durationSeconds(d time.Duration) string {
+	return strconv.FormatInt(int64(max(0, d)/time.Second), 10)
+}

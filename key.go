@@ -1,0 +1,166 @@
+package httpcache
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+)
+
+// cacheKey returns the primary cache key of a request (RFC 9111 §2): the
+// normalised target URI. GET and HEAD share a key, because a HEAD request is
+// answered from a stored GET response (RFC 9110 §9.3.2).
+func cacheKey(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	host := strings.ToLower(u.Host)
+	// A default port names the same origin as no port (RFC 9110 §4.2.3).
+	if scheme == "http" && strings.HasSuffix(host, ":80") {
+		host = host[:len(host)-3]
+	} else if scheme == "https" && strings.HasSuffix(host, ":443") {
+		host = host[:len(host)-4]
+	}
+	path := u.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	var b strings.Builder
+	b.Grow(len(scheme) + 3 + len(host) + len(path) + 1 + len(u.RawQuery))
+	b.WriteString(scheme)
+	b.WriteString("://")
+	b.WriteString(host)
+	b.WriteString(path)
+	if u.RawQuery != "" || u.ForceQuery {
+		b.WriteByte('?')
+		b.WriteString(u.RawQuery)
+	}
+	return b.String()
+}
+
+// varyFieldNames returns the lowercased, sorted, de-duplicated field names
+// a response's Vary header lists, and whether it lists "*" (RFC 9111 §4.1).
+func varyFieldNames(h http.Header) (names []string, star bool) {
+	for _, line := range h["Vary"] {
+		for _, name := range strings.Split(line, ",") {
+			name = strings.ToLower(trimOWS(name))
+			switch name {
+			case "":
+			case "*":
+				star = true
+			default:
+				names = append(names, name)
+			}
+		}
+	}
+	sort.Strings(names)
+	return compactSorted(names), star
+}
+
+func compactSorted(names []string) []string {
+	out := names[:0]
+	for i, name := range names {
+		if i == 0 || name != names[i-1] {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// requestVariant computes the variant of a request against the Vary field
+// names of a response (RFC 9111 §4.1): for each name, the request's field
+// value normalised as §4.1 allows, or a marker that the field is absent (an
+// absent field matches only an absent field).
+//
+// In a private cache the request's credentials count too, so that a response
+// fetched with one user's Authorization is never served to a request with
+// another's (or with none): a private cache serves one user, and a
+// Transport shared by several by mistake must not mix them up.
+func requestVariant(req *http.Request, varyNames []string, private bool) string {
+	credentials := ""
+	if private {
+		credentials = req.Header.Get("Authorization")
+	}
+	if len(varyNames) == 0 && credentials == "" {
+		return ""
+	}
+	var b strings.Builder
+	for _, name := range varyNames {
+		b.WriteString(name)
+		values, present := req.Header[http.CanonicalHeaderKey(name)]
+		if !present {
+			b.WriteString("\x01\n")
+			continue
+		}
+		b.WriteByte(':')
+		b.WriteString(normalizeFieldValue(name, values))
+		b.WriteByte('\n')
+	}
+	if credentials != "" {
+		sum := sha256.Sum256([]byte(credentials))
+		b.WriteString("\x00credentials:")
+		b.WriteString(hex.EncodeToString(sum[:16]))
+	}
+	return b.String()
+}
+
+// caseInsensitiveFields are request fields whose values are defined to be
+// case-insensitive, so that §4.1 lets a cache compare them case-folded.
+var caseInsensitiveFields = map[string]bool{
+	"accept-encoding": true, // content-codings, RFC 9110 §8.4.1
+	"accept-charset":  true, // charsets, RFC 9110 §8.3.2
+	"accept-language": true, // language tags, RFC 9110 §8.5.1
+}
+
+// normalizeFieldValue combines a field's lines into one list and removes
+// white space around its members, as RFC 9111 §4.1 allows.
+func normalizeFieldValue(name string, values []string) string {
+	var members []string
+	for _, line := range values {
+		for _, member := range strings.Split(line, ",") {
+			if member = trimOWS(member); member != "" {
+				members = append(members, member)
+			}
+		}
+	}
+	joined := strings.Join(members, ",")
+	if caseInsensitiveFields[name] {
+		joined = strings.ToLower(joined)
+	}
+	return joined
+}
+
+// selectVariant picks the stored response that may answer req (RFC 9111
+// §4.1): one whose Vary-selected request fields match. When several match,
+// the most recent one is used. varyMiss reports that responses were stored
+// but none matched.
+func selectVariant(entries []*Entry, req *http.Request, private bool) (selected *Entry, varyMiss bool) {
+	for _, e := range entries {
+		if !variantMatches(e, req, private) {
+			continue
+		}
+		if selected == nil || newerThan(e, selected) {
+			selected = e
+		}
+	}
+	return selected, selected == nil && len(entries) > 0
+}
+
+func variantMatches(e *Entry, req *http.Request, private bool) bool {
+	facts := e.responseFacts()
+	if facts.varyStar {
+		return false
+	}
+	if e.Variant == "" && len(facts.varyNames) == 0 && (!private || req.Header.Get("Authorization") == "") {
+		return true
+	}
+	return requestVariant(req, facts.varyNames, private) == e.Variant
+}
+
+func newerThan(a, b *Entry) bool {
+	da, db := a.responseFacts().date, b.responseFacts().date
+	if !da.Equal(db) {
+		return da.After(db)
+	}
+	return a.ResponseTime.After(b.ResponseTime)
+}

@@ -1,0 +1,191 @@
+package httpcache
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Defaults of the settings.
+const (
+	// DefaultMemoryBytes bounds the memory store New uses when no Storage is
+	// given, and a MemoryStorage made with a bound of zero or less.
+	DefaultMemoryBytes = 64 << 20
+	// DefaultMaxBodyBytes is the largest body stored by default. Larger
+	// bodies stream through to the caller untouched.
+	DefaultMaxBodyBytes = 8 << 20
+	// DefaultStorageTimeout bounds each storage operation.
+	DefaultStorageTimeout = 2 * time.Second
+	// DefaultName is the cache's name in Cache-Status.
+	DefaultName = "httpcache"
+)
+
+// Option configures a Transport. Pass options to New or NewTransport.
+type Option func(*config) error
+
+// config is the Transport's settings, checked as a whole by validate.
+type config struct {
+	upstream       http.RoundTripper
+	storage        Storage
+	shared         bool
+	logger         *slog.Logger
+	now            func() time.Time
+	name           string
+	maxBodyBytes   int64
+	storageTimeout time.Duration
+	policy         policy
+}
+
+func defaultConfig() config {
+	return config{
+		upstream:       http.DefaultTransport,
+		logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		now:            time.Now,
+		name:           DefaultName,
+		maxBodyBytes:   DefaultMaxBodyBytes,
+		storageTimeout: DefaultStorageTimeout,
+		policy: policy{
+			heuristicFraction:   0.1,
+			heuristicMax:        24 * time.Hour,
+			keepForRevalidation: 24 * time.Hour,
+		},
+	}
+}
+
+// WithTransport sets where requests that the cache cannot answer go. The
+// default is http.DefaultTransport.
+func WithTransport(rt http.RoundTripper) Option {
+	return func(c *config) error {
+		if rt == nil {
+			return errors.New("WithTransport: transport is nil")
+		}
+		c.upstream = rt
+		return nil
+	}
+}
+
+// WithStorage sets where responses are kept. The default is a MemoryStorage
+// of DefaultMemoryBytes.
+func WithStorage(s Storage) Option {
+	return func(c *config) error {
+		if s == nil {
+			return errors.New("WithStorage: storage is nil")
+		}
+		c.storage = s
+		return nil
+	}
+}
+
+// WithShared makes the cache follow the rules for shared caches (RFC 9111):
+// s-maxage and proxy-revalidate apply, private responses are not stored,
+// and responses to requests with Authorization only when §3.5 allows. Use
+// it when one Transport serves many users, as in a proxy or a gateway. The
+// default is a private cache.
+func WithShared(shared bool) Option {
+	return func(c *config) error {
+		c.shared = shared
+		return nil
+	}
+}
+
+// WithLogger sets the logger: debug records for each decision, warnings for
+// storage errors. The default discards logs.
+func WithLogger(logger *slog.Logger) Option {
+	return func(c *config) error {
+		if logger == nil {
+			return errors.New("WithLogger: logger is nil")
+		}
+		c.logger = logger
+		return nil
+	}
+}
+
+// WithClock sets the clock the cache reads to compute ages and freshness.
+// Tests use it to move time without waiting. The default is time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return errors.New("WithClock: clock is nil")
+		}
+		c.now = now
+		return nil
+	}
+}
+
+// WithName sets the cache's name in the Cache-Status header. The default is
+// DefaultName.
+func WithName(name string) Option {
+	return func(c *config) error {
+		if !isToken(name) {
+			return fmt.Errorf("WithName: %q is not an HTTP token", name)
+		}
+		c.name = name
+		return nil
+	}
+}
+
+// WithMaxBodyBytes sets the largest response body that is stored. Larger
+// bodies stream through to the caller and are not stored. The default is
+// DefaultMaxBodyBytes.
+func WithMaxBodyBytes(n int64) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return fmt.Errorf("WithMaxBodyBytes: %d is not a positive size", n)
+		}
+		c.maxBodyBytes = n
+		return nil
+	}
+}
+
+// WithStorageTimeout bounds each storage operation, so that a slow store
+// delays a request by at most this much before it goes to the network. The
+// default is DefaultStorageTimeout.
+func WithStorageTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("WithStorageTimeout: %v is not a positive duration", d)
+		}
+		c.storageTimeout = d
+		return nil
+	}
+}
+
+// WithHeuristic sets the heuristic freshness of responses that have a
+// Last-Modified date and no explicit lifetime (RFC 9111 §4.2.2): fraction of
+// the time since they were last modified, at most maxLifetime. The default
+// is 10%, at most 24 hours. A fraction of zero turns the heuristic off.
+func WithHeuristic(fraction float64, maxLifetime time.Duration) Option {
+	return func(c *config) error {
+		if fraction < 0 || fraction > 1 || fraction != fraction {
+			return fmt.Errorf("WithHeuristic: fraction %v is not between 0 and 1", fraction)
+		}
+		if maxLifetime < 0 {
+			return fmt.Errorf("WithHeuristic: negative maximum lifetime %v", maxLifetime)
+		}
+		c.policy.heuristicFraction = fraction
+		c.policy.heuristicMax = maxLifetime
+		return nil
+	}
+}
+
+// isToken reports whether s is a non-empty HTTP token (RFC 9110 §5.6.2).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || isDelimiter(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func isDelimiter(c byte) bool {
+	return strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0
+}

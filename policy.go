@@ -1,0 +1,524 @@
+package httpcache
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// The policy: pure RFC 9111 decisions. Nothing here does I/O or reads the
+// clock; every function takes the time it needs.
+
+// policy holds the settings the rules depend on.
+type policy struct {
+	shared            bool
+	heuristicFraction float64       // of the time since Last-Modified (§4.2.2)
+	heuristicMax      time.Duration // cap on a heuristic lifetime
+	// keepForRevalidation is how long past its freshness an entry with
+	// validators stays useful: a conditional request can still save a body.
+	keepForRevalidation time.Duration
+}
+
+// responseFacts is what the policy reads from a response header, parsed once.
+type responseFacts struct {
+	cc            cacheControl
+	date          time.Time // zero when absent or invalid
+	expiresFound  bool
+	expires       time.Time // zero when invalid: an invalid Expires means stale (§5.3)
+	lastModified  time.Time // zero when absent or invalid
+	age           time.Duration
+	etag          string
+	contentLength string
+	varyNames     []string
+	varyStar      bool
+}
+
+func parseResponseFacts(h http.Header) *responseFacts {
+	f := &responseFacts{cc: parseCacheControl(h)}
+	f.date = parseHTTPDate(h.Get("Date"))
+	if values, ok := h["Expires"]; ok {
+		f.expiresFound = true
+		if len(values) > 0 {
+			f.expires = parseHTTPDate(values[0])
+		}
+	}
+	f.lastModified = parseHTTPDate(h.Get("Last-Modified"))
+	// Age: the first value counts; an invalid one is ignored (§5.1).
+	if seconds, ok := parseDeltaSeconds(trimOWS(firstListMember(h.Get("Age")))); ok {
+		f.age = time.Duration(seconds) * time.Second
+	}
+	f.etag = h.Get("ETag")
+	f.contentLength = h.Get("Content-Length")
+	f.varyNames, f.varyStar = varyFieldNames(h)
+	return f
+}
+
+// responseFacts returns the entry's parsed header, parsing it on first use.
+func (e *Entry) responseFacts() *responseFacts {
+	if f := e.facts.Load(); f != nil {
+		return f
+	}
+	f := parseResponseFacts(e.Header)
+	e.facts.Store(f)
+	return f
+}
+
+func parseHTTPDate(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := http.ParseTime(s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+func firstListMember(s string) string {
+	if i := strings.IndexByte(s, ','); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// heuristicallyCacheable lists the status codes RFC 9110 §15.1 defines as
+// heuristically cacheable.
+func heuristicallyCacheable(status int) bool {
+	switch status {
+	case 200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501:
+		return true
+	}
+	return false
+}
+
+// understoodStatus reports whether this cache implements the caching
+// requirements of a status code, for must-understand (§5.2.2.3).
+func understoodStatus(status int) bool {
+	switch status {
+	case 200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 501:
+		return true
+	}
+	return false
+}
+
+// Reasons a response is not stored, reported in Cache-Status detail.
+const (
+	detailMethod         = "method"
+	detailStatus         = "status"
+	detailRequestNoStore = "request-no-store"
+	detailNoStore        = "no-store"
+	detailMustUnderstand = "must-understand"
+	detailPrivate        = "private"
+	detailAuthorization  = "authorization"
+	detailVaryStar       = "vary-star"
+	detailNotReusable    = "not-reusable"
+	detailTooLarge       = "too-large"
+)
+
+// storable decides whether a response may be stored (RFC 9111 §3). When it
+// may not, it returns the reason.
+func (p policy) storable(req *http.Request, reqCC cacheControl, status int, f *responseFacts) (ok bool, reason string) {
+	switch {
+	case req.Method != http.MethodGet:
+		// HEAD responses freshen stored GETs (§4.3.5) but are not stored.
+		return false, detailMethod
+	case reqCC.noStore: // §5.2.1.5
+		return false, detailRequestNoStore
+	case status < 200 || status == http.StatusPartialContent || status == http.StatusNotModified:
+		// §3: a final status; 206 and 304 are not stored as responses.
+		return false, detailStatus
+	case f.cc.mustUnderstand && !understoodStatus(status): // §5.2.2.3
+		return false, detailMustUnderstand
+	case f.cc.noStore && !(f.cc.mustUnderstand && understoodStatus(status)):
+		// §5.2.2.5; must-understand with a known status overrides it (§5.2.2.3).
+		return false, detailNoStore
+	case p.shared && f.cc.private && len(f.cc.privateFields) == 0: // §5.2.2.7
+		return false, detailPrivate
+	case p.shared && req.Header.Get("Authorization") != "" &&
+		!(f.cc.public || f.cc.sMaxAge.present || f.cc.mustRevalidate): // §3.5
+		return false, detailAuthorization
+	case f.varyStar: // §4.1: it could never be selected
+		return false, detailVaryStar
+	}
+	// §3: the response must say it may be cached, or have a status that is
+	// heuristically cacheable.
+	explicit := f.cc.public || (!p.shared && f.cc.private) || f.expiresFound ||
+		f.cc.maxAge.present || (p.shared && f.cc.sMaxAge.present)
+	if !explicit && !heuristicallyCacheable(status) {
+		return false, detailStatus
+	}
+	return true, ""
+}
+
+// reusable reports whether a stored response could ever answer a request
+// without a full request: it is fresh for a while, may be served stale, or
+// can be revalidated. Storing anything else only fills the store.
+func (p policy) reusable(lifetime time.Duration, f *responseFacts) bool {
+	return lifetime > 0 || f.etag != "" || !f.lastModified.IsZero() ||
+		f.cc.staleWhileRevalidate.seconds > 0 || f.cc.staleIfError.seconds > 0
+}
+
+// freshnessLifetime computes how long a response is fresh (RFC 9111 §4.2.1),
+// falling back to a heuristic (§4.2.2).
+func (p policy) freshnessLifetime(e *Entry, f *responseFacts) time.Duration {
+	if p.shared && f.cc.sMaxAge.present {
+		return deltaDuration(f.cc.sMaxAge)
+	}
+	if f.cc.maxAge.present {
+		return deltaDuration(f.cc.maxAge)
+	}
+	if f.expiresFound {
+		if f.expires.IsZero() {
+			return 0 // §5.3: an invalid date means already expired
+		}
+		base := f.date
+		if base.IsZero() {
+			base = e.ResponseTime
+		}
+		return max(0, f.expires.Sub(base))
+	}
+	return p.heuristicLifetime(e, f)
+}
+
+// heuristicLifetime is §4.2.2: a fraction of the time since Last-Modified,
+// for responses that allow it, capped.
+func (p policy) heuristicLifetime(e *Entry, f *responseFacts) time.Duration {
+	if !heuristicallyCacheable(e.StatusCode) && !f.cc.public {
+		return 0
+	}
+	if f.lastModified.IsZero() {
+		return 0
+	}
+	base := f.date
+	if base.IsZero() {
+		base = e.ResponseTime
+	}
+	sinceModified := base.Sub(f.lastModified)
+	if sinceModified <= 0 {
+		return 0
+	}
+	return min(time.Duration(float64(sinceModified)*p.heuristicFraction), p.heuristicMax)
+}
+
+// deltaDuration converts a delta-seconds directive; an invalid value counts
+// as zero, so the response is stale (§4.2.1 encourages that).
+func deltaDuration(d deltaSeconds) time.Duration {
+	if d.invalid {
+		return 0
+	}
+	return time.Duration(d.seconds) * time.Second
+}
+
+// currentAge computes the age of a stored response now (RFC 9111 §4.2.3).
+func currentAge(e *Entry, f *responseFacts, now time.Time) time.Duration {
+	var apparentAge time.Duration
+	if !f.date.IsZero() {
+		apparentAge = max(0, e.ResponseTime.Sub(f.date))
+	}
+	responseDelay := max(0, e.ResponseTime.Sub(e.RequestTime))
+	correctedAgeValue := f.age + responseDelay
+	correctedInitialAge := max(apparentAge, correctedAgeValue)
+	residentTime := max(0, now.Sub(e.ResponseTime))
+	return correctedInitialAge + residentTime
+}
+
+// action is what the cache does with a stored response.
+type action int
+
+const (
+	actionServe      action = iota // serve it as it is: fresh, or stale where allowed
+	actionRevalidate               // validate it with the origin first
+)
+
+// decision is the outcome of evaluating a request against a stored response.
+type decision struct {
+	action   action
+	age      time.Duration
+	lifetime time.Duration
+	// forward is the Cache-Status fwd reason when action is revalidate:
+	// "stale" or "request".
+	forward string
+}
+
+// ttl is the remaining freshness, negative when stale (RFC 9211 §2.4).
+func (d decision) ttl() time.Duration { return d.lifetime - d.age }
+
+// evaluate decides whether a stored response may answer a request now
+// (RFC 9111 §4), taking the request's directives (§5.2.1) into account.
+func (p policy) evaluate(req *http.Request, reqCC cacheControl, e *Entry, now time.Time) decision {
+	f := e.responseFacts()
+	d := decision{action: actionServe, age: currentAge(e, f, now), lifetime: p.freshnessLifetime(e, f)}
+	fresh := d.age < d.lifetime
+	revalidate := func(reason string) decision {
+		d.action, d.forward = actionRevalidate, reason
+		return d
+	}
+	// §5.2.2.4: unqualified no-cache requires validation on every use.
+	if f.cc.noCache && len(f.cc.noCacheFields) == 0 {
+		return revalidate("stale")
+	}
+	// §5.2.1.4 (and §5.4 for Pragma): the client asks for validation.
+	if requestNoCache(req, reqCC) {
+		return revalidate("request")
+	}
+	// §5.2.1.1: max-age bounds the age the client accepts. RFC 8246: an
+	// immutable response is not revalidated while fresh (a reload's max-age=0).
+	if reqCC.maxAge.present && d.age > deltaDuration(reqCC.maxAge) && !(fresh && f.cc.immutable) {
+		return revalidate("request")
+	}
+	// §5.2.1.3: min-fresh asks for a response that stays fresh a while longer.
+	if reqCC.minFresh.present && !reqCC.minFresh.invalid && d.lifetime-d.age < deltaDuration(reqCC.minFresh) {
+		return revalidate("request")
+	}
+	if fresh {
+		return d
+	}
+	// §4.2.4: a stale response is served only where nothing forbids it and
+	// the client accepts it (max-stale, §5.2.1.2).
+	if p.mustRevalidateWhenStale(f) {
+		return revalidate("stale")
+	}
+	if reqCC.maxStale.present && !reqCC.maxStale.invalid && d.age-d.lifetime <= deltaDuration(reqCC.maxStale) {
+		return d
+	}
+	return revalidate("stale")
+}
+
+// mustRevalidateWhenStale reports whether the response forbids serving it
+// stale (§5.2.2.2 must-revalidate, §5.2.2.8 proxy-revalidate and §5.2.2.10
+// s-maxage in a shared cache).
+func (p policy) mustRevalidateWhenStale(f *responseFacts) bool {
+	return f.cc.mustRevalidate || (p.shared && (f.cc.proxyRevalidate || f.cc.sMaxAge.present))
+}
+
+// requestNoCache reports a request's no-cache directive, or Pragma: no-cache
+// when the request has no Cache-Control (RFC 9111 §5.4).
+func requestNoCache(req *http.Request, reqCC cacheControl) bool {
+	if reqCC.noCache {
+		return true
+	}
+	if _, hasCC := req.Header["Cache-Control"]; hasCC {
+		return false
+	}
+	for _, pragma := range req.Header["Pragma"] {
+		for _, member := range strings.Split(pragma, ",") {
+			if strings.EqualFold(trimOWS(member), "no-cache") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// storageTTL is how long a stored response stays useful: its remaining
+// freshness, its stale windows (RFC 5861), and with validators a while
+// longer, since a conditional request can still save the body.
+func (p policy) storageTTL(d decision, f *responseFacts) time.Duration {
+	ttl := max(0, d.ttl())
+	ttl += max(deltaDuration(f.cc.staleWhileRevalidate), deltaDuration(f.cc.staleIfError))
+	if f.etag != "" || !f.lastModified.IsZero() {
+		ttl += p.keepForRevalidation
+	}
+	return max(ttl, time.Second)
+}
+
+// hopByHopFields are never stored (RFC 9111 §3.1, RFC 9110 §7.6.1).
+var hopByHopFields = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Te", "Transfer-Encoding",
+	"Upgrade", "Proxy-Authenticate", "Proxy-Authentication-Info", "Trailer",
+}
+
+// storedHeader returns the header to store for a response: without
+// hop-by-hop fields and the fields Connection lists (§3.1), and in a shared
+// cache without the fields a qualified private names (§5.2.2.7).
+func (p policy) storedHeader(h http.Header, f *responseFacts) http.Header {
+	out := h.Clone()
+	removeHopByHop(out)
+	if p.shared {
+		for _, name := range f.cc.privateFields {
+			out.Del(name)
+		}
+	}
+	return out
+}
+
+func removeHopByHop(h http.Header) {
+	for _, line := range h["Connection"] {
+		for _, name := range strings.Split(line, ",") {
+			if name = trimOWS(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	for _, name := range hopByHopFields {
+		delete(h, name)
+	}
+}
+
+// validationHeaders sets the validators of a stored response on an outgoing
+// request (RFC 9111 §4.3.1): If-None-Match from ETag and If-Modified-Since
+// from Last-Modified. It reports whether there were any.
+func validationHeaders(out http.Header, e *Entry) bool {
+	f := e.responseFacts()
+	if f.etag != "" {
+		out.Set("If-None-Match", f.etag)
+	}
+	if lm := e.Header.Get("Last-Modified"); lm != "" && !f.lastModified.IsZero() {
+		out.Set("If-Modified-Since", lm)
+	}
+	return f.etag != "" || !f.lastModified.IsZero()
+}
+
+// notModifiedMatches reports whether a 304 answers the validation of a
+// stored response (RFC 9111 §4.3.4): its validators, where it has any, must
+// be the stored response's.
+func notModifiedMatches(notModified http.Header, e *Entry) bool {
+	f := e.responseFacts()
+	if etag := notModified.Get("ETag"); etag != "" {
+		return f.etag != "" && strongETagMatch(etag, f.etag)
+	}
+	if lm := notModified.Get("Last-Modified"); lm != "" {
+		t := parseHTTPDate(lm)
+		return !t.IsZero() && t.Equal(f.lastModified)
+	}
+	return true
+}
+
+// headMatches reports whether a HEAD response describes the same
+// representation as a stored GET response (RFC 9111 §4.3.5): ETag,
+// Last-Modified and Content-Length agree where present.
+func headMatches(head http.Header, e *Entry) bool {
+	f := e.responseFacts()
+	if etag := head.Get("ETag"); etag != f.etag {
+		return false
+	}
+	if lm := head.Get("Last-Modified"); lm != "" && !parseHTTPDate(lm).Equal(f.lastModified) {
+		return false
+	}
+	if cl := head.Get("Content-Length"); cl != "" && f.contentLength != "" && cl != f.contentLength {
+		return false
+	}
+	return true
+}
+
+// unmergeableFields are kept from the stored response when a 304 or a HEAD
+// response updates it (RFC 9111 §3.2): the stored body determines them.
+var unmergeableFields = []string{"Content-Length", "Content-Encoding", "Content-Range"}
+
+// mergeHeaders returns the stored header updated with the fields of a 304 or
+// HEAD response (RFC 9111 §3.2, §4.3.4): each field present in update
+// replaces the stored one, except hop-by-hop fields and those the stored
+// body depends on.
+func mergeHeaders(stored, update http.Header) http.Header {
+	incoming := update.Clone()
+	removeHopByHop(incoming)
+	for _, name := range unmergeableFields {
+		delete(incoming, name)
+	}
+	out := stored.Clone()
+	for name, values := range incoming {
+		out[name] = values
+	}
+	return out
+}
+
+// freshened returns a new entry: e updated by a 304 or HEAD response
+// received for a request sent at requestTime.
+func freshened(e *Entry, update http.Header, requestTime, responseTime time.Time) *Entry {
+	return &Entry{
+		Variant:      e.Variant,
+		StatusCode:   e.StatusCode,
+		Header:       mergeHeaders(e.Header, update),
+		RequestTime:  requestTime,
+		ResponseTime: responseTime,
+		Body:         e.Body,
+	}
+}
+
+// conditionalNotModified evaluates the caller's own conditional request
+// against a response the cache would serve (RFC 9110 §13.2.2): true when a
+// 304 is the answer. If-None-Match takes precedence over If-Modified-Since.
+func conditionalNotModified(req *http.Request, status int, h http.Header) bool {
+	if status != http.StatusOK {
+		return false
+	}
+	if inm := req.Header.Values("If-None-Match"); len(inm) > 0 {
+		etag := h.Get("ETag")
+		if etag == "" {
+			return false
+		}
+		for _, line := range inm {
+			for _, candidate := range strings.Split(line, ",") {
+				candidate = trimOWS(candidate)
+				if candidate == "*" || weakETagMatch(candidate, etag) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	ims := parseHTTPDate(req.Header.Get("If-Modified-Since"))
+	lastModified := parseHTTPDate(h.Get("Last-Modified"))
+	if ims.IsZero() || lastModified.IsZero() {
+		return false
+	}
+	return !lastModified.After(ims)
+}
+
+// isConditional reports whether the caller made the request conditional
+// with a validator this cache evaluates.
+func isConditional(req *http.Request) bool {
+	return req.Header.Get("If-None-Match") != "" || req.Header.Get("If-Modified-Since") != ""
+}
+
+// weakETagMatch is the weak comparison of RFC 9110 §8.8.3.2.
+func weakETagMatch(a, b string) bool {
+	return strings.TrimPrefix(a, "W/") == strings.TrimPrefix(b, "W/")
+}
+
+// strongETagMatch is the strong comparison: neither may be weak.
+func strongETagMatch(a, b string) bool {
+	return a == b && !strings.HasPrefix(a, "W/")
+}
+
+// notModifiedFields are the fields a 304 carries (RFC 9110 §15.4.5).
+var notModifiedFields = []string{
+	"Cache-Control", "Content-Location", "Date", "ETag", "Expires", "Vary", "Last-Modified",
+}
+
+// isUnsafe reports methods that are not safe (RFC 9110 §9.2.1), whose
+// success invalidates stored responses (RFC 9111 §4.4).
+func isUnsafe(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return false
+	}
+	return true
+}
+
+// invalidatedURLs returns the URIs a non-error response to an unsafe request
+// invalidates (RFC 9111 §4.4): the target URI, and the URIs in Location and
+// Content-Location when they have the target's origin.
+func invalidatedURLs(req *http.Request, h http.Header) []*url.URL {
+	urls := []*url.URL{req.URL}
+	for _, field := range []string{"Location", "Content-Location"} {
+		value := h.Get(field)
+		if value == "" {
+			continue
+		}
+		ref, err := url.Parse(value)
+		if err != nil {
+			continue
+		}
+		target := req.URL.ResolveReference(ref)
+		if sameOrigin(target, req.URL) {
+			urls = append(urls, target)
+		}
+	}
+	return urls
+}
+
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Host, b.Host)
+}

@@ -1,0 +1,132 @@
+package httpcache
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// Storage keeps cached responses for a Transport. Implementations must be
+// safe for concurrent use.
+//
+// A key names one resource (a URL, with the request method's cache class
+// and any configured dimensions). Under one key a store keeps one or more
+// variants (RFC 9111 §4.1), told apart by Entry.Variant: Set replaces the
+// variant with the same Variant and keeps the others. A store may keep only
+// a bounded number of variants per key and may drop any entry at any time;
+// a cache that forgets is still correct.
+//
+// The Transport never fails a request because of its Storage: an error from
+// any method is logged and the request goes to the network.
+type Storage interface {
+	// Get returns the variants stored under key, or none (nil, nil) when
+	// there are none. The returned slice and entries must not be modified.
+	Get(ctx context.Context, key string) ([]*Entry, error)
+
+	// Set stores entry under key, replacing a stored variant with the same
+	// Variant. ttl is how long the entry is useful to the Transport
+	// (freshness plus the windows in which a stale entry may still be served
+	// or revalidated); stores with native expiry should use it. A ttl of zero
+	// or less means no limit is known. The Storage owns entry after Set: the
+	// caller does not modify it.
+	Set(ctx context.Context, key string, entry *Entry, ttl time.Duration) error
+
+	// Delete removes every variant stored under key. Deleting a key that is
+	// not there is not an error.
+	Delete(ctx context.Context, key string) error
+}
+
+// Entry is one stored response: its status, header, body and the times the
+// Transport needs to compute its age (RFC 9111 §4.2.3).
+type Entry struct {
+	// Variant identifies this response among those stored under one key: the
+	// normalised values, in the request that produced it, of the fields its
+	// Vary header names. It is empty for a response without Vary.
+	Variant string
+
+	// StatusCode is the response's status code, such as 200.
+	StatusCode int
+
+	// Header is the stored response header, without hop-by-hop fields.
+	Header http.Header
+
+	// RequestTime is when the request that produced the response was sent,
+	// ResponseTime when the response was received (RFC 9111 §4.2.3).
+	RequestTime  time.Time
+	ResponseTime time.Time
+
+	// Body is the response body.
+	Body Body
+
+	// facts caches what the policy parses out of Header. Stores that keep
+	// decoded entries (MemoryStorage) thereby parse a header once, not on
+	// every hit. Entries are immutable once stored, so it never goes stale.
+	facts atomic.Pointer[responseFacts]
+}
+
+// Body is a stored response body that can be read any number of times.
+// Stores that hold bodies in memory use BytesBody; a store that streams from
+// files implements Body itself.
+type Body interface {
+	// Size is the body's length in bytes.
+	Size() int64
+	// Open returns a reader of the whole body from its start. Each call
+	// returns a new, independent reader; the caller closes it.
+	Open() (io.ReadCloser, error)
+}
+
+// BytesBody is a Body held in memory. Open does not copy it.
+type BytesBody []byte
+
+// Size returns len(b).
+func (b BytesBody) Size() int64 { return int64(len(b)) }
+
+// Open returns a reader over b that shares its bytes.
+func (b BytesBody) Open() (io.ReadCloser, error) {
+	r := &bytesBodyReader{}
+	r.Reset(b)
+	return r, nil
+}
+
+// bytesBodyReader is a bytes.Reader with a Close method, allocated once.
+type bytesBodyReader struct{ bytes.Reader }
+
+func (*bytesBodyReader) Close() error { return nil }
+
+// bodyBytes returns a body's bytes without copying when it is a BytesBody,
+// and by reading it otherwise.
+func bodyBytes(b Body) ([]byte, error) {
+	if b == nil {
+		return nil, nil
+	}
+	if bb, ok := b.(BytesBody); ok {
+		return bb, nil
+	}
+	r, err := b.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	buf := make([]byte, 0, b.Size())
+	w := bytes.NewBuffer(buf)
+	_, err = io.Copy(w, r)
+	return w.Bytes(), err
+}
+
+// entrySize estimates the memory an entry takes, for stores bounded by bytes.
+func entrySize(e *Entry) int64 {
+	size := int64(len(e.Variant)) + 128
+	for name, values := range e.Header {
+		size += int64(len(name)) + 16
+		for _, v := range values {
+			size += int64(len(v)) + 16
+		}
+	}
+	if e.Body != nil {
+		size += e.Body.Size()
+	}
+	return size
+}

@@ -1,0 +1,208 @@
+package httpcache
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// maxVariantsPerKey bounds how many variants a MemoryStorage keeps for one
+// key; the oldest stored goes first.
+const maxVariantsPerKey = 32
+
+// MemoryStorage is a Storage in memory, bounded by bytes: when a new entry
+// would take it over its bound, the least recently used keys are evicted.
+// It keeps decoded entries, so a hit neither decodes nor copies a body. It
+// is safe for concurrent use.
+type MemoryStorage struct {
+	maxBytes int64
+
+	mu         sync.Mutex
+	usedBytes  int64
+	items      map[string]*memoryItem
+	head, tail *memoryItem // most and least recently used
+}
+
+// memoryItem is one key's variants, linked into the recency list. Its
+// variants slice is replaced, never modified, so Get can return it.
+type memoryItem struct {
+	key        string
+	variants   []*Entry
+	expiries   []time.Time // per variant; zero when no ttl was given
+	size       int64
+	prev, next *memoryItem
+}
+
+// NewMemoryStorage returns a MemoryStorage that holds at most maxBytes of
+// entries (bodies, headers and bookkeeping). A maxBytes of zero or less means
+// DefaultMemoryBytes.
+func NewMemoryStorage(maxBytes int64) *MemoryStorage {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMemoryBytes
+	}
+	return &MemoryStorage{maxBytes: maxBytes, items: make(map[string]*memoryItem)}
+}
+
+// Get returns the variants stored under key that have not expired.
+func (m *MemoryStorage) Get(_ context.Context, key string) ([]*Entry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	item := m.items[key]
+	if item == nil {
+		return nil, nil
+	}
+	m.dropExpired(item, time.Now())
+	if len(item.variants) == 0 {
+		m.remove(item)
+		return nil, nil
+	}
+	m.moveToFront(item)
+	return item.variants, nil
+}
+
+// Set stores entry under key, replacing the variant with the same Variant.
+// An entry larger than the whole bound is not stored.
+func (m *MemoryStorage) Set(_ context.Context, key string, entry *Entry, ttl time.Duration) error {
+	size := entrySize(entry) + int64(len(key))
+	if size > m.maxBytes {
+		return nil
+	}
+	var expiry time.Time
+	if ttl > 0 {
+		expiry = time.Now().Add(ttl)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	item := m.items[key]
+	if item == nil {
+		item = &memoryItem{key: key}
+		m.items[key] = item
+		m.pushFront(item)
+	} else {
+		m.moveToFront(item)
+	}
+	variants := make([]*Entry, 0, len(item.variants)+1)
+	expiries := make([]time.Time, 0, len(item.variants)+1)
+	for i, v := range item.variants {
+		if v.Variant != entry.Variant {
+			variants = append(variants, v)
+			expiries = append(expiries, item.expiries[i])
+		}
+	}
+	if len(variants) >= maxVariantsPerKey {
+		variants, expiries = variants[1:], expiries[1:]
+	}
+	m.setVariants(item, append(variants, entry), append(expiries, expiry))
+	m.evict(item)
+	return nil
+}
+
+// Delete removes every variant stored under key.
+func (m *MemoryStorage) Delete(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if item := m.items[key]; item != nil {
+		m.remove(item)
+	}
+	return nil
+}
+
+// Len returns the number of keys stored.
+func (m *MemoryStorage) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.items)
+}
+
+// Size returns the bytes the stored entries take, as counted against the
+// bound.
+func (m *MemoryStorage) Size() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.usedBytes
+}
+
+func (m *MemoryStorage) setVariants(item *memoryItem, variants []*Entry, expiries []time.Time) {
+	size := int64(len(item.key))
+	for _, v := range variants {
+		size += entrySize(v)
+	}
+	m.usedBytes += size - item.size
+	item.variants, item.expiries, item.size = variants, expiries, size
+}
+
+func (m *MemoryStorage) dropExpired(item *memoryItem, now time.Time) {
+	expired := false
+	for _, e := range item.expiries {
+		if !e.IsZero() && now.After(e) {
+			expired = true
+			break
+		}
+	}
+	if !expired {
+		return
+	}
+	var variants []*Entry
+	var expiries []time.Time
+	for i, e := range item.expiries {
+		if e.IsZero() || !now.After(e) {
+			variants = append(variants, item.variants[i])
+			expiries = append(expiries, e)
+		}
+	}
+	m.setVariants(item, variants, expiries)
+}
+
+// evict removes least recently used keys until the store is within its
+// bound, sparing keep (the key just set).
+func (m *MemoryStorage) evict(keep *memoryItem) {
+	for m.usedBytes > m.maxBytes && m.tail != nil {
+		victim := m.tail
+		if victim == keep {
+			victim = keep.prev
+			if victim == nil {
+				return
+			}
+		}
+		m.remove(victim)
+	}
+}
+
+func (m *MemoryStorage) remove(item *memoryItem) {
+	m.unlink(item)
+	delete(m.items, item.key)
+	m.usedBytes -= item.size
+}
+
+func (m *MemoryStorage) pushFront(item *memoryItem) {
+	item.prev, item.next = nil, m.head
+	if m.head != nil {
+		m.head.prev = item
+	}
+	m.head = item
+	if m.tail == nil {
+		m.tail = item
+	}
+}
+
+func (m *MemoryStorage) unlink(item *memoryItem) {
+	if item.prev != nil {
+		item.prev.next = item.next
+	} else {
+		m.head = item.next
+	}
+	if item.next != nil {
+		item.next.prev = item.prev
+	} else {
+		m.tail = item.prev
+	}
+	item.prev, item.next = nil, nil
+}
+
+func (m *MemoryStorage) moveToFront(item *memoryItem) {
+	if m.head == item {
+		return
+	}
+	m.unlink(item)
+	m.pushFront(item)
+}

@@ -1,0 +1,472 @@
+package httpcache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Transport is an http.RoundTripper that caches responses as RFC 9111
+// describes. Set it as an http.Client's Transport, or wrap another client's
+// transport with WithTransport. It is safe for concurrent use.
+//
+// Every response it returns carries a Cache-Status header (RFC 9211) whose
+// last member says what the cache did; StatusOf reads it.
+type Transport struct {
+	cfg config
+	// err is a configuration error from New: every request then fails
+	// with it, so that a mistake is seen at once rather than ignored.
+	err error
+	// storageDeadline is whether storage calls get their own timeout. The
+	// memory store never blocks, so its hits skip the cost of a timer.
+	storageDeadline bool
+}
+
+// New returns a caching Transport. With no options it is a private cache in
+// memory (DefaultMemoryBytes) in front of http.DefaultTransport.
+//
+// An invalid option makes every request through the Transport fail with an
+// error that names it; use NewTransport to check options when the program
+// starts.
+func New(opts ...Option) *Transport {
+	t, err := NewTransport(opts...)
+	if err != nil {
+		return &Transport{err: err}
+	}
+	return t
+}
+
+// NewTransport is New that reports an invalid option as an error.
+func NewTransport(opts ...Option) (*Transport, error) {
+	cfg := defaultConfig()
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, errors.New("httpcache: nil Option")
+		}
+		if err := opt(&cfg); err != nil {
+			return nil, fmt.Errorf("httpcache: %w", err)
+		}
+	}
+	if cfg.storage == nil {
+		cfg.storage = NewMemoryStorage(DefaultMemoryBytes)
+	}
+	cfg.policy.shared = cfg.shared
+	_, inMemory := cfg.storage.(*MemoryStorage)
+	return &Transport{cfg: cfg, storageDeadline: !inMemory}, nil
+}
+
+// Close stops the Transport's background work and waits for it to end. The
+// Transport still forwards requests after Close. It does not close the
+// Storage, which the caller may share.
+func (t *Transport) Close() error {
+	return nil
+}
+
+// Invalidate removes every stored variant of a URL, as a successful unsafe
+// request to it would (RFC 9111 §4.4).
+func (t *Transport) Invalidate(ctx context.Context, rawURL string) error {
+	if t.err != nil {
+		return t.err
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return fmt.Errorf("httpcache: Invalidate: %w", err)
+	}
+	if !u.IsAbs() {
+		return fmt.Errorf("httpcache: Invalidate: %q is not an absolute URL", rawURL)
+	}
+	ctx, cancel := t.storageContext(ctx)
+	defer cancel()
+	return t.cfg.storage.Delete(ctx, cacheKey(u))
+}
+
+// RoundTrip answers req from the cache where RFC 9111 allows, and from the
+// upstream transport otherwise, storing what may be reused.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.err != nil {
+		return nil, t.err
+	}
+	if isUnsafe(req.Method) {
+		return t.forwardUnsafe(req)
+	}
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		return t.forward(req, CacheStatus{Forward: ForwardMethod})
+	}
+	reqCC := parseCacheControl(req.Header)
+	if bypass(req, reqCC) {
+		return t.forward(req, CacheStatus{Forward: ForwardBypass})
+	}
+	key := cacheKey(req.URL)
+	entries := t.load(req.Context(), key)
+	entry, varyMiss := selectVariant(entries, req, !t.cfg.shared)
+	if entry == nil {
+		forward := ForwardURIMiss
+		if varyMiss {
+			forward = ForwardVaryMiss
+		}
+		if reqCC.onlyIfCached {
+			return t.gatewayTimeout(req, forward), nil
+		}
+		return t.fetch(req, key, nil, forward)
+	}
+	d := t.cfg.policy.evaluate(req, reqCC, entry, t.cfg.now())
+	if d.action == actionServe {
+		status := CacheStatus{Hit: true, TTL: d.ttl(), HasTTL: true}
+		return t.serveStored(req, key, entry, d.age, status)
+	}
+	if reqCC.onlyIfCached {
+		return t.gatewayTimeout(req, d.forward), nil
+	}
+	return t.revalidate(req, key, entry, d)
+}
+
+// bypass reports requests the cache must not answer or store: the client
+// forbids storing (§5.2.1.5), asks for a range (not cached here), or sends a
+// body, whose content the key does not capture.
+func bypass(req *http.Request, reqCC cacheControl) bool {
+	hasBody := req.Body != nil && req.Body != http.NoBody && req.ContentLength != 0
+	return reqCC.noStore || req.Header.Get("Range") != "" || hasBody
+}
+
+// forward sends a request the cache does not handle and marks the response.
+func (t *Transport) forward(req *http.Request, status CacheStatus) (*http.Response, error) {
+	t.logDecision(req, "forward", slog.String("fwd", status.Forward))
+	resp, err := t.cfg.upstream.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	status.ForwardStatus = resp.StatusCode
+	setCacheStatus(ensureHeader(resp), t.cfg.name, status)
+	return resp, nil
+}
+
+// forwardUnsafe sends a request with an unsafe method and, when it
+// succeeds, invalidates what it may have changed (RFC 9111 §4.4).
+func (t *Transport) forwardUnsafe(req *http.Request) (*http.Response, error) {
+	resp, err := t.forward(req, CacheStatus{Forward: ForwardMethod})
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 400 {
+		ctx, cancel := t.storageContext(req.Context())
+		defer cancel()
+		for _, u := range invalidatedURLs(req, resp.Header) {
+			if err := t.cfg.storage.Delete(ctx, cacheKey(u)); err != nil {
+				t.logStorageError(req, "delete", err)
+			}
+		}
+	}
+	return resp, nil
+}
+
+// load returns the stored variants of key; a storage error is logged and
+// counts as a miss.
+func (t *Transport) load(ctx context.Context, key string) []*Entry {
+	ctx, cancel := t.storageContext(ctx)
+	defer cancel()
+	entries, err := t.cfg.storage.Get(ctx, key)
+	if err != nil {
+		t.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "httpcache: storage get failed; using the network",
+			slog.String("key", key), slog.Any("error", err))
+		return nil
+	}
+	return entries
+}
+
+// fetch makes a full request (a miss, or a stale entry without validators)
+// and stores the response when it may. stored is the entry being replaced,
+// if any.
+func (t *Transport) fetch(req *http.Request, key string, stored *Entry, forward string) (*http.Response, error) {
+	t.logDecision(req, "fetch", slog.String("fwd", forward))
+	requestTime := t.cfg.now()
+	resp, err := t.cfg.upstream.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	return t.receive(req, key, resp, stored, requestTime, forward)
+}
+
+// revalidate validates a stored response with the origin (RFC 9111 §4.3)
+// and serves it, updated, when the origin answers 304.
+func (t *Transport) revalidate(req *http.Request, key string, entry *Entry, d decision) (*http.Response, error) {
+	if req.Method == http.MethodHead {
+		// A HEAD response freshens or invalidates the stored GET (§4.3.5).
+		return t.fetch(req, key, entry, d.forward)
+	}
+	outreq := req.Clone(req.Context())
+	// The caller's own validators are answered from the result below.
+	outreq.Header.Del("If-None-Match")
+	outreq.Header.Del("If-Modified-Since")
+	if !validationHeaders(outreq.Header, entry) {
+		return t.fetch(outreq, key, entry, d.forward)
+	}
+	t.logDecision(req, "revalidate", slog.String("fwd", d.forward))
+	requestTime := t.cfg.now()
+	resp, err := t.cfg.upstream.RoundTrip(outreq)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusNotModified {
+		resp.Request = req
+		return t.receive(req, key, resp, entry, requestTime, d.forward)
+	}
+	discard(resp.Body)
+	if !notModifiedMatches(resp.Header, entry) {
+		// The 304 is for another representation than the one stored:
+		// only a full response can answer (§4.3.4).
+		outreq.Header.Del("If-None-Match")
+		outreq.Header.Del("If-Modified-Since")
+		return t.fetch(outreq, key, entry, d.forward)
+	}
+	updated := freshened(entry, resp.Header, requestTime, t.cfg.now())
+	updatedDecision := t.cfg.policy.evaluate(req, cacheControl{}, updated, t.cfg.now())
+	t.store(req, key, updated, t.cfg.policy.storageTTL(updatedDecision, updated.responseFacts()))
+	status := CacheStatus{Forward: d.forward, ForwardStatus: http.StatusNotModified,
+		TTL: updatedDecision.ttl(), HasTTL: true}
+	return t.serveStored(req, key, updated, updatedDecision.age, status)
+}
+
+// receive handles a response from the network: it freshens or invalidates
+// a stored GET from a HEAD response, decides whether to store the response,
+// arranges for its body to be stored once complete, and answers the
+// caller's own conditional request.
+func (t *Transport) receive(req *http.Request, key string, resp *http.Response, stored *Entry, requestTime time.Time, forward string) (*http.Response, error) {
+	responseTime := t.cfg.now()
+	header := ensureHeader(resp)
+	status := CacheStatus{Forward: forward, ForwardStatus: resp.StatusCode}
+	if req.Method == http.MethodHead && stored != nil && resp.StatusCode == http.StatusOK {
+		t.freshenFromHead(req, key, stored, header, requestTime, responseTime)
+	}
+	facts := parseResponseFacts(header)
+	reqCC := parseCacheControl(req.Header)
+	ok, reason := t.cfg.policy.storable(req, reqCC, resp.StatusCode, facts)
+	if ok && resp.ContentLength > t.cfg.maxBodyBytes {
+		ok, reason = false, detailTooLarge
+	}
+	var entry *Entry
+	var d decision
+	if ok {
+		entry = &Entry{
+			StatusCode:   resp.StatusCode,
+			Header:       t.cfg.policy.storedHeader(header, facts),
+			RequestTime:  requestTime,
+			ResponseTime: responseTime,
+		}
+		entry.Variant = requestVariant(req, facts.varyNames, !t.cfg.shared)
+		entry.facts.Store(facts)
+		d = t.cfg.policy.evaluate(req, cacheControl{}, entry, responseTime)
+		if !t.cfg.policy.reusable(d.lifetime, facts) {
+			ok, reason, entry = false, detailNotReusable, nil
+		}
+	}
+	if entry != nil {
+		status.Stored, status.TTL, status.HasTTL = true, d.ttl(), true
+		ttl := t.cfg.policy.storageTTL(d, facts)
+		resp.Body = newCapturingBody(resp.Body, resp.ContentLength, t.cfg.maxBodyBytes, func(body []byte) {
+			entry.Body = BytesBody(body)
+			t.store(req, key, entry, ttl)
+		})
+	} else {
+		status.Detail = reason
+	}
+	t.logDecision(req, "received", slog.Int("status", resp.StatusCode), slog.Bool("stored", ok), slog.String("detail", reason))
+	setCacheStatus(header, t.cfg.name, status)
+	resp.Request = req
+	if isConditional(req) && conditionalNotModified(req, resp.StatusCode, header) {
+		// The caller's validators match what the origin sent: read the body
+		// through (so it is stored) and answer 304.
+		discard(resp.Body)
+		return notModifiedResponse(req, header), nil
+	}
+	return resp, nil
+}
+
+// freshenFromHead applies §4.3.5: a HEAD response that matches the stored
+// GET response updates its header; one that does not invalidates it.
+func (t *Transport) freshenFromHead(req *http.Request, key string, stored *Entry, head http.Header, requestTime, responseTime time.Time) {
+	if !headMatches(head, stored) {
+		ctx, cancel := t.storageContext(req.Context())
+		defer cancel()
+		if err := t.cfg.storage.Delete(ctx, key); err != nil {
+			t.logStorageError(req, "delete", err)
+		}
+		return
+	}
+	updated := freshened(stored, head, requestTime, responseTime)
+	d := t.cfg.policy.evaluate(req, cacheControl{}, updated, responseTime)
+	t.store(req, key, updated, t.cfg.policy.storageTTL(d, updated.responseFacts()))
+}
+
+// store writes an entry; a storage error is logged, never returned.
+func (t *Transport) store(req *http.Request, key string, entry *Entry, ttl time.Duration) {
+	ctx, cancel := t.storageContext(context.WithoutCancel(req.Context()))
+	defer cancel()
+	if err := t.cfg.storage.Set(ctx, key, entry, ttl); err != nil {
+		t.logStorageError(req, "set", err)
+	}
+}
+
+// serveStored builds the response for a stored entry: its own header map
+// and body reader, Age (RFC 9111 §4.2.3 and §5.1) and Cache-Status. It
+// answers the caller's conditional request with 304 where it matches.
+func (t *Transport) serveStored(req *http.Request, key string, entry *Entry, age time.Duration, status CacheStatus) (*http.Response, error) {
+	header := cloneHeader(entry.Header, 2)
+	if status.Hit {
+		// §5.2.2.4: fields named by a qualified no-cache are sent only after
+		// a successful revalidation.
+		for _, name := range entry.responseFacts().cc.noCacheFields {
+			delete(header, name)
+		}
+	}
+	header["Age"] = []string{durationSeconds(age)}
+	setCacheStatus(header, t.cfg.name, status)
+	t.logDecision(req, "serve stored", slog.Bool("hit", status.Hit), slog.Duration("age", age))
+	if isConditional(req) && conditionalNotModified(req, entry.StatusCode, header) {
+		return notModifiedResponse(req, header), nil
+	}
+	resp := &http.Response{
+		Status:        statusLine(entry.StatusCode),
+		StatusCode:    entry.StatusCode,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        header,
+		ContentLength: 0,
+		Body:          http.NoBody,
+		Request:       req,
+	}
+	if entry.Body == nil || req.Method == http.MethodHead {
+		if req.Method == http.MethodHead && entry.Body != nil {
+			resp.ContentLength = entry.Body.Size()
+		}
+		return resp, nil
+	}
+	body, err := entry.Body.Open()
+	if err != nil {
+		t.logStorageError(req, "open body", err)
+		return t.fetch(req, key, nil, ForwardURIMiss)
+	}
+	resp.Body, resp.ContentLength = body, entry.Body.Size()
+	return resp, nil
+}
+
+// notModifiedResponse answers a conditional request with 304 and the fields
+// RFC 9110 §15.4.5 lists, plus Age and Cache-Status.
+func notModifiedResponse(req *http.Request, full http.Header) *http.Response {
+	header := make(http.Header, len(notModifiedFields)+2)
+	for _, name := range append(notModifiedFields, "Age", "Cache-Status") {
+		if values, ok := full[name]; ok {
+			header[name] = values
+		}
+	}
+	return &http.Response{
+		Status:     statusLine(http.StatusNotModified),
+		StatusCode: http.StatusNotModified,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     header,
+		Body:       http.NoBody,
+		Request:    req,
+	}
+}
+
+// gatewayTimeout answers an only-if-cached request that nothing stored can
+// satisfy (RFC 9111 §5.2.1.7).
+func (t *Transport) gatewayTimeout(req *http.Request, forward string) *http.Response {
+	t.logDecision(req, "only-if-cached: nothing usable stored", slog.String("fwd", forward))
+	header := http.Header{"Content-Length": {"0"}}
+	setCacheStatus(header, t.cfg.name, CacheStatus{Detail: "only-if-cached"})
+	return &http.Response{
+		Status:     statusLine(http.StatusGatewayTimeout),
+		StatusCode: http.StatusGatewayTimeout,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     header,
+		Body:       http.NoBody,
+		Request:    req,
+	}
+}
+
+// storageContext bounds a storage call by the configured timeout, for stores
+// that may block.
+func (t *Transport) storageContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if !t.storageDeadline {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, t.cfg.storageTimeout)
+}
+
+func (t *Transport) logDecision(req *http.Request, msg string, attrs ...slog.Attr) {
+	ctx := req.Context()
+	if !t.cfg.logger.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	attrs = append(attrs, slog.String("method", req.Method), slog.String("url", req.URL.String()))
+	t.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "httpcache: "+msg, attrs...)
+}
+
+func (t *Transport) logStorageError(req *http.Request, op string, err error) {
+	t.cfg.logger.LogAttrs(req.Context(), slog.LevelWarn, "httpcache: storage "+op+" failed; the request goes on without the cache",
+		slog.String("url", req.URL.String()), slog.Any("error", err))
+}
+
+// ensureHeader returns resp.Header, making one if the upstream sent nil.
+func ensureHeader(resp *http.Response) http.Header {
+	if resp.Header == nil {
+		resp.Header = make(http.Header)
+	}
+	return resp.Header
+}
+
+// cloneHeader copies h into a new map whose values share one backing
+// array, leaving room for extra fields, so that a hit costs few allocations.
+func cloneHeader(h http.Header, extra int) http.Header {
+	count := 0
+	for _, values := range h {
+		count += len(values)
+	}
+	backing := make([]string, count)
+	out := make(http.Header, len(h)+extra)
+	for name, values := range h {
+		n := copy(backing, values)
+		out[name] = backing[:n:n]
+		backing = backing[n:]
+	}
+	return out
+}
+
+// discard reads a body to its end, bounded, and closes it, so that its
+// connection can be reused.
+func discard(body io.ReadCloser) {
+	if body == nil {
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, 1<<20))
+	body.Close()
+}
+
+// statusLines holds "200 OK" and the like, built once.
+var statusLines = func() map[int]string {
+	lines := make(map[int]string)
+	for code := 100; code < 600; code++ {
+		if text := http.StatusText(code); text != "" {
+			lines[code] = strconv.Itoa(code) + " " + text
+		}
+	}
+	return lines
+}()
+
+func statusLine(code int) string {
+	if line, ok := statusLines[code]; ok {
+		return line
+	}
+	return strconv.Itoa(code)
+}
