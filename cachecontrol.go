@@ -209,8 +209,7 @@ func parseDeltaSeconds(s string) (int64, bool) {
 
 func appendFieldNames(names []string, list string) []string {
 	for _, name := range strings.Split(list, ",") {
-		name = trimOWS(name)
-		if name != "" {
+		if name = trimOWS(name); isToken(name) {
 			names = append(names, http.CanonicalHeaderKey(name))
 		}
 	}

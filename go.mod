@@ -1,3 +1,8 @@
 module github.com/c650553b/httpcache
 
 go 1.26.8
+
+require (
+	github.com/jarcoal/httpmock v1.4.2
+	go.uber.org/goleak v1.3.0
+)

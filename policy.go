@@ -324,10 +324,10 @@ func (p policy) storageTTL(d decision, f *responseFacts) time.Duration {
 }
 
 // hopByHopFields are never stored (RFC 9111 §3.1, RFC 9110 §7.6.1).
-var hopByHopFields = []string{
-	"Connection", "Proxy-Connection", "Keep-Alive", "Te", "Transfer-Encoding",
+var hopByHopFields = canonicalNames(
+	"Connection", "Proxy-Connection", "Keep-Alive", "TE", "Transfer-Encoding",
 	"Upgrade", "Proxy-Authenticate", "Proxy-Authentication-Info", "Trailer",
-}
+)
 
 // storedHeader returns the header to store for a response: without
 // hop-by-hop fields and the fields Connection lists (§3.1), and in a shared
@@ -404,7 +404,7 @@ func headMatches(head http.Header, e *Entry) bool {
 
 // unmergeableFields are kept from the stored response when a 304 or a HEAD
 // response updates it (RFC 9111 §3.2): the stored body determines them.
-var unmergeableFields = []string{"Content-Length", "Content-Encoding", "Content-Range"}
+var unmergeableFields = canonicalNames("Content-Length", "Content-Encoding", "Content-Range")
 
 // mergeHeaders returns the stored header updated with the fields of a 304 or
 // HEAD response (RFC 9111 §3.2, §4.3.4): each field present in update
@@ -482,9 +482,19 @@ func strongETagMatch(a, b string) bool {
 	return a == b && !strings.HasPrefix(a, "W/")
 }
 
-// notModifiedFields are the fields a 304 carries (RFC 9110 §15.4.5).
-var notModifiedFields = []string{
-	"Cache-Control", "Content-Location", "Date", "ETag", "Expires", "Vary", "Last-Modified",
+// notModifiedFields are the fields a 304 carries (RFC 9110 §15.4.5), with
+// Age and Cache-Status.
+var notModifiedFields = canonicalNames(
+	"Cache-Control", "Content-Location", "Date", "ETag", "Expires", "Vary", "Last-Modified", "Age", "Cache-Status",
+)
+
+// canonicalNames returns field names in the form http.Header keys them by
+// ("ETag" is keyed "Etag"), for lists used as map keys.
+func canonicalNames(names ...string) []string {
+	for i, name := range names {
+		names[i] = http.CanonicalHeaderKey(name)
+	}
+	return names
 }
 
 // isUnsafe reports methods that are not safe (RFC 9110 §9.2.1), whose

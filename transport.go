@@ -359,8 +359,8 @@ func (t *Transport) serveStored(req *http.Request, key string, entry *Entry, age
 // notModifiedResponse answers a conditional request with 304 and the fields
 // RFC 9110 §15.4.5 lists, plus Age and Cache-Status.
 func notModifiedResponse(req *http.Request, full http.Header) *http.Response {
-	header := make(http.Header, len(notModifiedFields)+2)
-	for _, name := range append(notModifiedFields, "Age", "Cache-Status") {
+	header := make(http.Header, len(notModifiedFields))
+	for _, name := range notModifiedFields {
 		if values, ok := full[name]; ok {
 			header[name] = values
 		}

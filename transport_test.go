@@ -1,0 +1,850 @@
+package httpcache
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jarcoal/httpmock"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// testClock is an injected clock that tests move by hand.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock() *testClock { return &testClock{now: epoch} }
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// harness is a Transport in front of a local origin, with a test clock.
+type harness struct {
+	t         *testing.T
+	clock     *testClock
+	origin    *httptest.Server
+	requests  atomic.Int64 // requests the origin received
+	transport *Transport
+	client    *http.Client
+}
+
+// newHarness starts an origin serving handler. The origin stamps every
+// response with Date from the test clock, as a real origin would with its own.
+func newHarness(t *testing.T, handler http.HandlerFunc, opts ...Option) *harness {
+	t.Helper()
+	h := &harness{t: t, clock: newTestClock()}
+	h.origin = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.requests.Add(1)
+		w.Header().Set("Date", httpDate(h.clock.Now()))
+		handler(w, r)
+	}))
+	upstream := &http.Transport{}
+	t.Cleanup(func() {
+		upstream.CloseIdleConnections()
+		h.origin.Close()
+	})
+	all := append([]Option{WithTransport(upstream), WithClock(h.clock.Now)}, opts...)
+	tr, err := NewTransport(all...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	h.transport = tr
+	h.client = &http.Client{Transport: tr}
+	return h
+}
+
+type result struct {
+	status int
+	header http.Header
+	body   string
+	cache  CacheStatus
+}
+
+// do sends a request through the cache and reads the whole body.
+func (h *harness) do(method, path string, headerPairs ...string) result {
+	h.t.Helper()
+	req, err := http.NewRequest(method, h.origin.URL+path, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headerPairs); i += 2 {
+		req.Header.Add(headerPairs[i], headerPairs[i+1])
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	status, ok := StatusOf(resp)
+	if !ok {
+		h.t.Fatalf("%s %s: no Cache-Status header", method, path)
+	}
+	return result{status: resp.StatusCode, header: resp.Header, body: string(body), cache: status}
+}
+
+func (h *harness) get(path string, headerPairs ...string) result {
+	h.t.Helper()
+	return h.do(http.MethodGet, path, headerPairs...)
+}
+
+func (h *harness) wantOriginRequests(n int64) {
+	h.t.Helper()
+	if got := h.requests.Load(); got != n {
+		h.t.Fatalf("origin received %d requests, want %d", got, n)
+	}
+}
+
+func TestMissThenHit(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, "hello")
+	})
+	first := h.get("/a")
+	if first.body != "hello" || first.cache.Hit || first.cache.Forward != ForwardURIMiss || !first.cache.Stored || first.cache.ForwardStatus != 200 {
+		t.Fatalf("first request: %+v", first)
+	}
+	h.clock.Advance(10 * time.Second)
+	second := h.get("/a")
+	if second.body != "hello" || !second.cache.Hit || second.cache.TTL != 50*time.Second {
+		t.Fatalf("second request: %+v, Cache-Status %q", second.cache, second.header.Get("Cache-Status"))
+	}
+	if got := second.header.Get("Age"); got != "10" {
+		t.Errorf("Age = %q, want 10", got)
+	}
+	if got := second.header.Get("Cache-Status"); got != "httpcache; hit; ttl=50" {
+		t.Errorf("Cache-Status = %q", got)
+	}
+	h.wantOriginRequests(1)
+}
+
+func TestStaleRevalidatedWith304(t *testing.T) {
+	var version atomic.Int64
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		etag := fmt.Sprintf(`"v%d"`, version.Load())
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("ETag", etag)
+		w.Header().Set("X-Served", fmt.Sprint(time.Now().UnixNano()))
+		if r.Header.Get("If-None-Match") == etag {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		fmt.Fprintf(w, "body %s", etag)
+	})
+	first := h.get("/r")
+	h.clock.Advance(2 * time.Minute)
+	second := h.get("/r")
+	if second.status != 200 || second.body != `body "v0"` {
+		t.Fatalf("revalidated response: %d %q", second.status, second.body)
+	}
+	if second.cache.Hit || second.cache.Forward != ForwardStale || second.cache.ForwardStatus != 304 {
+		t.Fatalf("Cache-Status = %q", second.header.Get("Cache-Status"))
+	}
+	if second.header.Get("X-Served") == first.header.Get("X-Served") {
+		t.Error("§4.3.4: the 304's header fields did not update the stored response")
+	}
+	if second.header.Get("Age") != "0" {
+		t.Errorf("Age after revalidation = %q, want 0", second.header.Get("Age"))
+	}
+	third := h.get("/r")
+	if !third.cache.Hit || third.header.Get("X-Served") != second.header.Get("X-Served") {
+		t.Fatalf("the freshened entry was not stored: %q", third.header.Get("Cache-Status"))
+	}
+	version.Add(1)
+	h.clock.Advance(2 * time.Minute)
+	fourth := h.get("/r")
+	if fourth.body != `body "v1"` || fourth.cache.ForwardStatus != 200 || !fourth.cache.Stored {
+		t.Fatalf("changed resource: %q %q", fourth.body, fourth.header.Get("Cache-Status"))
+	}
+	h.wantOriginRequests(3)
+}
+
+func TestRevalidationWithLastModified(t *testing.T) {
+	modified := epoch.Add(-time.Hour)
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("Last-Modified", httpDate(modified))
+		if ims, err := http.ParseTime(r.Header.Get("If-Modified-Since")); err == nil && !modified.After(ims) {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		fmt.Fprint(w, "lm")
+	})
+	h.get("/lm")
+	second := h.get("/lm")
+	if second.body != "lm" || second.cache.ForwardStatus != 304 {
+		t.Fatalf("§5.2.2.4 no-cache: want a 304 revalidation, got %q %q", second.body, second.header.Get("Cache-Status"))
+	}
+}
+
+func TestVaryVariants(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Vary", "Accept-Language")
+		fmt.Fprintf(w, "lang=%s", r.Header.Get("Accept-Language"))
+	})
+	en := h.get("/v", "Accept-Language", "en")
+	fr := h.get("/v", "Accept-Language", "fr")
+	if en.cache.Forward != ForwardURIMiss || fr.cache.Forward != ForwardVaryMiss {
+		t.Fatalf("fwd = %q then %q, want uri-miss then vary-miss", en.cache.Forward, fr.cache.Forward)
+	}
+	tests := []struct {
+		name     string
+		lang     []string
+		wantBody string
+		wantHit  bool
+	}{
+		{"§4.1 first variant", []string{"Accept-Language", "en"}, "lang=en", true},
+		{"§4.1 second variant", []string{"Accept-Language", "fr"}, "lang=fr", true},
+		{"§4.1 case-normalised value", []string{"Accept-Language", "EN"}, "lang=en", true},
+		{"§4.1 absent field matches no stored variant", nil, "lang=", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := h.get("/v", tt.lang...)
+			if got.body != tt.wantBody || got.cache.Hit != tt.wantHit {
+				t.Errorf("body %q hit %v, want %q %v", got.body, got.cache.Hit, tt.wantBody, tt.wantHit)
+			}
+		})
+	}
+	h.wantOriginRequests(3)
+}
+
+func TestVaryNormalisesWhitespaceAndLines(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Vary", "accept")
+		fmt.Fprint(w, "x")
+	})
+	h.get("/n", "Accept", "text/html, application/json")
+	req, _ := http.NewRequest(http.MethodGet, h.origin.URL+"/n", nil)
+	req.Header["Accept"] = []string{"text/html", " application/json "}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if st, _ := StatusOf(resp); !st.Hit {
+		t.Errorf("§4.1: split field lines and white space should match; Cache-Status %q", resp.Header.Get("Cache-Status"))
+	}
+}
+
+func TestVaryStarNeverStored(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Vary", "*")
+		fmt.Fprint(w, "x")
+	})
+	first := h.get("/star")
+	second := h.get("/star")
+	if first.cache.Stored || first.cache.Detail != detailVaryStar || second.cache.Hit {
+		t.Fatalf("Vary: * : %q then %q", first.header.Get("Cache-Status"), second.header.Get("Cache-Status"))
+	}
+}
+
+func TestPrivateCacheKeepsCredentialsApart(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprintf(w, "for %s", r.Header.Get("Authorization"))
+	})
+	alice := h.get("/me", "Authorization", "Bearer alice")
+	bob := h.get("/me", "Authorization", "Bearer bob")
+	anon := h.get("/me")
+	aliceAgain := h.get("/me", "Authorization", "Bearer alice")
+	if alice.body != "for Bearer alice" || bob.body != "for Bearer bob" || anon.body != "for " {
+		t.Fatalf("one caller's response reached another: %q %q %q", alice.body, bob.body, anon.body)
+	}
+	if !aliceAgain.cache.Hit || aliceAgain.body != "for Bearer alice" {
+		t.Fatalf("alice's own response was not reused: %+v", aliceAgain.cache)
+	}
+	if err := h.transport.Invalidate(context.Background(), h.origin.URL+"/me"); err != nil {
+		t.Fatal(err)
+	}
+	if h.get("/me", "Authorization", "Bearer bob").cache.Hit {
+		t.Error("Invalidate left a credential variant behind")
+	}
+}
+
+func TestSharedCacheRules(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", r.URL.Query().Get("cc"))
+		fmt.Fprint(w, "x")
+	}, WithShared(true))
+	tests := []struct {
+		name       string
+		cc         string
+		auth       string
+		wantStored bool
+		wantDetail string
+	}{
+		{"§5.2.2.7 private", "private, max-age=60", "", false, detailPrivate},
+		{"§3.5 Authorization without permission", "max-age=60", "Bearer x", false, detailAuthorization},
+		{"§3.5 Authorization with public", "public, max-age=60", "Bearer x", true, ""},
+		{"§4.2.1 s-maxage", "s-maxage=60, max-age=0", "", true, ""},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := fmt.Sprintf("/s%d?cc=%s", i, strings.ReplaceAll(tt.cc, " ", "%20"))
+			var pairs []string
+			if tt.auth != "" {
+				pairs = []string{"Authorization", tt.auth}
+			}
+			first := h.get(path, pairs...)
+			if first.cache.Stored != tt.wantStored || first.cache.Detail != tt.wantDetail {
+				t.Fatalf("Cache-Status %q", first.header.Get("Cache-Status"))
+			}
+			second := h.get(path, pairs...)
+			if second.cache.Hit != tt.wantStored {
+				t.Errorf("second request hit = %v, want %v", second.cache.Hit, tt.wantStored)
+			}
+		})
+	}
+}
+
+func TestOnlyIfCached(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, "x")
+	})
+	miss := h.get("/o", "Cache-Control", "only-if-cached")
+	if miss.status != http.StatusGatewayTimeout {
+		t.Fatalf("§5.2.1.7: status %d, want 504", miss.status)
+	}
+	h.wantOriginRequests(0)
+	h.get("/o")
+	if hit := h.get("/o", "Cache-Control", "only-if-cached"); hit.status != 200 || !hit.cache.Hit {
+		t.Fatalf("only-if-cached with a fresh entry: %d %q", hit.status, hit.header.Get("Cache-Status"))
+	}
+	h.clock.Advance(time.Hour)
+	if stale := h.get("/o", "Cache-Control", "only-if-cached"); stale.status != http.StatusGatewayTimeout {
+		t.Fatalf("only-if-cached with a stale entry: %d", stale.status)
+	}
+	if stale := h.get("/o", "Cache-Control", "only-if-cached, max-stale"); stale.status != 200 || !stale.cache.Hit {
+		t.Fatalf("only-if-cached, max-stale: %d", stale.status)
+	}
+	h.wantOriginRequests(1)
+}
+
+func TestUnsafeMethodInvalidates(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodPost:
+			w.Header().Set("Location", "/items/1")
+			w.WriteHeader(http.StatusCreated)
+		case http.MethodDelete:
+			w.WriteHeader(http.StatusInternalServerError)
+		default:
+			w.Header().Set("Cache-Control", "max-age=600")
+			fmt.Fprint(w, r.URL.Path)
+		}
+	})
+	h.get("/items")
+	h.get("/items/1")
+	if del := h.do(http.MethodDelete, "/items"); del.cache.Forward != ForwardMethod {
+		t.Fatalf("DELETE Cache-Status %q", del.header.Get("Cache-Status"))
+	}
+	if !h.get("/items").cache.Hit {
+		t.Fatal("§4.4: an error response must not invalidate")
+	}
+	h.do(http.MethodPost, "/items")
+	if h.get("/items").cache.Hit {
+		t.Error("§4.4: POST did not invalidate the target URI")
+	}
+	if h.get("/items/1").cache.Hit {
+		t.Error("§4.4: POST did not invalidate its same-origin Location")
+	}
+}
+
+func TestHeadRequests(t *testing.T) {
+	var etag atomic.Value
+	etag.Store(`"a"`)
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("ETag", etag.Load().(string))
+		w.Header().Set("X-Method", r.Method)
+		fmt.Fprint(w, "body")
+	})
+	h.get("/h")
+	head := h.do(http.MethodHead, "/h")
+	if !head.cache.Hit || head.body != "" || head.header.Get("X-Method") != "GET" {
+		t.Fatalf("RFC 9110 §9.3.2: HEAD not answered from the stored GET: %+v", head.cache)
+	}
+	h.clock.Advance(2 * time.Minute)
+	stale := h.do(http.MethodHead, "/h")
+	if stale.cache.Hit || stale.header.Get("X-Method") != "HEAD" {
+		t.Fatalf("stale HEAD went to origin? %q", stale.header.Get("Cache-Status"))
+	}
+	if got := h.get("/h"); !got.cache.Hit || got.body != "body" {
+		t.Fatalf("§4.3.5: a matching HEAD response should freshen the stored GET; %q", got.header.Get("Cache-Status"))
+	}
+	etag.Store(`"b"`)
+	h.clock.Advance(2 * time.Minute)
+	h.do(http.MethodHead, "/h")
+	if got := h.get("/h"); got.cache.Hit || got.cache.Forward != ForwardURIMiss {
+		t.Fatalf("§4.3.5: a HEAD response with another ETag should invalidate; %q", got.header.Get("Cache-Status"))
+	}
+}
+
+func TestCallerConditionalRequests(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("ETag", `"e1"`)
+		if r.Header.Get("If-None-Match") == `"e1"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		fmt.Fprint(w, "payload")
+	})
+	h.get("/c")
+	tests := []struct {
+		name       string
+		pairs      []string
+		wantStatus int
+		wantBody   string
+	}{
+		{"§4.3.2 matching validator answered 304 from the cache", []string{"If-None-Match", `"e1"`}, 304, ""},
+		{"§4.3.2 other validator answered with the stored 200", []string{"If-None-Match", `"zz"`}, 200, "payload"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := h.get("/c", tt.pairs...)
+			if got.status != tt.wantStatus || got.body != tt.wantBody || !got.cache.Hit {
+				t.Errorf("got %d %q %q", got.status, got.body, got.header.Get("Cache-Status"))
+			}
+			if tt.wantStatus == 304 && got.header.Get("ETag") != `"e1"` {
+				t.Errorf("304 without ETag: %v", got.header)
+			}
+		})
+	}
+	h.clock.Advance(2 * time.Minute)
+	stale := h.get("/c", "If-None-Match", `"e1"`)
+	if stale.status != 304 || stale.cache.ForwardStatus != 304 {
+		t.Fatalf("stale entry, caller's validator: %d %q", stale.status, stale.header.Get("Cache-Status"))
+	}
+	h.wantOriginRequests(2)
+}
+
+func TestTruncatedBodiesAreNotStored(t *testing.T) {
+	big := strings.Repeat("x", 64<<10)
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		if r.URL.Path == "/broken" {
+			w.Header().Set("Content-Length", "100000")
+			w.WriteHeader(200)
+			fmt.Fprint(w, big[:1000])
+			w.(http.Flusher).Flush()
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		fmt.Fprint(w, big)
+	})
+	t.Run("caller stops early", func(t *testing.T) {
+		resp, err := h.client.Get(h.origin.URL + "/early")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.CopyN(io.Discard, resp.Body, 100); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := h.get("/early"); got.cache.Hit {
+			t.Fatal("a body the caller did not finish was stored")
+		}
+		if got := h.get("/early"); !got.cache.Hit || got.body != big {
+			t.Fatal("a body read to the end was not stored whole")
+		}
+	})
+	t.Run("connection breaks mid-body", func(t *testing.T) {
+		resp, err := h.client.Get(h.origin.URL + "/broken")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err == nil {
+			t.Fatal("the broken body read without error")
+		}
+		if st, _ := StatusOf(resp); st.Hit {
+			t.Fatal("unexpected hit")
+		}
+		stored, _ := h.transport.cfg.storage.Get(context.Background(), cacheKey(resp.Request.URL))
+		if len(stored) != 0 {
+			t.Fatal("a truncated body was stored")
+		}
+	})
+}
+
+func TestBodyLimit(t *testing.T) {
+	tests := []struct {
+		name          string
+		contentLength bool
+	}{
+		{"declared length over the limit", true},
+		{"chunked body over the limit", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := strings.Repeat("y", 2048)
+			h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "max-age=60")
+				if tt.contentLength {
+					w.Header().Set("Content-Length", "2048")
+				}
+				io.WriteString(w, body[:1024])
+				w.(http.Flusher).Flush()
+				io.WriteString(w, body[1024:])
+			}, WithMaxBodyBytes(1024))
+			first := h.get("/big")
+			if first.body != body {
+				t.Fatal("body changed while streaming through")
+			}
+			if tt.contentLength && (first.cache.Stored || first.cache.Detail != detailTooLarge) {
+				t.Errorf("Cache-Status %q", first.header.Get("Cache-Status"))
+			}
+			if second := h.get("/big"); second.cache.Hit {
+				t.Error("a body over the limit was stored")
+			}
+		})
+	}
+}
+
+// failingStorage fails every operation.
+type failingStorage struct{ calls atomic.Int64 }
+
+var errStorageDown = errors.New("storage down")
+
+func (f *failingStorage) Get(context.Context, string) ([]*Entry, error) {
+	f.calls.Add(1)
+	return nil, errStorageDown
+}
+func (f *failingStorage) Set(context.Context, string, *Entry, time.Duration) error {
+	f.calls.Add(1)
+	return errStorageDown
+}
+func (f *failingStorage) Delete(context.Context, string) error {
+	f.calls.Add(1)
+	return errStorageDown
+}
+
+func TestStorageErrorsNeverFailRequests(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	store := &failingStorage{}
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, "ok")
+	}, WithStorage(store), WithLogger(logger))
+	for i := 0; i < 3; i++ {
+		if got := h.get("/s"); got.status != 200 || got.body != "ok" {
+			t.Fatalf("request %d: %d %q", i, got.status, got.body)
+		}
+	}
+	h.do(http.MethodPost, "/s")
+	if store.calls.Load() == 0 {
+		t.Fatal("storage was not used")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "storage down") {
+		t.Errorf("storage errors were not logged: %q", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// corruptBody is a stored body that cannot be opened.
+type corruptBody struct{}
+
+func (corruptBody) Size() int64                  { return 3 }
+func (corruptBody) Open() (io.ReadCloser, error) { return nil, ErrCorruptEntry }
+
+func TestUnreadableStoredBodyGoesToNetwork(t *testing.T) {
+	store := NewMemoryStorage(0)
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, "net")
+	}, WithStorage(store))
+	key := cacheKey(mustParseURL(t, h.origin.URL+"/u"))
+	store.Set(context.Background(), key, &Entry{StatusCode: 200, Header: header("Cache-Control", "max-age=60", "Date", httpDate(epoch)),
+		RequestTime: epoch, ResponseTime: epoch, Body: corruptBody{}}, 0)
+	if got := h.get("/u"); got.body != "net" || got.cache.Hit {
+		t.Fatalf("got %q %q", got.body, got.header.Get("Cache-Status"))
+	}
+}
+
+func TestBypass(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, "b")
+	})
+	tests := []struct {
+		name  string
+		pairs []string
+	}{
+		{"§5.2.1.5 request no-store", []string{"Cache-Control", "no-store"}},
+		{"Range requests are not cached", []string{"Range", "bytes=0-1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := h.get("/b", tt.pairs...); got.cache.Forward != ForwardBypass || got.cache.Stored {
+				t.Errorf("Cache-Status %q", got.header.Get("Cache-Status"))
+			}
+		})
+	}
+	if h.get("/b").cache.Hit {
+		t.Error("a bypassed response was stored")
+	}
+	if got := h.do(http.MethodOptions, "/b"); got.cache.Forward != ForwardMethod {
+		t.Errorf("OPTIONS: Cache-Status %q", got.header.Get("Cache-Status"))
+	}
+}
+
+func TestGetWithBodyBypasses(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.Copy(w, r.Body)
+	})
+	for _, query := range []string{"first", "second"} {
+		req, _ := http.NewRequest(http.MethodGet, h.origin.URL+"/search", strings.NewReader(query))
+		resp, err := h.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != query {
+			t.Fatalf("GET with body %q answered %q", query, body)
+		}
+	}
+}
+
+func TestUpstreamCacheStatusIsKept(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Cache-Status", "cdn; hit")
+		fmt.Fprint(w, "x")
+	}, WithName("edge"))
+	first := h.get("/cs")
+	if got := first.header.Get("Cache-Status"); got != "cdn; hit, edge; fwd=uri-miss; fwd-status=200; ttl=60; stored" {
+		t.Errorf("RFC 9211 §2: Cache-Status = %q", got)
+	}
+	if got := h.get("/cs").header.Get("Cache-Status"); got != "cdn; hit, edge; hit; ttl=60" {
+		t.Errorf("Cache-Status on a hit = %q", got)
+	}
+}
+
+func TestNotReusableResponsesAreNotStored(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "x") })
+	if got := h.get("/nr"); got.cache.Stored || got.cache.Detail != detailNotReusable {
+		t.Errorf("Cache-Status %q", got.header.Get("Cache-Status"))
+	}
+}
+
+func TestQualifiedNoCacheFieldsWithheldOnHits(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", `max-age=60, no-cache="Set-Cookie"`)
+		w.Header().Set("Set-Cookie", "session=1")
+		fmt.Fprint(w, "x")
+	})
+	h.get("/q")
+	if got := h.get("/q"); !got.cache.Hit || got.header.Get("Set-Cookie") != "" {
+		t.Errorf("§5.2.2.4: hit %v, Set-Cookie %q", got.cache.Hit, got.header.Get("Set-Cookie"))
+	}
+}
+
+func TestResponsesDoNotShareHeaders(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("X-A", "1")
+		fmt.Fprint(w, "x")
+	})
+	h.get("/m")
+	first := h.get("/m")
+	first.header.Set("X-A", "mutated")
+	first.header["X-A"][0] = "mutated"
+	if got := h.get("/m").header.Get("X-A"); got != "1" {
+		t.Fatalf("a caller's header change reached the store: %q", got)
+	}
+}
+
+func TestInvalidate(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Vary", "Accept")
+		fmt.Fprint(w, "x")
+	})
+	h.get("/i", "Accept", "a")
+	h.get("/i", "Accept", "b")
+	if err := h.transport.Invalidate(context.Background(), h.origin.URL+"/i"); err != nil {
+		t.Fatal(err)
+	}
+	if h.get("/i", "Accept", "a").cache.Hit || h.get("/i", "Accept", "b").cache.Hit {
+		t.Error("Invalidate left a variant")
+	}
+	if err := h.transport.Invalidate(context.Background(), "/relative"); err == nil {
+		t.Error("Invalidate accepted a relative URL")
+	}
+}
+
+func TestBadOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		opt  Option
+		want string
+	}{
+		{"nil transport", WithTransport(nil), "WithTransport: transport is nil"},
+		{"nil storage", WithStorage(nil), "WithStorage: storage is nil"},
+		{"nil logger", WithLogger(nil), "WithLogger: logger is nil"},
+		{"nil clock", WithClock(nil), "WithClock: clock is nil"},
+		{"bad name", WithName("my cache"), `WithName: "my cache" is not an HTTP token`},
+		{"zero body limit", WithMaxBodyBytes(0), "WithMaxBodyBytes: 0 is not a positive size"},
+		{"negative timeout", WithStorageTimeout(-time.Second), "WithStorageTimeout: -1s is not a positive duration"},
+		{"heuristic over 1", WithHeuristic(2, time.Hour), "WithHeuristic: fraction 2 is not between 0 and 1"},
+		{"nil option", nil, "httpcache: nil Option"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewTransport(tt.opt)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("NewTransport error = %v, want %q", err, tt.want)
+			}
+			req, _ := http.NewRequest(http.MethodGet, "http://example.com/", nil)
+			if _, err := New(tt.opt).RoundTrip(req); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("New(...).RoundTrip error = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDefaultsWork(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, "d")
+	}))
+	defer srv.Close()
+	tr := New()
+	defer tr.Close()
+	defer http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	for i, wantHit := range []bool{false, true} {
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if st, _ := StatusOf(resp); st.Hit != wantHit {
+			t.Fatalf("request %d: Cache-Status %q", i, resp.Header.Get("Cache-Status"))
+		}
+	}
+}
+
+// TestScriptedUpstream drives the cache with httpmock: a scripted upstream
+// whose answers change between calls.
+func TestScriptedUpstream(t *testing.T) {
+	mock := httpmock.NewMockTransport()
+	clock := newTestClock()
+	calls := 0
+	mock.RegisterResponder(http.MethodGet, "https://api.example.com/v1/users/7", func(req *http.Request) (*http.Response, error) {
+		calls++
+		if calls == 2 {
+			if req.Header.Get("If-None-Match") != `"u7"` {
+				t.Errorf("revalidation without If-None-Match: %v", req.Header)
+			}
+			resp := httpmock.NewStringResponse(http.StatusNotModified, "")
+			resp.Header.Set("Date", httpDate(clock.Now()))
+			resp.Header.Set("Cache-Control", "max-age=30")
+			resp.Header.Set("ETag", `"u7"`)
+			return resp, nil
+		}
+		resp := httpmock.NewStringResponse(http.StatusOK, `{"id":7}`)
+		resp.Header.Set("Date", httpDate(clock.Now()))
+		resp.Header.Set("Cache-Control", "max-age=30")
+		resp.Header.Set("ETag", `"u7"`)
+		return resp, nil
+	})
+	tr, err := NewTransport(WithTransport(mock), WithClock(clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: tr}
+	steps := []struct {
+		advance     time.Duration
+		wantHit     bool
+		wantForward string
+		wantFwdCode int
+	}{
+		{0, false, ForwardURIMiss, 200},
+		{10 * time.Second, true, "", 0},
+		{30 * time.Second, false, ForwardStale, 304},
+		{10 * time.Second, true, "", 0},
+	}
+	for i, step := range steps {
+		clock.Advance(step.advance)
+		resp, err := client.Get("https://api.example.com/v1/users/7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		st, _ := StatusOf(resp)
+		if string(body) != `{"id":7}` || st.Hit != step.wantHit || st.Forward != step.wantForward || st.ForwardStatus != step.wantFwdCode {
+			t.Fatalf("step %d: body %q Cache-Status %q", i, body, resp.Header.Get("Cache-Status"))
+		}
+	}
+	if calls != 2 {
+		t.Fatalf("upstream called %d times, want 2", calls)
+	}
+}
+
+func mustParseURL(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
