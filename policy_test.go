@@ -83,7 +83,7 @@ func TestCurrentAge(t *testing.T) {
 	}{
 		{"§4.2.3 resident time only", header("Date", httpDate(epoch)), epoch, epoch, epoch.Add(30 * time.Second), 30 * time.Second},
 		{"§4.2.3 Age header adds", header("Date", httpDate(epoch), "Age", "100"), epoch, epoch, epoch.Add(10 * time.Second), 110 * time.Second},
-		{"§4.2.3 apparent age from Date", header("Date", httpDate(epoch.Add(-50 * time.Second))), epoch, epoch, epoch, 50 * time.Second},
+		{"§4.2.3 apparent age from Date", header("Date", httpDate(epoch.Add(-50*time.Second))), epoch, epoch, epoch, 50 * time.Second},
 		{"§4.2.3 response delay corrects Age", header("Date", httpDate(epoch), "Age", "10"), epoch.Add(-5 * time.Second), epoch, epoch, 15 * time.Second},
 		{"§4.2.3 larger of apparent and corrected age", header("Date", httpDate(epoch.Add(-100*time.Second)), "Age", "10"), epoch, epoch, epoch, 100 * time.Second},
 		{"§4.2.3 Date in the future gives no negative age", header("Date", httpDate(epoch.Add(time.Hour))), epoch, epoch, epoch, 0},
