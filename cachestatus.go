@@ -116,19 +116,18 @@ func (s CacheStatus) appendTo(b []byte, name string) []byte {
 // setCacheStatus appends this cache's member to the Cache-Status field of h,
 // after any members from caches before it (RFC 9211 §2), as one field line.
 func setCacheStatus(h http.Header, name string, s CacheStatus) {
+	h["Cache-Status"] = []string{cacheStatusValue(h["Cache-Status"], name, s)}
+}
+
+// cacheStatusValue joins the members of earlier caches and this cache's.
+func cacheStatusValue(existing []string, name string, s CacheStatus) string {
 	var buf [128]byte
 	b := buf[:0]
-	existing := h["Cache-Status"]
 	for _, v := range existing {
 		b = append(b, v...)
 		b = append(b, ", "...)
 	}
-	b = s.appendTo(b, name)
-	if len(existing) == 1 {
-		existing[0] = string(b)
-		return
-	}
-	h["Cache-Status"] = []string{string(b)}
+	return string(s.appendTo(b, name))
 }
 
 // durationSeconds formats a duration as whole non-negative seconds, for Age.

@@ -7,35 +7,75 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"unsafe"
 )
 
 // cacheKey returns the primary cache key of a request (RFC 9111 §2): the
 // normalised target URI. GET and HEAD share a key, because a HEAD request is
 // answered from a stored GET response (RFC 9110 §9.3.2).
 func cacheKey(u *url.URL) string {
-	scheme := strings.ToLower(u.Scheme)
-	host := strings.ToLower(u.Host)
+	scheme := lowerASCII(u.Scheme)
+	host := lowerASCII(u.Host)
 	// A default port names the same origin as no port (RFC 9110 §4.2.3).
 	if scheme == "http" && strings.HasSuffix(host, ":80") {
 		host = host[:len(host)-3]
 	} else if scheme == "https" && strings.HasSuffix(host, ":443") {
 		host = host[:len(host)-4]
 	}
-	path := u.EscapedPath()
+	path := u.RawPath
+	if path == "" && !needsEscaping(u.Path) {
+		path = u.Path
+	} else {
+		path = u.EscapedPath()
+	}
 	if path == "" {
 		path = "/"
 	}
-	var b strings.Builder
-	b.Grow(len(scheme) + 3 + len(host) + len(path) + 1 + len(u.RawQuery))
-	b.WriteString(scheme)
-	b.WriteString("://")
-	b.WriteString(host)
-	b.WriteString(path)
+	size := len(scheme) + len("://") + len(host) + len(path)
 	if u.RawQuery != "" || u.ForceQuery {
-		b.WriteByte('?')
-		b.WriteString(u.RawQuery)
+		size += 1 + len(u.RawQuery)
 	}
-	return b.String()
+	b := make([]byte, 0, size)
+	b = append(b, scheme...)
+	b = append(b, "://"...)
+	b = append(b, host...)
+	b = append(b, path...)
+	if u.RawQuery != "" || u.ForceQuery {
+		b = append(b, '?')
+		b = append(b, u.RawQuery...)
+	}
+	return unsafeString(b)
+}
+
+// lowerASCII lowercases s, without allocating when it already is.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
+
+// needsEscaping reports whether a decoded path has bytes that its escaped
+// form writes differently; most paths have none, and are their own
+// escaped form.
+func needsEscaping(path string) bool {
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		unreserved := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("-._~/$&+,;=:@", c) >= 0
+		if !unreserved {
+			return true
+		}
+	}
+	return false
+}
+
+// unsafeString turns a byte slice that is never written again into a string
+// without copying it.
+func unsafeString(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // varyFieldNames returns the lowercased, sorted, de-duplicated field names
@@ -79,7 +119,7 @@ func compactSorted(names []string) []string {
 func requestVariant(req *http.Request, varyNames []string, private bool) string {
 	credentials := ""
 	if private {
-		credentials = req.Header.Get("Authorization")
+		credentials = fieldValue(req.Header, "Authorization")
 	}
 	if len(varyNames) == 0 && credentials == "" {
 		return ""
@@ -151,7 +191,7 @@ func variantMatches(e *Entry, req *http.Request, private bool) bool {
 	if facts.varyStar {
 		return false
 	}
-	if e.Variant == "" && len(facts.varyNames) == 0 && (!private || req.Header.Get("Authorization") == "") {
+	if e.Variant == "" && len(facts.varyNames) == 0 && (!private || fieldValue(req.Header, "Authorization") == "") {
 		return true
 	}
 	return requestVariant(req, facts.varyNames, private) == e.Variant

@@ -32,6 +32,7 @@ type responseFacts struct {
 	contentLength string
 	varyNames     []string
 	varyStar      bool
+	template      headerTemplate // for copying the header on a hit
 }
 
 func parseResponseFacts(h http.Header) *responseFacts {
@@ -51,6 +52,7 @@ func parseResponseFacts(h http.Header) *responseFacts {
 	f.etag = h.Get("ETag")
 	f.contentLength = h.Get("Content-Length")
 	f.varyNames, f.varyStar = varyFieldNames(h)
+	f.template = newHeaderTemplate(h)
 	return f
 }
 
@@ -135,7 +137,7 @@ func (p policy) storable(req *http.Request, reqCC cacheControl, status int, f *r
 		return false, detailNoStore
 	case p.shared && f.cc.private && len(f.cc.privateFields) == 0: // §5.2.2.7
 		return false, detailPrivate
-	case p.shared && req.Header.Get("Authorization") != "" &&
+	case p.shared && fieldValue(req.Header, "Authorization") != "" &&
 		!(f.cc.public || f.cc.sMaxAge.present || f.cc.mustRevalidate): // §3.5
 		return false, detailAuthorization
 	case f.varyStar: // §4.1: it could never be selected
@@ -458,7 +460,7 @@ func conditionalNotModified(req *http.Request, status int, h http.Header) bool {
 		}
 		return false
 	}
-	ims := parseHTTPDate(req.Header.Get("If-Modified-Since"))
+	ims := parseHTTPDate(fieldValue(req.Header, "If-Modified-Since"))
 	lastModified := parseHTTPDate(h.Get("Last-Modified"))
 	if ims.IsZero() || lastModified.IsZero() {
 		return false
@@ -469,7 +471,7 @@ func conditionalNotModified(req *http.Request, status int, h http.Header) bool {
 // isConditional reports whether the caller made the request conditional
 // with a validator this cache evaluates.
 func isConditional(req *http.Request) bool {
-	return req.Header.Get("If-None-Match") != "" || req.Header.Get("If-Modified-Since") != ""
+	return fieldValue(req.Header, "If-None-Match") != "" || fieldValue(req.Header, "If-Modified-Since") != ""
 }
 
 // weakETagMatch is the weak comparison of RFC 9110 §8.8.3.2.

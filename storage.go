@@ -65,6 +65,8 @@ type Entry struct {
 	// decoded entries (MemoryStorage) thereby parse a header once, not on
 	// every hit. Entries are immutable once stored, so it never goes stale.
 	facts atomic.Pointer[responseFacts]
+	// hit caches the Age and Cache-Status of plain hits for one second.
+	hit atomic.Pointer[hitFields]
 }
 
 // Body is a stored response body that can be read any number of times.

@@ -131,7 +131,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // body, whose content the key does not capture.
 func bypass(req *http.Request, reqCC cacheControl) bool {
 	hasBody := req.Body != nil && req.Body != http.NoBody && req.ContentLength != 0
-	return reqCC.noStore || req.Header.Get("Range") != "" || hasBody
+	return reqCC.noStore || fieldValue(req.Header, "Range") != "" || hasBody
 }
 
 // forward sends a request the cache does not handle and marks the response.
@@ -259,7 +259,6 @@ func (t *Transport) receive(req *http.Request, key string, resp *http.Response, 
 			ResponseTime: responseTime,
 		}
 		entry.Variant = requestVariant(req, facts.varyNames, !t.cfg.shared)
-		entry.facts.Store(facts)
 		d = t.cfg.policy.evaluate(req, cacheControl{}, entry, responseTime)
 		if !t.cfg.policy.reusable(d.lifetime, facts) {
 			ok, reason, entry = false, detailNotReusable, nil
@@ -316,44 +315,84 @@ func (t *Transport) store(req *http.Request, key string, entry *Entry, ttl time.
 // and body reader, Age (RFC 9111 §4.2.3 and §5.1) and Cache-Status. It
 // answers the caller's conditional request with 304 where it matches.
 func (t *Transport) serveStored(req *http.Request, key string, entry *Entry, age time.Duration, status CacheStatus) (*http.Response, error) {
-	header := cloneHeader(entry.Header, 2)
+	facts := entry.responseFacts()
+	header, spare := facts.template.clone(2)
 	if status.Hit {
 		// §5.2.2.4: fields named by a qualified no-cache are sent only after
 		// a successful revalidation.
-		for _, name := range entry.responseFacts().cc.noCacheFields {
+		for _, name := range facts.cc.noCacheFields {
 			delete(header, name)
 		}
 	}
-	header["Age"] = []string{durationSeconds(age)}
-	setCacheStatus(header, t.cfg.name, status)
+	spare[0], spare[1] = t.ageAndCacheStatus(entry, age, status)
+	header["Age"], header["Cache-Status"] = spare[0:1:1], spare[1:2:2]
 	t.logDecision(req, "serve stored", slog.Bool("hit", status.Hit), slog.Duration("age", age))
 	if isConditional(req) && conditionalNotModified(req, entry.StatusCode, header) {
 		return notModifiedResponse(req, header), nil
 	}
-	resp := &http.Response{
-		Status:        statusLine(entry.StatusCode),
-		StatusCode:    entry.StatusCode,
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
-		Header:        header,
-		ContentLength: 0,
-		Body:          http.NoBody,
-		Request:       req,
+	if body, ok := entry.Body.(BytesBody); ok && req.Method != http.MethodHead {
+		// One allocation for the response and its body reader.
+		r := &responseWithBody{}
+		r.body.Reset(body)
+		r.response = storedResponse(req, entry.StatusCode, header)
+		r.response.Body, r.response.ContentLength = &r.body, int64(len(body))
+		return &r.response, nil
 	}
-	if entry.Body == nil || req.Method == http.MethodHead {
-		if req.Method == http.MethodHead && entry.Body != nil {
-			resp.ContentLength = entry.Body.Size()
-		}
-		return resp, nil
+	resp := storedResponse(req, entry.StatusCode, header)
+	if entry.Body == nil {
+		return &resp, nil
+	}
+	resp.ContentLength = entry.Body.Size()
+	if req.Method == http.MethodHead {
+		return &resp, nil
 	}
 	body, err := entry.Body.Open()
 	if err != nil {
 		t.logStorageError(req, "open body", err)
 		return t.fetch(req, key, nil, ForwardURIMiss)
 	}
-	resp.Body, resp.ContentLength = body, entry.Body.Size()
-	return resp, nil
+	resp.Body = body
+	return &resp, nil
+}
+
+// responseWithBody holds a served response and its body reader together.
+type responseWithBody struct {
+	response http.Response
+	body     bytesBodyReader
+}
+
+// storedResponse is a response made by the cache, with no body yet.
+func storedResponse(req *http.Request, status int, header http.Header) http.Response {
+	return http.Response{
+		Status:     statusLine(status),
+		StatusCode: status,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     header,
+		Body:       http.NoBody,
+		Request:    req,
+	}
+}
+
+// ageAndCacheStatus returns the Age and Cache-Status values of a served
+// entry. Those of plain hits are cached on the entry for the second they
+// hold in, so that most hits format nothing.
+func (t *Transport) ageAndCacheStatus(entry *Entry, age time.Duration, status CacheStatus) (ageValue, cacheStatus string) {
+	age = age.Truncate(time.Second)
+	plainHit := status == CacheStatus{Hit: true, TTL: status.TTL, HasTTL: true}
+	ttl := status.TTL.Truncate(time.Second)
+	if plainHit {
+		if f := entry.hit.Load(); f != nil && f.age == age && f.ttl == ttl && f.name == t.cfg.name {
+			return f.ageValue, f.cacheStatus
+		}
+	}
+	ageValue = durationSeconds(age)
+	cacheStatus = cacheStatusValue(entry.Header["Cache-Status"], t.cfg.name, status)
+	if plainHit {
+		entry.hit.Store(&hitFields{name: t.cfg.name, age: age, ttl: ttl, ageValue: ageValue, cacheStatus: cacheStatus})
+	}
+	return ageValue, cacheStatus
 }
 
 // notModifiedResponse answers a conditional request with 304 and the fields
@@ -365,16 +404,8 @@ func notModifiedResponse(req *http.Request, full http.Header) *http.Response {
 			header[name] = values
 		}
 	}
-	return &http.Response{
-		Status:     statusLine(http.StatusNotModified),
-		StatusCode: http.StatusNotModified,
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header:     header,
-		Body:       http.NoBody,
-		Request:    req,
-	}
+	resp := storedResponse(req, http.StatusNotModified, header)
+	return &resp
 }
 
 // gatewayTimeout answers an only-if-cached request that nothing stored can
@@ -383,16 +414,8 @@ func (t *Transport) gatewayTimeout(req *http.Request, forward string) *http.Resp
 	t.logDecision(req, "only-if-cached: nothing usable stored", slog.String("fwd", forward))
 	header := http.Header{"Content-Length": {"0"}}
 	setCacheStatus(header, t.cfg.name, CacheStatus{Detail: "only-if-cached"})
-	return &http.Response{
-		Status:     statusLine(http.StatusGatewayTimeout),
-		StatusCode: http.StatusGatewayTimeout,
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header:     header,
-		Body:       http.NoBody,
-		Request:    req,
-	}
+	resp := storedResponse(req, http.StatusGatewayTimeout, header)
+	return &resp
 }
 
 // storageContext bounds a storage call by the configured timeout, for stores
@@ -424,23 +447,6 @@ func ensureHeader(resp *http.Response) http.Header {
 		resp.Header = make(http.Header)
 	}
 	return resp.Header
-}
-
-// cloneHeader copies h into a new map whose values share one backing
-// array, leaving room for extra fields, so that a hit costs few allocations.
-func cloneHeader(h http.Header, extra int) http.Header {
-	count := 0
-	for _, values := range h {
-		count += len(values)
-	}
-	backing := make([]string, count)
-	out := make(http.Header, len(h)+extra)
-	for name, values := range h {
-		n := copy(backing, values)
-		out[name] = backing[:n:n]
-		backing = backing[n:]
-	}
-	return out
 }
 
 // discard reads a body to its end, bounded, and closes it, so that its

@@ -1,0 +1,157 @@
+package httpcache
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// benchOrigin is an in-process upstream: it answers at once with a header
+// of typical size, built per response as a real transport would, and a body
+// read from memory. The bare benchmarks measure it alone, so the cache's
+// benchmarks can be compared with the cost of the round trip they replace.
+type benchOrigin struct {
+	body     []byte
+	header   http.Header
+	requests atomic.Int64
+	// notModified answers conditional requests with 304.
+	notModified bool
+}
+
+func newBenchOrigin(size int, cacheControl string) *benchOrigin {
+	return &benchOrigin{
+		body: bytes.Repeat([]byte("a"), size),
+		header: http.Header{
+			"Cache-Control":  {cacheControl},
+			"Content-Type":   {"application/json"},
+			"Content-Length": {strconv.Itoa(size)},
+			"Date":           {time.Now().UTC().Format(http.TimeFormat)},
+			"Etag":           {`"0123456789abcdef"`},
+			"Server":         {"bench"},
+		},
+	}
+}
+
+func (o *benchOrigin) RoundTrip(req *http.Request) (*http.Response, error) {
+	o.requests.Add(1)
+	if o.notModified && req.Header.Get("If-None-Match") != "" {
+		return &http.Response{StatusCode: http.StatusNotModified, Header: o.header.Clone(), Body: http.NoBody, Request: req}, nil
+	}
+	return &http.Response{
+		StatusCode:    http.StatusOK,
+		Header:        o.header.Clone(),
+		Body:          io.NopCloser(bytes.NewReader(o.body)),
+		ContentLength: int64(len(o.body)),
+		Request:       req,
+	}, nil
+}
+
+func benchRequest(b *testing.B) *http.Request {
+	req, err := http.NewRequest(http.MethodGet, "https://api.example.com/v1/items/42?fields=all", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("Accept", "application/json")
+	return req
+}
+
+// roundTripDrain sends a request and reads and closes the body, as a caller would.
+func roundTripDrain(b *testing.B, rt http.RoundTripper, req *http.Request) {
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+func benchmarkBareUpstream(b *testing.B, size int) {
+	origin := newBenchOrigin(size, "max-age=3600")
+	req := benchRequest(b)
+	b.ReportAllocs()
+	b.SetBytes(int64(size))
+	for b.Loop() {
+		roundTripDrain(b, origin, req)
+	}
+}
+
+func benchmarkFreshHit(b *testing.B, size int) {
+	origin := newBenchOrigin(size, "max-age=3600")
+	tr := New(WithTransport(origin))
+	defer tr.Close()
+	req := benchRequest(b)
+	roundTripDrain(b, tr, req) // store it
+	b.ReportAllocs()
+	b.SetBytes(int64(size))
+	for b.Loop() {
+		roundTripDrain(b, tr, req)
+	}
+	if origin.requests.Load() != 1 {
+		b.Fatalf("origin saw %d requests; the benchmark did not measure hits", origin.requests.Load())
+	}
+}
+
+func BenchmarkBareUpstream1KiB(b *testing.B)   { benchmarkBareUpstream(b, 1<<10) }
+func BenchmarkFreshHit1KiB(b *testing.B)       { benchmarkFreshHit(b, 1<<10) }
+func BenchmarkBareUpstream256KiB(b *testing.B) { benchmarkBareUpstream(b, 256<<10) }
+func BenchmarkFreshHit256KiB(b *testing.B)     { benchmarkFreshHit(b, 256<<10) }
+
+// BenchmarkMissAndStore measures a miss whose response is stored: every
+// iteration requests a URL not seen before.
+func BenchmarkMissAndStore1KiB(b *testing.B) {
+	origin := newBenchOrigin(1<<10, "max-age=3600")
+	tr := New(WithTransport(origin), WithStorage(NewMemoryStorage(1<<30)))
+	defer tr.Close()
+	reqs := make([]*http.Request, 0, 1024)
+	for i := 0; i < cap(reqs); i++ {
+		req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/v1/items/"+strconv.Itoa(i), nil)
+		reqs = append(reqs, req)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if i%len(reqs) == 0 {
+			tr.cfg.storage = NewMemoryStorage(1 << 30) // start cold again
+		}
+		roundTripDrain(b, tr, reqs[i%len(reqs)])
+		i++
+	}
+}
+
+// BenchmarkRevalidate304 measures a stale entry validated with a 304: the
+// origin's response always has max-age=0.
+func BenchmarkRevalidate304(b *testing.B) {
+	origin := newBenchOrigin(1<<10, "max-age=0")
+	origin.notModified = true
+	tr := New(WithTransport(origin))
+	defer tr.Close()
+	req := benchRequest(b)
+	roundTripDrain(b, tr, req)
+	b.ReportAllocs()
+	for b.Loop() {
+		roundTripDrain(b, tr, req)
+	}
+	if origin.requests.Load() < 2 {
+		b.Fatal("no revalidation happened")
+	}
+}
+
+func BenchmarkParallelHits1KiB(b *testing.B) {
+	origin := newBenchOrigin(1<<10, "max-age=3600")
+	tr := New(WithTransport(origin))
+	defer tr.Close()
+	roundTripDrain(b, tr, benchRequest(b))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		req := benchRequest(b)
+		for pb.Next() {
+			roundTripDrain(b, tr, req)
+		}
+	})
+}

@@ -1,0 +1,78 @@
+package httpcache
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+)
+
+func TestCacheKey(t *testing.T) {
+	tests := []struct {
+		name, url, want string
+	}{
+		{"RFC 9110 §4.2.3 scheme and host are case-insensitive", "HTTP://Example.COM/a", "http://example.com/a"},
+		{"RFC 9110 §4.2.3 default http port dropped", "http://example.com:80/a", "http://example.com/a"},
+		{"RFC 9110 §4.2.3 default https port dropped", "https://example.com:443/a", "https://example.com/a"},
+		{"other port kept", "https://example.com:8443/a", "https://example.com:8443/a"},
+		{"RFC 9110 §4.2.3 empty path is /", "https://example.com", "https://example.com/"},
+		{"path case kept", "https://example.com/A", "https://example.com/A"},
+		{"query kept as sent", "https://example.com/a?b=1&a=2", "https://example.com/a?b=1&a=2"},
+		{"fragment dropped", "https://example.com/a#frag", "https://example.com/a"},
+		{"escaped path kept escaped", "https://example.com/a%2Fb", "https://example.com/a%2Fb"},
+		{"non-ASCII path escaped", "https://example.com/ü", "https://example.com/%C3%BC"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := url.Parse(tt.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cacheKey(u); got != tt.want {
+				t.Errorf("cacheKey(%s) = %q, want %q", tt.url, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestCacheKeyPathIsEscapedPath holds the fast path of cacheKey to the
+// standard library's EscapedPath for every printable byte.
+func TestCacheKeyPathIsEscapedPath(t *testing.T) {
+	for c := 0x20; c < 0x80; c++ {
+		u := &url.URL{Scheme: "https", Host: "h", Path: "/a" + string(rune(c)) + "b"}
+		if got, want := cacheKey(u), "https://h"+u.EscapedPath(); got != want {
+			t.Errorf("byte %q: cacheKey %q, EscapedPath gives %q", rune(c), got, want)
+		}
+	}
+}
+
+func TestRequestVariant(t *testing.T) {
+	req := func(pairs ...string) *http.Request {
+		return &http.Request{Header: header(pairs...)}
+	}
+	tests := []struct {
+		name    string
+		a, b    *http.Request
+		vary    []string
+		private bool
+		same    bool
+	}{
+		{"§4.1 same value", req("Accept", "a"), req("Accept", "a"), []string{"accept"}, false, true},
+		{"§4.1 different value", req("Accept", "a"), req("Accept", "b"), []string{"accept"}, false, false},
+		{"§4.1 absent differs from empty", req(), req("Accept", ""), []string{"accept"}, false, false},
+		{"§4.1 white space around members", req("Accept", "a,b"), req("Accept", " a , b "), []string{"accept"}, false, true},
+		{"§4.1 field lines combine", req("Accept", "a, b"), req("Accept", "a", "Accept", "b"), []string{"accept"}, false, true},
+		{"§4.1 case folded where defined case-insensitive", req("Accept-Encoding", "GZIP"), req("Accept-Encoding", "gzip"), []string{"accept-encoding"}, false, true},
+		{"§4.1 case kept elsewhere", req("X-Id", "A"), req("X-Id", "a"), []string{"x-id"}, false, false},
+		{"fields not in Vary do not count", req("Accept", "a", "X", "1"), req("Accept", "a", "X", "2"), []string{"accept"}, false, true},
+		{"private cache: credentials count", req("Authorization", "a"), req("Authorization", "b"), nil, true, false},
+		{"shared cache: credentials do not count", req("Authorization", "a"), req("Authorization", "b"), nil, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := requestVariant(tt.a, tt.vary, tt.private), requestVariant(tt.b, tt.vary, tt.private)
+			if (a == b) != tt.same {
+				t.Errorf("variants %q and %q: same = %v, want %v", a, b, a == b, tt.same)
+			}
+		})
+	}
+}
