@@ -27,12 +27,6 @@ func storedAt(h http.Header) *Entry {
 
 var testPolicy = defaultConfig().policy
 
-func sharedPolicy() policy {
-	p := testPolicy
-	p.shared = true
-	return p
-}
-
 func TestFreshnessLifetime(t *testing.T) {
 	tests := []struct {
 		name   string
