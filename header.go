@@ -2,7 +2,6 @@ package httpcache
 
 import (
 	"net/http"
-	"sort"
 	"time"
 )
 
@@ -27,13 +26,10 @@ type headerTemplate struct {
 
 func newHeaderTemplate(h http.Header) headerTemplate {
 	t := headerTemplate{names: make([]string, 0, len(h)), values: make([][]string, 0, len(h))}
-	for name := range h {
+	for name, values := range h {
 		t.names = append(t.names, name)
-	}
-	sort.Strings(t.names)
-	for _, name := range t.names {
-		t.values = append(t.values, h[name])
-		t.valueCount += len(h[name])
+		t.values = append(t.values, values)
+		t.valueCount += len(values)
 	}
 	return t
 }

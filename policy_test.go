@@ -386,3 +386,44 @@ func TestStorageTTL(t *testing.T) {
 		})
 	}
 }
+
+func TestParseHTTPDate(t *testing.T) {
+	want := time.Date(1994, 11, 6, 8, 49, 37, 0, time.UTC)
+	tests := []struct {
+		name  string
+		value string
+		want  time.Time
+	}{
+		{"RFC 9110 §5.6.7 IMF-fixdate", "Sun, 06 Nov 1994 08:49:37 GMT", want},
+		{"RFC 9110 §5.6.7 obsolete RFC 850 form", "Sunday, 06-Nov-94 08:49:37 GMT", want},
+		{"RFC 9110 §5.6.7 obsolete asctime form", "Sun Nov  6 08:49:37 1994", want},
+		{"invalid", "yesterday", time.Time{}},
+		{"numeric, as Expires: 0", "0", time.Time{}},
+		{"31 February", "Sat, 31 Feb 2026 08:49:37 GMT", time.Time{}},
+		{"wrong time zone", "Sun, 06 Nov 1994 08:49:37 UTC", time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := parseHTTPDate(tt.value); !got.Equal(tt.want) {
+				t.Errorf("parseHTTPDate(%q) = %v, want %v", tt.value, got, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzParseHTTPDate holds the IMF-fixdate fast path to http.ParseTime.
+func FuzzParseHTTPDate(f *testing.F) {
+	for _, seed := range []string{"Sun, 06 Nov 1994 08:49:37 GMT", "Mon, 29 Feb 2027 00:00:00 GMT", "Xyz, 06 Nov 1994 08:49:37 GMT", "0"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, value string) {
+		fast, ok := parseIMFFixdate(value)
+		if !ok {
+			return
+		}
+		std, err := http.ParseTime(value)
+		if err != nil || !std.Equal(fast) {
+			t.Fatalf("parseIMFFixdate(%q) = %v, http.ParseTime = %v, %v", value, fast, std, err)
+		}
+	})
+}

@@ -154,12 +154,8 @@ func (t *Transport) forwardUnsafe(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 400 {
-		ctx, cancel := t.storageContext(req.Context())
-		defer cancel()
 		for _, u := range invalidatedURLs(req, resp.Header) {
-			if err := t.cfg.storage.Delete(ctx, cacheKey(u)); err != nil {
-				t.logStorageError(req, "delete", err)
-			}
+			t.remove(req, cacheKey(u))
 		}
 	}
 	return resp, nil
@@ -199,10 +195,10 @@ func (t *Transport) revalidate(req *http.Request, key string, entry *Entry, d de
 		// A HEAD response freshens or invalidates the stored GET (§4.3.5).
 		return t.fetch(req, key, entry, d.forward)
 	}
-	outreq := req.Clone(req.Context())
+	outreq := withOwnHeader(req)
 	// The caller's own validators are answered from the result below.
-	outreq.Header.Del("If-None-Match")
-	outreq.Header.Del("If-Modified-Since")
+	delete(outreq.Header, "If-None-Match")
+	delete(outreq.Header, "If-Modified-Since")
 	if !validationHeaders(outreq.Header, entry) {
 		return t.fetch(outreq, key, entry, d.forward)
 	}
@@ -216,16 +212,17 @@ func (t *Transport) revalidate(req *http.Request, key string, entry *Entry, d de
 		resp.Request = req
 		return t.receive(req, key, resp, entry, requestTime, d.forward)
 	}
+	responseTime := t.cfg.now()
 	discard(resp.Body)
 	if !notModifiedMatches(resp.Header, entry) {
 		// The 304 is for another representation than the one stored:
 		// only a full response can answer (§4.3.4).
-		outreq.Header.Del("If-None-Match")
-		outreq.Header.Del("If-Modified-Since")
+		delete(outreq.Header, "If-None-Match")
+		delete(outreq.Header, "If-Modified-Since")
 		return t.fetch(outreq, key, entry, d.forward)
 	}
-	updated := freshened(entry, resp.Header, requestTime, t.cfg.now())
-	updatedDecision := t.cfg.policy.evaluate(req, cacheControl{}, updated, t.cfg.now())
+	updated := freshened(entry, resp.Header, requestTime, responseTime)
+	updatedDecision := t.cfg.policy.evaluate(req, cacheControl{}, updated, responseTime)
 	t.store(req, key, updated, t.cfg.policy.storageTTL(updatedDecision, updated.responseFacts()))
 	status := CacheStatus{Forward: d.forward, ForwardStatus: http.StatusNotModified,
 		TTL: updatedDecision.ttl(), HasTTL: true}
@@ -239,6 +236,9 @@ func (t *Transport) revalidate(req *http.Request, key string, entry *Entry, d de
 func (t *Transport) receive(req *http.Request, key string, resp *http.Response, stored *Entry, requestTime time.Time, forward string) (*http.Response, error) {
 	responseTime := t.cfg.now()
 	header := ensureHeader(resp)
+	if resp.Body == nil {
+		resp.Body = http.NoBody
+	}
 	status := CacheStatus{Forward: forward, ForwardStatus: resp.StatusCode}
 	if req.Method == http.MethodHead && stored != nil && resp.StatusCode == http.StatusOK {
 		t.freshenFromHead(req, key, stored, header, requestTime, responseTime)
@@ -273,6 +273,11 @@ func (t *Transport) receive(req *http.Request, key string, resp *http.Response, 
 		})
 	} else {
 		status.Detail = reason
+		if stored != nil && req.Method == http.MethodGet && resp.StatusCode < 500 {
+			// §4.3.3: the full response replaces the stored one; when it
+			// may not be stored itself, the outdated one must not stay.
+			t.remove(req, key)
+		}
 	}
 	t.logDecision(req, "received", slog.Int("status", resp.StatusCode), slog.Bool("stored", ok), slog.String("detail", reason))
 	setCacheStatus(header, t.cfg.name, status)
@@ -290,16 +295,21 @@ func (t *Transport) receive(req *http.Request, key string, resp *http.Response, 
 // GET response updates its header; one that does not invalidates it.
 func (t *Transport) freshenFromHead(req *http.Request, key string, stored *Entry, head http.Header, requestTime, responseTime time.Time) {
 	if !headMatches(head, stored) {
-		ctx, cancel := t.storageContext(req.Context())
-		defer cancel()
-		if err := t.cfg.storage.Delete(ctx, key); err != nil {
-			t.logStorageError(req, "delete", err)
-		}
+		t.remove(req, key)
 		return
 	}
 	updated := freshened(stored, head, requestTime, responseTime)
 	d := t.cfg.policy.evaluate(req, cacheControl{}, updated, responseTime)
 	t.store(req, key, updated, t.cfg.policy.storageTTL(d, updated.responseFacts()))
+}
+
+// remove deletes every variant of key; a storage error is logged.
+func (t *Transport) remove(req *http.Request, key string) {
+	ctx, cancel := t.storageContext(context.WithoutCancel(req.Context()))
+	defer cancel()
+	if err := t.cfg.storage.Delete(ctx, key); err != nil {
+		t.logStorageError(req, "delete", err)
+	}
 }
 
 // store writes an entry; a storage error is logged, never returned.
@@ -452,11 +462,23 @@ func ensureHeader(resp *http.Response) http.Header {
 // discard reads a body to its end, bounded, and closes it, so that its
 // connection can be reused.
 func discard(body io.ReadCloser) {
-	if body == nil {
+	if body == nil || body == http.NoBody {
 		return
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(body, 1<<20))
 	body.Close()
+}
+
+// withOwnHeader returns a shallow copy of req with its own copy of the
+// header, for a request the cache sends in the caller's name.
+func withOwnHeader(req *http.Request) *http.Request {
+	out := new(http.Request)
+	*out = *req
+	out.Header = req.Header.Clone()
+	if out.Header == nil {
+		out.Header = make(http.Header)
+	}
+	return out
 }
 
 // statusLines holds "200 OK" and the like, built once.

@@ -848,3 +848,64 @@ func mustParseURL(t *testing.T, raw string) *url.URL {
 	}
 	return u
 }
+
+func TestUnstorableReplacementRemovesStaleEntry(t *testing.T) {
+	var noStore atomic.Bool
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		if noStore.Load() {
+			w.Header().Set("Cache-Control", "no-store")
+		} else {
+			w.Header().Set("Cache-Control", "max-age=60")
+			w.Header().Set("ETag", `"old"`)
+		}
+		fmt.Fprint(w, "x")
+	})
+	h.get("/rep")
+	noStore.Store(true)
+	h.clock.Advance(2 * time.Minute)
+	if got := h.get("/rep"); got.cache.Stored || got.cache.Detail != detailNoStore {
+		t.Fatalf("Cache-Status %q", got.header.Get("Cache-Status"))
+	}
+	if got := h.get("/rep", "Cache-Control", "only-if-cached, max-stale"); got.status != http.StatusGatewayTimeout {
+		t.Fatalf("§4.3.3: the outdated entry was kept and served (%d)", got.status)
+	}
+}
+
+func TestUpstreamWithNilBody(t *testing.T) {
+	upstream := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Header: http.Header{"Cache-Control": {"max-age=60"}}, Request: req}, nil
+	})
+	tr := New(WithTransport(upstream))
+	req, _ := http.NewRequest(http.MethodGet, "http://example.com/nil", nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+func TestDebugLogsDescribeDecisions(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, "x")
+	}, WithLogger(logger))
+	h.get("/log")
+	h.get("/log")
+	mu.Lock()
+	defer mu.Unlock()
+	for _, want := range []string{"httpcache: fetch", "fwd=uri-miss", "stored=true", "httpcache: serve stored", "hit=true"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("debug logs lack %q:\n%s", want, logs.String())
+		}
+	}
+}
