@@ -126,6 +126,17 @@ func mustSet(t *testing.T, s httpcache.Storage, key string, e *httpcache.Entry, 
 	}
 }
 
+// mustDeleteAll deletes key and checks that no variant of it is left.
+func mustDeleteAll(t *testing.T, s httpcache.Storage, key string) {
+	t.Helper()
+	if err := s.Delete(context.Background(), key); err != nil {
+		t.Fatalf("Delete(%q): %v", key, err)
+	}
+	if got := mustGet(t, s, key); len(got) != 0 {
+		t.Fatalf("Delete(%q) left %d variants", key, len(got))
+	}
+}
+
 func variantNamed(entries []*httpcache.Entry, variant string) *httpcache.Entry {
 	for _, e := range entries {
 		if e.Variant == variant {
@@ -156,12 +167,7 @@ func testSetGetDelete(t *testing.T, newStore Factory) {
 	}
 	CheckEntry(t, got[0], want)
 	CheckEntry(t, mustGet(t, s, key)[0], want) // a body can be read again
-	if err := s.Delete(context.Background(), key); err != nil {
-		t.Fatal(err)
-	}
-	if got := mustGet(t, s, key); len(got) != 0 {
-		t.Fatalf("Get after Delete returned %d entries", len(got))
-	}
+	mustDeleteAll(t, s, key)
 }
 
 func testOverwrite(t *testing.T, newStore Factory) {
@@ -199,13 +205,7 @@ func testVariants(t *testing.T, newStore Factory) {
 	}
 	CheckEntry(t, variantNamed(got, fr.Variant), fr2)
 	CheckEntry(t, variantNamed(got, en.Variant), en)
-
-	if err := s.Delete(context.Background(), key); err != nil {
-		t.Fatal(err)
-	}
-	if got := mustGet(t, s, key); len(got) != 0 {
-		t.Fatalf("Delete left %d variants", len(got))
-	}
+	mustDeleteAll(t, s, key)
 }
 
 func testKeysAreDistinct(t *testing.T, newStore Factory) {
