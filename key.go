@@ -7,13 +7,18 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"unsafe"
 )
 
 // cacheKey returns the primary cache key of a request (RFC 9111 §2): the
 // normalised target URI. GET and HEAD share a key, because a HEAD request is
 // answered from a stored GET response (RFC 9110 §9.3.2).
 func cacheKey(u *url.URL) string {
+	return string(appendCacheKey(nil, u))
+}
+
+// appendCacheKey appends the cache key of u to b, so that a hit can build
+// it in a buffer on the stack.
+func appendCacheKey(b []byte, u *url.URL) []byte {
 	scheme := lowerASCII(u.Scheme)
 	host := lowerASCII(u.Host)
 	// A default port names the same origin as no port (RFC 9110 §4.2.3).
@@ -31,11 +36,6 @@ func cacheKey(u *url.URL) string {
 	if path == "" {
 		path = "/"
 	}
-	size := len(scheme) + len("://") + len(host) + len(path)
-	if u.RawQuery != "" || u.ForceQuery {
-		size += 1 + len(u.RawQuery)
-	}
-	b := make([]byte, 0, size)
 	b = append(b, scheme...)
 	b = append(b, "://"...)
 	b = append(b, host...)
@@ -44,7 +44,7 @@ func cacheKey(u *url.URL) string {
 		b = append(b, '?')
 		b = append(b, u.RawQuery...)
 	}
-	return unsafeString(b)
+	return b
 }
 
 // lowerASCII lowercases s, without allocating when it already is.
@@ -70,12 +70,6 @@ func needsEscaping(path string) bool {
 		}
 	}
 	return false
-}
-
-// unsafeString turns a byte slice that is never written again into a string
-// without copying it.
-func unsafeString(b []byte) string {
-	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // varyFieldNames returns the lowercased, sorted, de-duplicated field names

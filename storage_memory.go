@@ -16,6 +16,9 @@ const maxVariantsPerKey = 32
 // is safe for concurrent use.
 type MemoryStorage struct {
 	maxBytes int64
+	// epoch is when the store was made; expiries are kept as monotonic
+	// offsets from it, so that checking one reads only the monotonic clock.
+	epoch time.Time
 
 	mu         sync.Mutex
 	usedBytes  int64
@@ -28,7 +31,7 @@ type MemoryStorage struct {
 type memoryItem struct {
 	key        string
 	variants   []*Entry
-	expiries   []time.Time // per variant; zero when no ttl was given
+	expiries   []time.Duration // per variant, since epoch; zero when no ttl was given
 	size       int64
 	prev, next *memoryItem
 }
@@ -40,24 +43,30 @@ func NewMemoryStorage(maxBytes int64) *MemoryStorage {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMemoryBytes
 	}
-	return &MemoryStorage{maxBytes: maxBytes, items: make(map[string]*memoryItem)}
+	return &MemoryStorage{maxBytes: maxBytes, epoch: time.Now(), items: make(map[string]*memoryItem)}
 }
 
 // Get returns the variants stored under key that have not expired.
 func (m *MemoryStorage) Get(_ context.Context, key string) ([]*Entry, error) {
+	return m.getKeyBytes([]byte(key)), nil
+}
+
+// getKeyBytes is Get for a key in a byte slice: the Transport's hit path
+// builds keys on the stack, and a map index by string(key) does not copy.
+func (m *MemoryStorage) getKeyBytes(key []byte) []*Entry {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	item := m.items[key]
+	item := m.items[string(key)]
 	if item == nil {
-		return nil, nil
+		return nil
 	}
-	m.dropExpired(item, time.Now())
+	m.dropExpired(item, time.Since(m.epoch))
 	if len(item.variants) == 0 {
 		m.remove(item)
-		return nil, nil
+		return nil
 	}
 	m.moveToFront(item)
-	return item.variants, nil
+	return item.variants
 }
 
 // Set stores entry under key, replacing the variant with the same Variant.
@@ -67,9 +76,9 @@ func (m *MemoryStorage) Set(_ context.Context, key string, entry *Entry, ttl tim
 	if size > m.maxBytes {
 		return nil
 	}
-	var expiry time.Time
+	var expiry time.Duration
 	if ttl > 0 {
-		expiry = time.Now().Add(ttl)
+		expiry = time.Since(m.epoch) + ttl
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -82,7 +91,7 @@ func (m *MemoryStorage) Set(_ context.Context, key string, entry *Entry, ttl tim
 		m.moveToFront(item)
 	}
 	variants := make([]*Entry, 0, len(item.variants)+1)
-	expiries := make([]time.Time, 0, len(item.variants)+1)
+	expiries := make([]time.Duration, 0, len(item.variants)+1)
 	for i, v := range item.variants {
 		if v.Variant != entry.Variant {
 			variants = append(variants, v)
@@ -122,7 +131,7 @@ func (m *MemoryStorage) Size() int64 {
 	return m.usedBytes
 }
 
-func (m *MemoryStorage) setVariants(item *memoryItem, variants []*Entry, expiries []time.Time) {
+func (m *MemoryStorage) setVariants(item *memoryItem, variants []*Entry, expiries []time.Duration) {
 	size := int64(len(item.key))
 	for _, v := range variants {
 		size += entrySize(v)
@@ -131,10 +140,10 @@ func (m *MemoryStorage) setVariants(item *memoryItem, variants []*Entry, expirie
 	item.variants, item.expiries, item.size = variants, expiries, size
 }
 
-func (m *MemoryStorage) dropExpired(item *memoryItem, now time.Time) {
+func (m *MemoryStorage) dropExpired(item *memoryItem, now time.Duration) {
 	expired := false
 	for _, e := range item.expiries {
-		if !e.IsZero() && now.After(e) {
+		if e != 0 && now > e {
 			expired = true
 			break
 		}
@@ -143,9 +152,9 @@ func (m *MemoryStorage) dropExpired(item *memoryItem, now time.Time) {
 		return
 	}
 	var variants []*Entry
-	var expiries []time.Time
+	var expiries []time.Duration
 	for i, e := range item.expiries {
-		if e.IsZero() || !now.After(e) {
+		if e == 0 || now <= e {
 			variants = append(variants, item.variants[i])
 			expiries = append(expiries, e)
 		}

@@ -23,9 +23,9 @@ type Transport struct {
 	// err is a configuration error from New: every request then fails
 	// with it, so that a mistake is seen at once rather than ignored.
 	err error
-	// storageDeadline is whether storage calls get their own timeout. The
-	// memory store never blocks, so its hits skip the cost of a timer.
-	storageDeadline bool
+	// memory is the storage when it is a MemoryStorage: it never blocks, so
+	// its calls get no timeout, and hits look keys up without copying them.
+	memory *MemoryStorage
 }
 
 // New returns a caching Transport. With no options it is a private cache in
@@ -57,8 +57,8 @@ func NewTransport(opts ...Option) (*Transport, error) {
 		cfg.storage = NewMemoryStorage(DefaultMemoryBytes)
 	}
 	cfg.policy.shared = cfg.shared
-	_, inMemory := cfg.storage.(*MemoryStorage)
-	return &Transport{cfg: cfg, storageDeadline: !inMemory}, nil
+	memory, _ := cfg.storage.(*MemoryStorage)
+	return &Transport{cfg: cfg, memory: memory}, nil
 }
 
 // Close stops the Transport's background work and waits for it to end. The
@@ -102,8 +102,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if bypass(req, reqCC) {
 		return t.forward(req, CacheStatus{Forward: ForwardBypass})
 	}
-	key := cacheKey(req.URL)
-	entries := t.load(req.Context(), key)
+	var keyBuffer [256]byte
+	keyBytes := appendCacheKey(keyBuffer[:0], req.URL)
+	entries := t.load(req.Context(), keyBytes)
 	entry, varyMiss := selectVariant(entries, req, !t.cfg.shared)
 	if entry == nil {
 		forward := ForwardURIMiss
@@ -113,17 +114,17 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if reqCC.onlyIfCached {
 			return t.gatewayTimeout(req, forward), nil
 		}
-		return t.fetch(req, key, nil, forward)
+		return t.fetch(req, string(keyBytes), nil, forward)
 	}
 	d := t.cfg.policy.evaluate(req, reqCC, entry, t.cfg.now())
 	if d.action == actionServe {
 		status := CacheStatus{Hit: true, TTL: d.ttl(), HasTTL: true}
-		return t.serveStored(req, key, entry, d.age, status)
+		return t.serveStored(req, entry, d.age, status)
 	}
 	if reqCC.onlyIfCached {
 		return t.gatewayTimeout(req, d.forward), nil
 	}
-	return t.revalidate(req, key, entry, d)
+	return t.revalidate(req, string(keyBytes), entry, d)
 }
 
 // bypass reports requests the cache must not answer or store: the client
@@ -163,13 +164,16 @@ func (t *Transport) forwardUnsafe(req *http.Request) (*http.Response, error) {
 
 // load returns the stored variants of key; a storage error is logged and
 // counts as a miss.
-func (t *Transport) load(ctx context.Context, key string) []*Entry {
+func (t *Transport) load(ctx context.Context, key []byte) []*Entry {
+	if t.memory != nil {
+		return t.memory.getKeyBytes(key)
+	}
 	ctx, cancel := t.storageContext(ctx)
 	defer cancel()
-	entries, err := t.cfg.storage.Get(ctx, key)
+	entries, err := t.cfg.storage.Get(ctx, string(key))
 	if err != nil {
 		t.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "httpcache: storage get failed; using the network",
-			slog.String("key", key), slog.Any("error", err))
+			slog.String("key", string(key)), slog.Any("error", err))
 		return nil
 	}
 	return entries
@@ -226,7 +230,7 @@ func (t *Transport) revalidate(req *http.Request, key string, entry *Entry, d de
 	t.store(req, key, updated, t.cfg.policy.storageTTL(updatedDecision, updated.responseFacts()))
 	status := CacheStatus{Forward: d.forward, ForwardStatus: http.StatusNotModified,
 		TTL: updatedDecision.ttl(), HasTTL: true}
-	return t.serveStored(req, key, updated, updatedDecision.age, status)
+	return t.serveStored(req, updated, updatedDecision.age, status)
 }
 
 // receive handles a response from the network: it freshens or invalidates
@@ -324,7 +328,7 @@ func (t *Transport) store(req *http.Request, key string, entry *Entry, ttl time.
 // serveStored builds the response for a stored entry: its own header map
 // and body reader, Age (RFC 9111 §4.2.3 and §5.1) and Cache-Status. It
 // answers the caller's conditional request with 304 where it matches.
-func (t *Transport) serveStored(req *http.Request, key string, entry *Entry, age time.Duration, status CacheStatus) (*http.Response, error) {
+func (t *Transport) serveStored(req *http.Request, entry *Entry, age time.Duration, status CacheStatus) (*http.Response, error) {
 	facts := entry.responseFacts()
 	header, spare := facts.template.clone(2)
 	if status.Hit {
@@ -359,7 +363,7 @@ func (t *Transport) serveStored(req *http.Request, key string, entry *Entry, age
 	body, err := entry.Body.Open()
 	if err != nil {
 		t.logStorageError(req, "open body", err)
-		return t.fetch(req, key, nil, ForwardURIMiss)
+		return t.fetch(req, cacheKey(req.URL), nil, ForwardURIMiss)
 	}
 	resp.Body = body
 	return &resp, nil
@@ -431,7 +435,7 @@ func (t *Transport) gatewayTimeout(req *http.Request, forward string) *http.Resp
 // storageContext bounds a storage call by the configured timeout, for stores
 // that may block.
 func (t *Transport) storageContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if !t.storageDeadline {
+	if t.memory != nil {
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, t.cfg.storageTimeout)
