@@ -37,20 +37,20 @@ type responseFacts struct {
 
 func parseResponseFacts(h http.Header) *responseFacts {
 	f := &responseFacts{cc: parseCacheControl(h)}
-	f.date = parseHTTPDate(h.Get("Date"))
+	f.date = parseHTTPDate(fieldValue(h, "Date"))
 	if values, ok := h["Expires"]; ok {
 		f.expiresFound = true
 		if len(values) > 0 {
 			f.expires = parseHTTPDate(values[0])
 		}
 	}
-	f.lastModified = parseHTTPDate(h.Get("Last-Modified"))
+	f.lastModified = parseHTTPDate(fieldValue(h, "Last-Modified"))
 	// Age: the first value counts; an invalid one is ignored (§5.1).
-	if seconds, ok := parseDeltaSeconds(trimOWS(firstListMember(h.Get("Age")))); ok {
+	if seconds, ok := parseDeltaSeconds(trimOWS(firstListMember(fieldValue(h, "Age")))); ok {
 		f.age = time.Duration(seconds) * time.Second
 	}
-	f.etag = h.Get("ETag")
-	f.contentLength = h.Get("Content-Length")
+	f.etag = fieldValue(h, "Etag")
+	f.contentLength = fieldValue(h, "Content-Length")
 	f.varyNames, f.varyStar = varyFieldNames(h)
 	f.template = newHeaderTemplate(h)
 	return f
@@ -381,18 +381,26 @@ var hopByHopFields = canonicalNames(
 	"Upgrade", "Proxy-Authenticate", "Proxy-Authentication-Info", "Trailer",
 )
 
-// storedHeader returns the header to store for a response: without
-// hop-by-hop fields and the fields Connection lists (§3.1), and in a shared
-// cache without the fields a qualified private names (§5.2.2.7).
-func (p policy) storedHeader(h http.Header, f *responseFacts) http.Header {
+// storedHeader returns the header to store for a response, without
+// hop-by-hop fields and the fields Connection lists (§3.1), and the facts
+// parsed from it. The policy reads none of the fields removed, so the facts
+// also serve to decide whether to store it.
+func storedHeader(h http.Header) (http.Header, *responseFacts) {
 	out := h.Clone()
 	removeHopByHop(out)
-	if p.shared {
-		for _, name := range f.cc.privateFields {
-			out.Del(name)
-		}
+	return out, parseResponseFacts(out)
+}
+
+// withoutPrivateFields removes from a stored header, in a shared cache, the
+// fields a qualified private names (§5.2.2.7), and updates its facts.
+func (p policy) withoutPrivateFields(h http.Header, f *responseFacts) {
+	if !p.shared || len(f.cc.privateFields) == 0 {
+		return
 	}
-	return out
+	for _, name := range f.cc.privateFields {
+		delete(h, name)
+	}
+	f.template = newHeaderTemplate(h)
 }
 
 func removeHopByHop(h http.Header) {
@@ -414,10 +422,10 @@ func removeHopByHop(h http.Header) {
 func validationHeaders(out http.Header, e *Entry) bool {
 	f := e.responseFacts()
 	if f.etag != "" {
-		out.Set("If-None-Match", f.etag)
+		out["If-None-Match"] = []string{f.etag}
 	}
-	if lm := e.Header.Get("Last-Modified"); lm != "" && !f.lastModified.IsZero() {
-		out.Set("If-Modified-Since", lm)
+	if lm := fieldValue(e.Header, "Last-Modified"); lm != "" && !f.lastModified.IsZero() {
+		out["If-Modified-Since"] = []string{lm}
 	}
 	return f.etag != "" || !f.lastModified.IsZero()
 }
@@ -427,10 +435,10 @@ func validationHeaders(out http.Header, e *Entry) bool {
 // be the stored response's.
 func notModifiedMatches(notModified http.Header, e *Entry) bool {
 	f := e.responseFacts()
-	if etag := notModified.Get("ETag"); etag != "" {
+	if etag := fieldValue(notModified, "Etag"); etag != "" {
 		return f.etag != "" && strongETagMatch(etag, f.etag)
 	}
-	if lm := notModified.Get("Last-Modified"); lm != "" {
+	if lm := fieldValue(notModified, "Last-Modified"); lm != "" {
 		t := parseHTTPDate(lm)
 		return !t.IsZero() && t.Equal(f.lastModified)
 	}
@@ -462,8 +470,8 @@ var unmergeableFields = canonicalNames("Content-Length", "Content-Encoding", "Co
 // HEAD response (RFC 9111 §3.2, §4.3.4): each field present in update
 // replaces the stored one, except hop-by-hop fields, those Connection lists,
 // and those the stored body depends on.
-func mergeHeaders(stored, update http.Header) http.Header {
-	out := stored.Clone()
+func mergeHeaders(stored *Entry, update http.Header) http.Header {
+	out, _ := stored.responseFacts().template.clone(0)
 	connectionListed := update["Connection"]
 	for name, values := range update {
 		if isHopByHop(name) || isUnmergeable(name) || listedIn(connectionListed, name) {
@@ -510,7 +518,7 @@ func freshened(e *Entry, update http.Header, requestTime, responseTime time.Time
 	return &Entry{
 		Variant:      e.Variant,
 		StatusCode:   e.StatusCode,
-		Header:       mergeHeaders(e.Header, update),
+		Header:       mergeHeaders(e, update),
 		RequestTime:  requestTime,
 		ResponseTime: responseTime,
 		Body:         e.Body,

@@ -247,7 +247,7 @@ func (t *Transport) receive(req *http.Request, key string, resp *http.Response, 
 	if req.Method == http.MethodHead && stored != nil && resp.StatusCode == http.StatusOK {
 		t.freshenFromHead(req, key, stored, header, requestTime, responseTime)
 	}
-	facts := parseResponseFacts(header)
+	storedFields, facts := storedHeader(header)
 	reqCC := parseCacheControl(req.Header)
 	ok, reason := t.cfg.policy.storable(req, reqCC, resp.StatusCode, facts)
 	if ok && resp.ContentLength > t.cfg.maxBodyBytes {
@@ -256,12 +256,14 @@ func (t *Transport) receive(req *http.Request, key string, resp *http.Response, 
 	var entry *Entry
 	var d decision
 	if ok {
+		t.cfg.policy.withoutPrivateFields(storedFields, facts)
 		entry = &Entry{
 			StatusCode:   resp.StatusCode,
-			Header:       t.cfg.policy.storedHeader(header, facts),
+			Header:       storedFields,
 			RequestTime:  requestTime,
 			ResponseTime: responseTime,
 		}
+		entry.facts.Store(facts)
 		entry.Variant = requestVariant(req, facts.varyNames, !t.cfg.shared)
 		d = t.cfg.policy.evaluate(req, cacheControl{}, entry, responseTime)
 		if !t.cfg.policy.reusable(d.lifetime, facts) {
