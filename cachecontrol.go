@@ -21,6 +21,8 @@ type deltaSeconds struct {
 // cacheControl holds the directives of one Cache-Control field (all its field
 // lines combined). Unknown directives are ignored (RFC 9111 §5.2.3).
 type cacheControl struct {
+	present bool // the message has a Cache-Control field at all
+
 	maxAge               deltaSeconds
 	sMaxAge              deltaSeconds
 	maxStale             deltaSeconds // present without a value: any staleness (§5.2.1.2)
@@ -50,8 +52,9 @@ type cacheControl struct {
 // should be considered stale"); qualified no-cache and private accumulate
 // their field names.
 func parseCacheControl(h http.Header) cacheControl {
-	var cc cacheControl
-	for _, line := range h["Cache-Control"] {
+	lines, present := h["Cache-Control"]
+	cc := cacheControl{present: present}
+	for _, line := range lines {
 		parseCacheControlLine(&cc, line)
 	}
 	return cc

@@ -41,7 +41,15 @@ func TestParseCacheControl(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := parseCacheControl(http.Header{"Cache-Control": tt.lines})
+			h := http.Header{}
+			if tt.lines != nil {
+				h["Cache-Control"] = tt.lines
+			}
+			got := parseCacheControl(h)
+			if got.present != (tt.lines != nil) {
+				t.Errorf("present = %v for %q", got.present, tt.lines)
+			}
+			got.present = false
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("parseCacheControl(%q)\n got %+v\nwant %+v", tt.lines, got, tt.want)
 			}

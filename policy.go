@@ -350,7 +350,7 @@ func requestNoCache(req *http.Request, reqCC cacheControl) bool {
 	if reqCC.noCache {
 		return true
 	}
-	if _, hasCC := req.Header["Cache-Control"]; hasCC {
+	if reqCC.present {
 		return false
 	}
 	for _, pragma := range req.Header["Pragma"] {
