@@ -416,10 +416,17 @@ func removeHopByHop(h http.Header) {
 	}
 }
 
-// validationHeaders sets the validators of a stored response on an outgoing
+// hasValidators reports whether a stored response can be validated: it has
+// an ETag or a valid Last-Modified (RFC 9111 §4.3.1).
+func hasValidators(e *Entry) bool {
+	f := e.responseFacts()
+	return f.etag != "" || !f.lastModified.IsZero()
+}
+
+// setValidators sets the validators of a stored response on an outgoing
 // request (RFC 9111 §4.3.1): If-None-Match from ETag and If-Modified-Since
-// from Last-Modified. It reports whether there were any.
-func validationHeaders(out http.Header, e *Entry) bool {
+// from Last-Modified.
+func setValidators(out http.Header, e *Entry) {
 	f := e.responseFacts()
 	if f.etag != "" {
 		out["If-None-Match"] = []string{f.etag}
@@ -427,7 +434,6 @@ func validationHeaders(out http.Header, e *Entry) bool {
 	if lm := fieldValue(e.Header, "Last-Modified"); lm != "" && !f.lastModified.IsZero() {
 		out["If-Modified-Since"] = []string{lm}
 	}
-	return f.etag != "" || !f.lastModified.IsZero()
 }
 
 // notModifiedMatches reports whether a 304 answers the validation of a

@@ -199,13 +199,16 @@ func (t *Transport) revalidate(req *http.Request, key string, entry *Entry, d de
 		// A HEAD response freshens or invalidates the stored GET (§4.3.5).
 		return t.fetch(req, key, entry, d.forward)
 	}
+	if !hasValidators(entry) {
+		// Nothing to validate with: a full request, with the caller's own
+		// validators, if any, left for the origin to answer.
+		return t.fetch(req, key, entry, d.forward)
+	}
 	outreq := withOwnHeader(req)
 	// The caller's own validators are answered from the result below.
 	delete(outreq.Header, "If-None-Match")
 	delete(outreq.Header, "If-Modified-Since")
-	if !validationHeaders(outreq.Header, entry) {
-		return t.fetch(outreq, key, entry, d.forward)
-	}
+	setValidators(outreq.Header, entry)
 	t.logDecision(req, "revalidate", slog.String("fwd", d.forward))
 	requestTime := t.cfg.now()
 	resp, err := t.cfg.upstream.RoundTrip(outreq)
@@ -223,7 +226,11 @@ func (t *Transport) revalidate(req *http.Request, key string, entry *Entry, d de
 		// only a full response can answer (§4.3.4).
 		delete(outreq.Header, "If-None-Match")
 		delete(outreq.Header, "If-Modified-Since")
-		return t.fetch(outreq, key, entry, d.forward)
+		resp, err := t.fetch(outreq, key, entry, d.forward)
+		if resp != nil {
+			resp.Request = req
+		}
+		return resp, err
 	}
 	updated := freshened(entry, resp.Header, requestTime, responseTime)
 	updatedDecision := t.cfg.policy.evaluate(req, cacheControl{}, updated, responseTime)
@@ -279,9 +286,11 @@ func (t *Transport) receive(req *http.Request, key string, resp *http.Response, 
 		})
 	} else {
 		status.Detail = reason
-		if stored != nil && req.Method == http.MethodGet && resp.StatusCode < 500 {
-			// §4.3.3: the full response replaces the stored one; when it
-			// may not be stored itself, the outdated one must not stay.
+		if stored != nil && req.Method == http.MethodGet && isFullResponse(resp.StatusCode) {
+			// §4.3.3: a full response replaces the stored one; when it may
+			// not be stored itself, the outdated one must not stay. (A 304
+			// here answers the caller's own validators; a 5xx leaves the
+			// stored response for a later try.)
 			t.remove(req, key)
 		}
 	}
@@ -295,6 +304,12 @@ func (t *Transport) receive(req *http.Request, key string, resp *http.Response, 
 		return notModifiedResponse(req, header), nil
 	}
 	return resp, nil
+}
+
+// isFullResponse reports final statuses that replace a stored response:
+// not 304, and not a server error.
+func isFullResponse(status int) bool {
+	return status >= 200 && status < 500 && status != http.StatusNotModified
 }
 
 // freshenFromHead applies §4.3.5: a HEAD response that matches the stored

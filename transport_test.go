@@ -909,3 +909,23 @@ func TestDebugLogsDescribeDecisions(t *testing.T) {
 		}
 	}
 }
+
+func TestCallerValidatorsOnStaleEntryWithoutValidators(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		if r.Header.Get("If-None-Match") == `"client"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		fmt.Fprint(w, "x")
+	})
+	h.get("/nv")
+	h.clock.Advance(2 * time.Minute)
+	got := h.get("/nv", "If-None-Match", `"client"`)
+	if got.status != http.StatusNotModified {
+		t.Fatalf("the caller's own validator was not sent to the origin: %d %q", got.status, got.header.Get("Cache-Status"))
+	}
+	if kept := h.get("/nv", "Cache-Control", "only-if-cached, max-stale"); kept.status != 200 {
+		t.Fatal("a 304 answering the caller's validators removed the stored response")
+	}
+}
