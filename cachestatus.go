@@ -34,7 +34,9 @@ type CacheStatus struct {
 	TTL    time.Duration
 	HasTTL bool
 	// Stored reports that the response is being stored: it is stored once
-	// its body has been read to the end.
+	// its body has been read to the end, if the body turns out to be no
+	// larger than WithMaxBodyBytes (a body of unknown length can only be
+	// measured as it is read).
 	Stored bool
 	// Collapsed reports that the request shared another request's response.
 	Collapsed bool

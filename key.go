@@ -73,14 +73,17 @@ func needsEscaping(path string) bool {
 }
 
 // varyFieldNames returns the lowercased, sorted, de-duplicated field names
-// a response's Vary header lists, and whether it lists "*" (RFC 9111 §4.1).
+// a response's Vary header lists, and whether it lists "*" or a member that
+// is not a field name (RFC 9111 §4.1).
 func varyFieldNames(h http.Header) (names []string, star bool) {
 	for _, line := range h["Vary"] {
 		for _, name := range strings.Split(line, ",") {
 			name = strings.ToLower(trimOWS(name))
-			switch name {
-			case "":
-			case "*":
+			switch {
+			case name == "":
+			case name == "*" || !isToken(name):
+				// A member that is not a field name cannot be matched;
+				// like "*", it makes the response unusable for others.
 				star = true
 			default:
 				names = append(names, name)

@@ -3,6 +3,7 @@ package httpcache
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -75,4 +76,30 @@ func TestRequestVariant(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzVary checks the Vary parser's output and that a request always
+// matches the variant computed from itself.
+func FuzzVary(f *testing.F) {
+	f.Add("Accept-Encoding, accept-language", "gzip, br")
+	f.Add(" ,*, x", "")
+	f.Fuzz(func(t *testing.T, vary, value string) {
+		names, _ := varyFieldNames(http.Header{"Vary": {vary}})
+		for i, name := range names {
+			if name == "" || name == "*" || strings.ContainsAny(name, ", \t") || strings.ToLower(name) != name {
+				t.Fatalf("bad field name %q from %q", name, vary)
+			}
+			if i > 0 && names[i-1] >= name {
+				t.Fatalf("names not sorted and unique: %q", names)
+			}
+		}
+		req := &http.Request{Header: http.Header{}}
+		for _, name := range names {
+			req.Header[http.CanonicalHeaderKey(name)] = []string{value}
+		}
+		stored := &Entry{StatusCode: 200, Header: http.Header{"Vary": {vary}}, Variant: requestVariant(req, names, true)}
+		if _, star := varyFieldNames(stored.Header); !star && !variantMatches(stored, req, true) {
+			t.Fatalf("a request does not match the variant stored from it (Vary %q, value %q)", vary, value)
+		}
+	})
 }

@@ -133,6 +133,7 @@ func TestStorable(t *testing.T) {
 		{"§3.5 Authorization: must-revalidate allows", true, get("Authorization", "Bearer x"), 200, header("Cache-Control", "must-revalidate, max-age=60"), true, ""},
 		{"§3.5 Authorization: a private cache stores", false, get("Authorization", "Bearer x"), 200, header("Cache-Control", "max-age=60"), true, ""},
 		{"§4.1 Vary: * is never stored", false, get(), 200, header("Cache-Control", "max-age=60", "Vary", "Accept, *"), false, detailVaryStar},
+		{"§4.1 a Vary member that is no field name counts as *", false, get(), 200, header("Cache-Control", "max-age=60", "Vary", "Accept, a b"), false, detailVaryStar},
 		{"§5.2.2.4 no-cache is stored (validated on use)", false, get(), 200, header("Cache-Control", "no-cache"), true, ""},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,61 @@
+package httpcache
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStatusOf(t *testing.T) {
+	tests := []struct {
+		name   string
+		header []string
+		want   CacheStatus
+		ok     bool
+	}{
+		{"no header", nil, CacheStatus{}, false},
+		{"RFC 9211 §2.1 hit with ttl", []string{"httpcache; hit; ttl=42"}, CacheStatus{Hit: true, TTL: 42 * time.Second, HasTTL: true}, true},
+		{"RFC 9211 §2 the last member is this cache's", []string{"cdn; hit, httpcache; fwd=uri-miss; fwd-status=200; stored"},
+			CacheStatus{Forward: ForwardURIMiss, ForwardStatus: 200, Stored: true}, true},
+		{"RFC 9211 §2 across field lines", []string{"cdn; hit", "httpcache; fwd=stale; fwd-status=304; ttl=-5"},
+			CacheStatus{Forward: ForwardStale, ForwardStatus: 304, TTL: -5 * time.Second, HasTTL: true}, true},
+		{"RFC 9211 §2.8 detail", []string{`httpcache; fwd=uri-miss; detail="no-store"`}, CacheStatus{Forward: ForwardURIMiss, Detail: "no-store"}, true},
+		{"RFC 9211 §2.7 collapsed", []string{"httpcache; fwd=uri-miss; collapsed"}, CacheStatus{Forward: ForwardURIMiss, Collapsed: true}, true},
+		{"unknown parameters ignored", []string{"httpcache; hit; key=abc"}, CacheStatus{Hit: true}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := &http.Response{Header: http.Header{}}
+			if tt.header != nil {
+				resp.Header["Cache-Status"] = tt.header
+			}
+			got, ok := StatusOf(resp)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("StatusOf = %+v, %v; want %+v, %v", got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+// FuzzStatusOf checks that any header parses without panicking and that
+// every status the cache writes reads back the same.
+func FuzzStatusOf(f *testing.F) {
+	f.Add("cdn; hit, httpcache; fwd=stale; fwd-status=304; ttl=60", true, "stale", 304, int64(60), true, "no-store")
+	f.Add(`;;,=,"`, false, "", 0, int64(-1), false, "")
+	f.Fuzz(func(t *testing.T, raw string, hit bool, forward string, forwardStatus int, ttl int64, stored bool, detail string) {
+		StatusOf(&http.Response{Header: http.Header{"Cache-Status": {raw}}})
+
+		if strings.ContainsAny(forward+detail, ";,=\" \t") || forwardStatus < 0 || forwardStatus > 999 || ttl > 1<<31 || ttl < -(1<<31) {
+			return // not values the cache writes
+		}
+		want := CacheStatus{Hit: hit, Forward: forward, ForwardStatus: forwardStatus, TTL: time.Duration(ttl) * time.Second,
+			HasTTL: true, Stored: stored, Detail: detail}
+		h := http.Header{"Cache-Status": {raw}}
+		setCacheStatus(h, "httpcache", want)
+		got, ok := StatusOf(&http.Response{Header: h})
+		if !ok || got != want {
+			t.Fatalf("wrote %+v, read %+v from %q", want, got, h.Get("Cache-Status"))
+		}
+	})
+}
