@@ -109,16 +109,13 @@ func compactSorted(names []string) []string {
 // value normalised as §4.1 allows, or a marker that the field is absent (an
 // absent field matches only an absent field).
 //
-// In a private cache the request's credentials count too, so that a response
-// fetched with one user's Authorization is never served to a request with
-// another's (or with none): a private cache serves one user, and a
-// Transport shared by several by mistake must not mix them up.
+// In a private cache the request's credentials (Authorization and Cookie)
+// count too, so that a response fetched with one user's credentials is
+// never served to a request with another's, or with none: a private cache
+// serves one user, and a Transport shared by several by mistake, or an
+// origin that forgets Vary: Cookie, must not mix them up.
 func requestVariant(req *http.Request, varyNames []string, private bool) string {
-	credentials := ""
-	if private {
-		credentials = fieldValue(req.Header, "Authorization")
-	}
-	if len(varyNames) == 0 && credentials == "" {
+	if len(varyNames) == 0 && !(private && hasCredentials(req)) {
 		return ""
 	}
 	var b strings.Builder
@@ -133,12 +130,31 @@ func requestVariant(req *http.Request, varyNames []string, private bool) string 
 		b.WriteString(normalizeFieldValue(name, values))
 		b.WriteByte('\n')
 	}
-	if credentials != "" {
-		sum := sha256.Sum256([]byte(credentials))
+	if private && hasCredentials(req) {
 		b.WriteString("\x00credentials:")
-		b.WriteString(hex.EncodeToString(sum[:16]))
+		b.WriteString(credentialsFingerprint(req))
 	}
 	return b.String()
+}
+
+// hasCredentials reports whether a request carries Authorization or Cookie.
+func hasCredentials(req *http.Request) bool {
+	return len(req.Header["Authorization"]) > 0 || len(req.Header["Cookie"]) > 0
+}
+
+// credentialsFingerprint hashes a request's Authorization and Cookie
+// fields, so that keys and stored entries do not hold the secrets.
+func credentialsFingerprint(req *http.Request) string {
+	h := sha256.New()
+	for _, name := range []string{"Authorization", "Cookie"} {
+		for _, value := range req.Header[name] {
+			h.Write([]byte(name))
+			h.Write([]byte{0})
+			h.Write([]byte(value))
+			h.Write([]byte{0})
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // caseInsensitiveFields are request fields whose values are defined to be
@@ -188,7 +204,7 @@ func variantMatches(e *Entry, req *http.Request, private bool) bool {
 	if facts.varyStar {
 		return false
 	}
-	if e.Variant == "" && len(facts.varyNames) == 0 && (!private || fieldValue(req.Header, "Authorization") == "") {
+	if e.Variant == "" && len(facts.varyNames) == 0 && !(private && hasCredentials(req)) {
 		return true
 	}
 	return requestVariant(req, facts.varyNames, private) == e.Variant

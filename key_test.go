@@ -67,6 +67,10 @@ func TestRequestVariant(t *testing.T) {
 		{"fields not in Vary do not count", req("Accept", "a", "X", "1"), req("Accept", "a", "X", "2"), []string{"accept"}, false, true},
 		{"private cache: credentials count", req("Authorization", "a"), req("Authorization", "b"), nil, true, false},
 		{"shared cache: credentials do not count", req("Authorization", "a"), req("Authorization", "b"), nil, false, true},
+		{"private cache: cookies count", req("Cookie", "session=a"), req("Cookie", "session=b"), nil, true, false},
+		{"private cache: a cookie differs from none", req("Cookie", "session=a"), req(), nil, true, false},
+		{"private cache: same credentials match", req("Authorization", "a", "Cookie", "c=1"), req("Authorization", "a", "Cookie", "c=1"), nil, true, true},
+		{"private cache: Authorization and Cookie do not swap", req("Authorization", "x"), req("Cookie", "x"), nil, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
