@@ -106,21 +106,23 @@ func BenchmarkFreshHit256KiB(b *testing.B)     { benchmarkFreshHit(b, 256<<10) }
 // iteration requests a URL not seen before.
 func BenchmarkMissAndStore1KiB(b *testing.B) {
 	origin := newBenchOrigin(1<<10, "max-age=3600")
-	tr := New(WithTransport(origin), WithStorage(NewMemoryStorage(1<<30)))
-	defer tr.Close()
 	reqs := make([]*http.Request, 0, 1024)
 	for i := 0; i < cap(reqs); i++ {
 		req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/v1/items/"+strconv.Itoa(i), nil)
 		reqs = append(reqs, req)
 	}
+	var tr *Transport
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		if i%len(reqs) == 0 {
-			tr.cfg.storage = NewMemoryStorage(1 << 30) // start cold again
+			tr = New(WithTransport(origin)) // a cold cache again
 		}
 		roundTripDrain(b, tr, reqs[i%len(reqs)])
 		i++
+	}
+	if origin.requests.Load() != int64(i) {
+		b.Fatalf("origin saw %d requests for %d misses", origin.requests.Load(), i)
 	}
 }
 

@@ -16,19 +16,22 @@ func fieldValue(h http.Header, canonicalName string) string {
 	return ""
 }
 
-// headerTemplate is a stored header laid out for copying: its names and
-// values in slices, so that a copy neither ranges over a map nor counts.
+// headerTemplate is a stored header laid out for copying: its fields in a
+// slice, so that a copy neither ranges over a map nor counts its values.
 type headerTemplate struct {
-	names      []string
-	values     [][]string
+	fields     []headerField
 	valueCount int
 }
 
+type headerField struct {
+	name   string
+	values []string
+}
+
 func newHeaderTemplate(h http.Header) headerTemplate {
-	t := headerTemplate{names: make([]string, 0, len(h)), values: make([][]string, 0, len(h))}
+	t := headerTemplate{fields: make([]headerField, 0, len(h))}
 	for name, values := range h {
-		t.names = append(t.names, name)
-		t.values = append(t.values, values)
+		t.fields = append(t.fields, headerField{name, values})
 		t.valueCount += len(values)
 	}
 	return t
@@ -39,10 +42,11 @@ func newHeaderTemplate(h http.Header) headerTemplate {
 // array: a copy costs two allocations whatever the header's size.
 func (t *headerTemplate) clone(extra int) (header http.Header, spare []string) {
 	backing := make([]string, t.valueCount+extra)
-	header = make(http.Header, len(t.names)+extra)
-	for i, name := range t.names {
-		n := copy(backing, t.values[i])
-		header[name] = backing[:n:n]
+	header = make(http.Header, len(t.fields)+extra)
+	for i := range t.fields {
+		field := &t.fields[i]
+		n := copy(backing, field.values)
+		header[field.name] = backing[:n:n]
 		backing = backing[n:]
 	}
 	return header, backing

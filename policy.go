@@ -427,12 +427,14 @@ func hasValidators(e *Entry) bool {
 // request (RFC 9111 §4.3.1): If-None-Match from ETag and If-Modified-Since
 // from Last-Modified.
 func setValidators(out http.Header, e *Entry) {
+	// The stored values are shared, not copied: a RoundTripper does not
+	// modify the request it is given.
 	f := e.responseFacts()
 	if f.etag != "" {
-		out["If-None-Match"] = []string{f.etag}
+		out["If-None-Match"] = e.Header["Etag"][:1:1]
 	}
-	if lm := fieldValue(e.Header, "Last-Modified"); lm != "" && !f.lastModified.IsZero() {
-		out["If-Modified-Since"] = []string{lm}
+	if lastModified := e.Header["Last-Modified"]; len(lastModified) > 0 && !f.lastModified.IsZero() {
+		out["If-Modified-Since"] = lastModified[:1:1]
 	}
 }
 

@@ -333,8 +333,13 @@ func (t *Transport) remove(req *http.Request, key string) {
 	}
 }
 
-// store writes an entry; a storage error is logged, never returned.
+// store writes an entry; a storage error is logged, never returned. It runs
+// on after the caller has gone: its context does not end with the caller's.
 func (t *Transport) store(req *http.Request, key string, entry *Entry, ttl time.Duration) {
+	if t.memory != nil {
+		t.memory.Set(req.Context(), key, entry, ttl) // never fails, never blocks
+		return
+	}
 	ctx, cancel := t.storageContext(context.WithoutCancel(req.Context()))
 	defer cancel()
 	if err := t.cfg.storage.Set(ctx, key, entry, ttl); err != nil {
