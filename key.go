@@ -187,9 +187,12 @@ func normalizeFieldValue(name string, values []string) string {
 // §4.1): one whose Vary-selected request fields match. When several match,
 // the most recent one is used. varyMiss reports that responses were stored
 // but none matched.
-func selectVariant(entries []*Entry, req *http.Request, private bool) (selected *Entry, varyMiss bool) {
+//
+// private is whether the cache is private; credentials whether it is and the
+// request carries credentials, which then select a variant of their own.
+func selectVariant(entries []*Entry, req *http.Request, private, credentials bool) (selected *Entry, varyMiss bool) {
 	for _, e := range entries {
-		if !variantMatches(e, req, private) {
+		if !variantMatches(e, req, private, credentials) {
 			continue
 		}
 		if selected == nil || newerThan(e, selected) {
@@ -199,12 +202,12 @@ func selectVariant(entries []*Entry, req *http.Request, private bool) (selected 
 	return selected, selected == nil && len(entries) > 0
 }
 
-func variantMatches(e *Entry, req *http.Request, private bool) bool {
+func variantMatches(e *Entry, req *http.Request, private, credentials bool) bool {
 	facts := e.responseFacts()
 	if facts.varyStar {
 		return false
 	}
-	if e.Variant == "" && len(facts.varyNames) == 0 && !(private && hasCredentials(req)) {
+	if e.Variant == "" && len(facts.varyNames) == 0 && !credentials {
 		return true
 	}
 	return requestVariant(req, facts.varyNames, private) == e.Variant

@@ -298,7 +298,7 @@ func (d decision) ttl() time.Duration { return d.lifetime - d.age }
 
 // evaluate decides whether a stored response may answer a request now
 // (RFC 9111 §4), taking the request's directives (§5.2.1) into account.
-func (p policy) evaluate(req *http.Request, reqCC cacheControl, e *Entry, now time.Time) decision {
+func (p policy) evaluate(reqCC cacheControl, e *Entry, now time.Time) decision {
 	f := e.responseFacts()
 	d := decision{action: actionServe, age: currentAge(e, f, now), lifetime: p.freshnessLifetime(e, f)}
 	fresh := d.age < d.lifetime
@@ -311,7 +311,7 @@ func (p policy) evaluate(req *http.Request, reqCC cacheControl, e *Entry, now ti
 		return revalidate("stale")
 	}
 	// §5.2.1.4 (and §5.4 for Pragma): the client asks for validation.
-	if requestNoCache(req, reqCC) {
+	if reqCC.noCache {
 		return revalidate("request")
 	}
 	// §5.2.1.1: max-age bounds the age the client accepts. RFC 8246: an
@@ -342,25 +342,6 @@ func (p policy) evaluate(req *http.Request, reqCC cacheControl, e *Entry, now ti
 // s-maxage in a shared cache).
 func (p policy) mustRevalidateWhenStale(f *responseFacts) bool {
 	return f.cc.mustRevalidate || (p.shared && (f.cc.proxyRevalidate || f.cc.sMaxAge.present))
-}
-
-// requestNoCache reports a request's no-cache directive, or Pragma: no-cache
-// when the request has no Cache-Control (RFC 9111 §5.4).
-func requestNoCache(req *http.Request, reqCC cacheControl) bool {
-	if reqCC.noCache {
-		return true
-	}
-	if reqCC.present {
-		return false
-	}
-	for _, pragma := range req.Header["Pragma"] {
-		for _, member := range strings.Split(pragma, ",") {
-			if strings.EqualFold(trimOWS(member), "no-cache") {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // storageTTL is how long a stored response stays useful: its remaining
@@ -561,12 +542,6 @@ func conditionalNotModified(req *http.Request, status int, h http.Header) bool {
 		return false
 	}
 	return !lastModified.After(ims)
-}
-
-// isConditional reports whether the caller made the request conditional
-// with a validator this cache evaluates.
-func isConditional(req *http.Request) bool {
-	return fieldValue(req.Header, "If-None-Match") != "" || fieldValue(req.Header, "If-Modified-Since") != ""
 }
 
 // weakETagMatch is the weak comparison of RFC 9110 §8.8.3.2.

@@ -2,7 +2,6 @@ package httpcache
 
 import (
 	"net/http"
-	"net/url"
 	"testing"
 	"time"
 )
@@ -186,8 +185,7 @@ func TestEvaluate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := testPolicy
 			p.shared = tt.shared
-			req := &http.Request{Method: http.MethodGet, URL: &url.URL{Scheme: "http", Host: "example.com", Path: "/"}, Header: tt.reqHeader}
-			d := p.evaluate(req, parseCacheControl(tt.reqHeader), storedAt(tt.respHeader), epoch.Add(tt.elapsed))
+			d := p.evaluate(requestDirectives(tt.reqHeader), storedAt(tt.respHeader), epoch.Add(tt.elapsed))
 			if d.action != tt.wantAction || d.forward != tt.wantForward {
 				t.Errorf("evaluate = action %v fwd %q; want %v %q", d.action, d.forward, tt.wantAction, tt.wantForward)
 			}
@@ -385,7 +383,7 @@ func TestStorageTTL(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := storedAt(tt.header)
-			d := testPolicy.evaluate(&http.Request{Method: "GET", Header: header()}, cacheControl{}, e, epoch)
+			d := testPolicy.evaluate(cacheControl{}, e, epoch)
 			if got := testPolicy.storageTTL(d, e.responseFacts()); got != tt.want {
 				t.Errorf("storageTTL = %v, want %v", got, tt.want)
 			}

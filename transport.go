@@ -98,14 +98,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		return t.forward(req, CacheStatus{Forward: ForwardMethod})
 	}
-	reqCC := parseCacheControl(req.Header)
-	if bypass(req, reqCC) {
+	r := readRequest(req)
+	if r.bypass() {
 		return t.forward(req, CacheStatus{Forward: ForwardBypass})
 	}
+	reqCC := r.directives
 	var keyBuffer [256]byte
 	keyBytes := appendCacheKey(keyBuffer[:0], req.URL)
 	entries := t.load(req.Context(), keyBytes)
-	entry, varyMiss := selectVariant(entries, req, !t.cfg.shared)
+	private := !t.cfg.shared
+	entry, varyMiss := selectVariant(entries, req, private, private && r.hasCredentials)
 	if entry == nil {
 		forward := ForwardURIMiss
 		if varyMiss {
@@ -116,23 +118,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return t.fetch(req, string(keyBytes), nil, forward)
 	}
-	d := t.cfg.policy.evaluate(req, reqCC, entry, t.cfg.now())
+	d := t.cfg.policy.evaluate(reqCC, entry, t.cfg.now())
 	if d.action == actionServe {
 		status := CacheStatus{Hit: true, TTL: d.ttl(), HasTTL: true}
-		return t.serveStored(req, entry, d.age, status)
+		return t.serveStored(req, r.conditional, entry, d.age, status)
 	}
 	if reqCC.onlyIfCached {
 		return t.gatewayTimeout(req, d.forward), nil
 	}
 	return t.revalidate(req, string(keyBytes), entry, d)
-}
-
-// bypass reports requests the cache must not answer or store: the client
-// forbids storing (§5.2.1.5), asks for a range (not cached here), or sends a
-// body, whose content the key does not capture.
-func bypass(req *http.Request, reqCC cacheControl) bool {
-	hasBody := req.Body != nil && req.Body != http.NoBody && req.ContentLength != 0
-	return reqCC.noStore || fieldValue(req.Header, "Range") != "" || hasBody
 }
 
 // forward sends a request the cache does not handle and marks the response.
@@ -233,11 +227,11 @@ func (t *Transport) revalidate(req *http.Request, key string, entry *Entry, d de
 		return resp, err
 	}
 	updated := freshened(entry, resp.Header, requestTime, responseTime)
-	updatedDecision := t.cfg.policy.evaluate(req, cacheControl{}, updated, responseTime)
+	updatedDecision := t.cfg.policy.evaluate(cacheControl{}, updated, responseTime)
 	t.store(req, key, updated, t.cfg.policy.storageTTL(updatedDecision, updated.responseFacts()))
 	status := CacheStatus{Forward: d.forward, ForwardStatus: http.StatusNotModified,
 		TTL: updatedDecision.ttl(), HasTTL: true}
-	return t.serveStored(req, updated, updatedDecision.age, status)
+	return t.serveStored(req, isConditional(req), updated, updatedDecision.age, status)
 }
 
 // receive handles a response from the network: it freshens or invalidates
@@ -255,8 +249,7 @@ func (t *Transport) receive(req *http.Request, key string, resp *http.Response, 
 		t.freshenFromHead(req, key, stored, header, requestTime, responseTime)
 	}
 	storedFields, facts := storedHeader(header)
-	reqCC := parseCacheControl(req.Header)
-	ok, reason := t.cfg.policy.storable(req, reqCC, resp.StatusCode, facts)
+	ok, reason := t.cfg.policy.storable(req, requestDirectives(req.Header), resp.StatusCode, facts)
 	if ok && resp.ContentLength > t.cfg.maxBodyBytes {
 		ok, reason = false, detailTooLarge
 	}
@@ -272,7 +265,7 @@ func (t *Transport) receive(req *http.Request, key string, resp *http.Response, 
 		}
 		entry.facts.Store(facts)
 		entry.Variant = requestVariant(req, facts.varyNames, !t.cfg.shared)
-		d = t.cfg.policy.evaluate(req, cacheControl{}, entry, responseTime)
+		d = t.cfg.policy.evaluate(cacheControl{}, entry, responseTime)
 		if !t.cfg.policy.reusable(d.lifetime, facts) {
 			ok, reason, entry = false, detailNotReusable, nil
 		}
@@ -320,7 +313,7 @@ func (t *Transport) freshenFromHead(req *http.Request, key string, stored *Entry
 		return
 	}
 	updated := freshened(stored, head, requestTime, responseTime)
-	d := t.cfg.policy.evaluate(req, cacheControl{}, updated, responseTime)
+	d := t.cfg.policy.evaluate(cacheControl{}, updated, responseTime)
 	t.store(req, key, updated, t.cfg.policy.storageTTL(d, updated.responseFacts()))
 }
 
@@ -350,7 +343,7 @@ func (t *Transport) store(req *http.Request, key string, entry *Entry, ttl time.
 // serveStored builds the response for a stored entry: its own header map
 // and body reader, Age (RFC 9111 §4.2.3 and §5.1) and Cache-Status. It
 // answers the caller's conditional request with 304 where it matches.
-func (t *Transport) serveStored(req *http.Request, entry *Entry, age time.Duration, status CacheStatus) (*http.Response, error) {
+func (t *Transport) serveStored(req *http.Request, conditional bool, entry *Entry, age time.Duration, status CacheStatus) (*http.Response, error) {
 	facts := entry.responseFacts()
 	header, spare := facts.template.clone(2)
 	if status.Hit {
@@ -363,7 +356,7 @@ func (t *Transport) serveStored(req *http.Request, entry *Entry, age time.Durati
 	spare[0], spare[1] = t.ageAndCacheStatus(entry, age, status)
 	header["Age"], header["Cache-Status"] = spare[0:1:1], spare[1:2:2]
 	t.logDecision(req, "serve stored", slog.Bool("hit", status.Hit), slog.Duration("age", age))
-	if isConditional(req) && conditionalNotModified(req, entry.StatusCode, header) {
+	if conditional && conditionalNotModified(req, entry.StatusCode, header) {
 		return notModifiedResponse(req, header), nil
 	}
 	if body, ok := entry.Body.(BytesBody); ok && req.Method != http.MethodHead {
