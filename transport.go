@@ -248,31 +248,10 @@ func (t *Transport) receive(req *http.Request, key string, resp *http.Response, 
 	if req.Method == http.MethodHead && stored != nil && resp.StatusCode == http.StatusOK {
 		t.freshenFromHead(req, key, stored, header, requestTime, responseTime)
 	}
-	storedFields, facts := storedHeader(header)
-	ok, reason := t.cfg.policy.storable(req, requestDirectives(req.Header), resp.StatusCode, facts)
-	if ok && resp.ContentLength > t.cfg.maxBodyBytes {
-		ok, reason = false, detailTooLarge
-	}
-	var entry *Entry
-	var d decision
-	if ok {
-		t.cfg.policy.withoutPrivateFields(storedFields, facts)
-		entry = &Entry{
-			StatusCode:   resp.StatusCode,
-			Header:       storedFields,
-			RequestTime:  requestTime,
-			ResponseTime: responseTime,
-		}
-		entry.facts.Store(facts)
-		entry.Variant = requestVariant(req, facts.varyNames, !t.cfg.shared)
-		d = t.cfg.policy.evaluate(cacheControl{}, entry, responseTime)
-		if !t.cfg.policy.reusable(d.lifetime, facts) {
-			ok, reason, entry = false, detailNotReusable, nil
-		}
-	}
+	entry, d, reason := t.entryToStore(req, resp, requestTime, responseTime)
 	if entry != nil {
 		status.Stored, status.TTL, status.HasTTL = true, d.ttl(), true
-		ttl := t.cfg.policy.storageTTL(d, facts)
+		ttl := t.cfg.policy.storageTTL(d, entry.responseFacts())
 		resp.Body = newCapturingBody(resp.Body, resp.ContentLength, t.cfg.maxBodyBytes, func(body []byte) {
 			entry.Body = BytesBody(body)
 			t.store(req, key, entry, ttl)
@@ -287,7 +266,7 @@ func (t *Transport) receive(req *http.Request, key string, resp *http.Response, 
 			t.remove(req, key)
 		}
 	}
-	t.logDecision(req, "received", slog.Int("status", resp.StatusCode), slog.Bool("stored", ok), slog.String("detail", reason))
+	t.logDecision(req, "received", slog.Int("status", resp.StatusCode), slog.Bool("stored", entry != nil), slog.String("detail", reason))
 	setCacheStatus(header, t.cfg.name, status)
 	resp.Request = req
 	if isConditional(req) && conditionalNotModified(req, resp.StatusCode, header) {
@@ -297,6 +276,34 @@ func (t *Transport) receive(req *http.Request, key string, resp *http.Response, 
 		return notModifiedResponse(req, header), nil
 	}
 	return resp, nil
+}
+
+// entryToStore decides whether a response from the network is stored and
+// returns the entry (without its body, which is added once read whole) and
+// its freshness; or, when it is not stored, the reason.
+func (t *Transport) entryToStore(req *http.Request, resp *http.Response, requestTime, responseTime time.Time) (*Entry, decision, string) {
+	storedFields, facts := storedHeader(resp.Header)
+	ok, reason := t.cfg.policy.storable(req, requestDirectives(req.Header), resp.StatusCode, facts)
+	if !ok {
+		return nil, decision{}, reason
+	}
+	if resp.ContentLength > t.cfg.maxBodyBytes {
+		return nil, decision{}, detailTooLarge
+	}
+	t.cfg.policy.withoutPrivateFields(storedFields, facts)
+	entry := &Entry{
+		Variant:      requestVariant(req, facts.varyNames, !t.cfg.shared),
+		StatusCode:   resp.StatusCode,
+		Header:       storedFields,
+		RequestTime:  requestTime,
+		ResponseTime: responseTime,
+	}
+	entry.facts.Store(facts)
+	d := t.cfg.policy.evaluate(cacheControl{}, entry, responseTime)
+	if !t.cfg.policy.reusable(d.lifetime, facts) {
+		return nil, decision{}, detailNotReusable
+	}
+	return entry, d, ""
 }
 
 // isFullResponse reports final statuses that replace a stored response:
