@@ -119,6 +119,16 @@ func mustGet(t *testing.T, s httpcache.Storage, key string) []*httpcache.Entry {
 	return entries
 }
 
+// mustGetOne gets key and fails unless exactly one entry is stored there.
+func mustGetOne(t *testing.T, s httpcache.Storage, key string) *httpcache.Entry {
+	t.Helper()
+	got := mustGet(t, s, key)
+	if len(got) != 1 {
+		t.Fatalf("Get(%q) returned %d entries, want 1", key, len(got))
+	}
+	return got[0]
+}
+
 func mustSet(t *testing.T, s httpcache.Storage, key string, e *httpcache.Entry, ttl time.Duration) {
 	t.Helper()
 	if err := s.Set(context.Background(), key, e, ttl); err != nil {
@@ -161,12 +171,8 @@ func testSetGetDelete(t *testing.T, newStore Factory) {
 	key := "https://example.com/a?b=c"
 	want := NewEntry("", "one", 100)
 	mustSet(t, s, key, want, time.Hour)
-	got := mustGet(t, s, key)
-	if len(got) != 1 {
-		t.Fatalf("Get returned %d entries, want 1", len(got))
-	}
-	CheckEntry(t, got[0], want)
-	CheckEntry(t, mustGet(t, s, key)[0], want) // a body can be read again
+	CheckEntry(t, mustGetOne(t, s, key), want)
+	CheckEntry(t, mustGetOne(t, s, key), want) // a body can be read again
 	mustDeleteAll(t, s, key)
 }
 
@@ -176,11 +182,7 @@ func testOverwrite(t *testing.T, newStore Factory) {
 	mustSet(t, s, key, NewEntry("", "old", 500), time.Hour)
 	want := NewEntry("", "new", 10)
 	mustSet(t, s, key, want, time.Hour)
-	got := mustGet(t, s, key)
-	if len(got) != 1 {
-		t.Fatalf("Get returned %d entries after an overwrite, want 1", len(got))
-	}
-	CheckEntry(t, got[0], want)
+	CheckEntry(t, mustGetOne(t, s, key), want)
 }
 
 func testVariants(t *testing.T, newStore Factory) {
@@ -217,11 +219,7 @@ func testKeysAreDistinct(t *testing.T, newStore Factory) {
 		mustSet(t, s, key, NewEntry("", "k"+strconv.Itoa(i), 20), time.Hour)
 	}
 	for i, key := range keys {
-		got := mustGet(t, s, key)
-		if len(got) != 1 {
-			t.Fatalf("key %d: %d entries", i, len(got))
-		}
-		CheckEntry(t, got[0], NewEntry("", "k"+strconv.Itoa(i), 20))
+		CheckEntry(t, mustGetOne(t, s, key), NewEntry("", "k"+strconv.Itoa(i), 20))
 	}
 }
 
@@ -229,11 +227,7 @@ func testLargeBody(t *testing.T, newStore Factory) {
 	s := newStore(t, 0)
 	want := NewEntry("", "large", 4<<20)
 	mustSet(t, s, "https://example.com/large", want, time.Hour)
-	got := mustGet(t, s, "https://example.com/large")
-	if len(got) != 1 {
-		t.Fatalf("Get returned %d entries", len(got))
-	}
-	CheckEntry(t, got[0], want)
+	CheckEntry(t, mustGetOne(t, s, "https://example.com/large"), want)
 }
 
 func testEmptyBody(t *testing.T, newStore Factory) {
@@ -241,7 +235,7 @@ func testEmptyBody(t *testing.T, newStore Factory) {
 	want := NewEntry("", "empty", 0)
 	want.StatusCode = http.StatusNoContent
 	mustSet(t, s, "https://example.com/empty", want, time.Hour)
-	CheckEntry(t, mustGet(t, s, "https://example.com/empty")[0], want)
+	CheckEntry(t, mustGetOne(t, s, "https://example.com/empty"), want)
 }
 
 // testExpiryHint checks that a store honours the ttl Set gives: an entry is
@@ -289,11 +283,8 @@ func testSizeBound(t *testing.T, newStore Factory) {
 	if kept == 0 {
 		t.Fatal("store kept nothing")
 	}
-	last := mustGet(t, s, "https://example.com/"+strconv.Itoa(entries-1))
-	if len(last) != 1 {
-		t.Fatal("the most recently stored entry was evicted")
-	}
-	CheckEntry(t, last[0], NewEntry("", "e"+strconv.Itoa(entries-1), bodySize))
+	last := mustGetOne(t, s, "https://example.com/"+strconv.Itoa(entries-1)) // the most recent is kept
+	CheckEntry(t, last, NewEntry("", "e"+strconv.Itoa(entries-1), bodySize))
 }
 
 // testConcurrency runs writers, readers and deleters on a few keys at once:
