@@ -136,3 +136,13 @@ func cacheStatusValue(existing []string, name string, s CacheStatus) string {
 func durationSeconds(d time.Duration) string {
 	return strconv.FormatInt(int64(max(0, d)/time.Second), 10)
 }
+
+// hitFields are the Age and Cache-Status values of a plain hit on an entry,
+// kept for the second they are valid in: every hit in that second shares
+// the strings (strings are immutable) instead of formatting its own.
+type hitFields struct {
+	name        string
+	age, ttl    time.Duration // whole seconds
+	ageValue    string
+	cacheStatus string
+}

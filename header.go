@@ -2,7 +2,6 @@ package httpcache
 
 import (
 	"net/http"
-	"time"
 )
 
 // Header field access and copying on the hit path.
@@ -50,14 +49,4 @@ func (t *headerTemplate) clone(extra int) (header http.Header, spare []string) {
 		backing = backing[n:]
 	}
 	return header, backing
-}
-
-// hitFields are the Age and Cache-Status values of a plain hit on an entry,
-// kept for the second they are valid in: every hit in that second shares
-// the strings (strings are immutable) instead of formatting its own.
-type hitFields struct {
-	name        string
-	age, ttl    time.Duration // whole seconds
-	ageValue    string
-	cacheStatus string
 }

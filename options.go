@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -160,7 +161,7 @@ func WithStorageTimeout(d time.Duration) Option {
 // is 10%, at most 24 hours. A fraction of zero turns the heuristic off.
 func WithHeuristic(fraction float64, maxLifetime time.Duration) Option {
 	return func(c *config) error {
-		if fraction < 0 || fraction > 1 || fraction != fraction {
+		if fraction < 0 || fraction > 1 || math.IsNaN(fraction) {
 			return fmt.Errorf("WithHeuristic: fraction %v is not between 0 and 1", fraction)
 		}
 		if maxLifetime < 0 {

@@ -384,16 +384,13 @@ func (p policy) withoutPrivateFields(h http.Header, f *responseFacts) {
 	f.template = newHeaderTemplate(h)
 }
 
+// removeHopByHop deletes the fields a cache never stores (§3.1).
 func removeHopByHop(h http.Header) {
-	for _, line := range h["Connection"] {
-		for _, name := range strings.Split(line, ",") {
-			if name = trimOWS(name); name != "" {
-				h.Del(name)
-			}
+	connection := h["Connection"]
+	for name := range h {
+		if isHopByHop(name, connection) {
+			delete(h, name)
 		}
-	}
-	for _, name := range hopByHopFields {
-		delete(h, name)
 	}
 }
 
@@ -461,9 +458,9 @@ var unmergeableFields = canonicalNames("Content-Length", "Content-Encoding", "Co
 // and those the stored body depends on.
 func mergeHeaders(stored *Entry, update http.Header) http.Header {
 	out, _ := stored.responseFacts().template.clone(0)
-	connectionListed := update["Connection"]
+	connection := update["Connection"]
 	for name, values := range update {
-		if isHopByHop(name) || isUnmergeable(name) || listedIn(connectionListed, name) {
+		if isHopByHop(name, connection) || isUnmergeable(name) {
 			continue
 		}
 		out[name] = values
@@ -471,13 +468,15 @@ func mergeHeaders(stored *Entry, update http.Header) http.Header {
 	return out
 }
 
-func isHopByHop(canonicalName string) bool {
+// isHopByHop reports a field that is not stored (RFC 9111 §3.1): a
+// hop-by-hop field, or one the message's Connection field lists.
+func isHopByHop(canonicalName string, connection []string) bool {
 	for _, name := range hopByHopFields {
 		if name == canonicalName {
 			return true
 		}
 	}
-	return false
+	return listedIn(connection, canonicalName)
 }
 
 func isUnmergeable(canonicalName string) bool {

@@ -61,9 +61,11 @@ func NewTransport(opts ...Option) (*Transport, error) {
 	return &Transport{cfg: cfg, memory: memory}, nil
 }
 
-// Close stops the Transport's background work and waits for it to end. The
-// Transport still forwards requests after Close. It does not close the
-// Storage, which the caller may share.
+// Close stops the Transport's background work and waits for it to end.
+// (This version starts none; call Close anyway, so that later versions,
+// which revalidate in the background, can stop cleanly.) The Transport still
+// forwards requests after Close. It does not close the Storage, which the
+// caller may share.
 func (t *Transport) Close() error {
 	return nil
 }
@@ -326,21 +328,16 @@ func (t *Transport) freshenFromHead(req *http.Request, key string, stored *Entry
 
 // remove deletes every variant of key; a storage error is logged.
 func (t *Transport) remove(req *http.Request, key string) {
-	ctx, cancel := t.storageContext(context.WithoutCancel(req.Context()))
+	ctx, cancel := t.detachedStorageContext(req.Context())
 	defer cancel()
 	if err := t.cfg.storage.Delete(ctx, key); err != nil {
 		t.logStorageError(req, "delete", err)
 	}
 }
 
-// store writes an entry; a storage error is logged, never returned. It runs
-// on after the caller has gone: its context does not end with the caller's.
+// store writes an entry; a storage error is logged, never returned.
 func (t *Transport) store(req *http.Request, key string, entry *Entry, ttl time.Duration) {
-	if t.memory != nil {
-		t.memory.Set(req.Context(), key, entry, ttl) // never fails, never blocks
-		return
-	}
-	ctx, cancel := t.storageContext(context.WithoutCancel(req.Context()))
+	ctx, cancel := t.detachedStorageContext(req.Context())
 	defer cancel()
 	if err := t.cfg.storage.Set(ctx, key, entry, ttl); err != nil {
 		t.logStorageError(req, "set", err)
@@ -454,13 +451,22 @@ func (t *Transport) gatewayTimeout(req *http.Request, forward string) *http.Resp
 	return &resp
 }
 
-// storageContext bounds a storage call by the configured timeout, for stores
-// that may block.
+// storageContext bounds a storage call by the configured timeout. The
+// memory store never blocks and ignores contexts, so its calls get none.
 func (t *Transport) storageContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	if t.memory != nil {
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, t.cfg.storageTimeout)
+}
+
+// detachedStorageContext is storageContext for writes that must finish even
+// when the caller has gone (its context does not end with the caller's).
+func (t *Transport) detachedStorageContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if t.memory != nil {
+		return ctx, func() {}
+	}
+	return t.storageContext(context.WithoutCancel(ctx))
 }
 
 func (t *Transport) logDecision(req *http.Request, msg string, attrs ...slog.Attr) {
