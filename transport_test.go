@@ -929,3 +929,140 @@ func TestCallerValidatorsOnStaleEntryWithoutValidators(t *testing.T) {
 		t.Fatal("a 304 answering the caller's validators removed the stored response")
 	}
 }
+
+func TestNotModifiedForAnotherRepresentation(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		if r.Header.Get("If-None-Match") != "" {
+			// A broken or changed origin: a 304 for another representation.
+			w.Header().Set("ETag", `"b"`)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		if h := r.Header.Get("X-Version"); h == "2" {
+			w.Header().Set("ETag", `"b"`)
+			fmt.Fprint(w, "v2")
+			return
+		}
+		w.Header().Set("ETag", `"a"`)
+		fmt.Fprint(w, "v1")
+	})
+	h.get("/m304")
+	h.clock.Advance(2 * time.Minute)
+	got := h.get("/m304", "X-Version", "2")
+	if got.body != "v2" || got.status != 200 {
+		t.Fatalf("§4.3.4: a 304 whose ETag is not the stored one freshened it: %d %q", got.status, got.body)
+	}
+	h.wantOriginRequests(3)
+}
+
+func TestStoredOnlyWhenBodyMatchesItsLength(t *testing.T) {
+	tests := []struct {
+		name          string
+		body          string
+		contentLength int64
+		read          func(io.Reader) error
+		wantStored    bool
+	}{
+		{"exactly Content-Length bytes read, closed before EOF", "0123456789", 10,
+			func(r io.Reader) error { _, err := io.ReadFull(r, make([]byte, 10)); return err }, true},
+		{"fewer bytes than Content-Length, then EOF", "01234", 10,
+			func(r io.Reader) error { _, err := io.ReadAll(r); return err }, false},
+		{"unknown length read to EOF", "0123456789", -1,
+			func(r io.Reader) error { _, err := io.ReadAll(r); return err }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			upstream := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+				return &http.Response{StatusCode: 200, Header: http.Header{"Cache-Control": {"max-age=60"}},
+					Body: io.NopCloser(strings.NewReader(tt.body)), ContentLength: tt.contentLength, Request: req}, nil
+			})
+			tr := New(WithTransport(upstream))
+			req, _ := http.NewRequest(http.MethodGet, "http://example.com/len", nil)
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.read(resp.Body); err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			resp, err = tr.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if st, _ := StatusOf(resp); st.Hit != tt.wantStored {
+				t.Errorf("stored = %v, want %v", st.Hit, tt.wantStored)
+			}
+		})
+	}
+}
+
+func TestWithHeuristic(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    []Option
+		wantHit bool
+	}{
+		{"§4.2.2 default: 10% of the time since Last-Modified", nil, true},
+		{"fraction zero turns the heuristic off", []Option{WithHeuristic(0, time.Hour)}, false},
+		{"a zero cap turns it off too", []Option{WithHeuristic(0.5, 0)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var h *harness
+			h = newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Last-Modified", httpDate(h.clock.Now().Add(-100*time.Hour)))
+				fmt.Fprint(w, "x")
+			}, tt.opts...)
+			h.get("/heur")
+			h.clock.Advance(time.Minute)
+			if got := h.get("/heur"); got.cache.Hit != tt.wantHit {
+				t.Errorf("hit = %v, want %v (%q)", got.cache.Hit, tt.wantHit, got.header.Get("Cache-Status"))
+			}
+		})
+	}
+}
+
+// hangingStorage blocks every call until its context ends.
+type hangingStorage struct{}
+
+func (hangingStorage) Get(ctx context.Context, _ string) ([]*Entry, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+func (hangingStorage) Set(ctx context.Context, _ string, _ *Entry, _ time.Duration) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+func (hangingStorage) Delete(ctx context.Context, _ string) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestStorageTimeoutBoundsAHangingStore(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, "ok")
+	}, WithStorage(hangingStorage{}), WithStorageTimeout(20*time.Millisecond))
+	done := make(chan string, 1)
+	go func() {
+		resp, err := h.client.Get(h.origin.URL + "/hang")
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- string(body)
+	}()
+	select {
+	case got := <-done:
+		if got != "ok" {
+			t.Fatalf("got %q", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a hanging store held the request past its storage timeout")
+	}
+}
