@@ -137,16 +137,27 @@ func requestVariant(req *http.Request, varyNames []string, private bool) string 
 	return b.String()
 }
 
-// hasCredentials reports whether a request carries Authorization or Cookie.
+// credentialFields are the request fields that identify a user: in a
+// private cache, responses to different values never mix. readRequest's
+// one-pass switch lists them too; TestCredentialFieldsAgree keeps the two
+// in step.
+var credentialFields = []string{"Authorization", "Cookie"}
+
+// hasCredentials reports whether a request carries any credential field.
 func hasCredentials(req *http.Request) bool {
-	return len(req.Header["Authorization"]) > 0 || len(req.Header["Cookie"]) > 0
+	for _, name := range credentialFields {
+		if len(req.Header[name]) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // credentialsFingerprint hashes a request's Authorization and Cookie
 // fields, so that keys and stored entries do not hold the secrets.
 func credentialsFingerprint(req *http.Request) string {
 	h := sha256.New()
-	for _, name := range []string{"Authorization", "Cookie"} {
+	for _, name := range credentialFields {
 		for _, value := range req.Header[name] {
 			h.Write([]byte(name))
 			h.Write([]byte{0})

@@ -35,7 +35,7 @@ func readRequest(req *http.Request) cacheRequest {
 			pragma = values
 		case "Range":
 			r.hasRange = nonEmpty
-		case "Authorization", "Cookie":
+		case "Authorization", "Cookie": // credentialFields
 			r.hasCredentials = r.hasCredentials || len(values) > 0
 		case "If-None-Match", "If-Modified-Since":
 			r.conditional = r.conditional || nonEmpty

@@ -42,3 +42,18 @@ func TestReadRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestCredentialFieldsAgree keeps readRequest's switch in step with
+// credentialFields, which keys and fingerprints use.
+func TestCredentialFieldsAgree(t *testing.T) {
+	for _, name := range credentialFields {
+		req := &http.Request{Header: http.Header{name: {"secret"}}}
+		if !readRequest(req).hasCredentials || !hasCredentials(req) {
+			t.Errorf("%s is not counted as a credential everywhere", name)
+		}
+	}
+	plain := &http.Request{Header: http.Header{"Accept": {"x"}}}
+	if readRequest(plain).hasCredentials || hasCredentials(plain) {
+		t.Error("a request without credentials counted as having some")
+	}
+}
