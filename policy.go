@@ -3,6 +3,7 @@ package httpcache
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -38,22 +39,64 @@ type responseFacts struct {
 func parseResponseFacts(h http.Header) *responseFacts {
 	f := &responseFacts{cc: parseCacheControl(h)}
 	f.date = parseHTTPDate(fieldValue(h, "Date"))
-	if values, ok := h["Expires"]; ok {
-		f.expiresFound = true
-		if len(values) > 0 {
-			f.expires = parseHTTPDate(values[0])
-		}
-	}
+	f.expiresFound, f.expires = parseExpires(h)
 	f.lastModified = parseHTTPDate(fieldValue(h, "Last-Modified"))
-	// Age: the first value counts; an invalid one is ignored (§5.1).
-	if seconds, ok := parseDeltaSeconds(trimOWS(firstListMember(fieldValue(h, "Age")))); ok {
-		f.age = time.Duration(seconds) * time.Second
-	}
+	f.age = parseAge(h)
 	f.etag = fieldValue(h, "Etag")
 	f.contentLength = fieldValue(h, "Content-Length")
 	f.varyNames, f.varyStar = varyFieldNames(h)
 	f.template = newHeaderTemplate(h)
 	return f
+}
+
+// parseExpires reports whether h has Expires, and the time it gives: zero
+// when invalid, which means already expired (§5.3).
+func parseExpires(h http.Header) (found bool, expires time.Time) {
+	values, found := h["Expires"]
+	if len(values) > 0 {
+		expires = parseHTTPDate(values[0])
+	}
+	return found, expires
+}
+
+// parseAge returns the Age of h: the first value counts, and an invalid one
+// is ignored (§5.1).
+func parseAge(h http.Header) time.Duration {
+	if seconds, ok := parseDeltaSeconds(trimOWS(firstListMember(fieldValue(h, "Age")))); ok {
+		return time.Duration(seconds) * time.Second
+	}
+	return 0
+}
+
+// updated returns the facts of newHeader, the header f was parsed from
+// (oldHeader) updated by a 304 or HEAD response. A fact whose fields have the
+// same values in both is carried over, not parsed again: an origin's 304
+// usually repeats Cache-Control, ETag and Vary and changes only Date.
+func (f *responseFacts) updated(oldHeader, newHeader http.Header) *responseFacts {
+	changed := func(name string) bool { return !slices.Equal(oldHeader[name], newHeader[name]) }
+	g := *f
+	if changed("Cache-Control") {
+		g.cc = parseCacheControl(newHeader)
+	}
+	if changed("Date") {
+		g.date = parseHTTPDate(fieldValue(newHeader, "Date"))
+	}
+	if changed("Expires") {
+		g.expiresFound, g.expires = parseExpires(newHeader)
+	}
+	if changed("Last-Modified") {
+		g.lastModified = parseHTTPDate(fieldValue(newHeader, "Last-Modified"))
+	}
+	if changed("Age") {
+		g.age = parseAge(newHeader)
+	}
+	if changed("Vary") {
+		g.varyNames, g.varyStar = varyFieldNames(newHeader)
+	}
+	g.etag = fieldValue(newHeader, "Etag")
+	g.contentLength = fieldValue(newHeader, "Content-Length")
+	g.template = newHeaderTemplate(newHeader)
+	return &g
 }
 
 // responseFacts returns the entry's parsed header, parsing it on first use.
@@ -456,8 +499,14 @@ var unmergeableFields = canonicalNames("Content-Length", "Content-Encoding", "Co
 // HEAD response (RFC 9111 §3.2, §4.3.4): each field present in update
 // replaces the stored one, except hop-by-hop fields, those Connection lists,
 // and those the stored body depends on.
+//
+// The result shares its values with both: stored headers are never modified.
 func mergeHeaders(stored *Entry, update http.Header) http.Header {
-	out, _ := stored.responseFacts().template.clone(0)
+	fields := stored.responseFacts().template.fields
+	out := make(http.Header, len(fields))
+	for _, field := range fields {
+		out[field.name] = field.values
+	}
 	connection := update["Connection"]
 	for name, values := range update {
 		if isHopByHop(name, connection) || isUnmergeable(name) {
@@ -503,7 +552,7 @@ func listedIn(connection []string, canonicalName string) bool {
 // freshened returns a new entry: e updated by a 304 or HEAD response
 // received for a request sent at requestTime.
 func freshened(e *Entry, update http.Header, requestTime, responseTime time.Time) *Entry {
-	return &Entry{
+	merged := &Entry{
 		Variant:      e.Variant,
 		StatusCode:   e.StatusCode,
 		Header:       mergeHeaders(e, update),
@@ -511,6 +560,8 @@ func freshened(e *Entry, update http.Header, requestTime, responseTime time.Time
 		ResponseTime: responseTime,
 		Body:         e.Body,
 	}
+	merged.facts.Store(e.responseFacts().updated(e.Header, merged.Header))
+	return merged
 }
 
 // conditionalNotModified evaluates the caller's own conditional request

@@ -1,7 +1,10 @@
 package httpcache
 
 import (
+	"maps"
 	"net/http"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -217,6 +220,48 @@ func TestMergeHeaders(t *testing.T) {
 	if stored.Get("Cache-Control") != "max-age=10" {
 		t.Error("mergeHeaders modified the stored header")
 	}
+}
+
+// TestFreshenedFacts holds the facts a 304 carries over to the freshened
+// entry to what parsing its merged header gives.
+func TestFreshenedFacts(t *testing.T) {
+	stored := header("Cache-Control", "max-age=10", "Date", "Sun, 06 Nov 1994 08:49:37 GMT", "ETag", `"a"`,
+		"Last-Modified", "Sat, 05 Nov 1994 08:49:37 GMT", "Vary", "Accept", "Age", "3", "Content-Length", "5")
+	tests := []struct {
+		name   string
+		update http.Header
+	}{
+		{"§4.3.4 same fields again", header("Cache-Control", "max-age=10", "Date", "Sun, 06 Nov 1994 08:49:37 GMT", "ETag", `"a"`)},
+		{"§4.3.4 new Date", header("Date", "Sun, 06 Nov 1994 09:00:00 GMT")},
+		{"§4.3.4 new Cache-Control", header("Cache-Control", "no-cache, max-age=99")},
+		{"§4.3.4 Cache-Control on two lines", header("Cache-Control", "max-age=10", "Cache-Control", "must-revalidate")},
+		{"§4.3.4 Expires added", header("Expires", "Sun, 06 Nov 1994 10:00:00 GMT")},
+		{"§4.3.4 invalid Expires added", header("Expires", "0")},
+		{"§4.3.4 new Last-Modified", header("Last-Modified", "Sun, 06 Nov 1994 08:00:00 GMT")},
+		{"§4.3.4 new Age", header("Age", "60")},
+		{"§4.3.4 new Vary", header("Vary", "Accept, Accept-Language")},
+		{"§4.3.4 Vary star", header("Vary", "*")},
+		{"§4.3.4 new ETag", header("ETag", `W/"b"`)},
+		{"§3.2 Content-Length not merged", header("Content-Length", "0")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			merged := freshened(storedAt(stored), tt.update, epoch, epoch)
+			got, want := *merged.responseFacts(), *parseResponseFacts(merged.Header)
+			if !maps.EqualFunc(templateHeader(got.template), templateHeader(want.template), slices.Equal) {
+				t.Errorf("template = %v, want %v", templateHeader(got.template), templateHeader(want.template))
+			}
+			got.template, want.template = headerTemplate{}, headerTemplate{}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("facts carried over = %+v\nparsed = %+v", got, want)
+			}
+		})
+	}
+}
+
+func templateHeader(t headerTemplate) http.Header {
+	h, _ := t.clone(0)
+	return h
 }
 
 func TestStoredHeader(t *testing.T) {

@@ -2,6 +2,7 @@ package httpcache
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -31,9 +32,15 @@ type MemoryStorage struct {
 type memoryItem struct {
 	key        string
 	variants   []*Entry
-	expiries   []time.Duration // per variant, since epoch; zero when no ttl was given
+	meta       []variantMeta // per variant
 	size       int64
 	prev, next *memoryItem
+}
+
+// variantMeta is what a MemoryStorage keeps beside a variant.
+type variantMeta struct {
+	expiry time.Duration // since epoch; zero when no ttl was given
+	size   int64         // entrySize, counted once when stored
 }
 
 // NewMemoryStorage returns a MemoryStorage that holds at most maxBytes of
@@ -72,8 +79,8 @@ func (m *MemoryStorage) getKeyBytes(key []byte) []*Entry {
 // Set stores entry under key, replacing the variant with the same Variant.
 // An entry larger than the whole bound is not stored.
 func (m *MemoryStorage) Set(_ context.Context, key string, entry *Entry, ttl time.Duration) error {
-	size := entrySize(entry) + int64(len(key))
-	if size > m.maxBytes {
+	size := entrySize(entry)
+	if size+int64(len(key)) > m.maxBytes {
 		return nil
 	}
 	var expiry time.Duration
@@ -91,17 +98,17 @@ func (m *MemoryStorage) Set(_ context.Context, key string, entry *Entry, ttl tim
 		m.moveToFront(item)
 	}
 	variants := make([]*Entry, 0, len(item.variants)+1)
-	expiries := make([]time.Duration, 0, len(item.variants)+1)
+	meta := make([]variantMeta, 0, len(item.variants)+1)
 	for i, v := range item.variants {
 		if v.Variant != entry.Variant {
 			variants = append(variants, v)
-			expiries = append(expiries, item.expiries[i])
+			meta = append(meta, item.meta[i])
 		}
 	}
 	if len(variants) >= maxVariantsPerKey {
-		variants, expiries = variants[1:], expiries[1:]
+		variants, meta = variants[1:], meta[1:]
 	}
-	m.setVariants(item, append(variants, entry), append(expiries, expiry))
+	m.setVariants(item, append(variants, entry), append(meta, variantMeta{expiry: expiry, size: size}))
 	m.evict(item)
 	return nil
 }
@@ -131,35 +138,29 @@ func (m *MemoryStorage) Size() int64 {
 	return m.usedBytes
 }
 
-func (m *MemoryStorage) setVariants(item *memoryItem, variants []*Entry, expiries []time.Duration) {
+func (m *MemoryStorage) setVariants(item *memoryItem, variants []*Entry, meta []variantMeta) {
 	size := int64(len(item.key))
-	for _, v := range variants {
-		size += entrySize(v)
+	for _, v := range meta {
+		size += v.size
 	}
 	m.usedBytes += size - item.size
-	item.variants, item.expiries, item.size = variants, expiries, size
+	item.variants, item.meta, item.size = variants, meta, size
 }
 
 func (m *MemoryStorage) dropExpired(item *memoryItem, now time.Duration) {
-	expired := false
-	for _, e := range item.expiries {
-		if e != 0 && now > e {
-			expired = true
-			break
-		}
-	}
-	if !expired {
+	expired := func(v variantMeta) bool { return v.expiry != 0 && now > v.expiry }
+	if !slices.ContainsFunc(item.meta, expired) {
 		return
 	}
 	var variants []*Entry
-	var expiries []time.Duration
-	for i, e := range item.expiries {
-		if e == 0 || now <= e {
+	var meta []variantMeta
+	for i, v := range item.meta {
+		if !expired(v) {
 			variants = append(variants, item.variants[i])
-			expiries = append(expiries, e)
+			meta = append(meta, v)
 		}
 	}
-	m.setVariants(item, variants, expiries)
+	m.setVariants(item, variants, meta)
 }
 
 // evict removes least recently used keys until the store is within its

@@ -200,11 +200,7 @@ func (t *Transport) revalidate(req *http.Request, key string, entry *Entry, d de
 		// validators, if any, left for the origin to answer.
 		return t.fetch(req, key, entry, d.forward)
 	}
-	outreq := withOwnHeader(req)
-	// The caller's own validators are answered from the result below.
-	delete(outreq.Header, "If-None-Match")
-	delete(outreq.Header, "If-Modified-Since")
-	setValidators(outreq.Header, entry)
+	outreq := conditionalRequest(req, entry)
 	t.logDecision(req, "revalidate", slog.String("fwd", d.forward))
 	requestTime := t.cfg.now()
 	resp, err := t.cfg.upstream.RoundTrip(outreq)
@@ -501,15 +497,20 @@ func discard(body io.ReadCloser) {
 	body.Close()
 }
 
-// withOwnHeader returns a shallow copy of req with its own copy of the
-// header, for a request the cache sends in the caller's name.
-func withOwnHeader(req *http.Request) *http.Request {
+// conditionalRequest returns a copy of req that validates a stored entry
+// (RFC 9111 §4.3.1): the caller's own validators, answered from the result,
+// give way to the entry's. The copy has its own header map; its values are
+// shared with req, which a RoundTripper does not modify.
+func conditionalRequest(req *http.Request, e *Entry) *http.Request {
 	out := new(http.Request)
 	*out = *req
-	out.Header = req.Header.Clone()
-	if out.Header == nil {
-		out.Header = make(http.Header)
+	out.Header = make(http.Header, len(req.Header)+2)
+	for name, values := range req.Header {
+		if name != "If-None-Match" && name != "If-Modified-Since" {
+			out.Header[name] = values
+		}
 	}
+	setValidators(out.Header, e)
 	return out
 }
 
