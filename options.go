@@ -39,16 +39,22 @@ type config struct {
 	maxBodyBytes   int64
 	storageTimeout time.Duration
 	policy         policy
+	rules          ruleSet
+
+	backgroundLimit   int
+	backgroundTimeout time.Duration
 }
 
 func defaultConfig() config {
 	return config{
-		upstream:       http.DefaultTransport,
-		logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-		now:            time.Now,
-		name:           DefaultName,
-		maxBodyBytes:   DefaultMaxBodyBytes,
-		storageTimeout: DefaultStorageTimeout,
+		upstream:          http.DefaultTransport,
+		logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+		now:               time.Now,
+		name:              DefaultName,
+		maxBodyBytes:      DefaultMaxBodyBytes,
+		storageTimeout:    DefaultStorageTimeout,
+		backgroundLimit:   DefaultBackgroundLimit,
+		backgroundTimeout: DefaultBackgroundTimeout,
 		policy: policy{
 			heuristicFraction:   0.1,
 			heuristicMax:        24 * time.Hour,
@@ -169,6 +175,33 @@ func WithHeuristic(fraction float64, maxLifetime time.Duration) Option {
 		}
 		c.policy.heuristicFraction = fraction
 		c.policy.heuristicMax = maxLifetime
+		return nil
+	}
+}
+
+// WithBackgroundLimit bounds how many stale-while-revalidate revalidations
+// run in the background at once. A stale response that cannot get one
+// because of the bound is still served; a later request revalidates it. The
+// default is DefaultBackgroundLimit.
+func WithBackgroundLimit(n int) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return fmt.Errorf("WithBackgroundLimit: %d is not a positive number", n)
+		}
+		c.backgroundLimit = n
+		return nil
+	}
+}
+
+// WithBackgroundTimeout bounds each background revalidation: the request
+// to the origin and reading its response. The default is
+// DefaultBackgroundTimeout.
+func WithBackgroundTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("WithBackgroundTimeout: %v is not a positive duration", d)
+		}
+		c.backgroundTimeout = d
 		return nil
 	}
 }

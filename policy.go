@@ -34,10 +34,21 @@ type responseFacts struct {
 	varyNames     []string
 	varyStar      bool
 	template      headerTemplate // for copying the header on a hit
+
+	// The stale windows of RFC 5861: from the response's directives, or
+	// from a rule.
+	staleWhileRevalidate time.Duration
+	staleIfError         time.Duration
+
+	// Set by a rule (withRule): the lifetime it gives, and the rule itself.
+	lifetimeOverride    time.Duration
+	hasLifetimeOverride bool
+	rule                *compiledRule
 }
 
 func parseResponseFacts(h http.Header) *responseFacts {
 	f := &responseFacts{cc: parseCacheControl(h)}
+	f.setStaleWindows()
 	f.date = parseHTTPDate(fieldValue(h, "Date"))
 	f.expiresFound, f.expires = parseExpires(h)
 	f.lastModified = parseHTTPDate(fieldValue(h, "Last-Modified"))
@@ -47,6 +58,44 @@ func parseResponseFacts(h http.Header) *responseFacts {
 	f.varyNames, f.varyStar = varyFieldNames(h)
 	f.template = newHeaderTemplate(h)
 	return f
+}
+
+// setStaleWindows sets the stale windows from the Cache-Control directives
+// (RFC 5861 §3, §4).
+func (f *responseFacts) setStaleWindows() {
+	f.staleWhileRevalidate = deltaDuration(f.cc.staleWhileRevalidate)
+	f.staleIfError = deltaDuration(f.cc.staleIfError)
+}
+
+// withRule returns the facts as a configured rule amends them: f itself
+// when there is no rule. A rule's TTL gives a lifetime to a response that
+// states none; with Override, the rule's lifetime and windows replace the
+// response's Cache-Control and Expires, except private, which still keeps
+// a response out of a shared cache.
+func (f *responseFacts) withRule(r *compiledRule, shared bool) *responseFacts {
+	if r == nil {
+		return f
+	}
+	g := *f
+	g.rule = r
+	if r.Override {
+		g.cc = cacheControl{present: true, private: f.cc.private, privateFields: f.cc.privateFields, public: f.cc.public}
+		g.expiresFound, g.expires = false, time.Time{}
+		g.lifetimeOverride, g.hasLifetimeOverride = r.TTL, true
+		g.staleWhileRevalidate, g.staleIfError = r.StaleWhileRevalidate, r.StaleIfError
+		return &g
+	}
+	explicit := f.cc.maxAge.present || (shared && f.cc.sMaxAge.present) || f.expiresFound
+	if r.TTL > 0 && !explicit {
+		g.lifetimeOverride, g.hasLifetimeOverride = r.TTL, true
+	}
+	if !f.cc.staleWhileRevalidate.present {
+		g.staleWhileRevalidate = r.StaleWhileRevalidate
+	}
+	if !f.cc.staleIfError.present {
+		g.staleIfError = r.StaleIfError
+	}
+	return &g
 }
 
 // parseExpires reports whether h has Expires, and the time it gives: zero
@@ -77,6 +126,7 @@ func (f *responseFacts) updated(oldHeader, newHeader http.Header) *responseFacts
 	g := *f
 	if changed("Cache-Control") {
 		g.cc = parseCacheControl(newHeader)
+		g.setStaleWindows()
 	}
 	if changed("Date") {
 		g.date = parseHTTPDate(fieldValue(newHeader, "Date"))
@@ -209,6 +259,7 @@ const (
 	detailVaryStar       = "vary-star"
 	detailNotReusable    = "not-reusable"
 	detailTooLarge       = "too-large"
+	detailRule           = "rule" // a configured Rule forbids storing it
 )
 
 // storable decides whether a response may be stored (RFC 9111 §3). When it
@@ -235,11 +286,13 @@ func (p policy) storable(req *http.Request, reqCC cacheControl, status int, f *r
 		return false, detailAuthorization
 	case f.varyStar: // §4.1: it could never be selected
 		return false, detailVaryStar
+	case f.rule != nil && (f.rule.Bypass || !f.rule.cacheable(status)):
+		return false, detailRule
 	}
 	// §3: the response must say it may be cached, or have a status that is
 	// heuristically cacheable.
 	explicit := f.cc.public || (!p.shared && f.cc.private) || f.expiresFound ||
-		f.cc.maxAge.present || (p.shared && f.cc.sMaxAge.present)
+		f.cc.maxAge.present || (p.shared && f.cc.sMaxAge.present) || f.hasLifetimeOverride
 	if !explicit && !heuristicallyCacheable(status) {
 		return false, detailStatus
 	}
@@ -251,12 +304,15 @@ func (p policy) storable(req *http.Request, reqCC cacheControl, status int, f *r
 // can be revalidated. Storing anything else only fills the store.
 func (p policy) reusable(lifetime time.Duration, f *responseFacts) bool {
 	return lifetime > 0 || f.etag != "" || !f.lastModified.IsZero() ||
-		f.cc.staleWhileRevalidate.seconds > 0 || f.cc.staleIfError.seconds > 0
+		f.staleWhileRevalidate > 0 || f.staleIfError > 0
 }
 
 // freshnessLifetime computes how long a response is fresh (RFC 9111 §4.2.1),
 // falling back to a heuristic (§4.2.2).
 func (p policy) freshnessLifetime(e *Entry, f *responseFacts) time.Duration {
+	if f.hasLifetimeOverride {
+		return f.lifetimeOverride // a configured rule's
+	}
 	if p.shared && f.cc.sMaxAge.present {
 		return deltaDuration(f.cc.sMaxAge)
 	}
@@ -324,6 +380,7 @@ type action int
 const (
 	actionServe      action = iota // serve it as it is: fresh, or stale where allowed
 	actionRevalidate               // validate it with the origin first
+	actionServeStale               // serve it stale and revalidate it in the background (RFC 5861 §3)
 )
 
 // decision is the outcome of evaluating a request against a stored response.
@@ -340,9 +397,9 @@ type decision struct {
 func (d decision) ttl() time.Duration { return d.lifetime - d.age }
 
 // evaluate decides whether a stored response may answer a request now
-// (RFC 9111 §4), taking the request's directives (§5.2.1) into account.
-func (p policy) evaluate(reqCC cacheControl, e *Entry, now time.Time) decision {
-	f := e.responseFacts()
+// (RFC 9111 §4), taking the request's directives (§5.2.1) into account. f
+// is the entry's facts, as a rule may have amended them.
+func (p policy) evaluate(reqCC cacheControl, e *Entry, f *responseFacts, now time.Time) decision {
 	d := decision{action: actionServe, age: currentAge(e, f, now), lifetime: p.freshnessLifetime(e, f)}
 	fresh := d.age < d.lifetime
 	revalidate := func(reason string) decision {
@@ -377,7 +434,32 @@ func (p policy) evaluate(reqCC cacheControl, e *Entry, now time.Time) decision {
 	if reqCC.maxStale.present && !reqCC.maxStale.invalid && d.age-d.lifetime <= deltaDuration(reqCC.maxStale) {
 		return d
 	}
+	// RFC 5861 §3: within stale-while-revalidate, serve it now and
+	// revalidate in the background.
+	if f.staleWhileRevalidate > 0 && d.age-d.lifetime <= f.staleWhileRevalidate {
+		d.action, d.forward = actionServeStale, ForwardStale
+		return d
+	}
 	return revalidate("stale")
+}
+
+// mayServeStaleOnError reports whether a stored response that was to be
+// revalidated may answer instead when the origin fails (RFC 5861 §4): within
+// the stale-if-error window of the response (or rule) or of the request,
+// and only when it went to the origin because it was stale: not because
+// the client asked for a new response, and not where a directive forbids
+// serving it stale (RFC 9111 §4.2.4: no-cache, must-revalidate, and in a
+// shared cache proxy-revalidate and s-maxage).
+func (p policy) mayServeStaleOnError(reqCC cacheControl, e *Entry, f *responseFacts, now time.Time) (decision, bool) {
+	d := decision{action: actionServe, age: currentAge(e, f, now), lifetime: p.freshnessLifetime(e, f), forward: ForwardStale}
+	if reqCC.noCache || (f.cc.noCache && len(f.cc.noCacheFields) == 0) || p.mustRevalidateWhenStale(f) {
+		return d, false
+	}
+	window := f.staleIfError
+	if reqCC.staleIfError.present && !reqCC.staleIfError.invalid {
+		window = max(window, deltaDuration(reqCC.staleIfError))
+	}
+	return d, window > 0 && d.age-d.lifetime <= window
 }
 
 // mustRevalidateWhenStale reports whether the response forbids serving it
@@ -392,7 +474,7 @@ func (p policy) mustRevalidateWhenStale(f *responseFacts) bool {
 // longer, since a conditional request can still save the body.
 func (p policy) storageTTL(d decision, f *responseFacts) time.Duration {
 	ttl := max(0, d.ttl())
-	ttl += max(deltaDuration(f.cc.staleWhileRevalidate), deltaDuration(f.cc.staleIfError))
+	ttl += max(f.staleWhileRevalidate, f.staleIfError)
 	if f.etag != "" || !f.lastModified.IsZero() {
 		ttl += p.keepForRevalidation
 	}

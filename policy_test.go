@@ -188,7 +188,8 @@ func TestEvaluate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := testPolicy
 			p.shared = tt.shared
-			d := p.evaluate(requestDirectives(tt.reqHeader), storedAt(tt.respHeader), epoch.Add(tt.elapsed))
+			e := storedAt(tt.respHeader)
+			d := p.evaluate(requestDirectives(tt.reqHeader), e, e.responseFacts(), epoch.Add(tt.elapsed))
 			if d.action != tt.wantAction || d.forward != tt.wantForward {
 				t.Errorf("evaluate = action %v fwd %q; want %v %q", d.action, d.forward, tt.wantAction, tt.wantForward)
 			}
@@ -428,7 +429,7 @@ func TestStorageTTL(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := storedAt(tt.header)
-			d := testPolicy.evaluate(cacheControl{}, e, epoch)
+			d := testPolicy.evaluate(cacheControl{}, e, e.responseFacts(), epoch)
 			if got := testPolicy.storageTTL(d, e.responseFacts()); got != tt.want {
 				t.Errorf("storageTTL = %v, want %v", got, tt.want)
 			}

@@ -67,6 +67,9 @@ type Entry struct {
 	facts atomic.Pointer[responseFacts]
 	// hit caches the Age and Cache-Status of plain hits for one second.
 	hit atomic.Pointer[hitFields]
+	// ruled caches the facts as the configured rule that applies to the
+	// entry amends them (Transport.factsFor).
+	ruled atomic.Pointer[responseFacts]
 }
 
 // Body is a stored response body that can be read any number of times.

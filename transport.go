@@ -26,6 +26,8 @@ type Transport struct {
 	// memory is the storage when it is a MemoryStorage: it never blocks, so
 	// its calls get no timeout, and hits look keys up without copying them.
 	memory *MemoryStorage
+	// background runs stale-while-revalidate revalidations.
+	background *background
 }
 
 // New returns a caching Transport. With no options it is a private cache in
@@ -58,15 +60,19 @@ func NewTransport(opts ...Option) (*Transport, error) {
 	}
 	cfg.policy.shared = cfg.shared
 	memory, _ := cfg.storage.(*MemoryStorage)
-	return &Transport{cfg: cfg, memory: memory}, nil
+	return &Transport{cfg: cfg, memory: memory,
+		background: newBackground(cfg.backgroundLimit, cfg.backgroundTimeout)}, nil
 }
 
-// Close stops the Transport's background work and waits for it to end.
-// (This version starts none; call Close anyway, so that later versions,
-// which revalidate in the background, can stop cleanly.) The Transport still
-// forwards requests after Close. It does not close the Storage, which the
-// caller may share.
+// Close stops the Transport's background work: it starts no more
+// stale-while-revalidate revalidations, cancels those that run, and waits
+// for them to end. The Transport still answers requests after Close, but
+// revalidates stale responses before serving them. Close does not close
+// the Storage, which the caller may share.
 func (t *Transport) Close() error {
+	if t.background != nil {
+		t.background.close()
+	}
 	return nil
 }
 
@@ -100,11 +106,18 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		return t.forward(req, CacheStatus{Forward: ForwardMethod})
 	}
+	opts := requestOptionsFrom(req.Context())
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	r := readRequest(req)
-	if r.bypass() {
+	if r.bypass() || opts.Bypass || t.cfg.rules.bypasses(req.Method, req.URL) {
 		return t.forward(req, CacheStatus{Forward: ForwardBypass})
 	}
 	reqCC := r.directives
+	if opts.Refresh {
+		reqCC.noCache = true // as a client's no-cache (§5.2.1.4)
+	}
 	var keyBuffer [256]byte
 	keyBytes := appendCacheKey(keyBuffer[:0], req.URL)
 	entries := t.load(req.Context(), keyBytes)
@@ -118,17 +131,57 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if reqCC.onlyIfCached {
 			return t.gatewayTimeout(req, forward), nil
 		}
-		return t.fetch(req, string(keyBytes), nil, forward)
+		return t.fetch(req, string(keyBytes), nil, forward, nil)
 	}
-	d := t.cfg.policy.evaluate(reqCC, entry, t.cfg.now())
-	if d.action == actionServe {
+	facts := t.factsFor(entry, t.ruleFor(req, opts, entry.StatusCode))
+	d := t.cfg.policy.evaluate(reqCC, entry, facts, t.cfg.now())
+	switch d.action {
+	case actionServe:
 		status := CacheStatus{Hit: true, TTL: d.ttl(), HasTTL: true}
 		return t.serveStored(req, r.conditional, entry, d.age, status)
+	case actionServeStale:
+		if t.revalidateInBackground(req, keyBytes, entry) {
+			status := CacheStatus{Hit: true, Forward: ForwardStale, TTL: d.ttl(), HasTTL: true}
+			return t.serveStored(req, r.conditional, entry, d.age, status)
+		}
+		d.forward = ForwardStale // closed: revalidate now
 	}
 	if reqCC.onlyIfCached {
 		return t.gatewayTimeout(req, d.forward), nil
 	}
-	return t.revalidate(req, string(keyBytes), entry, d)
+	var fallback *staleFallback
+	if d.forward == ForwardStale {
+		fallback = &staleFallback{reqCC: reqCC, entry: entry, facts: facts}
+	}
+	return t.revalidate(req, string(keyBytes), entry, d, fallback)
+}
+
+// ruleFor returns the rule that applies to a request and a response status:
+// the Override rule of a per-request TTL, or the first configured rule that
+// matches; nil when none does.
+func (t *Transport) ruleFor(req *http.Request, opts RequestOptions, status int) *compiledRule {
+	if r := opts.rule(); r != nil {
+		return r
+	}
+	return t.cfg.rules.match(req.Method, req.URL, status)
+}
+
+// factsFor returns an entry's facts as a rule amends them. The amended
+// facts of a configured rule are kept on the entry, so that a hit does not
+// amend them again.
+func (t *Transport) factsFor(e *Entry, rule *compiledRule) *responseFacts {
+	f := e.responseFacts()
+	if rule == nil {
+		return f
+	}
+	if cached := e.ruled.Load(); cached != nil && cached.rule == rule {
+		return cached
+	}
+	amended := f.withRule(rule, t.cfg.shared)
+	if rule.index >= 0 {
+		e.ruled.Store(amended)
+	}
+	return amended
 }
 
 // forward sends a request the cache does not handle and marks the response.
@@ -178,10 +231,13 @@ func (t *Transport) load(ctx context.Context, key []byte) []*Entry {
 // fetch makes a full request (a miss, or a stale entry without validators)
 // and stores the response when it may. stored is the entry being replaced,
 // if any.
-func (t *Transport) fetch(req *http.Request, key string, stored *Entry, forward string) (*http.Response, error) {
+func (t *Transport) fetch(req *http.Request, key string, stored *Entry, forward string, fallback *staleFallback) (*http.Response, error) {
 	t.logDecision(req, "fetch", slog.String("fwd", forward))
 	requestTime := t.cfg.now()
 	resp, err := t.cfg.upstream.RoundTrip(req)
+	if stale, served := t.serveStaleOnError(req, fallback, resp, err); served {
+		return stale, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -190,20 +246,26 @@ func (t *Transport) fetch(req *http.Request, key string, stored *Entry, forward 
 
 // revalidate validates a stored response with the origin (RFC 9111 §4.3)
 // and serves it, updated, when the origin answers 304.
-func (t *Transport) revalidate(req *http.Request, key string, entry *Entry, d decision) (*http.Response, error) {
+//
+// fallback, when not nil, is the stale response to serve instead if the
+// origin fails and stale-if-error allows it.
+func (t *Transport) revalidate(req *http.Request, key string, entry *Entry, d decision, fallback *staleFallback) (*http.Response, error) {
 	if req.Method == http.MethodHead {
 		// A HEAD response freshens or invalidates the stored GET (§4.3.5).
-		return t.fetch(req, key, entry, d.forward)
+		return t.fetch(req, key, entry, d.forward, fallback)
 	}
 	if !hasValidators(entry) {
 		// Nothing to validate with: a full request, with the caller's own
 		// validators, if any, left for the origin to answer.
-		return t.fetch(req, key, entry, d.forward)
+		return t.fetch(req, key, entry, d.forward, fallback)
 	}
 	outreq := conditionalRequest(req, entry)
 	t.logDecision(req, "revalidate", slog.String("fwd", d.forward))
 	requestTime := t.cfg.now()
 	resp, err := t.cfg.upstream.RoundTrip(outreq)
+	if stale, served := t.serveStaleOnError(req, fallback, resp, err); served {
+		return stale, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -218,15 +280,16 @@ func (t *Transport) revalidate(req *http.Request, key string, entry *Entry, d de
 		// only a full response can answer (§4.3.4).
 		delete(outreq.Header, "If-None-Match")
 		delete(outreq.Header, "If-Modified-Since")
-		resp, err := t.fetch(outreq, key, entry, d.forward)
+		resp, err := t.fetch(outreq, key, entry, d.forward, fallback)
 		if resp != nil {
 			resp.Request = req
 		}
 		return resp, err
 	}
 	updated := freshened(entry, resp.Header, requestTime, responseTime)
-	updatedDecision := t.cfg.policy.evaluate(cacheControl{}, updated, responseTime)
-	t.store(req, key, updated, t.cfg.policy.storageTTL(updatedDecision, updated.responseFacts()))
+	updatedFacts := t.factsFor(updated, t.ruleFor(req, requestOptionsFrom(req.Context()), updated.StatusCode))
+	updatedDecision := t.cfg.policy.evaluate(cacheControl{}, updated, updatedFacts, responseTime)
+	t.store(req, key, updated, t.cfg.policy.storageTTL(updatedDecision, updatedFacts))
 	status := CacheStatus{Forward: d.forward, ForwardStatus: http.StatusNotModified,
 		TTL: updatedDecision.ttl(), HasTTL: true}
 	return t.serveStored(req, isConditional(req), updated, updatedDecision.age, status)
@@ -246,10 +309,9 @@ func (t *Transport) receive(req *http.Request, key string, resp *http.Response, 
 	if req.Method == http.MethodHead && stored != nil && resp.StatusCode == http.StatusOK {
 		t.freshenFromHead(req, key, stored, header, requestTime, responseTime)
 	}
-	entry, d, reason := t.entryToStore(req, resp, requestTime, responseTime)
+	entry, d, ttl, reason := t.entryToStore(req, resp, requestTime, responseTime)
 	if entry != nil {
 		status.Stored, status.TTL, status.HasTTL = true, d.ttl(), true
-		ttl := t.cfg.policy.storageTTL(d, entry.responseFacts())
 		resp.Body = newCapturingBody(resp.Body, resp.ContentLength, t.cfg.maxBodyBytes, func(body []byte) {
 			entry.Body = BytesBody(body)
 			t.store(req, key, entry, ttl)
@@ -277,16 +339,18 @@ func (t *Transport) receive(req *http.Request, key string, resp *http.Response, 
 }
 
 // entryToStore decides whether a response from the network is stored and
-// returns the entry (without its body, which is added once read whole) and
-// its freshness; or, when it is not stored, the reason.
-func (t *Transport) entryToStore(req *http.Request, resp *http.Response, requestTime, responseTime time.Time) (*Entry, decision, string) {
+// returns the entry (without its body, which is added once read whole), its
+// freshness and how long to keep it; or, when it is not stored, the reason.
+func (t *Transport) entryToStore(req *http.Request, resp *http.Response, requestTime, responseTime time.Time) (*Entry, decision, time.Duration, string) {
 	storedFields, facts := storedHeader(resp.Header)
-	ok, reason := t.cfg.policy.storable(req, requestDirectives(req.Header), resp.StatusCode, facts)
+	rule := t.ruleFor(req, requestOptionsFrom(req.Context()), resp.StatusCode)
+	ruled := facts.withRule(rule, t.cfg.shared)
+	ok, reason := t.cfg.policy.storable(req, requestDirectives(req.Header), resp.StatusCode, ruled)
 	if !ok {
-		return nil, decision{}, reason
+		return nil, decision{}, 0, reason
 	}
 	if resp.ContentLength > t.cfg.maxBodyBytes {
-		return nil, decision{}, detailTooLarge
+		return nil, decision{}, 0, detailTooLarge
 	}
 	t.cfg.policy.withoutPrivateFields(storedFields, facts)
 	entry := &Entry{
@@ -297,11 +361,12 @@ func (t *Transport) entryToStore(req *http.Request, resp *http.Response, request
 		ResponseTime: responseTime,
 	}
 	entry.facts.Store(facts)
-	d := t.cfg.policy.evaluate(cacheControl{}, entry, responseTime)
-	if !t.cfg.policy.reusable(d.lifetime, facts) {
-		return nil, decision{}, detailNotReusable
+	ruled = t.factsFor(entry, rule)
+	d := t.cfg.policy.evaluate(cacheControl{}, entry, ruled, responseTime)
+	if !t.cfg.policy.reusable(d.lifetime, ruled) {
+		return nil, decision{}, 0, detailNotReusable
 	}
-	return entry, d, ""
+	return entry, d, t.cfg.policy.storageTTL(d, ruled), ""
 }
 
 // isFullResponse reports final statuses that replace a stored response:
@@ -318,8 +383,9 @@ func (t *Transport) freshenFromHead(req *http.Request, key string, stored *Entry
 		return
 	}
 	updated := freshened(stored, head, requestTime, responseTime)
-	d := t.cfg.policy.evaluate(cacheControl{}, updated, responseTime)
-	t.store(req, key, updated, t.cfg.policy.storageTTL(d, updated.responseFacts()))
+	facts := t.factsFor(updated, t.ruleFor(req, requestOptionsFrom(req.Context()), updated.StatusCode))
+	d := t.cfg.policy.evaluate(cacheControl{}, updated, facts, responseTime)
+	t.store(req, key, updated, t.cfg.policy.storageTTL(d, facts))
 }
 
 // remove deletes every variant of key; a storage error is logged.
@@ -378,7 +444,7 @@ func (t *Transport) serveStored(req *http.Request, conditional bool, entry *Entr
 	body, err := entry.Body.Open()
 	if err != nil {
 		t.logStorageError(req, "open body", err)
-		return t.fetch(req, cacheKey(req.URL), nil, ForwardURIMiss)
+		return t.fetch(req, cacheKey(req.URL), nil, ForwardURIMiss, nil)
 	}
 	resp.Body = body
 	return &resp, nil
