@@ -477,3 +477,58 @@ func FuzzParseHTTPDate(f *testing.F) {
 		}
 	})
 }
+
+// TestStaleWindows covers RFC 5861: when a stale response is served while
+// it is revalidated in the background (§3), and when it may answer instead
+// of a failed origin (§4).
+func TestStaleWindows(t *testing.T) {
+	tests := []struct {
+		name       string
+		shared     bool
+		respHeader http.Header
+		reqHeader  http.Header
+		elapsed    time.Duration
+		wantAction action
+		wantOnErr  bool
+	}{
+		{"RFC 5861 §3 within stale-while-revalidate", false, header("Cache-Control", "max-age=10, stale-while-revalidate=30"), nil,
+			40 * time.Second, actionServeStale, false},
+		{"RFC 5861 §3 past stale-while-revalidate", false, header("Cache-Control", "max-age=10, stale-while-revalidate=30"), nil,
+			41 * time.Second, actionRevalidate, false},
+		{"RFC 5861 §3 fresh is a plain hit", false, header("Cache-Control", "max-age=10, stale-while-revalidate=30"), nil,
+			5 * time.Second, actionServe, false},
+		{"RFC 9111 §4.2.4 must-revalidate forbids both", false, header("Cache-Control", "max-age=10, must-revalidate, stale-while-revalidate=30, stale-if-error=30"), nil,
+			20 * time.Second, actionRevalidate, false},
+		{"RFC 9111 §4.2.4 no-cache forbids both", false, header("Cache-Control", "no-cache, stale-while-revalidate=30, stale-if-error=30"), nil,
+			1 * time.Second, actionRevalidate, false},
+		{"RFC 9111 §4.2.4 shared: proxy-revalidate forbids both", true, header("Cache-Control", "max-age=10, proxy-revalidate, stale-while-revalidate=30, stale-if-error=30"), nil,
+			20 * time.Second, actionRevalidate, false},
+		{"RFC 9111 §5.2.1.4 client no-cache skips stale-while-revalidate", false, header("Cache-Control", "max-age=10, stale-while-revalidate=30, stale-if-error=30"),
+			header("Cache-Control", "no-cache"), 20 * time.Second, actionRevalidate, false},
+		{"RFC 9111 §5.2.1.1 client max-age skips stale-while-revalidate", false, header("Cache-Control", "max-age=10, stale-while-revalidate=30"),
+			header("Cache-Control", "max-age=15"), 20 * time.Second, actionRevalidate, false},
+		{"RFC 5861 §4 within stale-if-error", false, header("Cache-Control", "max-age=10, stale-if-error=30"), nil,
+			40 * time.Second, actionRevalidate, true},
+		{"RFC 5861 §4 past stale-if-error", false, header("Cache-Control", "max-age=10, stale-if-error=30"), nil,
+			41 * time.Second, actionRevalidate, false},
+		{"RFC 5861 §4 request stale-if-error widens the window", false, header("Cache-Control", "max-age=10"),
+			header("Cache-Control", "stale-if-error=60"), 40 * time.Second, actionRevalidate, true},
+		{"RFC 5861 §4 invalid stale-if-error is no window", false, header("Cache-Control", "max-age=10, stale-if-error=soon"), nil,
+			11 * time.Second, actionRevalidate, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testPolicy
+			p.shared = tt.shared
+			e := storedAt(tt.respHeader)
+			reqCC := requestDirectives(tt.reqHeader)
+			d := p.evaluate(reqCC, e, e.responseFacts(), epoch.Add(tt.elapsed))
+			if d.action != tt.wantAction {
+				t.Errorf("evaluate action = %v, want %v", d.action, tt.wantAction)
+			}
+			if _, ok := p.mayServeStaleOnError(reqCC, e, e.responseFacts(), epoch.Add(tt.elapsed)); ok != tt.wantOnErr {
+				t.Errorf("mayServeStaleOnError = %v, want %v", ok, tt.wantOnErr)
+			}
+		})
+	}
+}

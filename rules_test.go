@@ -1,0 +1,238 @@
+package httpcache
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCompileRulesRejectsBadRules(t *testing.T) {
+	tests := []struct {
+		name  string
+		rules []Rule
+		want  string
+	}{
+		{"query in pattern", []Rule{{Pattern: "api.example.com/v1?x=1", TTL: time.Second}},
+			`rule 0 ("api.example.com/v1?x=1"): a pattern is a host and a path`},
+		{"scheme in pattern", []Rule{{Pattern: "https://api.example.com/v1", TTL: time.Second}},
+			`rule 0 ("https://api.example.com/v1"): a pattern has no scheme`},
+		{"no host", []Rule{{Pattern: "/v1/*", TTL: time.Second}}, `rule 0 ("/v1/*"): the pattern has no host`},
+		{"method not cached", []Rule{{Pattern: "a.example", Methods: []string{"POST"}, TTL: time.Second}},
+			`method "POST": the cache handles only GET and HEAD`},
+		{"bad status", []Rule{{Pattern: "a.example", Statuses: []int{99}}}, "status 99 is not an HTTP status code"},
+		{"bad cacheable status", []Rule{{Pattern: "a.example", CacheableStatuses: []int{600}}}, "status 600 is not an HTTP status code"},
+		{"negative TTL", []Rule{{Pattern: "a.example", TTL: -time.Second}}, "durations must not be negative"},
+		{"negative window", []Rule{{Pattern: "a.example", StaleIfError: -time.Second}}, "durations must not be negative"},
+		{"override without TTL", []Rule{{Pattern: "a.example", Override: true}}, "Override needs a TTL"},
+		{"bypass with TTL", []Rule{{Pattern: "a.example", Bypass: true, TTL: time.Second}}, "a Bypass rule stores nothing"},
+		{"rule after catch-all", []Rule{{TTL: time.Second}, {Pattern: "a.example", TTL: time.Minute}},
+			`rule 1 ("a.example"): never used: rule 0 before it matches every request`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewTransport(WithRules(tt.rules...))
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "httpcache: WithRules: ") {
+				t.Fatalf("error = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRuleMatching(t *testing.T) {
+	rules := []Rule{
+		{Pattern: "api.example.com/v1/users/*", TTL: 1 * time.Second},
+		{Pattern: "api.example.com/v1/items", Methods: []string{http.MethodHead}, TTL: 2 * time.Second},
+		{Pattern: "*.example.com/v2/*/detail", TTL: 3 * time.Second},
+		{Pattern: "localhost:8080/*", TTL: 4 * time.Second},
+		{Pattern: "api.example.com", Statuses: []int{404}, TTL: 5 * time.Second},
+		{Pattern: "API.example.com/*", TTL: 6 * time.Second},
+		{Pattern: "*", TTL: 7 * time.Second},
+	}
+	set, err := compileRules(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		method string
+		url    string
+		status int
+		want   time.Duration // the TTL of the rule that matches
+	}{
+		{"path glob matches below the prefix", "GET", "https://api.example.com/v1/users/42", 200, 1 * time.Second},
+		{"star crosses slashes", "GET", "https://api.example.com/v1/users/42/posts", 200, 1 * time.Second},
+		{"query is not matched", "GET", "https://api.example.com/v1/users/42?x=1", 200, 1 * time.Second},
+		{"prefix itself without slash does not match users/*", "GET", "https://api.example.com/v1/users", 200, 6 * time.Second},
+		{"method filter", "GET", "https://api.example.com/v1/items", 200, 6 * time.Second},
+		{"method filter matches", "HEAD", "https://api.example.com/v1/items", 200, 2 * time.Second},
+		{"host glob and inner star", "GET", "https://eu.example.com/v2/7/detail", 200, 3 * time.Second},
+		{"inner star needs the suffix", "GET", "https://eu.example.com/v2/7/summary", 200, 7 * time.Second},
+		{"pattern with port", "GET", "http://localhost:8080/x", 200, 4 * time.Second},
+		{"pattern with port needs it", "GET", "http://localhost:9090/x", 200, 7 * time.Second},
+		{"status filter", "GET", "https://api.example.com/anything", 404, 5 * time.Second},
+		{"host case and port ignored", "GET", "https://API.Example.COM:443/other", 200, 6 * time.Second},
+		{"catch-all", "GET", "https://other.org/", 200, 7 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := url.Parse(tt.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := set.match(tt.method, u, tt.status)
+			if r == nil || r.TTL != tt.want {
+				t.Fatalf("matched %+v, want the rule with TTL %v", r, tt.want)
+			}
+		})
+	}
+}
+
+func TestRuleBypassesBeforeTheResponse(t *testing.T) {
+	set, err := compileRules([]Rule{
+		{Pattern: "a.example/errors", Statuses: []int{500}, Bypass: true},
+		{Pattern: "a.example/live/*", Bypass: true},
+		{Pattern: "a.example/*", TTL: time.Minute},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]bool{"/live/feed": true, "/errors": false, "/data": false} {
+		if got := set.bypasses(http.MethodGet, &url.URL{Scheme: "https", Host: "a.example", Path: path}); got != want {
+			t.Errorf("bypasses(%s) = %v, want %v", path, got, want)
+		}
+	}
+}
+
+func TestGlobMatch(t *testing.T) {
+	tests := []struct {
+		pattern, s string
+		want       bool
+	}{
+		{"", "", true},
+		{"*", "", true},
+		{"*", "anything/at/all", true},
+		{"/v1/*", "/v1/", true},
+		{"/v1/*", "/v1", false},
+		{"/a*b*c", "/aXXbYYc", true},
+		{"/a*b*c", "/aXXbYYcZ", false},
+		{"/a*b", "/abab", true},
+		{"**", "x", true},
+		{"a", "b", false},
+		{"*.example.com", "api.example.com", true},
+		{"*.example.com", "example.com", false},
+	}
+	for _, tt := range tests {
+		if got := globMatch(tt.pattern, tt.s); got != tt.want {
+			t.Errorf("globMatch(%q, %q) = %v, want %v", tt.pattern, tt.s, got, tt.want)
+		}
+	}
+}
+
+// TestRuleFacts holds how a rule amends what a response says.
+func TestRuleFacts(t *testing.T) {
+	minute := time.Minute
+	tests := []struct {
+		name          string
+		shared        bool
+		rule          Rule
+		header        http.Header
+		status        int
+		wantStorable  bool
+		wantDetail    string
+		wantLifetime  time.Duration
+		wantSWR       time.Duration
+		wantSIE       time.Duration
+		wantRevalStal bool // must revalidate when stale
+	}{
+		{name: "TTL fills a response without freshness", rule: Rule{TTL: minute, StaleIfError: time.Hour},
+			header: header(), status: 200, wantStorable: true, wantLifetime: minute, wantSIE: time.Hour},
+		{name: "explicit max-age wins over TTL", rule: Rule{TTL: minute},
+			header: header("Cache-Control", "max-age=5"), status: 200, wantStorable: true, wantLifetime: 5 * time.Second},
+		{name: "Expires wins over TTL", rule: Rule{TTL: minute},
+			header: header("Date", httpDate(epoch), "Expires", httpDate(epoch.Add(9*time.Second))), status: 200,
+			wantStorable: true, wantLifetime: 9 * time.Second},
+		{name: "response's own windows win", rule: Rule{TTL: minute, StaleWhileRevalidate: time.Hour, StaleIfError: time.Hour},
+			header: header("Cache-Control", "stale-while-revalidate=7, stale-if-error=8"), status: 200, wantStorable: true,
+			wantLifetime: minute, wantSWR: 7 * time.Second, wantSIE: 8 * time.Second},
+		{name: "without Override no-store still prevails", rule: Rule{TTL: minute},
+			header: header("Cache-Control", "no-store"), status: 200, wantDetail: detailNoStore},
+		{name: "Override replaces no-cache, no-store and max-age", rule: Rule{TTL: minute, Override: true, StaleWhileRevalidate: 30 * time.Second},
+			header: header("Cache-Control", "no-cache, no-store, must-revalidate, max-age=0, stale-if-error=99"), status: 200,
+			wantStorable: true, wantLifetime: minute, wantSWR: 30 * time.Second},
+		{name: "Override ignores Expires", rule: Rule{TTL: minute, Override: true},
+			header: header("Expires", "0"), status: 200, wantStorable: true, wantLifetime: minute},
+		{name: "Override keeps private out of a shared cache", shared: true, rule: Rule{TTL: minute, Override: true},
+			header: header("Cache-Control", "private"), status: 200, wantDetail: detailPrivate},
+		{name: "private is fine in a private cache", rule: Rule{TTL: minute, Override: true},
+			header: header("Cache-Control", "private"), status: 200, wantStorable: true, wantLifetime: minute},
+		{name: "5xx not stored by default", rule: Rule{TTL: minute},
+			header: header("Cache-Control", "max-age=60"), status: 503, wantDetail: detailRule},
+		{name: "429 not stored by default", rule: Rule{TTL: minute}, header: header(), status: 429, wantDetail: detailRule},
+		{name: "501 not stored by default", rule: Rule{TTL: minute}, header: header(), status: 501, wantDetail: detailRule},
+		{name: "404 stored by default", rule: Rule{TTL: minute}, header: header(), status: 404, wantStorable: true, wantLifetime: minute},
+		{name: "CacheableStatuses admits 429", rule: Rule{TTL: minute, CacheableStatuses: []int{200, 429}},
+			header: header(), status: 429, wantStorable: true, wantLifetime: minute},
+		{name: "CacheableStatuses limits", rule: Rule{TTL: minute, CacheableStatuses: []int{200}},
+			header: header(), status: 404, wantDetail: detailRule},
+		{name: "Bypass with statuses stores nothing", rule: Rule{Statuses: []int{200}, Bypass: true},
+			header: header("Cache-Control", "max-age=60"), status: 200, wantDetail: detailRule},
+		{name: "windows alone keep heuristics", rule: Rule{StaleIfError: minute},
+			header: header("Date", httpDate(epoch), "Last-Modified", httpDate(epoch.Add(-100*time.Second))), status: 200,
+			wantStorable: true, wantLifetime: 10 * time.Second, wantSIE: minute},
+		{name: "shared: s-maxage is explicit freshness", shared: true, rule: Rule{TTL: minute},
+			header: header("Cache-Control", "s-maxage=3"), status: 200, wantStorable: true, wantLifetime: 3 * time.Second, wantRevalStal: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rule, err := compileRule(0, tt.rule)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := testPolicy
+			p.shared = tt.shared
+			e := &Entry{StatusCode: tt.status, Header: tt.header, RequestTime: epoch, ResponseTime: epoch}
+			f := e.responseFacts().withRule(rule, tt.shared)
+			req, _ := http.NewRequest(http.MethodGet, "https://a.example/", nil)
+			ok, detail := p.storable(req, cacheControl{}, tt.status, f)
+			if ok != tt.wantStorable || detail != tt.wantDetail {
+				t.Fatalf("storable = %v %q, want %v %q", ok, detail, tt.wantStorable, tt.wantDetail)
+			}
+			if !ok {
+				return
+			}
+			if got := p.freshnessLifetime(e, f); got != tt.wantLifetime {
+				t.Errorf("lifetime = %v, want %v", got, tt.wantLifetime)
+			}
+			if f.staleWhileRevalidate != tt.wantSWR || f.staleIfError != tt.wantSIE {
+				t.Errorf("windows = %v, %v; want %v, %v", f.staleWhileRevalidate, f.staleIfError, tt.wantSWR, tt.wantSIE)
+			}
+			if got := p.mustRevalidateWhenStale(f); got != tt.wantRevalStal {
+				t.Errorf("mustRevalidateWhenStale = %v", got)
+			}
+		})
+	}
+}
+
+// FuzzCompileRule feeds patterns to the rule compiler and matcher: they
+// either fail with an error or match without panicking.
+func FuzzCompileRule(f *testing.F) {
+	for _, seed := range []string{"", "*", "api.example.com/v1/*", "*.x/**/a*b", "h:80/p", "/x", "a?b", "ü.example/ü*"} {
+		f.Add(seed, "https://api.example.com/v1/users/1")
+	}
+	f.Fuzz(func(t *testing.T, pattern, rawURL string) {
+		r, err := compileRule(0, Rule{Pattern: pattern, TTL: time.Second})
+		if err != nil {
+			return
+		}
+		u, err := url.Parse(rawURL)
+		if err != nil {
+			return
+		}
+		matched := r.matches(http.MethodGet, u, 200)
+		if r.catchAll() && !matched {
+			t.Fatalf("catch-all %q did not match %q", pattern, rawURL)
+		}
+	})
+}
