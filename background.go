@@ -41,18 +41,20 @@ func newBackground(limit int, timeout time.Duration) *background {
 // caller should run one (with run), and closed when close has been called.
 // When neither, one runs already for id, or the limit is reached: the
 // stale response may be served without starting another.
-func (b *background) acquire(id string) (started, closed bool) {
+// The id is returned as a string when started, for run.
+func (b *background) acquire(id []byte) (idString string, started, closed bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return false, true
+		return "", false, true
 	}
-	if _, ok := b.running[id]; ok || len(b.running) >= b.limit {
-		return false, false
+	if _, ok := b.running[string(id)]; ok || len(b.running) >= b.limit {
+		return "", false, false
 	}
-	b.running[id] = struct{}{}
+	idString = string(id)
+	b.running[idString] = struct{}{}
 	b.wg.Add(1)
-	return true, false
+	return idString, true, false
 }
 
 // run runs work for an acquired id on its own goroutine, on a context that

@@ -202,3 +202,47 @@ func interleavedRatio(b *testing.B, bare http.RoundTripper, cache *Transport) fl
 	}
 	return float64(cacheTime) / float64(bareTime)
 }
+
+// blockingRevalidations passes the first request to origin and holds every
+// later one until release is closed: a slow origin, so that a background
+// revalidation is always running.
+type blockingRevalidations struct {
+	origin  http.RoundTripper
+	calls   atomic.Int64
+	release chan struct{}
+}
+
+func (o *blockingRevalidations) RoundTrip(req *http.Request) (*http.Response, error) {
+	if o.calls.Add(1) > 1 {
+		<-o.release
+	}
+	return o.origin.RoundTrip(req)
+}
+
+// BenchmarkStaleHitOverFresh interleaves stale-while-revalidate hits (the
+// revalidation held at a slow origin, as when SWR matters) with fresh hits
+// and reports the ratio of their costs to the caller: stale/fresh.
+func BenchmarkStaleHitOverFresh(b *testing.B) {
+	fresh := New(WithTransport(newBenchOrigin(1<<10, "max-age=3600")))
+	defer fresh.Close()
+	slow := &blockingRevalidations{origin: newBenchOrigin(1<<10, "max-age=0, stale-while-revalidate=3600"), release: make(chan struct{})}
+	stale := New(WithTransport(slow))
+	defer stale.Close()
+	defer close(slow.release)
+	req := benchRequest(b)
+	roundTripDrain(b, fresh, req)
+	roundTripDrain(b, stale, req)
+	ratio := interleavedRatio(b, fresh, stale)
+	if st := func() CacheStatus {
+		resp, _ := stale.RoundTrip(req)
+		resp.Body.Close()
+		s, _ := StatusOf(resp)
+		return s
+	}(); !st.Hit || st.Forward != ForwardStale {
+		b.Fatalf("not a stale hit: %+v", st)
+	}
+	if n := slow.calls.Load(); n != 2 {
+		b.Fatalf("origin saw %d requests, want the first and one revalidation", n)
+	}
+	b.ReportMetric(ratio, "stale/fresh")
+}

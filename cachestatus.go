@@ -142,6 +142,7 @@ func durationSeconds(d time.Duration) string {
 // the strings (strings are immutable) instead of formatting its own.
 type hitFields struct {
 	name        string
+	forward     string        // empty, or ForwardStale for a stale-while-revalidate hit
 	age, ttl    time.Duration // whole seconds
 	ageValue    string
 	cacheStatus string

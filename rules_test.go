@@ -1,9 +1,13 @@
 package httpcache
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -235,4 +239,115 @@ func FuzzCompileRule(f *testing.F) {
 			t.Fatalf("catch-all %q did not match %q", pattern, rawURL)
 		}
 	})
+}
+
+func TestRulesEndToEnd(t *testing.T) {
+	var status atomic.Int64
+	status.Store(200)
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/nocache/"):
+			w.Header().Set("Cache-Control", "no-cache, no-store, must-revalidate")
+		case strings.HasPrefix(r.URL.Path, "/explicit/"):
+			w.Header().Set("Cache-Control", "max-age=5")
+		}
+		w.WriteHeader(int(status.Load()))
+		fmt.Fprint(w, r.URL.Path)
+	}, WithRules(
+		Rule{Pattern: "127.0.0.1/live/*", Bypass: true},
+		Rule{Pattern: "127.0.0.1/nocache/*", TTL: 30 * time.Second, Override: true},
+		Rule{Pattern: "127.0.0.1/*", TTL: time.Minute},
+	))
+	tests := []struct {
+		name       string
+		path       string
+		status     int
+		advance    time.Duration
+		wantHit    bool
+		wantFwd    string
+		wantDetail string
+	}{
+		{name: "TTL fills the gap: miss", path: "/plain/1", wantFwd: ForwardURIMiss},
+		{name: "TTL fills the gap: hit", path: "/plain/1", advance: 59 * time.Second, wantHit: true},
+		{name: "TTL fills the gap: stale after it", path: "/plain/1", advance: 2 * time.Second, wantFwd: ForwardStale},
+		{name: "explicit freshness wins: miss", path: "/explicit/1", wantFwd: ForwardURIMiss},
+		{name: "explicit freshness wins: stale after 6s", path: "/explicit/1", advance: 6 * time.Second, wantFwd: ForwardStale},
+		{name: "Override stores a no-store response", path: "/nocache/1", wantFwd: ForwardURIMiss},
+		{name: "Override serves it for its TTL", path: "/nocache/1", advance: 29 * time.Second, wantHit: true},
+		{name: "Bypass rule", path: "/live/1", wantFwd: ForwardBypass},
+		{name: "Bypass rule again", path: "/live/1", wantFwd: ForwardBypass},
+		{name: "503 not stored under a rule", path: "/down/1", status: 503, wantFwd: ForwardURIMiss, wantDetail: detailRule},
+		{name: "503 not stored: no hit", path: "/down/1", status: 503, wantFwd: ForwardURIMiss, wantDetail: detailRule},
+		{name: "404 stored under a rule", path: "/gone/1", status: 404, wantFwd: ForwardURIMiss},
+		{name: "404 hit", path: "/gone/1", status: 404, wantHit: true},
+	}
+	for _, tt := range tests {
+		h.clock.Advance(tt.advance)
+		if tt.status == 0 {
+			tt.status = 200
+		}
+		status.Store(int64(tt.status))
+		r := h.get(tt.path)
+		if r.cache.Hit != tt.wantHit || r.cache.Forward != tt.wantFwd || r.cache.Detail != tt.wantDetail || r.body != tt.path {
+			t.Errorf("%s: got %q, Cache-Status %q", tt.name, r.body, r.header.Get("Cache-Status"))
+		}
+	}
+}
+
+func TestRequestOptions(t *testing.T) {
+	var version atomic.Int64
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		fmt.Fprintf(w, "v%d", version.Add(1))
+	})
+	do := func(opts RequestOptions) result {
+		t.Helper()
+		req, err := http.NewRequestWithContext(RequestContext(context.Background(), opts), http.MethodGet, h.origin.URL+"/a", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := h.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		st, _ := StatusOf(resp)
+		return result{status: resp.StatusCode, body: string(body), cache: st}
+	}
+	// A TTL for this call overrides the origin's no-cache: stored, then a hit.
+	if r := do(RequestOptions{TTL: time.Minute}); r.body != "v1" || !r.cache.Stored {
+		t.Fatalf("TTL, first call: %q %+v", r.body, r.cache)
+	}
+	h.clock.Advance(30 * time.Second)
+	if r := do(RequestOptions{TTL: time.Minute}); r.body != "v1" || !r.cache.Hit {
+		t.Fatalf("TTL, second call: %q %+v", r.body, r.cache)
+	}
+	// A shorter TTL finds the stored response too old.
+	if r := do(RequestOptions{TTL: 10 * time.Second}); r.body != "v2" || r.cache.Hit {
+		t.Fatalf("shorter TTL: %q %+v", r.body, r.cache)
+	}
+	// Refresh goes to the origin, and stores the answer.
+	if r := do(RequestOptions{Refresh: true, TTL: time.Minute}); r.body != "v3" || r.cache.Forward != ForwardRequest || !r.cache.Stored {
+		t.Fatalf("Refresh: %q %+v", r.body, r.cache)
+	}
+	if r := do(RequestOptions{TTL: time.Minute}); r.body != "v3" || !r.cache.Hit {
+		t.Fatalf("after Refresh: %q %+v", r.body, r.cache)
+	}
+	// Bypass neither reads nor stores.
+	if r := do(RequestOptions{Bypass: true}); r.body != "v4" || r.cache.Forward != ForwardBypass || r.cache.Stored {
+		t.Fatalf("Bypass: %q %+v", r.body, r.cache)
+	}
+	if r := do(RequestOptions{TTL: time.Minute}); r.body != "v3" || !r.cache.Hit {
+		t.Fatalf("after Bypass the stored response is unchanged: %q %+v", r.body, r.cache)
+	}
+	// Without options the origin's no-cache holds again.
+	if r := do(RequestOptions{}); r.body != "v5" || r.cache.Hit {
+		t.Fatalf("no options: %q %+v", r.body, r.cache)
+	}
+	// A negative TTL is an error, not a silent no-op.
+	req, _ := http.NewRequestWithContext(RequestContext(context.Background(), RequestOptions{TTL: -time.Second}), http.MethodGet, h.origin.URL+"/a", nil)
+	if _, err := h.transport.RoundTrip(req); err == nil || !strings.Contains(err.Error(), "TTL must not be negative") {
+		t.Fatalf("negative TTL: error %v", err)
+	}
 }

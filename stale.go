@@ -19,8 +19,11 @@ const detailStaleIfError = "stale-if-error"
 // on background work is reached. It reports false only when the Transport
 // is closed, and the caller must revalidate in the foreground.
 func (t *Transport) revalidateInBackground(req *http.Request, key []byte, entry *Entry) bool {
-	id := string(key) + "\x00" + entry.Variant
-	started, closed := t.background.acquire(id)
+	// The variant's own id: key, NUL, variant; built on the stack, since
+	// most stale hits find a revalidation running and need no string.
+	var idBuffer [256]byte
+	idBytes := append(append(append(idBuffer[:0], key...), 0), entry.Variant...)
+	id, started, closed := t.background.acquire(idBytes)
 	if !started {
 		return !closed
 	}

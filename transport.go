@@ -107,17 +107,17 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.forward(req, CacheStatus{Forward: ForwardMethod})
 	}
 	opts := requestOptionsFrom(req.Context())
-	if err := opts.validate(); err != nil {
-		return nil, err
+	if opts.TTL < 0 {
+		return nil, opts.validate()
 	}
 	r := readRequest(req)
-	if r.bypass() || opts.Bypass || t.cfg.rules.bypasses(req.Method, req.URL) {
+	if r.bypass() || opts.Bypass || (len(t.cfg.rules) > 0 && t.cfg.rules.bypasses(req.Method, req.URL)) {
 		return t.forward(req, CacheStatus{Forward: ForwardBypass})
 	}
-	reqCC := r.directives
 	if opts.Refresh {
-		reqCC.noCache = true // as a client's no-cache (§5.2.1.4)
+		r.directives.noCache = true // as a client's no-cache (§5.2.1.4)
 	}
+	reqCC := r.directives
 	var keyBuffer [256]byte
 	keyBytes := appendCacheKey(keyBuffer[:0], req.URL)
 	entries := t.load(req.Context(), keyBytes)
@@ -133,27 +133,38 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return t.fetch(req, string(keyBytes), nil, forward, nil)
 	}
-	facts := t.factsFor(entry, t.ruleFor(req, opts, entry.StatusCode))
+	facts := entry.responseFacts()
+	if opts.TTL > 0 || len(t.cfg.rules) > 0 {
+		facts = t.factsFor(entry, t.ruleFor(req, opts, entry.StatusCode))
+	}
 	d := t.cfg.policy.evaluate(reqCC, entry, facts, t.cfg.now())
-	switch d.action {
-	case actionServe:
+	if d.action == actionServe {
 		status := CacheStatus{Hit: true, TTL: d.ttl(), HasTTL: true}
 		return t.serveStored(req, r.conditional, entry, d.age, status)
-	case actionServeStale:
-		if t.revalidateInBackground(req, keyBytes, entry) {
+	}
+	return t.serveStale(req, &r, keyBytes, entry, facts, d)
+}
+
+// serveStale answers with an entry that may not be served as it is: stale
+// at once while it is revalidated in the background (RFC 5861 §3), or after
+// revalidating it, with the stale entry as a fallback should the origin
+// fail (RFC 5861 §4).
+func (t *Transport) serveStale(req *http.Request, r *cacheRequest, key []byte, entry *Entry, facts *responseFacts, d decision) (*http.Response, error) {
+	if d.action == actionServeStale {
+		if t.revalidateInBackground(req, key, entry) {
 			status := CacheStatus{Hit: true, Forward: ForwardStale, TTL: d.ttl(), HasTTL: true}
 			return t.serveStored(req, r.conditional, entry, d.age, status)
 		}
 		d.forward = ForwardStale // closed: revalidate now
 	}
-	if reqCC.onlyIfCached {
+	if r.directives.onlyIfCached {
 		return t.gatewayTimeout(req, d.forward), nil
 	}
 	var fallback *staleFallback
 	if d.forward == ForwardStale {
-		fallback = &staleFallback{reqCC: reqCC, entry: entry, facts: facts}
+		fallback = &staleFallback{reqCC: r.directives, entry: entry, facts: facts}
 	}
-	return t.revalidate(req, string(keyBytes), entry, d, fallback)
+	return t.revalidate(req, string(key), entry, d, fallback)
 }
 
 // ruleFor returns the rule that applies to a request and a response status:
@@ -475,17 +486,18 @@ func storedResponse(req *http.Request, status int, header http.Header) http.Resp
 // hold in, so that most hits format nothing.
 func (t *Transport) ageAndCacheStatus(entry *Entry, age time.Duration, status CacheStatus) (ageValue, cacheStatus string) {
 	age = age.Truncate(time.Second)
-	plainHit := status == CacheStatus{Hit: true, TTL: status.TTL, HasTTL: true}
+	// Plain hits and stale-while-revalidate hits are cached.
+	cacheable := status == CacheStatus{Hit: true, Forward: status.Forward, TTL: status.TTL, HasTTL: true}
 	ttl := status.TTL.Truncate(time.Second)
-	if plainHit {
-		if f := entry.hit.Load(); f != nil && f.age == age && f.ttl == ttl && f.name == t.cfg.name {
+	if cacheable {
+		if f := entry.hit.Load(); f != nil && f.age == age && f.ttl == ttl && f.forward == status.Forward && f.name == t.cfg.name {
 			return f.ageValue, f.cacheStatus
 		}
 	}
 	ageValue = durationSeconds(age)
 	cacheStatus = cacheStatusValue(entry.Header["Cache-Status"], t.cfg.name, status)
-	if plainHit {
-		entry.hit.Store(&hitFields{name: t.cfg.name, age: age, ttl: ttl, ageValue: ageValue, cacheStatus: cacheStatus})
+	if cacheable {
+		entry.hit.Store(&hitFields{name: t.cfg.name, forward: status.Forward, age: age, ttl: ttl, ageValue: ageValue, cacheStatus: cacheStatus})
 	}
 	return ageValue, cacheStatus
 }
