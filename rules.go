@@ -164,7 +164,7 @@ func compileRule(index int, r Rule) (*compiledRule, error) {
 	case r.TTL < 0 || r.StaleWhileRevalidate < 0 || r.StaleIfError < 0:
 		return nil, errors.New("durations must not be negative")
 	case r.Override && r.TTL == 0:
-		return nil, errors.New("Override needs a TTL")
+		return nil, errors.New("an Override rule needs a TTL")
 	case r.Bypass && (r.TTL != 0 || r.Override || r.StaleWhileRevalidate != 0 || r.StaleIfError != 0 || len(r.CacheableStatuses) > 0):
 		return nil, errors.New("a Bypass rule stores nothing: it takes no TTL, windows or statuses to store")
 	}

@@ -29,7 +29,7 @@ func TestCompileRulesRejectsBadRules(t *testing.T) {
 		{"bad cacheable status", []Rule{{Pattern: "a.example", CacheableStatuses: []int{600}}}, "status 600 is not an HTTP status code"},
 		{"negative TTL", []Rule{{Pattern: "a.example", TTL: -time.Second}}, "durations must not be negative"},
 		{"negative window", []Rule{{Pattern: "a.example", StaleIfError: -time.Second}}, "durations must not be negative"},
-		{"override without TTL", []Rule{{Pattern: "a.example", Override: true}}, "Override needs a TTL"},
+		{"override without TTL", []Rule{{Pattern: "a.example", Override: true}}, "an Override rule needs a TTL"},
 		{"bypass with TTL", []Rule{{Pattern: "a.example", Bypass: true, TTL: time.Second}}, "a Bypass rule stores nothing"},
 		{"rule after catch-all", []Rule{{TTL: time.Second}, {Pattern: "a.example", TTL: time.Minute}},
 			`rule 1 ("a.example"): never used: rule 0 before it matches every request`},
