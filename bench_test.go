@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -245,4 +247,61 @@ func BenchmarkStaleHitOverFresh(b *testing.B) {
 		b.Fatalf("origin saw %d requests, want the first and one revalidation", n)
 	}
 	b.ReportMetric(ratio, "stale/fresh")
+}
+
+// slowOrigin answers after a fixed delay, with a response that is not
+// stored, and records when it answered.
+type slowOrigin struct {
+	delay    time.Duration
+	requests atomic.Int64
+	answered atomic.Int64 // UnixNano of the last answer
+	body     []byte
+}
+
+func (o *slowOrigin) RoundTrip(req *http.Request) (*http.Response, error) {
+	o.requests.Add(1)
+	time.Sleep(o.delay)
+	o.answered.Store(time.Now().UnixNano())
+	return &http.Response{StatusCode: 200, Header: http.Header{"Cache-Control": {"no-store"}, "Content-Type": {"application/json"}},
+		Body: io.NopCloser(bytes.NewReader(o.body)), ContentLength: int64(len(o.body)), Request: req}, nil
+}
+
+// BenchmarkCoalescedWaiters sends 200 concurrent identical requests per
+// iteration to an origin that takes 2 ms, and reports the extra latency the
+// callers see over the origin's: from the origin's answer to each caller
+// having its response, as p50 and p99 in microseconds.
+func BenchmarkCoalescedWaiters(b *testing.B) {
+	const callers = 200
+	origin := &slowOrigin{delay: 2 * time.Millisecond, body: bytes.Repeat([]byte("a"), 1<<10)}
+	tr := New(WithTransport(origin))
+	defer tr.Close()
+	var extra []time.Duration
+	for b.Loop() {
+		var wg sync.WaitGroup
+		got := make([]int64, callers)
+		start := make(chan struct{})
+		for i := range callers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req := benchRequest(b)
+				<-start
+				roundTripDrain(b, tr, req)
+				got[i] = time.Now().UnixNano()
+			}()
+		}
+		close(start)
+		wg.Wait()
+		answered := origin.answered.Load()
+		for _, at := range got {
+			extra = append(extra, time.Duration(at-answered))
+		}
+	}
+	if origin.requests.Load() > int64(b.N)*2 {
+		b.Fatalf("%d origin requests for %d rounds of %d callers", origin.requests.Load(), b.N, callers)
+	}
+	slices.Sort(extra)
+	b.ReportMetric(float64(extra[len(extra)/2].Microseconds()), "p50-extra-µs")
+	b.ReportMetric(float64(extra[len(extra)*99/100].Microseconds()), "p99-extra-µs")
+	b.ReportMetric(float64(origin.requests.Load())/float64(b.N), "origin-req/round")
 }

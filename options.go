@@ -43,6 +43,7 @@ type config struct {
 
 	backgroundLimit   int
 	backgroundTimeout time.Duration
+	coalesce          CoalesceOptions
 }
 
 func defaultConfig() config {

@@ -41,7 +41,9 @@ func (t *Transport) revalidateInBackground(req *http.Request, key []byte, entry 
 // finishBackgroundRevalidation revalidates a stale entry and reads the
 // response through, which stores it. A failure leaves the stale entry.
 func (t *Transport) finishBackgroundRevalidation(req *http.Request, key string, entry *Entry) {
-	resp, err := t.revalidate(req, key, entry, decision{forward: ForwardStale}, nil)
+	resp, err := t.network(req, func(req *http.Request) (*http.Response, error) {
+		return t.revalidate(req, key, entry, decision{forward: ForwardStale}, nil)
+	})
 	if err != nil {
 		t.cfg.logger.LogAttrs(req.Context(), slog.LevelWarn, "httpcache: background revalidation failed; the stale response stays",
 			slog.String("url", req.URL.String()), slog.Any("error", err))

@@ -28,6 +28,9 @@ type Transport struct {
 	memory *MemoryStorage
 	// background runs stale-while-revalidate revalidations.
 	background *background
+	// coalescer shares network steps among identical requests; nil when
+	// coalescing is off.
+	coalescer *coalescer
 }
 
 // New returns a caching Transport. With no options it is a private cache in
@@ -60,20 +63,37 @@ func NewTransport(opts ...Option) (*Transport, error) {
 	}
 	cfg.policy.shared = cfg.shared
 	memory, _ := cfg.storage.(*MemoryStorage)
-	return &Transport{cfg: cfg, memory: memory,
-		background: newBackground(cfg.backgroundLimit, cfg.backgroundTimeout)}, nil
+	t := &Transport{cfg: cfg, memory: memory,
+		background: newBackground(cfg.backgroundLimit, cfg.backgroundTimeout)}
+	if !cfg.coalesce.Disabled {
+		t.coalescer = newCoalescer(&t.cfg)
+	}
+	return t, nil
 }
 
 // Close stops the Transport's background work: it starts no more
 // stale-while-revalidate revalidations, cancels those that run, and waits
-// for them to end. The Transport still answers requests after Close, but
-// revalidates stale responses before serving them. Close does not close
+// for them to end, and for shared requests to the origin to end. The
+// Transport still answers requests after Close, but revalidates stale
+// responses before serving them and no longer coalesces requests. Close does not close
 // the Storage, which the caller may share.
 func (t *Transport) Close() error {
 	if t.background != nil {
 		t.background.close()
 	}
+	if t.coalescer != nil {
+		t.coalescer.close()
+	}
 	return nil
+}
+
+// network runs a network step of req, shared with identical requests in
+// flight when coalescing is on.
+func (t *Transport) network(req *http.Request, send step) (*http.Response, error) {
+	if t.coalescer == nil {
+		return send(req)
+	}
+	return t.coalescer.do(req, send)
 }
 
 // Invalidate removes every stored variant of a URL, as a successful unsafe
@@ -131,7 +151,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if reqCC.onlyIfCached {
 			return t.gatewayTimeout(req, forward), nil
 		}
-		return t.fetch(req, string(keyBytes), nil, forward, nil)
+		key := string(keyBytes)
+		return t.network(req, func(req *http.Request) (*http.Response, error) {
+			return t.fetch(req, key, nil, forward, nil)
+		})
 	}
 	facts := entry.responseFacts()
 	if opts.TTL > 0 || len(t.cfg.rules) > 0 {
@@ -164,7 +187,10 @@ func (t *Transport) serveStale(req *http.Request, r *cacheRequest, key []byte, e
 	if d.forward == ForwardStale {
 		fallback = &staleFallback{reqCC: r.directives, entry: entry, facts: facts}
 	}
-	return t.revalidate(req, string(key), entry, d, fallback)
+	keyString := string(key)
+	return t.network(req, func(req *http.Request) (*http.Response, error) {
+		return t.revalidate(req, keyString, entry, d, fallback)
+	})
 }
 
 // ruleFor returns the rule that applies to a request and a response status:

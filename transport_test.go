@@ -454,9 +454,14 @@ func TestCallerConditionalRequests(t *testing.T) {
 	h.wantOriginRequests(2)
 }
 
+// TestTruncatedBodiesAreNotStored covers a caller that stops reading and a
+// connection that breaks mid-body. Without coalescing the caller reads the
+// origin's stream, and only a body read to the end is stored. With it (the
+// default) the shared request reads the body whole before anyone gets it:
+// what is stored is whole, and a broken body is an error.
 func TestTruncatedBodiesAreNotStored(t *testing.T) {
 	big := strings.Repeat("x", 64<<10)
-	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+	handler := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		if r.URL.Path == "/broken" {
 			w.Header().Set("Content-Length", "100000")
@@ -470,41 +475,51 @@ func TestTruncatedBodiesAreNotStored(t *testing.T) {
 			return
 		}
 		fmt.Fprint(w, big)
-	})
-	t.Run("caller stops early", func(t *testing.T) {
-		resp, err := h.client.Get(h.origin.URL + "/early")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.CopyN(io.Discard, resp.Body, 100); err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if got := h.get("/early"); got.cache.Hit {
-			t.Fatal("a body the caller did not finish was stored")
-		}
-		if got := h.get("/early"); !got.cache.Hit || got.body != big {
-			t.Fatal("a body read to the end was not stored whole")
-		}
-	})
-	t.Run("connection breaks mid-body", func(t *testing.T) {
-		resp, err := h.client.Get(h.origin.URL + "/broken")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err == nil {
-			t.Fatal("the broken body read without error")
-		}
-		if st, _ := StatusOf(resp); st.Hit {
-			t.Fatal("unexpected hit")
-		}
-		stored, _ := h.transport.cfg.storage.Get(context.Background(), cacheKey(resp.Request.URL))
-		if len(stored) != 0 {
-			t.Fatal("a truncated body was stored")
-		}
-	})
+	}
+	for _, coalescing := range []bool{false, true} {
+		h := newHarness(t, handler, WithCoalescing(CoalesceOptions{Disabled: !coalescing}))
+		t.Run(fmt.Sprintf("coalescing %v: caller stops early", coalescing), func(t *testing.T) {
+			resp, err := h.client.Get(h.origin.URL + "/early")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.CopyN(io.Discard, resp.Body, 100); err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			got := h.get("/early")
+			if coalescing {
+				if !got.cache.Hit || got.body != big {
+					t.Fatalf("the shared request read the body whole, and stored it whole: %+v, %d bytes", got.cache, len(got.body))
+				}
+				return
+			}
+			if got.cache.Hit {
+				t.Fatal("a body the caller did not finish was stored")
+			}
+			if got := h.get("/early"); !got.cache.Hit || got.body != big {
+				t.Fatal("a body read to the end was not stored whole")
+			}
+		})
+		t.Run(fmt.Sprintf("coalescing %v: connection breaks mid-body", coalescing), func(t *testing.T) {
+			resp, err := h.client.Get(h.origin.URL + "/broken")
+			if err == nil {
+				_, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if st, _ := StatusOf(resp); st.Hit {
+					t.Fatal("unexpected hit")
+				}
+			}
+			if err == nil {
+				t.Fatal("the broken body read without error")
+			}
+			u := mustParseURL(t, h.origin.URL+"/broken")
+			stored, _ := h.transport.cfg.storage.Get(context.Background(), cacheKey(u))
+			if len(stored) != 0 {
+				t.Fatal("a truncated body was stored")
+			}
+		})
+	}
 }
 
 func TestBodyLimit(t *testing.T) {

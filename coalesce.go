@@ -1,0 +1,455 @@
+package httpcache
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Coalescing: identical requests in flight share one network step.
+
+// Defaults of coalescing.
+const (
+	// DefaultCoalesceTimeout bounds a shared request to the origin.
+	DefaultCoalesceTimeout = 30 * time.Second
+	// coalescePass is how long a request whose response could not be
+	// shared goes to the origin on its own (hit-for-pass).
+	coalescePass = 10 * time.Second
+	// maxPassKeys bounds the hit-for-pass memory.
+	maxPassKeys = 4096
+)
+
+// DefaultCoalesceIgnoredHeaders are the request fields that do not keep
+// identical requests apart by default: tracing and request identifiers,
+// which differ on every request.
+var DefaultCoalesceIgnoredHeaders = []string{"Traceparent", "Tracestate", "X-Request-Id", "X-Correlation-Id", "X-Amzn-Trace-Id"}
+
+// CoalesceOptions configure how identical requests in flight share one
+// request to the origin. Set them with WithCoalescing.
+//
+// Requests are identical when they have the same method, URL and header
+// fields, credentials (Authorization, Cookie) always included, and the same
+// RequestOptions. While the first is at the origin, the others wait for its
+// response, and each gets its own copy: its own *http.Response, Header map
+// and Body reader. Coalescing covers every request the cache sends for GET
+// and HEAD: misses, revalidations and background revalidations.
+//
+// What is shared: in a private cache (the default), every response, since
+// identical requests carry the same credentials. In a shared cache, only a
+// response the cache may reuse (one it stores, or a stored one it serves)
+// and that sets no cookie; for any other, the waiting requests go to the
+// origin on their own, and for a few seconds identical requests are not
+// coalesced (as proxies do with "hit-for-pass"). All shares every response
+// in both modes.
+//
+// A shared response is read whole (up to MaxBodyBytes) before the waiting
+// requests get it, so a caller sees its headers when the body has arrived.
+// Waiters whose request shared another's see "collapsed" in Cache-Status.
+type CoalesceOptions struct {
+	// Disabled turns coalescing off: every request the cache cannot answer
+	// goes to the origin.
+	Disabled bool
+
+	// All shares every response among identical requests, whatever the
+	// cache mode and the response: for rate-limited APIs, where one request
+	// is worth more than the rules above.
+	All bool
+
+	// IgnoreHeaders are request fields that do not keep requests apart,
+	// such as tracing headers; the origin sees those of the first request.
+	// Nil means DefaultCoalesceIgnoredHeaders; an empty, non-nil slice
+	// ignores none. Authorization and Cookie cannot be ignored.
+	IgnoreHeaders []string
+
+	// MaxBodyBytes is the largest response body shared; a larger response
+	// goes to one of the waiting requests, and the others make their own.
+	// Zero means the WithMaxBodyBytes limit.
+	MaxBodyBytes int64
+
+	// Timeout bounds the shared request to the origin, which runs on a
+	// context of its own: no one caller's cancellation ends it, but it is
+	// cancelled when every caller waiting for it has gone. Zero means
+	// DefaultCoalesceTimeout.
+	Timeout time.Duration
+}
+
+// WithCoalescing configures the sharing of identical requests in flight.
+// It is on by default, with the zero CoalesceOptions.
+func WithCoalescing(opts CoalesceOptions) Option {
+	return func(c *config) error {
+		if opts.MaxBodyBytes < 0 {
+			return fmt.Errorf("WithCoalescing: MaxBodyBytes %d is negative", opts.MaxBodyBytes)
+		}
+		if opts.Timeout < 0 {
+			return fmt.Errorf("WithCoalescing: Timeout %v is negative", opts.Timeout)
+		}
+		for _, name := range opts.IgnoreHeaders {
+			if !isToken(name) {
+				return fmt.Errorf("WithCoalescing: %q is not a header field name", name)
+			}
+			if slices.Contains(credentialFields, http.CanonicalHeaderKey(name)) {
+				return fmt.Errorf("WithCoalescing: %s cannot be ignored: requests with other credentials must not share a response", name)
+			}
+		}
+		c.coalesce = opts
+		return nil
+	}
+}
+
+// coalescer shares one network step among identical requests in flight.
+type coalescer struct {
+	all     bool
+	shared  bool // the cache's mode
+	ignored []string
+	maxBody int64
+	timeout time.Duration
+	now     func() time.Time
+	logger  *slog.Logger
+
+	mu      sync.Mutex
+	closed  bool
+	flights map[string]*flight
+	pass    map[string]time.Time // identity → until when it is not coalesced
+	wg      sync.WaitGroup       // flights running
+}
+
+func newCoalescer(cfg *config) *coalescer {
+	opts := cfg.coalesce
+	c := &coalescer{
+		all:     opts.All,
+		shared:  cfg.shared,
+		maxBody: opts.MaxBodyBytes,
+		timeout: opts.Timeout,
+		now:     cfg.now,
+		logger:  cfg.logger,
+		flights: make(map[string]*flight),
+		pass:    make(map[string]time.Time),
+	}
+	ignored := opts.IgnoreHeaders
+	if ignored == nil {
+		ignored = DefaultCoalesceIgnoredHeaders
+	}
+	c.ignored = make([]string, len(ignored))
+	for i, name := range ignored {
+		c.ignored[i] = http.CanonicalHeaderKey(name)
+	}
+	if c.maxBody == 0 {
+		c.maxBody = cfg.maxBodyBytes
+	}
+	if c.timeout == 0 {
+		c.timeout = DefaultCoalesceTimeout
+	}
+	return c
+}
+
+// flight is one shared network step and its outcome.
+type flight struct {
+	done   chan struct{} // closed when the outcome is set
+	cancel context.CancelFunc
+
+	// Guarded by coalescer.mu.
+	waiters int
+	claimed bool // the stream has been handed to a waiter, or closed
+
+	// Set before done is closed.
+	resp   *http.Response // the shared response, its Body nil
+	body   []byte
+	err    error
+	stream *http.Response // a response not shared, for one waiter
+}
+
+// step is a network step of the cache: it sends req (or a request made
+// from it) and returns the response the caller gets.
+type step func(req *http.Request) (*http.Response, error)
+
+// do runs send for req, or waits for an identical request's run and
+// returns a copy of its response.
+func (c *coalescer) do(req *http.Request, send step) (*http.Response, error) {
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		return send(req)
+	}
+	key := c.identity(req)
+	c.mu.Lock()
+	if c.closed || c.passing(key) {
+		c.mu.Unlock()
+		return send(req)
+	}
+	f, joined := c.flights[key]
+	if !joined {
+		f = c.start(key, req, send)
+	}
+	f.waiters++
+	c.mu.Unlock()
+
+	select {
+	case <-f.done:
+		return c.collect(f, req, send, joined)
+	case <-req.Context().Done():
+		c.leave(key, f)
+		return nil, req.Context().Err()
+	}
+}
+
+// start begins a flight for key. c.mu is held.
+func (c *coalescer) start(key string, req *http.Request, send step) *flight {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), c.timeout)
+	f := &flight{done: make(chan struct{}), cancel: cancel}
+	c.flights[key] = f
+	c.wg.Add(1)
+	go c.run(key, f, req.WithContext(ctx), send)
+	return f
+}
+
+// run performs the shared step and records its outcome.
+func (c *coalescer) run(key string, f *flight, req *http.Request, send step) {
+	defer c.wg.Done()
+	resp, err := c.send(req, send)
+	if err == nil {
+		c.settle(key, f, req, resp)
+	} else {
+		f.err = err
+		f.cancel()
+	}
+	c.mu.Lock()
+	if c.flights[key] == f {
+		delete(c.flights, key)
+	}
+	if f.waiters == 0 {
+		f.discardStream() // everyone has gone
+	}
+	close(f.done)
+	c.mu.Unlock()
+}
+
+// send runs a step, turning a panic into an error for every waiter.
+func (c *coalescer) send(req *http.Request, send step) (resp *http.Response, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.logger.LogAttrs(req.Context(), slog.LevelError, "httpcache: the upstream transport panicked",
+				slog.String("url", req.URL.String()), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+			resp, err = nil, fmt.Errorf("httpcache: the upstream transport panicked: %v", p)
+		}
+	}()
+	return send(req)
+}
+
+// settle decides whether resp is shared and reads its body if so.
+func (c *coalescer) settle(key string, f *flight, req *http.Request, resp *http.Response) {
+	if !c.shareable(resp) {
+		c.mu.Lock()
+		c.passFor(key)
+		c.mu.Unlock()
+		f.stream = withCancelOnClose(resp, f.cancel)
+		return
+	}
+	if resp.Body == nil {
+		resp.Body = http.NoBody
+	}
+	if resp.ContentLength > c.maxBody {
+		f.stream = withCancelOnClose(resp, f.cancel)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	if err != nil {
+		resp.Body.Close()
+		f.cancel()
+		f.err = err
+		return
+	}
+	if int64(len(body)) > c.maxBody {
+		// Too large to share: one waiter gets it whole, read so far and rest.
+		rest := resp.Body
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(body), rest), rest}
+		f.stream = withCancelOnClose(resp, f.cancel)
+		return
+	}
+	resp.Body.Close()
+	f.cancel()
+	resp.Body = nil
+	f.resp, f.body = resp, body
+}
+
+// shareable reports whether a response may go to every identical request
+// (see CoalesceOptions).
+func (c *coalescer) shareable(resp *http.Response) bool {
+	if c.all || !c.shared {
+		return true
+	}
+	if len(resp.Header["Set-Cookie"]) > 0 {
+		return false
+	}
+	status, _ := StatusOf(resp)
+	fromStorage := status.Hit || status.ForwardStatus == http.StatusNotModified || status.Detail == detailStaleIfError
+	return status.Stored || fromStorage
+}
+
+// collect gives a waiter its outcome of a finished flight.
+func (c *coalescer) collect(f *flight, req *http.Request, send step, collapsed bool) (*http.Response, error) {
+	c.mu.Lock()
+	f.waiters--
+	takeStream := f.stream != nil && !f.claimed
+	if takeStream {
+		f.claimed = true
+	}
+	c.mu.Unlock()
+	switch {
+	case f.err != nil:
+		return nil, f.err
+	case takeStream:
+		f.stream.Request = req
+		return f.stream, nil
+	case f.stream != nil:
+		// Not shared, and another waiter has it: a request of its own.
+		return send(req)
+	}
+	return f.copyFor(req, collapsed), nil
+}
+
+// leave records that a waiter has gone. When the last has, a flight still
+// running is cancelled, and a response nobody took is closed.
+func (c *coalescer) leave(key string, f *flight) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f.waiters--
+	if f.waiters > 0 {
+		return
+	}
+	select {
+	case <-f.done:
+		f.discardStream()
+	default:
+		if c.flights[key] == f {
+			delete(c.flights, key) // later requests start afresh
+		}
+		f.cancel()
+	}
+}
+
+// discardStream closes a response not shared that no waiter took. c.mu is
+// held.
+func (f *flight) discardStream() {
+	if f.stream != nil && !f.claimed {
+		f.claimed = true
+		f.stream.Body.Close()
+	}
+}
+
+// copyFor returns a waiter's own copy of the shared response: its own
+// header map and body reader, and "collapsed" in Cache-Status when it
+// shared another request's.
+func (f *flight) copyFor(req *http.Request, collapsed bool) *http.Response {
+	resp := new(http.Response)
+	*resp = *f.resp
+	resp.Header = f.resp.Header.Clone()
+	if collapsed {
+		if values := resp.Header["Cache-Status"]; len(values) > 0 {
+			values[len(values)-1] += "; collapsed"
+		}
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(f.body))
+	resp.Request = req
+	return resp
+}
+
+// identity returns the key under which identical requests share a flight:
+// method, URL, Host, the header fields but those ignored, in order, and the
+// request's RequestOptions.
+func (c *coalescer) identity(req *http.Request) string {
+	names := make([]string, 0, len(req.Header))
+	for name := range req.Header {
+		if !slices.Contains(c.ignored, name) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	b.WriteString(req.Method)
+	b.WriteByte(' ')
+	b.WriteString(req.URL.String())
+	b.WriteString("\nHost: ")
+	b.WriteString(req.Host)
+	for _, name := range names {
+		for _, value := range req.Header[name] {
+			b.WriteByte('\n')
+			b.WriteString(name)
+			b.WriteString(": ")
+			b.WriteString(value)
+		}
+	}
+	opts := requestOptionsFrom(req.Context())
+	b.WriteString("\noptions: ")
+	b.WriteString(strconv.FormatBool(opts.Refresh))
+	b.WriteByte(' ')
+	b.WriteString(opts.TTL.String())
+	return b.String()
+}
+
+// passing reports whether identical requests are not coalesced for now.
+// c.mu is held.
+func (c *coalescer) passing(key string) bool {
+	until, ok := c.pass[key]
+	if !ok {
+		return false
+	}
+	if c.now().Before(until) {
+		return true
+	}
+	delete(c.pass, key)
+	return false
+}
+
+// passFor stops coalescing identical requests for a while. c.mu is held.
+func (c *coalescer) passFor(key string) {
+	now := c.now()
+	if len(c.pass) >= maxPassKeys {
+		for k, until := range c.pass {
+			if !now.Before(until) {
+				delete(c.pass, k)
+			}
+		}
+		if len(c.pass) >= maxPassKeys {
+			clear(c.pass)
+		}
+	}
+	c.pass[key] = now.Add(coalescePass)
+}
+
+// close stops coalescing and waits for the flights running.
+func (c *coalescer) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.wg.Wait()
+}
+
+// withCancelOnClose makes closing resp's body release its context.
+func withCancelOnClose(resp *http.Response, cancel context.CancelFunc) *http.Response {
+	if resp.Body == nil {
+		resp.Body = http.NoBody
+	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}

@@ -1,0 +1,428 @@
+package httpcache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// waitForWaiters waits until n callers wait on flights of tr.
+func waitForWaiters(t *testing.T, tr *Transport, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tr.coalescer.mu.Lock()
+		waiting := 0
+		for _, f := range tr.coalescer.flights {
+			waiting += f.waiters
+		}
+		tr.coalescer.mu.Unlock()
+		if waiting >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d callers waiting, want %d", waiting, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// gatedOrigin answers once release is closed; its answers are not stored
+// (no-store), so only coalescing can spare the origin a request.
+type gatedOrigin struct {
+	release  chan struct{}
+	requests atomic.Int64
+	header   http.Header
+}
+
+func newGatedOrigin(pairs ...string) *gatedOrigin {
+	h := header(pairs...)
+	if h.Get("Cache-Control") == "" {
+		h.Set("Cache-Control", "no-store")
+	}
+	return &gatedOrigin{release: make(chan struct{}), header: h}
+}
+
+func (o *gatedOrigin) RoundTrip(req *http.Request) (*http.Response, error) {
+	o.requests.Add(1)
+	select {
+	case <-o.release:
+	case <-req.Context().Done():
+		return nil, req.Context().Err()
+	}
+	body := "body of " + req.URL.Path
+	return &http.Response{StatusCode: 200, Header: o.header.Clone(), ContentLength: int64(len(body)),
+		Body: io.NopCloser(strings.NewReader(body)), Request: req}, nil
+}
+
+type outcome struct {
+	resp *http.Response
+	body string
+	err  error
+}
+
+// concurrentGets sends n GETs for each URL at once and returns their
+// outcomes once release has let the origin answer.
+func concurrentGets(t *testing.T, tr *Transport, origin *gatedOrigin, n int, urls ...string) []outcome {
+	t.Helper()
+	outcomes := make([]outcome, n*len(urls))
+	var wg sync.WaitGroup
+	for i := range outcomes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodGet, urls[i%len(urls)], nil)
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				outcomes[i].err = err
+				return
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			outcomes[i] = outcome{resp: resp, body: string(body), err: err}
+		}()
+	}
+	waitForWaiters(t, tr, len(outcomes))
+	close(origin.release)
+	wg.Wait()
+	return outcomes
+}
+
+func TestCoalesceThousandCallers(t *testing.T) {
+	origin := newGatedOrigin("Content-Type", "text/plain")
+	tr := New(WithTransport(origin))
+	defer tr.Close()
+	outcomes := concurrentGets(t, tr, origin, 1000, "http://api.example/a")
+	if n := origin.requests.Load(); n != 1 {
+		t.Fatalf("1000 identical callers made %d origin requests, want 1", n)
+	}
+	collapsed := 0
+	headers := map[uintptr]bool{}
+	for _, o := range outcomes {
+		if o.err != nil || o.body != "body of /a" {
+			t.Fatalf("caller got %q, %v", o.body, o.err)
+		}
+		if st, _ := StatusOf(o.resp); st.Collapsed {
+			collapsed++
+		}
+		headers[reflect.ValueOf(o.resp.Header).Pointer()] = true
+	}
+	if collapsed != 999 {
+		t.Fatalf("%d responses say collapsed, want 999 (all but the first caller's)", collapsed)
+	}
+	if len(headers) != 1000 {
+		t.Fatalf("1000 responses share %d header maps, want 1000 of their own", len(headers))
+	}
+	outcomes[0].resp.Header.Set("Content-Type", "changed")
+	outcomes[0].resp.Header["Cache-Status"][0] = "changed"
+	for _, o := range outcomes[1:] {
+		if o.resp.Header.Get("Content-Type") != "text/plain" || strings.HasPrefix(o.resp.Header.Get("Cache-Status"), "changed") {
+			t.Fatal("changing one caller's header changed another's")
+		}
+	}
+}
+
+func TestCoalescePerURL(t *testing.T) {
+	origin := newGatedOrigin()
+	tr := New(WithTransport(origin))
+	defer tr.Close()
+	var urls []string
+	for i := range 10 {
+		urls = append(urls, fmt.Sprintf("http://api.example/%d", i))
+	}
+	outcomes := concurrentGets(t, tr, origin, 100, urls...)
+	if n := origin.requests.Load(); n != 10 {
+		t.Fatalf("callers on 10 URLs made %d origin requests, want 10", n)
+	}
+	for i, o := range outcomes {
+		if want := "body of /" + fmt.Sprint(i%10); o.err != nil || o.body != want {
+			t.Fatalf("caller of %s got %q, %v", urls[i%10], o.body, o.err)
+		}
+	}
+}
+
+func TestCoalesceFirstCallerCancels(t *testing.T) {
+	origin := newGatedOrigin()
+	tr := New(WithTransport(origin))
+	defer tr.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://api.example/a", nil)
+		_, err := tr.RoundTrip(req)
+		first <- err
+	}()
+	waitForWaiters(t, tr, 1)
+	var wg sync.WaitGroup
+	results := make([]outcome, 20)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodGet, "http://api.example/a", nil)
+			resp, err := tr.RoundTrip(req)
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				results[i].body = string(b)
+			}
+			results[i].err = err
+		}()
+	}
+	waitForWaiters(t, tr, 21)
+	cancel()
+	if err := <-first; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the cancelled caller got %v, want context.Canceled at once", err)
+	}
+	close(origin.release)
+	wg.Wait()
+	for _, r := range results {
+		if r.err != nil || r.body != "body of /a" {
+			t.Fatalf("another caller got %q, %v", r.body, r.err)
+		}
+	}
+	if n := origin.requests.Load(); n != 1 {
+		t.Fatalf("origin requests = %d, want 1", n)
+	}
+}
+
+func TestCoalesceAllCallersCancel(t *testing.T) {
+	cancelled := make(chan struct{})
+	origin := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		<-req.Context().Done()
+		close(cancelled)
+		return nil, req.Context().Err()
+	})
+	tr := New(WithTransport(origin))
+	defer tr.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://api.example/a", nil)
+			if _, err := tr.RoundTrip(req); !errors.Is(err, context.Canceled) {
+				t.Errorf("error = %v, want context.Canceled", err)
+			}
+		}()
+	}
+	waitForWaiters(t, tr, 5)
+	cancel()
+	wg.Wait()
+	select {
+	case <-cancelled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the origin request was not cancelled when every caller had gone")
+	}
+}
+
+func TestCoalescePanicBecomesAnError(t *testing.T) {
+	release := make(chan struct{})
+	origin := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		<-release
+		panic("upstream bug")
+	})
+	tr := New(WithTransport(origin))
+	defer tr.Close()
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodGet, "http://api.example/a", nil)
+			_, err := tr.RoundTrip(req)
+			if err == nil || !strings.Contains(err.Error(), "panicked: upstream bug") {
+				t.Errorf("error = %v, want the panic as an error", err)
+			}
+		}()
+	}
+	waitForWaiters(t, tr, 10)
+	close(release)
+	wg.Wait()
+}
+
+func TestCoalesceSharedModeRules(t *testing.T) {
+	tests := []struct {
+		name       string
+		opts       CoalesceOptions
+		header     []string
+		wantShared bool
+	}{
+		{"stored response is shared", CoalesceOptions{}, []string{"Cache-Control", "max-age=60"}, true},
+		{"private response is not shared", CoalesceOptions{}, []string{"Cache-Control", "private, max-age=60"}, false},
+		{"Set-Cookie response is not shared", CoalesceOptions{}, []string{"Cache-Control", "max-age=60", "Set-Cookie", "s=1"}, false},
+		{"no-store response is not shared", CoalesceOptions{}, []string{"Cache-Control", "no-store"}, false},
+		{"All shares a private response", CoalesceOptions{All: true}, []string{"Cache-Control", "private"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			origin := newGatedOrigin(tt.header...)
+			clock := newTestClock()
+			tr := New(WithTransport(origin), WithShared(true), WithCoalescing(tt.opts), WithClock(clock.Now))
+			defer tr.Close()
+			outcomes := concurrentGets(t, tr, origin, 5, "http://api.example/a")
+			for _, o := range outcomes {
+				if o.err != nil || o.body != "body of /a" {
+					t.Fatalf("caller got %q, %v", o.body, o.err)
+				}
+			}
+			if tt.wantShared {
+				if n := origin.requests.Load(); n != 1 {
+					t.Fatalf("origin requests = %d, want 1", n)
+				}
+				return
+			}
+			if n := origin.requests.Load(); n != 5 {
+				t.Fatalf("origin requests = %d, want 5: one shared, and one each for the 4 others", n)
+			}
+			// Hit-for-pass: for a while, identical requests go on their own.
+			if !tr.coalescer.passing(tr.coalescer.identity(mustRequest(t, "http://api.example/a"))) {
+				t.Fatal("the URL is not remembered as not worth coalescing")
+			}
+			clock.Advance(coalescePass)
+			if tr.coalescer.passing(tr.coalescer.identity(mustRequest(t, "http://api.example/a"))) {
+				t.Fatal("the hit-for-pass mark did not expire")
+			}
+		})
+	}
+}
+
+func mustRequest(t *testing.T, rawURL string, headerPairs ...string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, rawURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headerPairs); i += 2 {
+		req.Header.Add(headerPairs[i], headerPairs[i+1])
+	}
+	return req
+}
+
+func TestCoalesceIdentity(t *testing.T) {
+	c := newCoalescer(&config{coalesce: CoalesceOptions{}, maxBodyBytes: 1, now: time.Now})
+	base := c.identity(mustRequest(t, "http://api.example/a", "Accept", "json", "Traceparent", "00-1"))
+	tests := []struct {
+		name string
+		req  *http.Request
+		same bool
+	}{
+		{"other trace header", mustRequest(t, "http://api.example/a", "Accept", "json", "Traceparent", "00-2", "X-Request-Id", "9"), true},
+		{"other Accept", mustRequest(t, "http://api.example/a", "Accept", "xml"), false},
+		{"credentials", mustRequest(t, "http://api.example/a", "Accept", "json", "Authorization", "Bearer x"), false},
+		{"cookie", mustRequest(t, "http://api.example/a", "Accept", "json", "Cookie", "a=b"), false},
+		{"other URL", mustRequest(t, "http://api.example/b", "Accept", "json"), false},
+		{"other options", mustRequest(t, "http://api.example/a", "Accept", "json").WithContext(
+			RequestContext(context.Background(), RequestOptions{Refresh: true})), false},
+	}
+	for _, tt := range tests {
+		if got := c.identity(tt.req) == base; got != tt.same {
+			t.Errorf("%s: same identity = %v, want %v", tt.name, got, tt.same)
+		}
+	}
+}
+
+func TestCoalesceLargeBodiesAreNotShared(t *testing.T) {
+	origin := newGatedOrigin()
+	tr := New(WithTransport(origin), WithCoalescing(CoalesceOptions{MaxBodyBytes: 4}))
+	defer tr.Close()
+	outcomes := concurrentGets(t, tr, origin, 5, "http://api.example/large")
+	for _, o := range outcomes {
+		if o.err != nil || o.body != "body of /large" {
+			t.Fatalf("caller got %q, %v", o.body, o.err)
+		}
+	}
+	if n := origin.requests.Load(); n != 5 {
+		t.Fatalf("origin requests = %d, want 5: the body is over the sharing limit", n)
+	}
+}
+
+func TestCoalesceRevalidations(t *testing.T) {
+	var conditional atomic.Int64
+	release := make(chan struct{})
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=10")
+		w.Header().Set("ETag", `"a"`)
+		if r.Header.Get("If-None-Match") != "" {
+			conditional.Add(1)
+			<-release
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		fmt.Fprint(w, "a")
+	})
+	h.get("/a")
+	h.clock.Advance(20 * time.Second)
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := h.client.Get(h.origin.URL + "/a")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if st, _ := StatusOf(resp); string(b) != "a" || st.ForwardStatus != http.StatusNotModified {
+				t.Errorf("got %q, Cache-Status %q", b, resp.Header.Get("Cache-Status"))
+			}
+		}()
+	}
+	waitForWaiters(t, h.transport, 50)
+	close(release)
+	wg.Wait()
+	if n := conditional.Load(); n != 1 {
+		t.Fatalf("50 stale callers sent %d conditional requests, want 1", n)
+	}
+}
+
+func TestCoalescingOff(t *testing.T) {
+	origin := newGatedOrigin()
+	tr := New(WithTransport(origin), WithCoalescing(CoalesceOptions{Disabled: true}))
+	defer tr.Close()
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodGet, "http://api.example/a", nil)
+			if resp, err := tr.RoundTrip(req); err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	for origin.requests.Load() < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	close(origin.release)
+	wg.Wait()
+}
+
+func TestCoalesceBadOptions(t *testing.T) {
+	tests := []struct {
+		opts CoalesceOptions
+		want string
+	}{
+		{CoalesceOptions{IgnoreHeaders: []string{"authorization"}}, "WithCoalescing: authorization cannot be ignored"},
+		{CoalesceOptions{IgnoreHeaders: []string{"Cookie"}}, "WithCoalescing: Cookie cannot be ignored"},
+		{CoalesceOptions{IgnoreHeaders: []string{"bad name"}}, `WithCoalescing: "bad name" is not a header field name`},
+		{CoalesceOptions{MaxBodyBytes: -1}, "WithCoalescing: MaxBodyBytes -1 is negative"},
+		{CoalesceOptions{Timeout: -time.Second}, "WithCoalescing: Timeout -1s is negative"},
+	}
+	for _, tt := range tests {
+		if _, err := NewTransport(WithCoalescing(tt.opts)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("error = %v, want %q", err, tt.want)
+		}
+	}
+}
