@@ -402,7 +402,15 @@ func TestCoalescingOff(t *testing.T) {
 			}
 		}()
 	}
+	// With coalescing on, the second and third would wait for the first
+	// and the origin would see one request.
+	deadline := time.Now().Add(10 * time.Second)
 	for origin.requests.Load() < 3 {
+		if time.Now().After(deadline) {
+			close(origin.release)
+			wg.Wait()
+			t.Fatalf("origin saw %d requests from 3 callers with coalescing off", origin.requests.Load())
+		}
 		time.Sleep(time.Millisecond)
 	}
 	close(origin.release)
