@@ -2,6 +2,7 @@ package httpcache
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"slices"
@@ -304,4 +305,54 @@ func BenchmarkCoalescedWaiters(b *testing.B) {
 	b.ReportMetric(float64(extra[len(extra)/2].Microseconds()), "p50-extra-µs")
 	b.ReportMetric(float64(extra[len(extra)*99/100].Microseconds()), "p99-extra-µs")
 	b.ReportMetric(float64(origin.requests.Load())/float64(b.N), "origin-req/round")
+}
+
+func benchmarkDiskHit(b *testing.B, size int) {
+	disk, err := NewDiskStorage(b.TempDir(), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := New(WithTransport(newBenchOrigin(size, "max-age=3600")), WithStorage(disk))
+	defer tr.Close()
+	req := benchRequest(b)
+	roundTripDrain(b, tr, req)
+	b.ReportAllocs()
+	b.SetBytes(int64(size))
+	for b.Loop() {
+		roundTripDrain(b, tr, req)
+	}
+}
+
+// BenchmarkDiskHit1KiB and BenchmarkDiskHit256KiB measure fresh hits from
+// a DiskStorage: the file is read on every hit (the page cache keeps it).
+func BenchmarkDiskHit1KiB(b *testing.B)   { benchmarkDiskHit(b, 1<<10) }
+func BenchmarkDiskHit256KiB(b *testing.B) { benchmarkDiskHit(b, 256<<10) }
+
+// BenchmarkDiskMissAndStore measures a miss whose response is written to a
+// DiskStorage: a new file per request, renamed into place, not synced.
+func BenchmarkDiskMissAndStore(b *testing.B) {
+	disk, err := NewDiskStorage(b.TempDir(), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	origin := newBenchOrigin(1<<10, "max-age=3600")
+	tr := New(WithTransport(origin), WithStorage(disk))
+	defer tr.Close()
+	reqs := make([]*http.Request, 1024)
+	for i := range reqs {
+		reqs[i], _ = http.NewRequest(http.MethodGet, "https://api.example.com/v1/items/"+strconv.Itoa(i), nil)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if i > 0 && i%len(reqs) == 0 {
+			b.StopTimer()
+			for _, r := range reqs {
+				tr.Invalidate(context.Background(), r.URL.String())
+			}
+			b.StartTimer()
+		}
+		roundTripDrain(b, tr, reqs[i%len(reqs)])
+		i++
+	}
 }

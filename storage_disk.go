@@ -1,0 +1,549 @@
+package httpcache
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultDiskBytes bounds a DiskStorage made with a bound of zero or less.
+const DefaultDiskBytes = 1 << 30
+
+const (
+	// diskFileMagic starts every entry file, with a version byte.
+	diskFileMagic   = "HCD"
+	diskFileVersion = 1
+	// diskRecordHeader is a record's expiry (int64, Unix nanoseconds, 0 for
+	// none) and the length of its encoded entry (uint32).
+	diskRecordHeader = 12
+	// diskInlineBody is the largest body read into memory on a Get; larger
+	// bodies stream from the file when the response is read.
+	diskInlineBody = 64 << 10
+	// diskTempPrefix names files being written; a scan removes those left
+	// by a crash once they are older than diskTempMaxAge.
+	diskTempPrefix = ".tmp-"
+	diskTempMaxAge = time.Hour
+)
+
+// DiskStorage is a Storage in a directory, for caches that outlive the
+// process: command-line tools, and services that restart. It is bounded by
+// bytes, evicting the least recently used keys, and safe for concurrent use
+// by goroutines and by processes sharing the directory.
+//
+// Each key is one file, named by a hash of the key and fanned out into
+// subdirectories, holding the key's variants in the entry encoding (with
+// checksums over metadata and body). A write goes to a temporary file that
+// is renamed into place, so a reader sees a whole old file or a whole new
+// one, never part of either; a file that fails its checksums is treated as
+// a miss and removed.
+//
+// Durability: writes are not synced to disk. A crash may lose the latest
+// entries, which costs only misses; it never leaves a corrupt entry that is
+// served.
+//
+// The byte bound is kept for the files this process knows: those found
+// when the directory was opened and those it has written or read since.
+// Bodies larger than 64 KiB stream from the file when a response is read.
+type DiskStorage struct {
+	dir      string
+	maxBytes int64
+
+	mu        sync.Mutex
+	usedBytes int64
+	files     map[string]*diskFile // by path relative to dir
+	head      *diskFile            // most recently used
+	tail      *diskFile
+}
+
+// diskFile is one key's file in the recency list.
+type diskFile struct {
+	name       string
+	size       int64
+	prev, next *diskFile
+}
+
+// NewDiskStorage opens (creating it if needed) a cache directory holding at
+// most maxBytes of entry files; zero or less means DefaultDiskBytes. It
+// scans the directory to rebuild its accounting, removes what a crash left
+// half-written, and evicts down to the bound. It returns an error when dir
+// cannot be used: not a directory, or not writable.
+func NewDiskStorage(dir string, maxBytes int64) (*DiskStorage, error) {
+	if dir == "" {
+		return nil, errors.New("httpcache: NewDiskStorage: empty directory name")
+	}
+	if maxBytes <= 0 {
+		maxBytes = DefaultDiskBytes
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("httpcache: NewDiskStorage: %w", err)
+	}
+	probe, err := os.CreateTemp(dir, diskTempPrefix+"probe-*")
+	if err != nil {
+		return nil, fmt.Errorf("httpcache: NewDiskStorage: directory %s is not writable: %w", dir, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	d := &DiskStorage{dir: dir, maxBytes: maxBytes, files: make(map[string]*diskFile)}
+	if err := d.scan(); err != nil {
+		return nil, fmt.Errorf("httpcache: NewDiskStorage: scanning %s: %w", dir, err)
+	}
+	return d, nil
+}
+
+// scan rebuilds the accounting from the directory, oldest files least
+// recently used.
+func (d *DiskStorage) scan() error {
+	type found struct {
+		name    string
+		size    int64
+		modTime time.Time
+	}
+	var files []found
+	now := time.Now()
+	err := filepath.WalkDir(d.dir, func(path string, entry fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed while we walk
+			}
+			return err
+		}
+		if entry.IsDir() {
+			return nil
+		}
+		info, err := entry.Info()
+		if err != nil {
+			return nil
+		}
+		if strings.HasPrefix(entry.Name(), diskTempPrefix) {
+			if now.Sub(info.ModTime()) > diskTempMaxAge {
+				os.Remove(path)
+			}
+			return nil
+		}
+		name, err := filepath.Rel(d.dir, path)
+		if err != nil || !isDiskFileName(name) {
+			return nil // not ours
+		}
+		files = append(files, found{name, info.Size(), info.ModTime()})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(files, func(a, b found) int { return a.modTime.Compare(b.modTime) })
+	d.mu.Lock()
+	for _, f := range files {
+		d.touch(f.name, f.size)
+	}
+	victims := d.evict(nil)
+	d.mu.Unlock()
+	d.removeFiles(victims)
+	return nil
+}
+
+// fileName returns the path, relative to dir, of key's file: a SHA-256 of
+// the key in hex, fanned out as ab/cd/abcd…, so that any key is a safe name.
+func fileName(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	h := hex.EncodeToString(sum[:])
+	return filepath.Join(h[:2], h[2:4], h)
+}
+
+func isDiskFileName(name string) bool {
+	base := filepath.Base(name)
+	if len(base) != sha256.Size*2 {
+		return false
+	}
+	_, err := hex.DecodeString(base)
+	return err == nil && name == filepath.Join(base[:2], base[2:4], base)
+}
+
+// Get returns the unexpired variants stored under key. A file that fails
+// its checks is removed and counts as a miss.
+func (d *DiskStorage) Get(_ context.Context, key string) ([]*Entry, error) {
+	name := fileName(key)
+	path := filepath.Join(d.dir, name)
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		d.forget(name)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	records, err := readDiskRecords(f, info.Size(), true)
+	if err != nil {
+		d.removeCorrupt(name, path, info)
+		return nil, nil
+	}
+	now := time.Now()
+	var entries []*Entry
+	for _, r := range records {
+		if r.expired(now) {
+			continue
+		}
+		if r.entry.Body == nil {
+			r.entry.Body = &diskBody{path: path, info: info, offset: r.bodyOffset, size: r.bodySize, checksum: r.bodyChecksum}
+		}
+		entries = append(entries, r.entry)
+	}
+	if len(entries) == 0 {
+		d.Delete(context.Background(), key)
+		return nil, nil
+	}
+	d.mu.Lock()
+	d.touch(name, info.Size())
+	d.mu.Unlock()
+	return entries, nil
+}
+
+// Set stores entry under key, keeping the key's other variants: it writes
+// the key's new file beside the old one and renames it into place.
+func (d *DiskStorage) Set(_ context.Context, key string, entry *Entry, ttl time.Duration) error {
+	encoded, err := MarshalEntry(entry)
+	if err != nil {
+		return err
+	}
+	var expiry int64
+	if ttl > 0 {
+		expiry = time.Now().Add(ttl).UnixNano()
+	}
+	name := fileName(key)
+	path := filepath.Join(d.dir, name)
+	tmp, err := d.createTemp(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	size, err := writeDiskFile(tmp, path, entry.Variant, expiry, encoded)
+	if closeErr := tmp.Close(); err == nil {
+		err = closeErr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("httpcache: disk storage: writing %s: %w", path, err)
+	}
+	d.mu.Lock()
+	d.touch(name, size)
+	victims := d.evict(d.files[name])
+	d.mu.Unlock()
+	d.removeFiles(victims)
+	return nil
+}
+
+// createTemp creates a temporary file in dir, creating dir if it was
+// removed underneath.
+func (d *DiskStorage) createTemp(dir string) (*os.File, error) {
+	tmp, err := os.CreateTemp(dir, diskTempPrefix+"*")
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("httpcache: disk storage: %w", err)
+		}
+		tmp, err = os.CreateTemp(dir, diskTempPrefix+"*")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("httpcache: disk storage: %w", err)
+	}
+	return tmp, nil
+}
+
+// writeDiskFile writes a key's new file to w: the variants of the current
+// file at path (copied byte for byte, unexpired ones only) but the one
+// being replaced, then the new record. It returns the file's size.
+func writeDiskFile(w io.Writer, path, variant string, expiry int64, encoded []byte) (int64, error) {
+	var header [len(diskFileMagic) + 1]byte
+	copy(header[:], diskFileMagic)
+	header[len(diskFileMagic)] = diskFileVersion
+	n, err := w.Write(header[:])
+	size := int64(n)
+	if err != nil {
+		return size, err
+	}
+	if old, err := os.Open(path); err == nil {
+		defer old.Close()
+		if info, err := old.Stat(); err == nil {
+			// A damaged old file is dropped whole: the new one replaces it.
+			records, _ := readDiskRecords(old, info.Size(), false)
+			kept := 0
+			now := time.Now()
+			for _, r := range records {
+				if r.entry.Variant == variant || r.expired(now) || kept >= maxVariantsPerKey-1 {
+					continue
+				}
+				copied, err := io.Copy(w, io.NewSectionReader(old, r.offset, r.length))
+				size += copied
+				if err != nil {
+					return size, err
+				}
+				kept++
+			}
+		}
+	}
+	var recordHeader [diskRecordHeader]byte
+	binary.BigEndian.PutUint64(recordHeader[:8], uint64(expiry))
+	binary.BigEndian.PutUint32(recordHeader[8:], uint32(len(encoded)))
+	n, err = w.Write(recordHeader[:])
+	size += int64(n)
+	if err != nil {
+		return size, err
+	}
+	n, err = w.Write(encoded)
+	return size + int64(n), err
+}
+
+// Delete removes the key's file.
+func (d *DiskStorage) Delete(_ context.Context, key string) error {
+	name := fileName(key)
+	err := os.Remove(filepath.Join(d.dir, name))
+	d.forget(name)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("httpcache: disk storage: %w", err)
+	}
+	return nil
+}
+
+// Size returns the bytes of the entry files this DiskStorage knows of.
+func (d *DiskStorage) Size() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.usedBytes
+}
+
+// removeCorrupt removes a file that failed its checks, unless another
+// writer has replaced it since it was read.
+func (d *DiskStorage) removeCorrupt(name, path string, read os.FileInfo) {
+	if now, err := os.Stat(path); err == nil && os.SameFile(now, read) {
+		os.Remove(path)
+	}
+	d.forget(name)
+}
+
+// touch records a file as the most recently used, with its size. d.mu is
+// held.
+func (d *DiskStorage) touch(name string, size int64) {
+	f := d.files[name]
+	if f == nil {
+		f = &diskFile{name: name}
+		d.files[name] = f
+	} else {
+		d.unlink(f)
+	}
+	d.usedBytes += size - f.size
+	f.size = size
+	f.prev, f.next = nil, d.head
+	if d.head != nil {
+		d.head.prev = f
+	}
+	d.head = f
+	if d.tail == nil {
+		d.tail = f
+	}
+}
+
+// evict drops least recently used files from the accounting until it is
+// within the bound, sparing keep, and returns their names for removal
+// outside the lock. d.mu is held.
+func (d *DiskStorage) evict(keep *diskFile) []string {
+	var victims []string
+	for d.usedBytes > d.maxBytes && d.tail != nil {
+		victim := d.tail
+		if victim == keep {
+			if victim = keep.prev; victim == nil {
+				break
+			}
+		}
+		d.drop(victim)
+		victims = append(victims, victim.name)
+	}
+	return victims
+}
+
+func (d *DiskStorage) removeFiles(names []string) {
+	for _, name := range names {
+		os.Remove(filepath.Join(d.dir, name))
+	}
+}
+
+func (d *DiskStorage) forget(name string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if f := d.files[name]; f != nil {
+		d.drop(f)
+	}
+}
+
+// drop removes a file from the accounting. d.mu is held.
+func (d *DiskStorage) drop(f *diskFile) {
+	d.unlink(f)
+	delete(d.files, f.name)
+	d.usedBytes -= f.size
+}
+
+func (d *DiskStorage) unlink(f *diskFile) {
+	if f.prev != nil {
+		f.prev.next = f.next
+	} else if d.head == f {
+		d.head = f.next
+	}
+	if f.next != nil {
+		f.next.prev = f.prev
+	} else if d.tail == f {
+		d.tail = f.prev
+	}
+	f.prev, f.next = nil, nil
+}
+
+// diskRecord is one variant in a key's file.
+type diskRecord struct {
+	offset, length int64 // of the whole record in the file
+	expiry         int64 // Unix nanoseconds; 0 for none
+	entry          *Entry
+	// Where the body is, when it was not read into entry.Body.
+	bodyOffset, bodySize int64
+	bodyChecksum         uint32
+}
+
+func (r *diskRecord) expired(now time.Time) bool {
+	return r.expiry != 0 && now.UnixNano() > r.expiry
+}
+
+// readDiskRecords reads the records of a key's file. With bodies, bodies of
+// up to diskInlineBody bytes are read and checked; larger ones are left in
+// the file (Entry.Body nil, the record saying where). Any damage is an
+// error wrapping ErrCorruptEntry.
+func readDiskRecords(f io.ReaderAt, size int64, bodies bool) ([]diskRecord, error) {
+	var header [len(diskFileMagic) + 1]byte
+	if _, err := f.ReadAt(header[:], 0); err != nil || string(header[:3]) != diskFileMagic || header[3] != diskFileVersion {
+		return nil, fmt.Errorf("%w: not an entry file", ErrCorruptEntry)
+	}
+	var records []diskRecord
+	for offset := int64(len(header)); offset < size; {
+		r, err := readDiskRecord(f, offset, size, bodies)
+		if err != nil {
+			return nil, err
+		}
+		records = append(records, r)
+		offset += r.length
+		if len(records) > maxVariantsPerKey {
+			return nil, fmt.Errorf("%w: too many variants", ErrCorruptEntry)
+		}
+	}
+	return records, nil
+}
+
+func readDiskRecord(f io.ReaderAt, offset, fileSize int64, bodies bool) (diskRecord, error) {
+	corrupt := func(what string) (diskRecord, error) {
+		return diskRecord{}, fmt.Errorf("%w: %s at offset %d", ErrCorruptEntry, what, offset)
+	}
+	var header [diskRecordHeader + entryPrefixSize]byte
+	if _, err := f.ReadAt(header[:], offset); err != nil {
+		return corrupt("short record header")
+	}
+	r := diskRecord{offset: offset, expiry: int64(binary.BigEndian.Uint64(header[:8]))}
+	encodedLen := int64(binary.BigEndian.Uint32(header[8:12]))
+	r.length = diskRecordHeader + encodedLen
+	if offset+r.length > fileSize {
+		return corrupt("record past the end of the file")
+	}
+	metaLen := int64(binary.BigEndian.Uint32(header[diskRecordHeader+4:]))
+	if metaLen > maxEncodedMeta || entryPrefixSize+metaLen+checksumSize > encodedLen {
+		return corrupt("metadata length out of range")
+	}
+	encodedStart := offset + diskRecordHeader
+	prefixAndMeta := make([]byte, entryPrefixSize+metaLen+checksumSize)
+	if _, err := f.ReadAt(prefixAndMeta, encodedStart); err != nil {
+		return corrupt("short metadata")
+	}
+	entry, bodyLen, bodyStart, err := decodeEntryMeta(prefixAndMeta)
+	if err != nil {
+		return diskRecord{}, err
+	}
+	if int64(bodyStart)+bodyLen+checksumSize != encodedLen {
+		return corrupt("body length does not match the record")
+	}
+	r.entry, r.bodyOffset, r.bodySize = entry, encodedStart+int64(bodyStart), bodyLen
+	var sum [checksumSize]byte
+	if _, err := f.ReadAt(sum[:], r.bodyOffset+bodyLen); err != nil {
+		return corrupt("short body checksum")
+	}
+	r.bodyChecksum = binary.BigEndian.Uint32(sum[:])
+	if !bodies || bodyLen > diskInlineBody {
+		return r, nil
+	}
+	body := make([]byte, bodyLen)
+	if _, err := f.ReadAt(body, r.bodyOffset); err != nil {
+		return corrupt("short body")
+	}
+	if crc32.Checksum(body, castagnoli) != r.bodyChecksum {
+		return corrupt("body checksum mismatch")
+	}
+	entry.Body = BytesBody(body)
+	return r, nil
+}
+
+// diskBody is a body left in its file. Open checks that the file is still
+// the one read, and its reader checks the body's checksum at the end: a
+// mismatch is a read error, never a clean end.
+type diskBody struct {
+	path     string
+	info     os.FileInfo
+	offset   int64
+	size     int64
+	checksum uint32
+}
+
+func (b *diskBody) Size() int64 { return b.size }
+
+func (b *diskBody) Open() (io.ReadCloser, error) {
+	f, err := os.Open(b.path)
+	if err != nil {
+		return nil, fmt.Errorf("httpcache: disk storage: %w", err)
+	}
+	if info, err := f.Stat(); err != nil || !os.SameFile(info, b.info) {
+		f.Close()
+		return nil, fmt.Errorf("%w: the file was replaced", ErrCorruptEntry)
+	}
+	return &checkedReader{section: io.NewSectionReader(f, b.offset, b.size), file: f,
+		hash: crc32.New(castagnoli), want: b.checksum}, nil
+}
+
+// checkedReader reads a body section and verifies its CRC-32C at the end.
+type checkedReader struct {
+	section *io.SectionReader
+	file    *os.File
+	hash    hash.Hash32
+	want    uint32
+}
+
+func (r *checkedReader) Read(p []byte) (int, error) {
+	n, err := r.section.Read(p)
+	r.hash.Write(p[:n])
+	if err == io.EOF && r.hash.Sum32() != r.want {
+		return n, fmt.Errorf("%w: body checksum mismatch", ErrCorruptEntry)
+	}
+	return n, err
+}
+
+func (r *checkedReader) Close() error { return r.file.Close() }
+
+var _ Storage = (*DiskStorage)(nil)

@@ -1,0 +1,365 @@
+package httpcache_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/c650553b/httpcache"
+	"github.com/c650553b/httpcache/storage/storagetest"
+)
+
+func newDiskStorage(t testing.TB, dir string, maxBytes int64) *httpcache.DiskStorage {
+	t.Helper()
+	s, err := httpcache.NewDiskStorage(dir, maxBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestDiskStorageAcceptance(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, maxBytes int64) httpcache.Storage {
+		return newDiskStorage(t, t.TempDir(), maxBytes)
+	})
+}
+
+// entryFiles lists the entry files under dir (not temporary files).
+func entryFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var files []string
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), ".tmp-") {
+			files = append(files, path)
+		}
+		return nil
+	})
+	return files
+}
+
+func TestDiskStorageSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	first := newDiskStorage(t, dir, 0)
+	ctx := context.Background()
+	for i := range 10 {
+		if err := first.Set(ctx, "https://example.com/"+strconv.Itoa(i), storagetest.NewEntry("", "e"+strconv.Itoa(i), 100*i), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second := newDiskStorage(t, dir, 0)
+	if second.Size() != first.Size() || second.Size() == 0 {
+		t.Fatalf("reopened store counts %d bytes, the first %d", second.Size(), first.Size())
+	}
+	for i := range 10 {
+		got, err := second.Get(ctx, "https://example.com/"+strconv.Itoa(i))
+		if err != nil || len(got) != 1 {
+			t.Fatalf("entry %d after reopening: %d entries, %v", i, len(got), err)
+		}
+		storagetest.CheckEntry(t, got[0], storagetest.NewEntry("", "e"+strconv.Itoa(i), 100*i))
+	}
+}
+
+// TestDiskStorageServesANewProcess runs two Transports on one directory,
+// standing for a process and the one after it: the second's first request
+// is a hit.
+func TestDiskStorageServesANewProcess(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=3600")
+		fmt.Fprint(w, strings.Repeat("z", 300<<10)) // streamed from the file on a hit
+	}))
+	defer origin.Close()
+	dir := t.TempDir()
+	for i, wantHit := range []bool{false, true} {
+		upstream := &http.Transport{}
+		tr := httpcache.New(httpcache.WithStorage(newDiskStorage(t, dir, 0)), httpcache.WithTransport(upstream))
+		resp, err := (&http.Client{Transport: tr}).Get(origin.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		tr.Close()
+		upstream.CloseIdleConnections()
+		if err != nil || len(body) != 300<<10 {
+			t.Fatalf("process %d: %d bytes, %v", i, len(body), err)
+		}
+		if st, _ := httpcache.StatusOf(resp); st.Hit != wantHit {
+			t.Fatalf("process %d: Cache-Status %q", i, resp.Header.Get("Cache-Status"))
+		}
+	}
+}
+
+func TestDiskStorageCorruptFilesAreMisses(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		size    int
+		corrupt func(data []byte) []byte
+	}{
+		{"flipped metadata byte", 100, func(b []byte) []byte { b[30] ^= 1; return b }},
+		{"flipped body byte", 100, func(b []byte) []byte { b[len(b)-10] ^= 1; return b }},
+		{"truncated", 100, func(b []byte) []byte { return b[:len(b)-7] }},
+		{"empty", 100, func(b []byte) []byte { return nil }},
+		{"garbage", 100, func(b []byte) []byte { return []byte("not an entry file at all") }},
+		{"trailing bytes", 100, func(b []byte) []byte { return append(b, 1, 2, 3) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := newDiskStorage(t, dir, 0)
+			if err := s.Set(ctx, "k", storagetest.NewEntry("", "x", tt.size), time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			files := entryFiles(t, dir)
+			if len(files) != 1 {
+				t.Fatalf("%d files", len(files))
+			}
+			data, _ := os.ReadFile(files[0])
+			os.WriteFile(files[0], tt.corrupt(data), 0o644)
+			got, err := s.Get(ctx, "k")
+			if err != nil || len(got) != 0 {
+				t.Fatalf("corrupt file: %d entries, %v; want a miss", len(got), err)
+			}
+			if _, err := os.Stat(files[0]); !os.IsNotExist(err) {
+				t.Fatal("the corrupt file was not removed")
+			}
+		})
+	}
+}
+
+func TestDiskStorageLargeBodyStreams(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := newDiskStorage(t, dir, 0)
+	want := storagetest.NewEntry("", "big", 256<<10)
+	if err := s.Set(ctx, "k", want, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Get(ctx, "k")
+	if len(got) != 1 {
+		t.Fatalf("%d entries", len(got))
+	}
+	if _, inMemory := got[0].Body.(httpcache.BytesBody); inMemory {
+		t.Fatal("a 256 KiB body was read into memory on Get")
+	}
+	storagetest.CheckEntry(t, got[0], want)
+
+	// Damage the body after Get: reading it fails at the end, never ends cleanly.
+	file := entryFiles(t, dir)[0]
+	f, _ := os.OpenFile(file, os.O_RDWR, 0)
+	f.WriteAt([]byte{'!'}, 5000)
+	f.Close()
+	got, _ = s.Get(ctx, "k")
+	r, err := got[0].Body.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := io.ReadAll(r); err == nil {
+		t.Fatal("a damaged body read without error")
+	}
+}
+
+func TestDiskStorageReplacedFileIsNotMixed(t *testing.T) {
+	ctx := context.Background()
+	s := newDiskStorage(t, t.TempDir(), 0)
+	s.Set(ctx, "k", storagetest.NewEntry("", "old", 200<<10), time.Hour)
+	got, _ := s.Get(ctx, "k")
+	s.Set(ctx, "k", storagetest.NewEntry("", "new", 200<<10), time.Hour)
+	if r, err := got[0].Body.Open(); err == nil {
+		r.Close()
+		t.Fatal("a body was opened from a file that had since been replaced")
+	}
+}
+
+func TestDiskStorageEvictsLeastRecentlyUsed(t *testing.T) {
+	ctx := context.Background()
+	s := newDiskStorage(t, t.TempDir(), 40<<10)
+	for i := range 4 {
+		s.Set(ctx, strconv.Itoa(i), storagetest.NewEntry("", strconv.Itoa(i), 8<<10), time.Hour)
+	}
+	s.Get(ctx, "0") // 0 is now the most recently used
+	for i := 4; i < 6; i++ {
+		s.Set(ctx, strconv.Itoa(i), storagetest.NewEntry("", strconv.Itoa(i), 8<<10), time.Hour)
+	}
+	if got, _ := s.Get(ctx, "0"); len(got) != 1 {
+		t.Fatal("the most recently used key was evicted")
+	}
+	if got, _ := s.Get(ctx, "1"); len(got) != 0 {
+		t.Fatal("the least recently used key was kept")
+	}
+	if s.Size() > 40<<10 {
+		t.Fatalf("store counts %d bytes, over its bound", s.Size())
+	}
+}
+
+func TestDiskStorageBadDirectory(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o644)
+	for _, dir := range []string{"", file, filepath.Join(file, "sub")} {
+		if _, err := httpcache.NewDiskStorage(dir, 0); err == nil {
+			t.Errorf("NewDiskStorage(%q) did not fail", dir)
+		}
+	}
+}
+
+func TestDiskStorageDirectoryRemovedUnderneath(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "cache")
+	s := newDiskStorage(t, dir, 0)
+	s.Set(ctx, "k", storagetest.NewEntry("", "x", 10), time.Hour)
+	os.RemoveAll(dir)
+	if got, err := s.Get(ctx, "k"); err != nil || len(got) != 0 {
+		t.Fatalf("Get after the directory was removed: %d, %v", len(got), err)
+	}
+	if err := s.Set(ctx, "k", storagetest.NewEntry("", "y", 10), time.Hour); err != nil {
+		t.Fatalf("Set after the directory was removed: %v", err)
+	}
+	if got, _ := s.Get(ctx, "k"); len(got) != 1 {
+		t.Fatal("the entry written after the removal is not there")
+	}
+}
+
+func TestDiskStorageKeysStayInside(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := newDiskStorage(t, dir, 0)
+	keys := []string{"../../../etc/passwd", "https://example.com/" + strings.Repeat("a", 10000), "\x00/\\:*?\"<>|", ""}
+	for _, key := range keys {
+		if err := s.Set(ctx, key, storagetest.NewEntry("", "x", 10), time.Hour); err != nil {
+			t.Fatalf("Set(%.40q): %v", key, err)
+		}
+		if got, _ := s.Get(ctx, key); len(got) != 1 {
+			t.Fatalf("Get(%.40q) lost the entry", key)
+		}
+	}
+	if n := len(entryFiles(t, dir)); n != len(keys) {
+		t.Fatalf("%d files under the directory for %d keys", n, len(keys))
+	}
+}
+
+// crashKeys are the keys the crash test's child writes.
+var crashKeys = []string{"a", "b", "c", "d", "e", "f"}
+
+// TestDiskStorageCrashChild is the writer the crash test kills; it does
+// nothing unless started by that test.
+func TestDiskStorageCrashChild(t *testing.T) {
+	dir := os.Getenv("HTTPCACHE_DISK_CRASH_DIR")
+	if dir == "" {
+		t.Skip("run by TestDiskStorageSurvivesSIGKILL")
+	}
+	s := newDiskStorage(t, dir, 256<<10) // small, so that it also evicts
+	ctx := context.Background()
+	for i := 0; ; i++ {
+		key := crashKeys[rand.IntN(len(crashKeys))]
+		size := []int{0, 10, 1000, 70 << 10, 150 << 10}[rand.IntN(5)]
+		variant := []string{"", "v1", "v2"}[rand.IntN(3)]
+		e := storagetest.NewEntry(variant, fmt.Sprintf("%s-%d", key, i), size)
+		if rand.IntN(10) == 0 {
+			s.Delete(ctx, key)
+		} else if err := s.Set(ctx, key, e, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestDiskStorageSurvivesSIGKILL kills a writing child process at random
+// moments, many times, then reads everything back: every entry served is
+// whole.
+func TestDiskStorageSurvivesSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	dir := t.TempDir()
+	for round := range 25 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestDiskStorageCrashChild$")
+		cmd.Env = append(os.Environ(), "HTTPCACHE_DISK_CRASH_DIR="+dir)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(20+rand.IntN(80)) * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		if status, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !status.Signaled() {
+			t.Fatalf("round %d: the child was not killed but exited: %v", round, cmd.ProcessState)
+		}
+	}
+	var temporary int
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), ".tmp-") {
+			temporary++
+		}
+		return nil
+	})
+	t.Logf("%d files left half-written by the kills", temporary)
+	s := newDiskStorage(t, dir, 256<<10)
+	ctx := context.Background()
+	served := 0
+	for _, key := range crashKeys {
+		entries, err := s.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			size, _ := strconv.Atoi(e.Header.Get("X-Body-Length"))
+			storagetest.CheckEntry(t, e, storagetest.NewEntry(e.Variant, e.Header.Get("X-Entry"), size))
+			served++
+		}
+	}
+	if served == 0 {
+		t.Fatal("nothing survived 25 runs of the writer")
+	}
+	t.Logf("%d whole entries served after 25 kills", served)
+}
+
+// FuzzDiskFile feeds arbitrary bytes to the disk store as a key's file: Get
+// returns whole entries or a miss, never panics.
+func FuzzDiskFile(f *testing.F) {
+	dir := f.TempDir()
+	seed := newDiskStorage(f, dir, 0)
+	seed.Set(context.Background(), "k", storagetest.NewEntry("v", "x", 100), time.Hour)
+	seed.Set(context.Background(), "k", storagetest.NewEntry("w", "y", 70<<10), time.Hour)
+	for _, file := range entryFilesTB(dir) {
+		data, _ := os.ReadFile(file)
+		f.Add(data)
+	}
+	f.Add([]byte("HCD\x01"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		s := newDiskStorage(t, dir, 0)
+		s.Set(context.Background(), "k", storagetest.NewEntry("", "z", 1), time.Hour)
+		file := entryFilesTB(dir)[0]
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		entries, _ := s.Get(context.Background(), "k")
+		for _, e := range entries {
+			if r, err := e.Body.Open(); err == nil {
+				io.Copy(io.Discard, r)
+				r.Close()
+			}
+		}
+	})
+}
+
+func entryFilesTB(dir string) []string {
+	var files []string
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), ".tmp-") {
+			files = append(files, path)
+		}
+		return nil
+	})
+	return files
+}
