@@ -1,6 +1,7 @@
 package httpcache
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -32,6 +33,8 @@ const (
 	// diskInlineBody is the largest body read into memory on a Get; larger
 	// bodies stream from the file when the response is read.
 	diskInlineBody = 64 << 10
+	// diskReadWhole is the largest file a Get reads in one call.
+	diskReadWhole = 128 << 10
 	// diskTempPrefix names files being written; a scan removes those left
 	// by a crash once they are older than diskTempMaxAge.
 	diskTempPrefix = ".tmp-"
@@ -155,11 +158,12 @@ func (d *DiskStorage) scan() error {
 }
 
 // fileName returns the path, relative to dir, of key's file: a SHA-256 of
-// the key in hex, fanned out as ab/cd/abcd…, so that any key is a safe name.
+// the key in hex, fanned out into 256 subdirectories as ab/abcd…, so that
+// any key is a safe name and no directory grows too large.
 func fileName(key string) string {
 	sum := sha256.Sum256([]byte(key))
 	h := hex.EncodeToString(sum[:])
-	return filepath.Join(h[:2], h[2:4], h)
+	return filepath.Join(h[:2], h)
 }
 
 func isDiskFileName(name string) bool {
@@ -168,7 +172,7 @@ func isDiskFileName(name string) bool {
 		return false
 	}
 	_, err := hex.DecodeString(base)
-	return err == nil && name == filepath.Join(base[:2], base[2:4], base)
+	return err == nil && name == filepath.Join(base[:2], base)
 }
 
 // Get returns the unexpired variants stored under key. A file that fails
@@ -189,7 +193,17 @@ func (d *DiskStorage) Get(_ context.Context, key string) ([]*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	records, err := readDiskRecords(f, info.Size(), true)
+	var from io.ReaderAt = f
+	if info.Size() <= diskReadWhole {
+		// One read for the whole file, then decoding from memory.
+		data := make([]byte, info.Size())
+		if _, err := f.ReadAt(data, 0); err != nil {
+			d.removeCorrupt(name, path, info)
+			return nil, nil
+		}
+		from = bytes.NewReader(data)
+	}
+	records, err := readDiskRecords(from, info.Size(), true)
 	if err != nil {
 		d.removeCorrupt(name, path, info)
 		return nil, nil
@@ -218,10 +232,6 @@ func (d *DiskStorage) Get(_ context.Context, key string) ([]*Entry, error) {
 // Set stores entry under key, keeping the key's other variants: it writes
 // the key's new file beside the old one and renames it into place.
 func (d *DiskStorage) Set(_ context.Context, key string, entry *Entry, ttl time.Duration) error {
-	encoded, err := MarshalEntry(entry)
-	if err != nil {
-		return err
-	}
 	var expiry int64
 	if ttl > 0 {
 		expiry = time.Now().Add(ttl).UnixNano()
@@ -232,7 +242,7 @@ func (d *DiskStorage) Set(_ context.Context, key string, entry *Entry, ttl time.
 	if err != nil {
 		return err
 	}
-	size, err := writeDiskFile(tmp, path, entry.Variant, expiry, encoded)
+	size, err := writeDiskFile(tmp, path, entry, expiry)
 	if closeErr := tmp.Close(); err == nil {
 		err = closeErr
 	}
@@ -270,44 +280,51 @@ func (d *DiskStorage) createTemp(dir string) (*os.File, error) {
 // writeDiskFile writes a key's new file to w: the variants of the current
 // file at path (copied byte for byte, unexpired ones only) but the one
 // being replaced, then the new record. It returns the file's size.
-func writeDiskFile(w io.Writer, path, variant string, expiry int64, encoded []byte) (int64, error) {
-	var header [len(diskFileMagic) + 1]byte
-	copy(header[:], diskFileMagic)
-	header[len(diskFileMagic)] = diskFileVersion
-	n, err := w.Write(header[:])
-	size := int64(n)
+func writeDiskFile(w io.Writer, path string, entry *Entry, expiry int64) (int64, error) {
+	var size int64
+	// The file's header, then the new record, in one buffer: written with
+	// one call when there is no other variant to keep.
+	record := make([]byte, 0, 64+entrySize(entry))
+	record = append(record, diskFileMagic...)
+	record = append(record, diskFileVersion)
+	headerEnd := len(record)
+	record = binary.BigEndian.AppendUint64(record, uint64(expiry))
+	record = append(record, 0, 0, 0, 0) // the encoded length, set below
+	record, err := appendEntry(record, entry)
 	if err != nil {
-		return size, err
+		return 0, err
 	}
-	if old, err := os.Open(path); err == nil {
-		defer old.Close()
-		if info, err := old.Stat(); err == nil {
-			// A damaged old file is dropped whole: the new one replaces it.
-			records, _ := readDiskRecords(old, info.Size(), false)
-			kept := 0
-			now := time.Now()
-			for _, r := range records {
-				if r.entry.Variant == variant || r.expired(now) || kept >= maxVariantsPerKey-1 {
-					continue
-				}
-				copied, err := io.Copy(w, io.NewSectionReader(old, r.offset, r.length))
-				size += copied
-				if err != nil {
-					return size, err
-				}
-				kept++
-			}
-		}
+	binary.BigEndian.PutUint32(record[headerEnd+8:], uint32(len(record)-headerEnd-diskRecordHeader))
+
+	old, err := os.Open(path)
+	if err != nil {
+		n, err := w.Write(record)
+		return int64(n), err
 	}
-	var recordHeader [diskRecordHeader]byte
-	binary.BigEndian.PutUint64(recordHeader[:8], uint64(expiry))
-	binary.BigEndian.PutUint32(recordHeader[8:], uint32(len(encoded)))
-	n, err = w.Write(recordHeader[:])
+	defer old.Close()
+	n, err := w.Write(record[:headerEnd])
 	size += int64(n)
 	if err != nil {
 		return size, err
 	}
-	n, err = w.Write(encoded)
+	if info, err := old.Stat(); err == nil {
+		// A damaged old file is dropped whole: the new one replaces it.
+		records, _ := readDiskRecords(old, info.Size(), false)
+		kept := 0
+		now := time.Now()
+		for _, r := range records {
+			if r.entry.Variant == entry.Variant || r.expired(now) || kept >= maxVariantsPerKey-1 {
+				continue
+			}
+			copied, err := io.Copy(w, io.NewSectionReader(old, r.offset, r.length))
+			size += copied
+			if err != nil {
+				return size, err
+			}
+			kept++
+		}
+	}
+	n, err = w.Write(record[headerEnd:])
 	return size + int64(n), err
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -45,20 +46,26 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // MarshalEntry encodes e in the versioned binary format with checksums, for
 // stores that keep bytes. UnmarshalEntry decodes it.
 func MarshalEntry(e *Entry) ([]byte, error) {
+	return appendEntry(nil, e)
+}
+
+// appendEntry appends the encoding of e to dst.
+func appendEntry(dst []byte, e *Entry) ([]byte, error) {
 	body, err := bodyBytes(e.Body)
 	if err != nil {
 		return nil, fmt.Errorf("httpcache: reading entry body: %w", err)
 	}
-	meta := appendEntryMeta(nil, e, int64(len(body)))
-	out := make([]byte, 0, entryPrefixSize+len(meta)+checksumSize+len(body)+checksumSize)
-	out = append(out, entryMagic...)
-	out = append(out, entryVersion)
-	out = binary.BigEndian.AppendUint32(out, uint32(len(meta)))
-	out = append(out, meta...)
-	out = binary.BigEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
-	out = append(out, body...)
-	out = binary.BigEndian.AppendUint32(out, crc32.Checksum(body, castagnoli))
-	return out, nil
+	var metaBuffer [512]byte
+	meta := appendEntryMeta(metaBuffer[:0], e, int64(len(body)))
+	dst = slices.Grow(dst, entryPrefixSize+len(meta)+checksumSize+len(body)+checksumSize)
+	start := len(dst)
+	dst = append(dst, entryMagic...)
+	dst = append(dst, entryVersion)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(meta)))
+	dst = append(dst, meta...)
+	dst = binary.BigEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
+	dst = append(dst, body...)
+	return binary.BigEndian.AppendUint32(dst, crc32.Checksum(body, castagnoli)), nil
 }
 
 // UnmarshalEntry decodes bytes made by MarshalEntry. The entry's body shares

@@ -23,9 +23,13 @@ type Transport struct {
 	// err is a configuration error from New: every request then fails
 	// with it, so that a mistake is seen at once rather than ignored.
 	err error
-	// memory is the storage when it is a MemoryStorage: it never blocks, so
-	// its calls get no timeout, and hits look keys up without copying them.
+	// memory is the storage when it is a MemoryStorage: hits look keys up
+	// without copying them.
 	memory *MemoryStorage
+	// local: the storage is in this process or on a local disk
+	// (MemoryStorage, DiskStorage). Its calls do not wait on a network, and
+	// a context could not interrupt them: they get no timeout.
+	local bool
 	// background runs stale-while-revalidate revalidations.
 	background *background
 	// coalescer shares network steps among identical requests; nil when
@@ -63,7 +67,8 @@ func NewTransport(opts ...Option) (*Transport, error) {
 	}
 	cfg.policy.shared = cfg.shared
 	memory, _ := cfg.storage.(*MemoryStorage)
-	t := &Transport{cfg: cfg, memory: memory,
+	_, disk := cfg.storage.(*DiskStorage)
+	t := &Transport{cfg: cfg, memory: memory, local: memory != nil || disk,
 		background: newBackground(cfg.backgroundLimit, cfg.backgroundTimeout)}
 	if !cfg.coalesce.Disabled {
 		t.coalescer = newCoalescer(&t.cfg)
@@ -554,7 +559,7 @@ func (t *Transport) gatewayTimeout(req *http.Request, forward string) *http.Resp
 // storageContext bounds a storage call by the configured timeout. The
 // memory store never blocks and ignores contexts, so its calls get none.
 func (t *Transport) storageContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if t.memory != nil {
+	if t.local {
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, t.cfg.storageTimeout)
@@ -563,7 +568,7 @@ func (t *Transport) storageContext(ctx context.Context) (context.Context, contex
 // detachedStorageContext is storageContext for writes that must finish even
 // when the caller has gone (its context does not end with the caller's).
 func (t *Transport) detachedStorageContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if t.memory != nil {
+	if t.local {
 		return ctx, func() {}
 	}
 	return t.storageContext(context.WithoutCancel(ctx))
