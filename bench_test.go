@@ -2,7 +2,6 @@ package httpcache
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"slices"
@@ -329,30 +328,40 @@ func BenchmarkDiskHit1KiB(b *testing.B)   { benchmarkDiskHit(b, 1<<10) }
 func BenchmarkDiskHit256KiB(b *testing.B) { benchmarkDiskHit(b, 256<<10) }
 
 // BenchmarkDiskMissAndStore measures a miss whose response is written to a
-// DiskStorage: a new file per request, renamed into place, not synced.
+// DiskStorage at its bound, as a cache in use is: each store evicts an
+// older file, which the next store reuses. Not synced.
 func BenchmarkDiskMissAndStore(b *testing.B) {
-	disk, err := NewDiskStorage(b.TempDir(), 0)
+	benchmarkDiskMissAndStore(b, 256<<10)
+}
+
+// BenchmarkDiskFillAndStore is BenchmarkDiskMissAndStore while the cache
+// is still filling up: every store creates a file.
+func BenchmarkDiskFillAndStore(b *testing.B) {
+	benchmarkDiskMissAndStore(b, 1<<40)
+}
+
+func benchmarkDiskMissAndStore(b *testing.B, maxBytes int64) {
+	disk, err := NewDiskStorage(b.TempDir(), maxBytes)
 	if err != nil {
 		b.Fatal(err)
 	}
 	origin := newBenchOrigin(1<<10, "max-age=3600")
 	tr := New(WithTransport(origin), WithStorage(disk))
 	defer tr.Close()
-	reqs := make([]*http.Request, 1024)
-	for i := range reqs {
-		reqs[i], _ = http.NewRequest(http.MethodGet, "https://api.example.com/v1/items/"+strconv.Itoa(i), nil)
+	i := 0
+	if maxBytes < 1<<30 {
+		// Fill the store to its bound first: the measured stores evict.
+		for ; disk.Size() < maxBytes-4<<10 || i < 1024; i++ {
+			req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/v1/items/"+strconv.Itoa(i), nil)
+			roundTripDrain(b, tr, req)
+		}
 	}
 	b.ReportAllocs()
-	i := 0
 	for b.Loop() {
-		if i > 0 && i%len(reqs) == 0 {
-			b.StopTimer()
-			for _, r := range reqs {
-				tr.Invalidate(context.Background(), r.URL.String())
-			}
-			b.StartTimer()
-		}
-		roundTripDrain(b, tr, reqs[i%len(reqs)])
+		b.StopTimer()
+		req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/v1/items/"+strconv.Itoa(i), nil)
+		b.StartTimer()
+		roundTripDrain(b, tr, req)
 		i++
 	}
 }
