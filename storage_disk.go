@@ -78,7 +78,13 @@ type DiskStorage struct {
 	files     map[string]*diskFile // by path relative to dir
 	head      *diskFile            // most recently used
 	tail      *diskFile
-	spares    []string // names in the spare directory
+	spares    []spareFile // in the spare directory
+}
+
+// spareFile is a file kept for reuse, and its size.
+type spareFile struct {
+	name string
+	size int64
 }
 
 // diskFile is one key's file in the recency list.
@@ -125,7 +131,7 @@ func (d *DiskStorage) scan() error {
 		modTime time.Time
 	}
 	var files []found
-	var spares []string
+	var spares []spareFile
 	now := time.Now()
 	err := filepath.WalkDir(d.dir, func(path string, entry fs.DirEntry, err error) error {
 		if err != nil {
@@ -143,7 +149,7 @@ func (d *DiskStorage) scan() error {
 		}
 		if filepath.Base(filepath.Dir(path)) == diskSpareDir {
 			if len(spares) < maxSpareFiles {
-				spares = append(spares, entry.Name())
+				spares = append(spares, spareFile{entry.Name(), info.Size()})
 			} else {
 				os.Remove(path)
 			}
@@ -209,24 +215,13 @@ func (d *DiskStorage) Get(_ context.Context, key string) ([]*Entry, error) {
 		return nil, err
 	}
 	defer f.Close()
-	info, err := f.Stat()
+	records, size, info, err := readDiskFile(f)
+	if errors.Is(err, ErrCorruptEntry) {
+		d.removeCorrupt(name, path, f)
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
-	}
-	var from io.ReaderAt = f
-	if info.Size() <= diskReadWhole {
-		// One read for the whole file, then decoding from memory.
-		data := make([]byte, info.Size())
-		if _, err := f.ReadAt(data, 0); err != nil {
-			d.removeCorrupt(name, path, info)
-			return nil, nil
-		}
-		from = bytes.NewReader(data)
-	}
-	records, err := readDiskRecords(from, info.Size(), true)
-	if err != nil {
-		d.removeCorrupt(name, path, info)
-		return nil, nil
 	}
 	now := time.Now()
 	var entries []*Entry
@@ -244,9 +239,43 @@ func (d *DiskStorage) Get(_ context.Context, key string) ([]*Entry, error) {
 		return nil, nil
 	}
 	d.mu.Lock()
-	d.touch(name, info.Size())
+	d.touch(name, size)
 	d.mu.Unlock()
 	return entries, nil
+}
+
+// smallFileBuffers hold the first read of a Get: most entry files fit, and
+// are then read with one call, without a stat.
+var smallFileBuffers = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+
+// readDiskFile reads the records of an open entry file, with bodies of up
+// to diskInlineBody bytes. info is set when the file is larger than a first
+// read, for the bodies left in it.
+func readDiskFile(f *os.File) (records []diskRecord, size int64, info os.FileInfo, err error) {
+	buffer := smallFileBuffers.Get().(*[]byte)
+	defer smallFileBuffers.Put(buffer)
+	n, err := f.ReadAt(*buffer, 0)
+	if err == io.EOF {
+		// The whole file is in the buffer. The records copy what they keep.
+		records, err = readDiskRecords(bytes.NewReader((*buffer)[:n]), int64(n), true)
+		return records, int64(n), nil, err
+	}
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if info, err = f.Stat(); err != nil {
+		return nil, 0, nil, err
+	}
+	var from io.ReaderAt = f
+	if info.Size() <= diskReadWhole {
+		data := make([]byte, info.Size())
+		if _, err := f.ReadAt(data, 0); err != nil {
+			return nil, 0, nil, fmt.Errorf("%w: %v", ErrCorruptEntry, err)
+		}
+		from = bytes.NewReader(data)
+	}
+	records, err = readDiskRecords(from, info.Size(), true)
+	return records, info.Size(), info, err
 }
 
 // Set stores entry under key, keeping the key's other variants: it writes
@@ -258,13 +287,19 @@ func (d *DiskStorage) Set(_ context.Context, key string, entry *Entry, ttl time.
 	}
 	name := fileName(key)
 	path := filepath.Join(d.dir, name)
-	tmp, err := d.tempFile(filepath.Dir(path))
+	tmp, oldSize, err := d.tempFile(filepath.Dir(path))
 	if err != nil {
 		return err
 	}
-	size, err := writeDiskFile(tmp, path, entry, expiry)
-	if err == nil {
-		err = tmp.Truncate(size) // a reused spare may have been longer
+	d.mu.Lock()
+	_, known := d.files[name]
+	d.mu.Unlock()
+	// Other variants can only be in a file this store knows of; a file
+	// another process wrote since the scan loses its variants, as a cache
+	// may.
+	size, err := writeDiskFile(tmp, path, known, entry, expiry)
+	if err == nil && oldSize > size {
+		err = tmp.Truncate(size) // a reused spare was longer
 	}
 	if closeErr := tmp.Close(); err == nil {
 		err = closeErr
@@ -284,14 +319,16 @@ func (d *DiskStorage) Set(_ context.Context, key string, entry *Entry, ttl time.
 	return nil
 }
 
-// tempFile returns an empty temporary file in dir: a spare one when there
-// is one, a new one otherwise.
-func (d *DiskStorage) tempFile(dir string) (*os.File, error) {
+// tempFile returns a temporary file in dir to write from its start: a
+// spare one when there is one, with its size (its content is to be
+// overwritten, and cut if longer), or a new one.
+func (d *DiskStorage) tempFile(dir string) (*os.File, int64, error) {
 	for {
 		d.mu.Lock()
 		if len(d.spares) == 0 {
 			d.mu.Unlock()
-			return d.createTemp(dir)
+			f, err := d.createTemp(dir)
+			return f, 0, err
 		}
 		spare := d.spares[len(d.spares)-1]
 		d.spares = d.spares[:len(d.spares)-1]
@@ -299,15 +336,17 @@ func (d *DiskStorage) tempFile(dir string) (*os.File, error) {
 		// Renaming claims it: of processes sharing the directory, one
 		// rename succeeds; the others find it gone.
 		tmp := filepath.Join(dir, diskTempPrefix+randomName())
-		err := os.Rename(filepath.Join(d.dir, diskSpareDir, spare), tmp)
+		err := os.Rename(filepath.Join(d.dir, diskSpareDir, spare.name), tmp)
 		if errors.Is(err, fs.ErrNotExist) {
 			if _, statErr := os.Stat(dir); statErr != nil {
-				return d.createTemp(dir) // dir itself is gone
+				f, err := d.createTemp(dir) // dir itself is gone
+				return f, 0, err
 			}
 			continue // another process took it
 		}
 		if err != nil {
-			return d.createTemp(dir)
+			f, err := d.createTemp(dir)
+			return f, 0, err
 		}
 		// Not O_TRUNC: the new content overwrites the old blocks, and Set
 		// truncates to the new size; freeing and allocating blocks costs
@@ -315,9 +354,10 @@ func (d *DiskStorage) tempFile(dir string) (*os.File, error) {
 		f, err := os.OpenFile(tmp, os.O_WRONLY, 0)
 		if err != nil {
 			os.Remove(tmp)
-			return d.createTemp(dir)
+			f, err := d.createTemp(dir)
+			return f, 0, err
 		}
-		return f, nil
+		return f, spare.size, nil
 	}
 }
 
@@ -342,11 +382,12 @@ func (d *DiskStorage) recycle(path string, size int64) error {
 		}
 		if err == nil && size > spareTruncateAbove {
 			os.Truncate(path, 0)
+			size = 0
 		}
 		name := randomName()
 		if err == nil && os.Rename(path, filepath.Join(d.dir, diskSpareDir, name)) == nil {
 			d.mu.Lock()
-			d.spares = append(d.spares, name)
+			d.spares = append(d.spares, spareFile{name, min(size, spareTruncateAbove)})
 			d.mu.Unlock()
 			return nil
 		}
@@ -377,10 +418,11 @@ func (d *DiskStorage) createTemp(dir string) (*os.File, error) {
 	return tmp, nil
 }
 
-// writeDiskFile writes a key's new file to w: the variants of the current
-// file at path (copied byte for byte, unexpired ones only) but the one
-// being replaced, then the new record. It returns the file's size.
-func writeDiskFile(w io.Writer, path string, entry *Entry, expiry int64) (int64, error) {
+// writeDiskFile writes a key's new file to w: with keepOthers, the variants
+// of the current file at path (copied byte for byte, unexpired ones only)
+// but the one being replaced; then the new record. It returns the file's
+// size.
+func writeDiskFile(w io.Writer, path string, keepOthers bool, entry *Entry, expiry int64) (int64, error) {
 	var size int64
 	// The file's header, then the new record, in one buffer: written with
 	// one call when there is no other variant to keep.
@@ -396,8 +438,11 @@ func writeDiskFile(w io.Writer, path string, entry *Entry, expiry int64) (int64,
 	}
 	binary.BigEndian.PutUint32(record[headerEnd+8:], uint32(len(record)-headerEnd-diskRecordHeader))
 
-	old, err := os.Open(path)
-	if err != nil {
+	var old *os.File
+	if keepOthers {
+		old, err = os.Open(path)
+	}
+	if !keepOthers || err != nil {
 		n, err := w.Write(record)
 		return int64(n), err
 	}
@@ -443,9 +488,10 @@ func (d *DiskStorage) Size() int64 {
 }
 
 // removeCorrupt removes a file that failed its checks, unless another
-// writer has replaced it since it was read.
-func (d *DiskStorage) removeCorrupt(name, path string, read os.FileInfo) {
-	if now, err := os.Stat(path); err == nil && os.SameFile(now, read) {
+// writer has replaced it since it was opened as f.
+func (d *DiskStorage) removeCorrupt(name, path string, f *os.File) {
+	read, err := f.Stat()
+	if now, statErr := os.Stat(path); err == nil && statErr == nil && os.SameFile(now, read) {
 		os.Remove(path)
 	}
 	d.forget(name)

@@ -106,7 +106,7 @@ func decodeEntryMeta(data []byte) (e *Entry, bodyLen int64, bodyStart int, err e
 	if binary.BigEndian.Uint32(data[metaEnd:]) != crc32.Checksum(data[:metaEnd], castagnoli) {
 		return nil, 0, 0, fmt.Errorf("%w: metadata checksum mismatch", ErrCorruptEntry)
 	}
-	d := metaDecoder{buf: data[entryPrefixSize:metaEnd]}
+	d := newMetaDecoder(data[entryPrefixSize:metaEnd])
 	e = &Entry{}
 	e.Variant = d.string()
 	e.StatusCode = int(d.uvarint())
@@ -153,10 +153,16 @@ func appendTime(b []byte, t time.Time) []byte {
 }
 
 // metaDecoder reads the metadata section; the first error sticks and every
-// later read returns a zero value.
+// later read returns a zero value. Its strings share one copy of the
+// section (text), so a decode allocates once for all of them.
 type metaDecoder struct {
-	buf []byte
-	err error
+	buf  []byte // what is left to read
+	text string // the whole section
+	err  error
+}
+
+func newMetaDecoder(meta []byte) metaDecoder {
+	return metaDecoder{buf: meta, text: string(meta)}
 }
 
 func (d *metaDecoder) uvarint() uint64 {
@@ -194,9 +200,9 @@ func (d *metaDecoder) string() string {
 		d.err = fmt.Errorf("string length %d out of range", n)
 		return ""
 	}
-	s := string(d.buf[:n])
+	start := len(d.text) - len(d.buf)
 	d.buf = d.buf[n:]
-	return s
+	return d.text[start : start+int(n)]
 }
 
 func (d *metaDecoder) time() time.Time {
@@ -220,6 +226,9 @@ func (d *metaDecoder) header() http.Header {
 		return nil
 	}
 	h := make(http.Header, fields)
+	// One backing array for the values of all fields; each field's slice
+	// has its own capacity, so appending to one never touches another.
+	backing := make([]string, 0, fields+fields/2)
 	for i := uint64(0); i < fields && d.err == nil; i++ {
 		name := d.string()
 		count := d.uvarint()
@@ -229,11 +238,11 @@ func (d *metaDecoder) header() http.Header {
 		if d.err != nil {
 			return nil
 		}
-		values := make([]string, 0, count)
+		start := len(backing)
 		for j := uint64(0); j < count && d.err == nil; j++ {
-			values = append(values, d.string())
+			backing = append(backing, d.string())
 		}
-		h[name] = values
+		h[name] = backing[start:len(backing):len(backing)]
 	}
 	return h
 }
