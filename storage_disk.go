@@ -44,10 +44,15 @@ const (
 	// diskSpareDir keeps files that were removed, for reuse: creating a
 	// file can cost a millisecond (an inode allocated and journaled), while
 	// renaming one costs tens of microseconds. At most maxSpareFiles are
-	// kept; those over spareTruncateAbove bytes are emptied first.
-	diskSpareDir       = "spare"
-	maxSpareFiles      = 256
-	spareTruncateAbove = 64 << 10
+	// kept. Only files of up to maxSpareSize are reused: a reader checks
+	// every byte of such a file before it serves any (its bodies are all
+	// inline), so a file rewritten while it is read is a checksum failure,
+	// a miss. A larger file's body streams to the caller, so its content
+	// must never change once renamed into place: it is removed, never
+	// reused.
+	diskSpareDir  = "spare"
+	maxSpareFiles = 256
+	maxSpareSize  = diskInlineBody
 )
 
 // DiskStorage is a Storage in a directory, for caches that outlive the
@@ -148,7 +153,7 @@ func (d *DiskStorage) scan() error {
 			return nil
 		}
 		if filepath.Base(filepath.Dir(path)) == diskSpareDir {
-			if len(spares) < maxSpareFiles {
+			if len(spares) < maxSpareFiles && info.Size() <= maxSpareSize {
 				spares = append(spares, spareFile{entry.Name(), info.Size()})
 			} else {
 				os.Remove(path)
@@ -230,7 +235,8 @@ func (d *DiskStorage) Get(_ context.Context, key string) ([]*Entry, error) {
 			continue
 		}
 		if r.entry.Body == nil {
-			r.entry.Body = &diskBody{path: path, info: info, offset: r.bodyOffset, size: r.bodySize, checksum: r.bodyChecksum}
+			r.entry.Body = &diskBody{path: path, info: info, offset: r.bodyOffset, size: r.bodySize,
+				checksum: r.bodyChecksum, metaChecksumAt: r.metaChecksumAt, metaChecksum: r.metaChecksum}
 		}
 		entries = append(entries, r.entry)
 	}
@@ -357,7 +363,16 @@ func (d *DiskStorage) tempFile(dir string) (*os.File, int64, error) {
 			f, err := d.createTemp(dir)
 			return f, 0, err
 		}
-		return f, spare.size, nil
+		// The size known when it was recycled may be out of date: another
+		// process may have replaced the file with a larger one, whose body
+		// a reader may be streaming. Such a file is never written to.
+		info, err := f.Stat()
+		if err != nil || info.Size() > maxSpareSize {
+			f.Close()
+			os.Remove(tmp)
+			continue
+		}
+		return f, info.Size(), nil
 	}
 }
 
@@ -380,14 +395,10 @@ func (d *DiskStorage) recycle(path string, size int64) error {
 				size = info.Size()
 			}
 		}
-		if err == nil && size > spareTruncateAbove {
-			os.Truncate(path, 0)
-			size = 0
-		}
 		name := randomName()
-		if err == nil && os.Rename(path, filepath.Join(d.dir, diskSpareDir, name)) == nil {
+		if err == nil && size <= maxSpareSize && os.Rename(path, filepath.Join(d.dir, diskSpareDir, name)) == nil {
 			d.mu.Lock()
-			d.spares = append(d.spares, spareFile{name, min(size, spareTruncateAbove)})
+			d.spares = append(d.spares, spareFile{name, size})
 			d.mu.Unlock()
 			return nil
 		}
@@ -580,6 +591,10 @@ type diskRecord struct {
 	// Where the body is, when it was not read into entry.Body.
 	bodyOffset, bodySize int64
 	bodyChecksum         uint32
+	// The metadata's checksum and where it is: with the body's, what a
+	// body opened later checks to know the file still holds this record.
+	metaChecksumAt int64
+	metaChecksum   uint32
 }
 
 func (r *diskRecord) expired(now time.Time) bool {
@@ -641,6 +656,8 @@ func readDiskRecord(f io.ReaderAt, offset, fileSize int64, bodies bool) (diskRec
 		return corrupt("body length does not match the record")
 	}
 	r.entry, r.bodyOffset, r.bodySize = entry, encodedStart+int64(bodyStart), bodyLen
+	r.metaChecksumAt = encodedStart + int64(bodyStart) - checksumSize
+	r.metaChecksum = binary.BigEndian.Uint32(prefixAndMeta[bodyStart-checksumSize:])
 	var sum [checksumSize]byte
 	if _, err := f.ReadAt(sum[:], r.bodyOffset+bodyLen); err != nil {
 		return corrupt("short body checksum")
@@ -661,14 +678,19 @@ func readDiskRecord(f io.ReaderAt, offset, fileSize int64, bodies bool) (diskRec
 }
 
 // diskBody is a body left in its file. Open checks that the file is still
-// the one read, and its reader checks the body's checksum at the end: a
-// mismatch is a read error, never a clean end.
+// the one read: the same file, holding the same record (an inode number
+// can be reused for a new file once the old one is removed), and its
+// reader checks the body's checksum at the end: a mismatch is a read
+// error, never a clean end. Files with such bodies are never rewritten in
+// place (see maxSpareSize), so once open, the content cannot change.
 type diskBody struct {
-	path     string
-	info     os.FileInfo
-	offset   int64
-	size     int64
-	checksum uint32
+	path           string
+	info           os.FileInfo
+	offset         int64
+	size           int64
+	checksum       uint32
+	metaChecksumAt int64
+	metaChecksum   uint32
 }
 
 func (b *diskBody) Size() int64 { return b.size }
@@ -678,12 +700,27 @@ func (b *diskBody) Open() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("httpcache: disk storage: %w", err)
 	}
-	if info, err := f.Stat(); err != nil || !os.SameFile(info, b.info) {
+	if !b.sameRecord(f) {
 		f.Close()
 		return nil, fmt.Errorf("%w: the file was replaced", ErrCorruptEntry)
 	}
 	return &checkedReader{section: io.NewSectionReader(f, b.offset, b.size), file: f,
 		hash: crc32.New(castagnoli), want: b.checksum}, nil
+}
+
+// sameRecord reports whether the open file is the one the body was found
+// in, still holding its record.
+func (b *diskBody) sameRecord(f *os.File) bool {
+	info, err := f.Stat()
+	if err != nil || !os.SameFile(info, b.info) || info.Size() != b.info.Size() {
+		return false
+	}
+	var sum [checksumSize]byte
+	if _, err := f.ReadAt(sum[:], b.metaChecksumAt); err != nil || binary.BigEndian.Uint32(sum[:]) != b.metaChecksum {
+		return false
+	}
+	_, err = f.ReadAt(sum[:], b.offset+b.size)
+	return err == nil && binary.BigEndian.Uint32(sum[:]) == b.checksum
 }
 
 // checkedReader reads a body section and verifies its CRC-32C at the end.

@@ -261,7 +261,11 @@ func TestDiskStorageCrashChild(t *testing.T) {
 	}
 	s := newDiskStorage(t, dir, 256<<10) // small, so that it also evicts
 	ctx := context.Background()
-	for i := 0; ; i++ {
+	var deadline time.Time
+	if d, err := time.ParseDuration(os.Getenv("HTTPCACHE_DISK_CHILD_FOR")); err == nil {
+		deadline = time.Now().Add(d)
+	}
+	for i := 0; deadline.IsZero() || time.Now().Before(deadline); i++ {
 		key := crashKeys[rand.IntN(len(crashKeys))]
 		size := []int{0, 10, 1000, 70 << 10, 150 << 10}[rand.IntN(5)]
 		variant := []string{"", "v1", "v2"}[rand.IntN(3)]
@@ -321,6 +325,72 @@ func TestDiskStorageSurvivesSIGKILL(t *testing.T) {
 		t.Fatal("nothing survived 25 runs of the writer")
 	}
 	t.Logf("%d whole entries served after 25 kills", served)
+}
+
+// TestDiskStorageSharedByProcesses runs three writer processes on one
+// directory while this one reads: every read is a whole entry or a miss.
+func TestDiskStorageSharedByProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	dir := t.TempDir()
+	var children []*exec.Cmd
+	for range 3 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestDiskStorageCrashChild$")
+		cmd.Env = append(os.Environ(), "HTTPCACHE_DISK_CRASH_DIR="+dir, "HTTPCACHE_DISK_CHILD_FOR=700ms")
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		children = append(children, cmd)
+	}
+	s := newDiskStorage(t, dir, 256<<10)
+	ctx := context.Background()
+	reads, whole := 0, 0
+	deadline := time.Now().Add(600 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		for _, key := range crashKeys {
+			entries, err := s.Get(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reads++
+			for _, e := range entries {
+				size, _ := strconv.Atoi(e.Header.Get("X-Body-Length"))
+				r, err := e.Body.Open()
+				if err != nil {
+					continue // replaced since the Get: the caller would go to the network
+				}
+				body, err := io.ReadAll(r)
+				r.Close()
+				if err != nil {
+					t.Fatalf("reading a body: %v", err)
+				}
+				want := storagetest.NewEntry(e.Variant, e.Header.Get("X-Entry"), size)
+				wantBody, _ := io.ReadAll(must(want.Body.Open()))
+				if string(body) != string(wantBody) {
+					t.Fatalf("entry %s: body of %d bytes is not the one written", e.Header.Get("X-Entry"), len(body))
+				}
+				whole++
+			}
+		}
+	}
+	for _, cmd := range children {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("a writer failed: %v", err)
+		}
+	}
+	if whole == 0 {
+		t.Fatal("the reader saw no entry")
+	}
+	t.Logf("%d reads, %d whole entries, no partial one", reads, whole)
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 // FuzzDiskFile feeds arbitrary bytes to the disk store as a key's file: Get
