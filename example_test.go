@@ -1,10 +1,13 @@
 package httpcache_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"time"
 
 	"github.com/c650553b/httpcache"
 )
@@ -65,4 +68,63 @@ func ExampleStatusOf() {
 	status, _ := httpcache.StatusOf(resp)
 	fmt.Println(status.Hit, status.Forward, status.ForwardStatus, status.TTL)
 	// Output: false stale 304 1m0s
+}
+
+// A cache on disk outlives the process: a command-line tool's second run is
+// served from it.
+func ExampleNewDiskStorage() {
+	dir, err := os.MkdirTemp("", "httpcache-example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+
+	disk, err := httpcache.NewDiskStorage(dir, 512<<20) // at most 512 MiB
+	if err != nil {
+		panic(err) // the directory cannot be used
+	}
+	cache := httpcache.New(httpcache.WithStorage(disk))
+	defer cache.Close()
+	_ = &http.Client{Transport: cache}
+}
+
+// Rules for an API that sends no useful cache headers: its responses are
+// fresh for 30 seconds, served stale while revalidated for a minute, and
+// served stale for an hour when the API is down.
+func ExampleWithRules() {
+	_, err := httpcache.NewTransport(httpcache.WithRules(
+		httpcache.Rule{Pattern: "api.example.com/v1/stream/*", Bypass: true},
+		httpcache.Rule{
+			Pattern:              "api.example.com/v1/*",
+			TTL:                  30 * time.Second,
+			StaleWhileRevalidate: time.Minute,
+			StaleIfError:         time.Hour,
+		},
+	))
+	fmt.Println(err)
+
+	_, err = httpcache.NewTransport(httpcache.WithRules(httpcache.Rule{Pattern: "api.example.com/v1?page=2", TTL: time.Minute}))
+	fmt.Println(err)
+	// Output:
+	// <nil>
+	// httpcache: WithRules: rule 0 ("api.example.com/v1?page=2"): a pattern is a host and a path: no query, fragment or spaces
+}
+
+// RequestContext controls the cache for one request, for callers that
+// cannot set its headers, such as users of an SDK.
+func ExampleRequestContext() {
+	ctx := httpcache.RequestContext(context.Background(), httpcache.RequestOptions{Refresh: true})
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://api.example.com/v1/users/7", nil)
+	if err != nil {
+		panic(err)
+	}
+	_ = req // send it through a client whose Transport is the cache
+}
+
+// For a rate-limited API, every identical request in flight shares one,
+// whatever the response.
+func ExampleWithCoalescing() {
+	cache := httpcache.New(httpcache.WithCoalescing(httpcache.CoalesceOptions{All: true}))
+	defer cache.Close()
+	_ = &http.Client{Transport: cache}
 }
