@@ -329,7 +329,10 @@ func BenchmarkDiskHit256KiB(b *testing.B) { benchmarkDiskHit(b, 256<<10) }
 
 // BenchmarkDiskMissAndStore measures a miss whose response is written to a
 // DiskStorage at its bound, as a cache in use is: each store evicts an
-// older file, which the next store reuses. Not synced.
+// older file, which the next store reuses. Not synced. The caller does not
+// wait for the write (it runs behind, on the Transport's writer): ns/op is
+// the caller's cost, and stored-µs/op the time until every write is on
+// disk, divided by the requests.
 func BenchmarkDiskMissAndStore(b *testing.B) {
 	benchmarkDiskMissAndStore(b, 256<<10)
 }
@@ -347,21 +350,29 @@ func benchmarkDiskMissAndStore(b *testing.B, maxBytes int64) {
 	}
 	origin := newBenchOrigin(1<<10, "max-age=3600")
 	tr := New(WithTransport(origin), WithStorage(disk))
-	defer tr.Close()
 	i := 0
 	if maxBytes < 1<<30 {
 		// Fill the store to its bound first: the measured stores evict.
 		for ; disk.Size() < maxBytes-4<<10 || i < 1024; i++ {
 			req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/v1/items/"+strconv.Itoa(i), nil)
 			roundTripDrain(b, tr, req)
+			tr.writes.close() // one at a time: the size is known after each
+			tr.writes.closed = false
 		}
 	}
 	b.ReportAllocs()
+	requests := 0
 	for b.Loop() {
 		b.StopTimer()
 		req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/v1/items/"+strconv.Itoa(i), nil)
 		b.StartTimer()
 		roundTripDrain(b, tr, req)
 		i++
+		requests++
 	}
+	start := time.Now()
+	tr.Close() // waits for the writes
+	drain := time.Since(start)
+	stored := b.Elapsed() + drain
+	b.ReportMetric(float64(stored.Microseconds())/float64(requests), "stored-µs/op")
 }

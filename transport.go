@@ -35,6 +35,9 @@ type Transport struct {
 	// coalescer shares network steps among identical requests; nil when
 	// coalescing is off.
 	coalescer *coalescer
+	// writes runs storage writes behind the requests; nil for a
+	// MemoryStorage, which stores at once.
+	writes *writeBehind
 }
 
 // New returns a caching Transport. With no options it is a private cache in
@@ -73,6 +76,9 @@ func NewTransport(opts ...Option) (*Transport, error) {
 	if !cfg.coalesce.Disabled {
 		t.coalescer = newCoalescer(&t.cfg)
 	}
+	if memory == nil {
+		t.writes = newWriteBehind()
+	}
 	return t, nil
 }
 
@@ -88,6 +94,9 @@ func (t *Transport) Close() error {
 	}
 	if t.coalescer != nil {
 		t.coalescer.close()
+	}
+	if t.writes != nil {
+		t.writes.close()
 	}
 	return nil
 }
@@ -114,9 +123,14 @@ func (t *Transport) Invalidate(ctx context.Context, rawURL string) error {
 	if !u.IsAbs() {
 		return fmt.Errorf("httpcache: Invalidate: %q is not an absolute URL", rawURL)
 	}
-	ctx, cancel := t.storageContext(ctx)
-	defer cancel()
-	return t.cfg.storage.Delete(ctx, cacheKey(u))
+	// After the writes queued before it, so that none brings the URL back.
+	var deleteErr error
+	t.inOrder(func() {
+		ctx, cancel := t.storageContext(ctx)
+		defer cancel()
+		deleteErr = t.cfg.storage.Delete(ctx, cacheKey(u))
+	})
+	return deleteErr
 }
 
 // RoundTrip answers req from the cache where RFC 9111 allows, and from the
@@ -432,19 +446,46 @@ func (t *Transport) freshenFromHead(req *http.Request, key string, stored *Entry
 
 // remove deletes every variant of key; a storage error is logged.
 func (t *Transport) remove(req *http.Request, key string) {
-	ctx, cancel := t.detachedStorageContext(req.Context())
-	defer cancel()
-	if err := t.cfg.storage.Delete(ctx, key); err != nil {
-		t.logStorageError(req, "delete", err)
+	ctx, url := req.Context(), req.URL.String()
+	t.inOrder(func() {
+		ctx, cancel := t.detachedStorageContext(ctx)
+		defer cancel()
+		if err := t.cfg.storage.Delete(ctx, key); err != nil {
+			t.logStorageError(ctx, url, "delete", err)
+		}
+	})
+}
+
+// inOrder runs a delete after the writes queued before it (writeBehind).
+func (t *Transport) inOrder(del func()) {
+	if t.writes == nil {
+		del()
+		return
 	}
+	t.writes.delete(del)
 }
 
 // store writes an entry; a storage error is logged, never returned.
+//
+// A MemoryStorage stores at once; another Storage stores on the Transport's
+// write-behind goroutine, so that the caller does not wait for a file or a
+// network round trip.
 func (t *Transport) store(req *http.Request, key string, entry *Entry, ttl time.Duration) {
-	ctx, cancel := t.detachedStorageContext(req.Context())
+	if t.writes == nil {
+		t.storeNow(req.Context(), req.URL.String, key, entry, ttl)
+		return
+	}
+	ctx, url := req.Context(), req.URL.String() // the caller may reuse req
+	t.writes.write(entrySize(entry), func() {
+		t.storeNow(ctx, func() string { return url }, key, entry, ttl)
+	})
+}
+
+func (t *Transport) storeNow(ctx context.Context, url func() string, key string, entry *Entry, ttl time.Duration) {
+	ctx, cancel := t.detachedStorageContext(ctx)
 	defer cancel()
 	if err := t.cfg.storage.Set(ctx, key, entry, ttl); err != nil {
-		t.logStorageError(req, "set", err)
+		t.logStorageError(ctx, url(), "set", err)
 	}
 }
 
@@ -485,7 +526,7 @@ func (t *Transport) serveStored(req *http.Request, conditional bool, entry *Entr
 	}
 	body, err := entry.Body.Open()
 	if err != nil {
-		t.logStorageError(req, "open body", err)
+		t.logStorageError(req.Context(), req.URL.String(), "open body", err)
 		return t.fetch(req, cacheKey(req.URL), nil, ForwardURIMiss, nil)
 	}
 	resp.Body = body
@@ -583,9 +624,9 @@ func (t *Transport) logDecision(req *http.Request, msg string, attrs ...slog.Att
 	t.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "httpcache: "+msg, attrs...)
 }
 
-func (t *Transport) logStorageError(req *http.Request, op string, err error) {
-	t.cfg.logger.LogAttrs(req.Context(), slog.LevelWarn, "httpcache: storage "+op+" failed; the request goes on without the cache",
-		slog.String("url", req.URL.String()), slog.Any("error", err))
+func (t *Transport) logStorageError(ctx context.Context, url, op string, err error) {
+	t.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "httpcache: storage "+op+" failed; the request goes on without the cache",
+		slog.String("url", url), slog.Any("error", err))
 }
 
 // ensureHeader returns resp.Header, making one if the upstream sent nil.
