@@ -78,6 +78,11 @@ func WithTransport(rt http.RoundTripper) Option {
 
 // WithStorage sets where responses are kept. The default is a MemoryStorage
 // of DefaultMemoryBytes.
+//
+// With any other Storage (a DiskStorage, Redis, your own), the Transport
+// writes entries behind the requests, on a goroutine of its own, so that a
+// caller does not wait for a write; Close waits for the writes still
+// pending.
 func WithStorage(s Storage) Option {
 	return func(c *config) error {
 		if s == nil {

@@ -84,9 +84,11 @@ func NewTransport(opts ...Option) (*Transport, error) {
 
 // Close stops the Transport's background work: it starts no more
 // stale-while-revalidate revalidations, cancels those that run, and waits
-// for them to end, and for shared requests to the origin to end. The
-// Transport still answers requests after Close, but revalidates stale
-// responses before serving them and no longer coalesces requests. Close does not close
+// for them to end, for shared requests to the origin to end, and for
+// entries still waiting to be written to the Storage (see WithStorage).
+// Call it before the program exits. The Transport still answers requests
+// after Close, but revalidates stale responses before serving them, no
+// longer coalesces requests, and writes entries before it returns them. Close does not close
 // the Storage, which the caller may share.
 func (t *Transport) Close() error {
 	if t.background != nil {
