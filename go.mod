@@ -6,3 +6,5 @@ require (
 	github.com/jarcoal/httpmock v1.4.2
 	go.uber.org/goleak v1.3.0
 )
+
+require github.com/stretchr/testify v1.12.1 // indirect

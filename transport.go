@@ -38,6 +38,8 @@ type Transport struct {
 	// writes runs storage writes behind the requests; nil for a
 	// MemoryStorage, which stores at once.
 	writes *writeBehind
+	// storageErrors logs storage errors without flooding the log.
+	storageErrors *storageErrorLog
 }
 
 // New returns a caching Transport. With no options it is a private cache in
@@ -71,7 +73,7 @@ func NewTransport(opts ...Option) (*Transport, error) {
 	cfg.policy.shared = cfg.shared
 	memory, _ := cfg.storage.(*MemoryStorage)
 	_, disk := cfg.storage.(*DiskStorage)
-	t := &Transport{cfg: cfg, memory: memory, local: memory != nil || disk,
+	t := &Transport{cfg: cfg, memory: memory, local: memory != nil || disk, storageErrors: newStorageErrorLog(cfg.logger),
 		background: newBackground(cfg.backgroundLimit, cfg.backgroundTimeout)}
 	if !cfg.coalesce.Disabled {
 		t.coalescer = newCoalescer(&t.cfg)
@@ -279,8 +281,7 @@ func (t *Transport) load(ctx context.Context, key []byte) []*Entry {
 	defer cancel()
 	entries, err := t.cfg.storage.Get(ctx, string(key))
 	if err != nil {
-		t.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "httpcache: storage get failed; using the network",
-			slog.String("key", string(key)), slog.Any("error", err))
+		t.storageErrors.log(ctx, "get", string(key), err)
 		return nil
 	}
 	return entries
@@ -627,8 +628,7 @@ func (t *Transport) logDecision(req *http.Request, msg string, attrs ...slog.Att
 }
 
 func (t *Transport) logStorageError(ctx context.Context, url, op string, err error) {
-	t.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "httpcache: storage "+op+" failed; the request goes on without the cache",
-		slog.String("url", url), slog.Any("error", err))
+	t.storageErrors.log(ctx, op, url, err)
 }
 
 // ensureHeader returns resp.Header, making one if the upstream sent nil.

@@ -1081,3 +1081,26 @@ func TestStorageTimeoutBoundsAHangingStore(t *testing.T) {
 		t.Fatal("a hanging store held the request past its storage timeout")
 	}
 }
+
+// TestStorageErrorsAreNotFlooded: a store that fails every call is
+// reported once a second per operation, with a count of the rest.
+func TestStorageErrorsAreNotFlooded(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, "ok")
+	}, WithStorage(&failingStorage{}), WithLogger(logger))
+	for i := 0; i < 200; i++ {
+		if got := h.get(fmt.Sprintf("/%d", i)); got.body != "ok" {
+			t.Fatalf("request %d: %q", i, got.body)
+		}
+	}
+	h.transport.Close() // the writes are done
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(logs.String(), "level=WARN"); n == 0 || n > 4 {
+		t.Fatalf("%d warnings for 400 failed storage calls, want one or two per operation:\n%s", n, logs.String())
+	}
+}
