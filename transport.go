@@ -40,6 +40,9 @@ type Transport struct {
 	writes *writeBehind
 	// storageErrors logs storage errors without flooding the log.
 	storageErrors *storageErrorLog
+	// tiered is the storage when it is a TieredStorage: hits on its memory
+	// tier get no timeout, and its memory tier is written at once.
+	tiered *TieredStorage
 }
 
 // New returns a caching Transport. With no options it is a private cache in
@@ -73,7 +76,8 @@ func NewTransport(opts ...Option) (*Transport, error) {
 	cfg.policy.shared = cfg.shared
 	memory, _ := cfg.storage.(*MemoryStorage)
 	_, disk := cfg.storage.(*DiskStorage)
-	t := &Transport{cfg: cfg, memory: memory, local: memory != nil || disk, storageErrors: newStorageErrorLog(cfg.logger),
+	tiered, _ := cfg.storage.(*TieredStorage)
+	t := &Transport{cfg: cfg, memory: memory, local: memory != nil || disk, storageErrors: newStorageErrorLog(cfg.logger), tiered: tiered,
 		background: newBackground(cfg.backgroundLimit, cfg.backgroundTimeout)}
 	if !cfg.coalesce.Disabled {
 		t.coalescer = newCoalescer(&t.cfg)
@@ -277,6 +281,11 @@ func (t *Transport) load(ctx context.Context, key []byte) []*Entry {
 	if t.memory != nil {
 		return t.memory.getKeyBytes(key)
 	}
+	if t.tiered != nil {
+		if entries := t.tiered.front.getKeyBytes(key); len(entries) > 0 {
+			return entries
+		}
+	}
 	ctx, cancel := t.storageContext(ctx)
 	defer cancel()
 	entries, err := t.cfg.storage.Get(ctx, string(key))
@@ -478,16 +487,27 @@ func (t *Transport) store(req *http.Request, key string, entry *Entry, ttl time.
 		t.storeNow(req.Context(), req.URL.String, key, entry, ttl)
 		return
 	}
+	storage := t.cfg.storage
+	if t.tiered != nil {
+		// The memory tier at once, so that the next request is a hit; the
+		// shared tier behind.
+		t.tiered.front.Set(req.Context(), key, entry, t.tiered.memoryTTL(ttl))
+		storage = t.tiered.back
+	}
 	ctx, url := req.Context(), req.URL.String() // the caller may reuse req
 	t.writes.write(entrySize(entry), func() {
-		t.storeNow(ctx, func() string { return url }, key, entry, ttl)
+		t.storeIn(ctx, storage, func() string { return url }, key, entry, ttl)
 	})
 }
 
 func (t *Transport) storeNow(ctx context.Context, url func() string, key string, entry *Entry, ttl time.Duration) {
+	t.storeIn(ctx, t.cfg.storage, url, key, entry, ttl)
+}
+
+func (t *Transport) storeIn(ctx context.Context, storage Storage, url func() string, key string, entry *Entry, ttl time.Duration) {
 	ctx, cancel := t.detachedStorageContext(ctx)
 	defer cancel()
-	if err := t.cfg.storage.Set(ctx, key, entry, ttl); err != nil {
+	if err := storage.Set(ctx, key, entry, ttl); err != nil {
 		t.logStorageError(ctx, url(), "set", err)
 	}
 }
