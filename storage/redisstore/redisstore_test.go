@@ -39,7 +39,7 @@ func testRedis(t testing.TB) *redis.Client {
 		t.Skip("no Redis: set HTTPCACHE_TEST_REDIS=host:port (for example 127.0.0.1:6379, after " +
 			`redis-server --daemonize yes --port 6379 --save "" --appendonly no) to run the Redis tests; .ci/run does`)
 	}
-	client := redis.NewClient(&redis.Options{Addr: addr})
+	client := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { client.Close() })
 	if err := client.Ping(context.Background()).Err(); err != nil {
 		t.Fatalf("HTTPCACHE_TEST_REDIS=%s is set, but Redis does not answer: %v", addr, err)

@@ -1,0 +1,20 @@
+module github.com/c650553b/httpcache/examples/redis
+
+go 1.26.8
+
+require (
+	github.com/c650553b/httpcache v0.0.0-00010101000000-000000000000
+	github.com/c650553b/httpcache/storage/redisstore v0.0.0-00010101000000-000000000000
+	github.com/redis/go-redis/v9 v9.23.0
+)
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+)
+
+replace (
+	github.com/c650553b/httpcache => ../..
+	github.com/c650553b/httpcache/storage/redisstore => ../../storage/redisstore
+)

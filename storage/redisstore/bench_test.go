@@ -1,0 +1,115 @@
+package redisstore_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/c650553b/httpcache"
+	"github.com/c650553b/httpcache/storage/redisstore"
+	"github.com/redis/go-redis/v9"
+)
+
+// origin answers at once with a 1 KiB body that is fresh for an hour.
+type origin struct{ body []byte }
+
+func (o origin) RoundTrip(req *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: 200, Request: req, ContentLength: int64(len(o.body)),
+		Header: http.Header{"Cache-Control": {"max-age=3600"}, "Content-Type": {"application/json"}},
+		Body:   io.NopCloser(bytes.NewReader(o.body))}, nil
+}
+
+func benchmarkHit(b *testing.B, storage func(client *redis.Client) httpcache.Storage) {
+	client := testRedis(b)
+	tr := httpcache.New(httpcache.WithTransport(origin{bytes.Repeat([]byte("a"), 1<<10)}), httpcache.WithStorage(storage(client)))
+	req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/v1/items/42", nil)
+	drain := func() {
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	drain()
+	tr.Close() // the entry is written
+	b.ReportAllocs()
+	for b.Loop() {
+		drain()
+	}
+}
+
+// BenchmarkHit1KiB compares a 1 KiB hit through Redis on loopback with a
+// hit in memory and a hit through a memory tier in front of Redis.
+func BenchmarkHit1KiB(b *testing.B) {
+	b.Run("memory", func(b *testing.B) {
+		benchmarkHit(b, func(*redis.Client) httpcache.Storage { return httpcache.NewMemoryStorage(0) })
+	})
+	b.Run("redis", func(b *testing.B) {
+		benchmarkHit(b, func(client *redis.Client) httpcache.Storage {
+			return redisstore.New(client, redisstore.WithPrefix(testPrefix(b, client)))
+		})
+	})
+	b.Run("memory-tier-over-redis", func(b *testing.B) {
+		benchmarkHit(b, func(client *redis.Client) httpcache.Storage {
+			tiered, err := httpcache.NewTieredStorage(httpcache.NewMemoryStorage(0),
+				redisstore.New(client, redisstore.WithPrefix(testPrefix(b, client))), 5*time.Second)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return tiered
+		})
+	})
+}
+
+// countingHook counts the round trips a client makes.
+type countingHook struct{ roundTrips atomic.Int64 }
+
+func (h *countingHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *countingHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.roundTrips.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.roundTrips.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+
+func TestHitIsOneRoundTrip(t *testing.T) {
+	client := testRedis(t)
+	prefix := testPrefix(t, client)
+	hook := &countingHook{}
+	client.AddHook(hook)
+	tr := httpcache.New(httpcache.WithTransport(origin{[]byte("x")}), httpcache.WithStorage(redisstore.New(client, redisstore.WithPrefix(prefix))))
+	defer tr.Close()
+	for _, variant := range []string{"en", "fr", "de"} {
+		req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/v1/items/1", nil)
+		req.Header.Set("Accept-Language", variant)
+		resp, _ := tr.RoundTrip(req)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	tr.Close()
+	before := hook.roundTrips.Load()
+	req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/v1/items/1", nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if n := hook.roundTrips.Load() - before; n != 1 {
+		t.Fatalf("a hit took %d round trips to Redis, want 1", n)
+	}
+	if st, _ := httpcache.StatusOf(resp); !st.Hit {
+		t.Fatalf("not a hit: %q", resp.Header.Get("Cache-Status"))
+	}
+}
