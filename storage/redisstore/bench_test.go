@@ -83,7 +83,6 @@ func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 	}
 }
 
-
 func TestHitIsOneRoundTrip(t *testing.T) {
 	client := testRedis(t)
 	prefix := testPrefix(t, client)

@@ -60,11 +60,11 @@ type Store struct {
 	// at the deadline, and the operation runs on, on its own goroutine,
 	// until the client's own socket timeouts end it.
 	contextTimeouts bool
-	prefix    string
-	timeout   time.Duration
-	retryWait time.Duration
-	maxTTL    time.Duration
-	err       error // from an invalid option: every operation returns it
+	prefix          string
+	timeout         time.Duration
+	retryWait       time.Duration
+	maxTTL          time.Duration
+	err             error // from an invalid option: every operation returns it
 
 	mu        sync.Mutex
 	downUntil time.Time // zero when Redis is taken to be up
