@@ -10,7 +10,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -153,6 +152,8 @@ func newCoalescer(cfg *config) *coalescer {
 
 // flight is one shared network step and its outcome.
 type flight struct {
+	key    string
+	req    *http.Request // the first caller's, on the flight's own context
 	done   chan struct{} // closed when the outcome is set
 	cancel context.CancelFunc
 
@@ -177,52 +178,71 @@ func (c *coalescer) do(req *http.Request, send step) (*http.Response, error) {
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		return send(req)
 	}
-	key := c.identity(req)
+	var buffer [512]byte
+	identity := c.appendIdentity(buffer[:0], req)
 	c.mu.Lock()
-	if c.closed || c.passing(key) {
+	if c.closed || c.passing(string(identity)) {
 		c.mu.Unlock()
 		return send(req)
 	}
-	f, joined := c.flights[key]
+	f, joined := c.flights[string(identity)]
 	if !joined {
-		f = c.start(key, req, send)
+		f = c.start(string(identity), req)
 	}
 	f.waiters++
 	c.mu.Unlock()
 
+	if !joined {
+		if req.Context().Done() == nil {
+			// A caller that cannot cancel has no reason to wait apart
+			// from the shared request: it runs it itself.
+			c.run(f, send)
+			return c.collect(f, req, send, false)
+		}
+		go c.run(f, send)
+	}
 	select {
 	case <-f.done:
 		return c.collect(f, req, send, joined)
 	case <-req.Context().Done():
-		c.leave(key, f)
+		c.leave(f)
 		return nil, req.Context().Err()
 	}
 }
 
 // start begins a flight for key. c.mu is held.
-func (c *coalescer) start(key string, req *http.Request, send step) *flight {
+// start registers a flight for key, to be run with run. c.mu is held.
+func (c *coalescer) start(key string, req *http.Request) *flight {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), c.timeout)
-	f := &flight{done: make(chan struct{}), cancel: cancel}
+	f := &flight{key: key, req: req.WithContext(ctx), done: make(chan struct{}), cancel: cancel}
 	c.flights[key] = f
 	c.wg.Add(1)
-	go c.run(key, f, req.WithContext(ctx), send)
 	return f
 }
 
 // run performs the shared step and records its outcome.
-func (c *coalescer) run(key string, f *flight, req *http.Request, send step) {
+func (c *coalescer) run(f *flight, send step) {
 	defer c.wg.Done()
+	key, req := f.key, f.req
 	resp, err := c.send(req, send)
-	if err == nil {
-		c.settle(key, f, req, resp)
-	} else {
-		f.err = err
-		f.cancel()
-	}
 	c.mu.Lock()
 	if c.flights[key] == f {
-		delete(c.flights, key)
+		delete(c.flights, key) // no one joins from now on
 	}
+	alone := f.waiters <= 1
+	c.mu.Unlock()
+	switch {
+	case err != nil:
+		f.err = err
+		f.cancel()
+	case alone:
+		// One caller waits: it gets the response as it is, streamed, with
+		// nothing copied.
+		f.stream = withCancelOnClose(resp, f.cancel)
+	default:
+		c.settle(key, f, req, resp)
+	}
+	c.mu.Lock()
 	if f.waiters == 0 {
 		f.discardStream() // everyone has gone
 	}
@@ -309,6 +329,9 @@ func (c *coalescer) collect(f *flight, req *http.Request, send step, collapsed b
 		return nil, f.err
 	case takeStream:
 		f.stream.Request = req
+		if collapsed {
+			markCollapsed(f.stream.Header)
+		}
 		return f.stream, nil
 	case f.stream != nil:
 		// Not shared, and another waiter has it: a request of its own.
@@ -319,7 +342,7 @@ func (c *coalescer) collect(f *flight, req *http.Request, send step, collapsed b
 
 // leave records that a waiter has gone. When the last has, a flight still
 // running is cancelled, and a response nobody took is closed.
-func (c *coalescer) leave(key string, f *flight) {
+func (c *coalescer) leave(f *flight) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	f.waiters--
@@ -330,8 +353,8 @@ func (c *coalescer) leave(key string, f *flight) {
 	case <-f.done:
 		f.discardStream()
 	default:
-		if c.flights[key] == f {
-			delete(c.flights, key) // later requests start afresh
+		if c.flights[f.key] == f {
+			delete(c.flights, f.key) // later requests start afresh
 		}
 		f.cancel()
 	}
@@ -354,46 +377,57 @@ func (f *flight) copyFor(req *http.Request, collapsed bool) *http.Response {
 	*resp = *f.resp
 	resp.Header = f.resp.Header.Clone()
 	if collapsed {
-		if values := resp.Header["Cache-Status"]; len(values) > 0 {
-			values[len(values)-1] += "; collapsed"
-		}
+		markCollapsed(resp.Header)
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(f.body))
 	resp.Request = req
 	return resp
 }
 
-// identity returns the key under which identical requests share a flight:
-// method, URL, Host, the header fields but those ignored, in order, and the
-// request's RequestOptions.
+// markCollapsed adds "collapsed" to this cache's Cache-Status member, the
+// last one (RFC 9211 §2.?: the request was collapsed with another).
+func markCollapsed(h http.Header) {
+	if values := h["Cache-Status"]; len(values) > 0 {
+		values[len(values)-1] += "; collapsed"
+	}
+}
+
+// identity returns the key under which identical requests share a flight.
 func (c *coalescer) identity(req *http.Request) string {
-	names := make([]string, 0, len(req.Header))
+	return string(c.appendIdentity(nil, req))
+}
+
+// appendIdentity appends the identity of req to b: method, cache key (the
+// normalised URL), Host, the header fields but those ignored, sorted, and
+// the request's RequestOptions. Built in the caller's buffer, it costs no
+// allocation unless a flight keeps it.
+func (c *coalescer) appendIdentity(b []byte, req *http.Request) []byte {
+	var nameBuffer [16]string
+	names := nameBuffer[:0]
 	for name := range req.Header {
 		if !slices.Contains(c.ignored, name) {
 			names = append(names, name)
 		}
 	}
 	slices.Sort(names)
-	var b strings.Builder
-	b.WriteString(req.Method)
-	b.WriteByte(' ')
-	b.WriteString(req.URL.String())
-	b.WriteString("\nHost: ")
-	b.WriteString(req.Host)
+	b = append(b, req.Method...)
+	b = append(b, ' ')
+	b = appendCacheKey(b, req.URL)
+	b = append(b, "\nHost: "...)
+	b = append(b, req.Host...)
 	for _, name := range names {
 		for _, value := range req.Header[name] {
-			b.WriteByte('\n')
-			b.WriteString(name)
-			b.WriteString(": ")
-			b.WriteString(value)
+			b = append(b, '\n')
+			b = append(b, name...)
+			b = append(b, ": "...)
+			b = append(b, value...)
 		}
 	}
 	opts := requestOptionsFrom(req.Context())
-	b.WriteString("\noptions: ")
-	b.WriteString(strconv.FormatBool(opts.Refresh))
-	b.WriteByte(' ')
-	b.WriteString(opts.TTL.String())
-	return b.String()
+	b = append(b, "\noptions: "...)
+	b = strconv.AppendBool(b, opts.Refresh)
+	b = append(b, ' ')
+	return strconv.AppendInt(b, int64(opts.TTL), 10)
 }
 
 // passing reports whether identical requests are not coalesced for now.

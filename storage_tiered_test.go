@@ -3,6 +3,7 @@ package httpcache_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -114,6 +115,7 @@ func TestTieredStorageThroughTheTransport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		io.Copy(io.Discard, resp.Body) // read whole, so that it is stored
 		resp.Body.Close()
 		if st, _ := httpcache.StatusOf(resp); st.Hit != (i > 0) {
 			t.Fatalf("request %d: Cache-Status %q", i, resp.Header.Get("Cache-Status"))
