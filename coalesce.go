@@ -385,7 +385,7 @@ func (f *flight) copyFor(req *http.Request, collapsed bool) *http.Response {
 }
 
 // markCollapsed adds "collapsed" to this cache's Cache-Status member, the
-// last one (RFC 9211 §2.?: the request was collapsed with another).
+// last one (RFC 9211 §2.6: the request was collapsed with another).
 func markCollapsed(h http.Header) {
 	if values := h["Cache-Status"]; len(values) > 0 {
 		values[len(values)-1] += "; collapsed"
