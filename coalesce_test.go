@@ -349,17 +349,7 @@ func TestCoalesceLargeBodiesAreNotShared(t *testing.T) {
 func TestCoalesceRevalidations(t *testing.T) {
 	var conditional atomic.Int64
 	release := make(chan struct{})
-	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=10")
-		w.Header().Set("ETag", `"a"`)
-		if r.Header.Get("If-None-Match") != "" {
-			conditional.Add(1)
-			<-release
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		fmt.Fprint(w, "a")
-	})
+	h := newHarness(t, heldRevalidations("max-age=10", &conditional, release))
 	h.get("/a")
 	h.clock.Advance(20 * time.Second)
 	var wg sync.WaitGroup

@@ -20,6 +20,23 @@ import (
 // waitBackground waits for the Transport's background revalidations to end.
 func waitBackground(tr *Transport) { tr.background.wg.Wait() }
 
+// heldRevalidations is an origin whose responses carry cacheControl and an
+// ETag, and which holds every conditional request (counted in
+// revalidations) until release is closed, then answers 304.
+func heldRevalidations(cacheControl string, revalidations *atomic.Int64, release <-chan struct{}) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", cacheControl)
+		w.Header().Set("ETag", `"a"`)
+		if r.Header.Get("If-None-Match") != "" {
+			revalidations.Add(1)
+			<-release
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		fmt.Fprint(w, "a")
+	}
+}
+
 func TestStaleWhileRevalidate(t *testing.T) {
 	var version atomic.Int64
 	version.Store(1)
@@ -62,17 +79,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 func TestBackgroundRevalidationIsDeduplicated(t *testing.T) {
 	release := make(chan struct{})
 	var revalidations atomic.Int64
-	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=10, stale-while-revalidate=600")
-		w.Header().Set("ETag", `"a"`)
-		if r.Header.Get("If-None-Match") != "" {
-			revalidations.Add(1)
-			<-release
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		fmt.Fprint(w, "a")
-	})
+	h := newHarness(t, heldRevalidations("max-age=10, stale-while-revalidate=600", &revalidations, release))
 	h.get("/a")
 	h.clock.Advance(20 * time.Second)
 
@@ -108,16 +115,8 @@ func TestBackgroundRevalidationIsDeduplicated(t *testing.T) {
 
 func TestBackgroundLimit(t *testing.T) {
 	release := make(chan struct{})
-	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=10, stale-while-revalidate=600")
-		w.Header().Set("ETag", `"a"`)
-		if r.Header.Get("If-None-Match") != "" {
-			<-release
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		fmt.Fprint(w, "a")
-	}, WithBackgroundLimit(1))
+	var revalidations atomic.Int64
+	h := newHarness(t, heldRevalidations("max-age=10, stale-while-revalidate=600", &revalidations, release), WithBackgroundLimit(1))
 	h.get("/a")
 	h.get("/b")
 	h.clock.Advance(20 * time.Second)

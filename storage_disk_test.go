@@ -35,12 +35,11 @@ func TestDiskStorageAcceptance(t *testing.T) {
 	})
 }
 
-// entryFiles lists the entry files under dir (not temporary files).
-func entryFiles(t *testing.T, dir string) []string {
-	t.Helper()
+// entryFiles lists the entry files under dir (not temporary or spare ones).
+func entryFiles(dir string) []string {
 	var files []string
 	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), ".tmp-") {
+		if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), ".tmp-") && filepath.Base(filepath.Dir(path)) != "spare" {
 			files = append(files, path)
 		}
 		return nil
@@ -121,7 +120,7 @@ func TestDiskStorageCorruptFilesAreMisses(t *testing.T) {
 			if err := s.Set(ctx, "k", storagetest.NewEntry("", "x", tt.size), time.Hour); err != nil {
 				t.Fatal(err)
 			}
-			files := entryFiles(t, dir)
+			files := entryFiles(dir)
 			if len(files) != 1 {
 				t.Fatalf("%d files", len(files))
 			}
@@ -156,7 +155,7 @@ func TestDiskStorageLargeBodyStreams(t *testing.T) {
 	storagetest.CheckEntry(t, got[0], want)
 
 	// Damage the body after Get: reading it fails at the end, never ends cleanly.
-	file := entryFiles(t, dir)[0]
+	file := entryFiles(dir)[0]
 	f, _ := os.OpenFile(file, os.O_RDWR, 0)
 	f.WriteAt([]byte{'!'}, 5000)
 	f.Close()
@@ -244,7 +243,7 @@ func TestDiskStorageKeysStayInside(t *testing.T) {
 			t.Fatalf("Get(%.40q) lost the entry", key)
 		}
 	}
-	if n := len(entryFiles(t, dir)); n != len(keys) {
+	if n := len(entryFiles(dir)); n != len(keys) {
 		t.Fatalf("%d files under the directory for %d keys", n, len(keys))
 	}
 }
@@ -400,7 +399,7 @@ func FuzzDiskFile(f *testing.F) {
 	seed := newDiskStorage(f, dir, 0)
 	seed.Set(context.Background(), "k", storagetest.NewEntry("v", "x", 100), time.Hour)
 	seed.Set(context.Background(), "k", storagetest.NewEntry("w", "y", 70<<10), time.Hour)
-	for _, file := range entryFilesTB(dir) {
+	for _, file := range entryFiles(dir) {
 		data, _ := os.ReadFile(file)
 		f.Add(data)
 	}
@@ -409,7 +408,7 @@ func FuzzDiskFile(f *testing.F) {
 		dir := t.TempDir()
 		s := newDiskStorage(t, dir, 0)
 		s.Set(context.Background(), "k", storagetest.NewEntry("", "z", 1), time.Hour)
-		file := entryFilesTB(dir)[0]
+		file := entryFiles(dir)[0]
 		if err := os.WriteFile(file, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -421,15 +420,4 @@ func FuzzDiskFile(f *testing.F) {
 			}
 		}
 	})
-}
-
-func entryFilesTB(dir string) []string {
-	var files []string
-	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && !strings.HasPrefix(d.Name(), ".tmp-") {
-			files = append(files, path)
-		}
-		return nil
-	})
-	return files
 }
