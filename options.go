@@ -155,8 +155,11 @@ func WithMaxBodyBytes(n int64) Option {
 }
 
 // WithStorageTimeout bounds each storage operation, so that a slow store
-// delays a request by at most this much before it goes to the network. The
-// default is DefaultStorageTimeout.
+// delays a request by at most this much before it goes to the network. It
+// is passed to the Storage as a context deadline, so a store must honour
+// its context for the bound to hold. MemoryStorage and DiskStorage calls,
+// which a context could not interrupt, get none. The default is
+// DefaultStorageTimeout.
 func WithStorageTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
