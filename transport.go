@@ -484,7 +484,7 @@ func (t *Transport) inOrder(del func()) {
 // network round trip.
 func (t *Transport) store(req *http.Request, key string, entry *Entry, ttl time.Duration) {
 	if t.writes == nil {
-		t.storeNow(req.Context(), req.URL.String, key, entry, ttl)
+		t.storeIn(req.Context(), t.cfg.storage, req.URL.String, key, entry, ttl)
 		return
 	}
 	storage := t.cfg.storage
@@ -500,10 +500,8 @@ func (t *Transport) store(req *http.Request, key string, entry *Entry, ttl time.
 	})
 }
 
-func (t *Transport) storeNow(ctx context.Context, url func() string, key string, entry *Entry, ttl time.Duration) {
-	t.storeIn(ctx, t.cfg.storage, url, key, entry, ttl)
-}
-
+// storeIn writes an entry to storage and logs an error; url is called only
+// then.
 func (t *Transport) storeIn(ctx context.Context, storage Storage, url func() string, key string, entry *Entry, ttl time.Duration) {
 	ctx, cancel := t.detachedStorageContext(ctx)
 	defer cancel()
