@@ -81,8 +81,7 @@ type DiskStorage struct {
 	mu        sync.Mutex
 	usedBytes int64
 	files     map[string]*diskFile // by path relative to dir
-	head      *diskFile            // most recently used
-	tail      *diskFile
+	recency   recencyList[*diskFile]
 	spares    []spareFile // in the spare directory
 }
 
@@ -94,9 +93,9 @@ type spareFile struct {
 
 // diskFile is one key's file in the recency list.
 type diskFile struct {
-	name       string
-	size       int64
-	prev, next *diskFile
+	name string
+	size int64
+	node recencyNode[*diskFile]
 }
 
 // NewDiskStorage opens (creating it if needed) a cache directory holding at
@@ -514,36 +513,32 @@ func (d *DiskStorage) touch(name string, size int64) {
 	f := d.files[name]
 	if f == nil {
 		f = &diskFile{name: name}
+		f.node.item = f
 		d.files[name] = f
+		d.recency.pushFront(&f.node)
 	} else {
-		d.unlink(f)
+		d.recency.moveToFront(&f.node)
 	}
 	d.usedBytes += size - f.size
 	f.size = size
-	f.prev, f.next = nil, d.head
-	if d.head != nil {
-		d.head.prev = f
-	}
-	d.head = f
-	if d.tail == nil {
-		d.tail = f
-	}
 }
 
 // evict drops least recently used files from the accounting until it is
 // within the bound, sparing keep, and returns them for removal outside the
 // lock. d.mu is held.
 func (d *DiskStorage) evict(keep *diskFile) []*diskFile {
+	var keepNode *recencyNode[*diskFile]
+	if keep != nil {
+		keepNode = &keep.node
+	}
 	var victims []*diskFile
-	for d.usedBytes > d.maxBytes && d.tail != nil {
-		victim := d.tail
-		if victim == keep {
-			if victim = keep.prev; victim == nil {
-				break
-			}
+	for d.usedBytes > d.maxBytes {
+		victim := d.recency.evictionVictim(keepNode)
+		if victim == nil {
+			break
 		}
-		d.drop(victim)
-		victims = append(victims, victim)
+		d.drop(victim.item)
+		victims = append(victims, victim.item)
 	}
 	return victims
 }
@@ -564,23 +559,9 @@ func (d *DiskStorage) forget(name string) {
 
 // drop removes a file from the accounting. d.mu is held.
 func (d *DiskStorage) drop(f *diskFile) {
-	d.unlink(f)
+	d.recency.remove(&f.node)
 	delete(d.files, f.name)
 	d.usedBytes -= f.size
-}
-
-func (d *DiskStorage) unlink(f *diskFile) {
-	if f.prev != nil {
-		f.prev.next = f.next
-	} else if d.head == f {
-		d.head = f.next
-	}
-	if f.next != nil {
-		f.next.prev = f.prev
-	} else if d.tail == f {
-		d.tail = f.prev
-	}
-	f.prev, f.next = nil, nil
 }
 
 // diskRecord is one variant in a key's file.

@@ -21,20 +21,20 @@ type MemoryStorage struct {
 	// offsets from it, so that checking one reads only the monotonic clock.
 	epoch time.Time
 
-	mu         sync.Mutex
-	usedBytes  int64
-	items      map[string]*memoryItem
-	head, tail *memoryItem // most and least recently used
+	mu        sync.Mutex
+	usedBytes int64
+	items     map[string]*memoryItem
+	recency   recencyList[*memoryItem]
 }
 
 // memoryItem is one key's variants, linked into the recency list. Its
 // variants slice is replaced, never modified, so Get can return it.
 type memoryItem struct {
-	key        string
-	variants   []*Entry
-	meta       []variantMeta // per variant
-	size       int64
-	prev, next *memoryItem
+	key      string
+	variants []*Entry
+	meta     []variantMeta // per variant
+	size     int64
+	node     recencyNode[*memoryItem]
 }
 
 // variantMeta is what a MemoryStorage keeps beside a variant.
@@ -72,7 +72,7 @@ func (m *MemoryStorage) getKeyBytes(key []byte) []*Entry {
 		m.remove(item)
 		return nil
 	}
-	m.moveToFront(item)
+	m.recency.moveToFront(&item.node)
 	return item.variants
 }
 
@@ -92,10 +92,11 @@ func (m *MemoryStorage) Set(_ context.Context, key string, entry *Entry, ttl tim
 	item := m.items[key]
 	if item == nil {
 		item = &memoryItem{key: key}
+		item.node.item = item
 		m.items[key] = item
-		m.pushFront(item)
+		m.recency.pushFront(&item.node)
 	} else {
-		m.moveToFront(item)
+		m.recency.moveToFront(&item.node)
 	}
 	variants := make([]*Entry, 0, len(item.variants)+1)
 	meta := make([]variantMeta, 0, len(item.variants)+1)
@@ -166,53 +167,17 @@ func (m *MemoryStorage) dropExpired(item *memoryItem, now time.Duration) {
 // evict removes least recently used keys until the store is within its
 // bound, sparing keep (the key just set).
 func (m *MemoryStorage) evict(keep *memoryItem) {
-	for m.usedBytes > m.maxBytes && m.tail != nil {
-		victim := m.tail
-		if victim == keep {
-			victim = keep.prev
-			if victim == nil {
-				return
-			}
+	for m.usedBytes > m.maxBytes {
+		victim := m.recency.evictionVictim(&keep.node)
+		if victim == nil {
+			return
 		}
-		m.remove(victim)
+		m.remove(victim.item)
 	}
 }
 
 func (m *MemoryStorage) remove(item *memoryItem) {
-	m.unlink(item)
+	m.recency.remove(&item.node)
 	delete(m.items, item.key)
 	m.usedBytes -= item.size
-}
-
-func (m *MemoryStorage) pushFront(item *memoryItem) {
-	item.prev, item.next = nil, m.head
-	if m.head != nil {
-		m.head.prev = item
-	}
-	m.head = item
-	if m.tail == nil {
-		m.tail = item
-	}
-}
-
-func (m *MemoryStorage) unlink(item *memoryItem) {
-	if item.prev != nil {
-		item.prev.next = item.next
-	} else {
-		m.head = item.next
-	}
-	if item.next != nil {
-		item.next.prev = item.prev
-	} else {
-		m.tail = item.prev
-	}
-	item.prev, item.next = nil, nil
-}
-
-func (m *MemoryStorage) moveToFront(item *memoryItem) {
-	if m.head == item {
-		return
-	}
-	m.unlink(item)
-	m.pushFront(item)
 }
