@@ -50,9 +50,10 @@ var DefaultCoalesceIgnoredHeaders = []string{"Traceparent", "Tracestate", "X-Req
 // coalesced (as proxies do with "hit-for-pass"). All shares every response
 // in both modes.
 //
-// A shared response is read whole (up to MaxBodyBytes) before the waiting
-// requests get it, so a caller sees its headers when the body has arrived.
-// Waiters whose request shared another's see "collapsed" in Cache-Status.
+// When one caller alone waits for the response, it gets it as it is,
+// streamed. When several do, it is read whole (up to MaxBodyBytes) before
+// they get it, so they see its headers once its body has arrived. Waiters
+// whose request shared another's see "collapsed" in Cache-Status.
 type CoalesceOptions struct {
 	// Disabled turns coalescing off: every request the cache cannot answer
 	// goes to the origin.
@@ -173,7 +174,7 @@ type flight struct {
 type step func(req *http.Request) (*http.Response, error)
 
 // do runs send for req, or waits for an identical request's run and
-// returns a copy of its response.
+// returns its response (see CoalesceOptions for who gets what).
 func (c *coalescer) do(req *http.Request, send step) (*http.Response, error) {
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		return send(req)
@@ -210,7 +211,6 @@ func (c *coalescer) do(req *http.Request, send step) (*http.Response, error) {
 	}
 }
 
-// start begins a flight for key. c.mu is held.
 // start registers a flight for key, to be run with run. c.mu is held.
 func (c *coalescer) start(key string, req *http.Request) *flight {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), c.timeout)

@@ -56,5 +56,5 @@ func (o RequestOptions) rule() *compiledRule {
 	if o.TTL <= 0 {
 		return nil
 	}
-	return &compiledRule{Rule: Rule{TTL: o.TTL, Override: true}, index: -1}
+	return &compiledRule{Rule: Rule{TTL: o.TTL, Override: true}, index: perRequestRule}
 }

@@ -98,7 +98,7 @@ var defaultRuleStatuses = []int{200, 203, 204, 206, 300, 301, 308, 404, 405, 410
 // compiledRule is a validated Rule, its pattern split for matching.
 type compiledRule struct {
 	Rule
-	index       int    // in the configured list, for messages
+	index       int    // its place in the configured list; perRequestRule for a RequestOptions.TTL
 	host        string // lower-case glob; "" matches any host
 	hostHasPort bool
 	path        string // glob; "" matches any path
@@ -169,6 +169,15 @@ func compileRule(index int, r Rule) (*compiledRule, error) {
 		return nil, errors.New("a Bypass rule stores nothing: it takes no TTL, windows or statuses to store")
 	}
 	return c, nil
+}
+
+// perRequestRule is the index of the rule a RequestOptions.TTL stands for.
+const perRequestRule = -1
+
+// same reports whether two rules amend facts alike: the same configured
+// rule, or per-request rules with the same TTL (each request makes its own).
+func (r *compiledRule) same(other *compiledRule) bool {
+	return r == other || (r.index == perRequestRule && other.index == perRequestRule && r.TTL == other.TTL)
 }
 
 // catchAll reports a rule that matches every request and response.

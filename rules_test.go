@@ -351,3 +351,24 @@ func TestRequestOptions(t *testing.T) {
 		t.Fatalf("negative TTL: error %v", err)
 	}
 }
+
+// TestRuledFactsAreKept: a hit under a rule, configured or per-request,
+// amends the entry's facts once, not on every hit.
+func TestRuledFactsAreKept(t *testing.T) {
+	tr, err := NewTransport(WithRules(Rule{Pattern: "a.example", TTL: time.Minute}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	configured := tr.cfg.rules[0]
+	e := storedAt(header())
+	if first, again := tr.factsFor(e, configured), tr.factsFor(e, configured); first != again {
+		t.Error("a configured rule's facts were amended again")
+	}
+	perRequest := func() *compiledRule { return RequestOptions{TTL: time.Minute}.rule() }
+	if first, again := tr.factsFor(e, perRequest()), tr.factsFor(e, perRequest()); first != again {
+		t.Error("a per-request TTL's facts were amended again for the same TTL")
+	}
+	if a, b := tr.factsFor(e, perRequest()), tr.factsFor(e, RequestOptions{TTL: time.Hour}.rule()); a == b || b.lifetimeOverride != time.Hour {
+		t.Error("another per-request TTL reused the facts of the first")
+	}
+}

@@ -26,9 +26,10 @@ func newStorageErrorLog(logger *slog.Logger) *storageErrorLog {
 	return &storageErrorLog{logger: logger, last: make(map[string]time.Time), suppressed: make(map[string]int)}
 }
 
-// log reports that op failed for url, unless op was reported less than an
-// interval ago; then it is counted, and the count goes with the next report.
-func (l *storageErrorLog) log(ctx context.Context, op, url string, err error) {
+// log reports that op failed for a cache key, unless op was reported less
+// than an interval ago; then it is counted, and the count goes with the
+// next report.
+func (l *storageErrorLog) log(ctx context.Context, op, key string, err error) {
 	now := time.Now()
 	l.mu.Lock()
 	if now.Sub(l.last[op]) < storageErrorInterval {
@@ -41,5 +42,5 @@ func (l *storageErrorLog) log(ctx context.Context, op, url string, err error) {
 	l.suppressed[op] = 0
 	l.mu.Unlock()
 	l.logger.LogAttrs(ctx, slog.LevelWarn, "httpcache: storage "+op+" failed; the request goes on without the cache",
-		slog.String("url", url), slog.Any("error", err), slog.Int("suppressed_since_last", suppressed))
+		slog.String("key", key), slog.Any("error", err), slog.Int("suppressed_since_last", suppressed))
 }

@@ -94,8 +94,8 @@ func NewTransport(opts ...Option) (*Transport, error) {
 // entries still waiting to be written to the Storage (see WithStorage).
 // Call it before the program exits. The Transport still answers requests
 // after Close, but revalidates stale responses before serving them, no
-// longer coalesces requests, and writes entries before it returns them. Close does not close
-// the Storage, which the caller may share.
+// longer coalesces requests, and writes entries before it returns them.
+// Close does not close the Storage, which the caller may share.
 func (t *Transport) Close() error {
 	if t.background != nil {
 		t.background.close()
@@ -154,8 +154,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.forward(req, CacheStatus{Forward: ForwardMethod})
 	}
 	opts := requestOptionsFrom(req.Context())
-	if opts.TTL < 0 {
-		return nil, opts.validate()
+	if err := opts.validate(); err != nil {
+		return nil, err
 	}
 	r := readRequest(req)
 	if r.bypass() || opts.Bypass || (len(t.cfg.rules) > 0 && t.cfg.rules.bypasses(req.Method, req.URL)) {
@@ -231,20 +231,17 @@ func (t *Transport) ruleFor(req *http.Request, opts RequestOptions, status int) 
 }
 
 // factsFor returns an entry's facts as a rule amends them. The amended
-// facts of a configured rule are kept on the entry, so that a hit does not
-// amend them again.
+// facts are kept on the entry, so that a hit does not amend them again.
 func (t *Transport) factsFor(e *Entry, rule *compiledRule) *responseFacts {
 	f := e.responseFacts()
 	if rule == nil {
 		return f
 	}
-	if cached := e.ruled.Load(); cached != nil && cached.rule == rule {
+	if cached := e.ruled.Load(); cached != nil && cached.rule.same(rule) {
 		return cached
 	}
 	amended := f.withRule(rule, t.cfg.shared)
-	if rule.index >= 0 {
-		e.ruled.Store(amended)
-	}
+	e.ruled.Store(amended)
 	return amended
 }
 
@@ -411,15 +408,6 @@ func (t *Transport) receive(req *http.Request, key string, resp *http.Response, 
 // freshness and how long to keep it; or, when it is not stored, the reason.
 func (t *Transport) entryToStore(req *http.Request, resp *http.Response, requestTime, responseTime time.Time) (*Entry, decision, time.Duration, string) {
 	storedFields, facts := storedHeader(resp.Header)
-	rule := t.ruleFor(req, requestOptionsFrom(req.Context()), resp.StatusCode)
-	ruled := facts.withRule(rule, t.cfg.shared)
-	ok, reason := t.cfg.policy.storable(req, requestDirectives(req.Header), resp.StatusCode, ruled)
-	if !ok {
-		return nil, decision{}, 0, reason
-	}
-	if resp.ContentLength > t.cfg.maxBodyBytes {
-		return nil, decision{}, 0, detailTooLarge
-	}
 	t.cfg.policy.withoutPrivateFields(storedFields, facts)
 	entry := &Entry{
 		Variant:      requestVariant(req, facts.varyNames, !t.cfg.shared),
@@ -429,7 +417,14 @@ func (t *Transport) entryToStore(req *http.Request, resp *http.Response, request
 		ResponseTime: responseTime,
 	}
 	entry.facts.Store(facts)
-	ruled = t.factsFor(entry, rule)
+	ruled := t.factsFor(entry, t.ruleFor(req, requestOptionsFrom(req.Context()), resp.StatusCode))
+	ok, reason := t.cfg.policy.storable(req, requestDirectives(req.Header), resp.StatusCode, ruled)
+	if !ok {
+		return nil, decision{}, 0, reason
+	}
+	if resp.ContentLength > t.cfg.maxBodyBytes {
+		return nil, decision{}, 0, detailTooLarge
+	}
 	d := t.cfg.policy.evaluate(cacheControl{}, entry, ruled, responseTime)
 	if !t.cfg.policy.reusable(d.lifetime, ruled) {
 		return nil, decision{}, 0, detailNotReusable
@@ -458,12 +453,12 @@ func (t *Transport) freshenFromHead(req *http.Request, key string, stored *Entry
 
 // remove deletes every variant of key; a storage error is logged.
 func (t *Transport) remove(req *http.Request, key string) {
-	ctx, url := req.Context(), req.URL.String()
+	ctx := req.Context()
 	t.inOrder(func() {
 		ctx, cancel := t.detachedStorageContext(ctx)
 		defer cancel()
 		if err := t.cfg.storage.Delete(ctx, key); err != nil {
-			t.logStorageError(ctx, url, "delete", err)
+			t.storageErrors.log(ctx, "delete", key, err)
 		}
 	})
 }
@@ -483,30 +478,27 @@ func (t *Transport) inOrder(del func()) {
 // write-behind goroutine, so that the caller does not wait for a file or a
 // network round trip.
 func (t *Transport) store(req *http.Request, key string, entry *Entry, ttl time.Duration) {
+	ctx := req.Context()
 	if t.writes == nil {
-		t.storeIn(req.Context(), t.cfg.storage, req.URL.String, key, entry, ttl)
+		t.storeIn(ctx, t.cfg.storage, key, entry, ttl)
 		return
 	}
 	storage := t.cfg.storage
 	if t.tiered != nil {
 		// The memory tier at once, so that the next request is a hit; the
 		// shared tier behind.
-		t.tiered.front.Set(req.Context(), key, entry, t.tiered.memoryTTL(ttl))
+		t.tiered.front.Set(ctx, key, entry, t.tiered.memoryTTL(ttl))
 		storage = t.tiered.back
 	}
-	ctx, url := req.Context(), req.URL.String() // the caller may reuse req
-	t.writes.write(entrySize(entry), func() {
-		t.storeIn(ctx, storage, func() string { return url }, key, entry, ttl)
-	})
+	t.writes.write(entrySize(entry), func() { t.storeIn(ctx, storage, key, entry, ttl) })
 }
 
-// storeIn writes an entry to storage and logs an error; url is called only
-// then.
-func (t *Transport) storeIn(ctx context.Context, storage Storage, url func() string, key string, entry *Entry, ttl time.Duration) {
+// storeIn writes an entry to storage; an error is logged.
+func (t *Transport) storeIn(ctx context.Context, storage Storage, key string, entry *Entry, ttl time.Duration) {
 	ctx, cancel := t.detachedStorageContext(ctx)
 	defer cancel()
 	if err := storage.Set(ctx, key, entry, ttl); err != nil {
-		t.logStorageError(ctx, url(), "set", err)
+		t.storageErrors.log(ctx, "set", key, err)
 	}
 }
 
@@ -547,8 +539,11 @@ func (t *Transport) serveStored(req *http.Request, conditional bool, entry *Entr
 	}
 	body, err := entry.Body.Open()
 	if err != nil {
-		t.logStorageError(req.Context(), req.URL.String(), "open body", err)
-		return t.fetch(req, cacheKey(req.URL), nil, ForwardURIMiss, nil)
+		key := cacheKey(req.URL)
+		t.storageErrors.log(req.Context(), "open body", key, err)
+		return t.network(req, func(req *http.Request) (*http.Response, error) {
+			return t.fetch(req, key, nil, ForwardURIMiss, nil)
+		})
 	}
 	resp.Body = body
 	return &resp, nil
@@ -618,8 +613,9 @@ func (t *Transport) gatewayTimeout(req *http.Request, forward string) *http.Resp
 	return &resp
 }
 
-// storageContext bounds a storage call by the configured timeout. The
-// memory store never blocks and ignores contexts, so its calls get none.
+// storageContext bounds a storage call by the configured timeout. Calls to
+// a local store (memory, disk), which a context could not interrupt, get
+// none.
 func (t *Transport) storageContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	if t.local {
 		return ctx, func() {}
@@ -643,10 +639,6 @@ func (t *Transport) logDecision(req *http.Request, msg string, attrs ...slog.Att
 	}
 	attrs = append(attrs, slog.String("method", req.Method), slog.String("url", req.URL.String()))
 	t.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "httpcache: "+msg, attrs...)
-}
-
-func (t *Transport) logStorageError(ctx context.Context, url, op string, err error) {
-	t.storageErrors.log(ctx, op, url, err)
 }
 
 // ensureHeader returns resp.Header, making one if the upstream sent nil.
