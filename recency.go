@@ -40,12 +40,15 @@ func (l *recencyList[T]) remove(n *recencyNode[T]) {
 	n.prev, n.next = nil, nil
 }
 
-// moveToFront makes n, in the list, the most recently used.
-func (l *recencyList[T]) moveToFront(n *recencyNode[T]) {
+// touch makes n the most recently used, adding it to the list if it is not
+// in it.
+func (l *recencyList[T]) touch(n *recencyNode[T]) {
 	if l.head == n {
 		return
 	}
-	l.remove(n)
+	if n.prev != nil { // in the list, not at its head
+		l.remove(n)
+	}
 	l.pushFront(n)
 }
 

@@ -30,17 +30,20 @@ func TestRecencyList(t *testing.T) {
 		do   func()
 		want []string
 	}{
-		{"push", func() {
+		{"touch adds nodes", func() {
 			for _, name := range []string{"a", "b", "c", "d"} {
-				l.pushFront(nodes[name])
+				l.touch(nodes[name])
 			}
 		}, []string{"d", "c", "b", "a"}},
-		{"move the tail to the front", func() { l.moveToFront(nodes["a"]) }, []string{"a", "d", "c", "b"}},
-		{"move the head: no change", func() { l.moveToFront(nodes["a"]) }, []string{"a", "d", "c", "b"}},
+		{"move the tail to the front", func() { l.touch(nodes["a"]) }, []string{"a", "d", "c", "b"}},
+		{"move the head: no change", func() { l.touch(nodes["a"]) }, []string{"a", "d", "c", "b"}},
 		{"remove from the middle", func() { l.remove(nodes["c"]) }, []string{"a", "d", "b"}},
 		{"remove the head", func() { l.remove(nodes["a"]) }, []string{"d", "b"}},
 		{"remove the tail", func() { l.remove(nodes["b"]) }, []string{"d"}},
 		{"remove the last", func() { l.remove(nodes["d"]) }, nil},
+		{"touch a removed node adds it again", func() { l.touch(nodes["c"]) }, []string{"c"}},
+		{"and once only", func() { l.touch(nodes["c"]) }, []string{"c"}},
+		{"remove it", func() { l.remove(nodes["c"]) }, nil},
 	}
 	for _, step := range steps {
 		step.do()
@@ -48,8 +51,8 @@ func TestRecencyList(t *testing.T) {
 			t.Fatalf("%s: %v, want %v", step.name, got, step.want)
 		}
 	}
-	l.pushFront(nodes["a"])
-	l.pushFront(nodes["b"])
+	l.touch(nodes["a"])
+	l.touch(nodes["b"])
 	if v := l.evictionVictim(nil); v != nodes["a"] {
 		t.Fatal("the victim is not the least recently used")
 	}

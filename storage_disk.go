@@ -515,10 +515,8 @@ func (d *DiskStorage) touch(name string, size int64) {
 		f = &diskFile{name: name}
 		f.node.item = f
 		d.files[name] = f
-		d.recency.pushFront(&f.node)
-	} else {
-		d.recency.moveToFront(&f.node)
 	}
+	d.recency.touch(&f.node)
 	d.usedBytes += size - f.size
 	f.size = size
 }

@@ -72,7 +72,7 @@ func (m *MemoryStorage) getKeyBytes(key []byte) []*Entry {
 		m.remove(item)
 		return nil
 	}
-	m.recency.moveToFront(&item.node)
+	m.recency.touch(&item.node)
 	return item.variants
 }
 
@@ -94,10 +94,8 @@ func (m *MemoryStorage) Set(_ context.Context, key string, entry *Entry, ttl tim
 		item = &memoryItem{key: key}
 		item.node.item = item
 		m.items[key] = item
-		m.recency.pushFront(&item.node)
-	} else {
-		m.recency.moveToFront(&item.node)
 	}
+	m.recency.touch(&item.node)
 	variants := make([]*Entry, 0, len(item.variants)+1)
 	meta := make([]variantMeta, 0, len(item.variants)+1)
 	for i, v := range item.variants {
