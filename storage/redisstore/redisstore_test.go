@@ -333,3 +333,18 @@ func TestBadOptions(t *testing.T) {
 		t.Error("NewStore(nil) did not fail")
 	}
 }
+
+// TestCallerCancellationIsNotAnOutage: a caller that gives up says nothing
+// about Redis, so the store does not stop using it.
+func TestCallerCancellationIsNotAnOutage(t *testing.T) {
+	client := testRedis(t)
+	s := redisstore.New(client, redisstore.WithPrefix(testPrefix(t, client)), redisstore.WithRetryWait(time.Hour))
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Get(cancelled, "k"); err == nil {
+		t.Fatal("Get on a cancelled context succeeded")
+	}
+	if _, err := s.Get(context.Background(), "k"); err != nil {
+		t.Fatalf("after a caller's cancellation, Get = %v: the store took it for an outage", err)
+	}
+}
