@@ -2,6 +2,7 @@ package httpcache
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -44,17 +45,17 @@ func (t *Transport) finishBackgroundRevalidation(req *http.Request, key string, 
 	resp, err := t.network(req, func(req *http.Request) (*http.Response, error) {
 		return t.revalidate(req, key, entry, decision{forward: ForwardStale}, nil)
 	})
+	if err == nil {
+		// Read no more than could be stored: a larger body is not kept anyway.
+		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, t.cfg.maxBodyBytes+1))
+		resp.Body.Close()
+		if err == nil && originFailed(resp.StatusCode) {
+			err = fmt.Errorf("the origin answered %d", resp.StatusCode)
+		}
+	}
 	if err != nil {
 		t.cfg.logger.LogAttrs(req.Context(), slog.LevelWarn, "httpcache: background revalidation failed; the stale response stays",
 			slog.String("url", req.URL.String()), slog.Any("error", err))
-		return
-	}
-	// Read no more than could be stored: a larger body is not kept anyway.
-	_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, t.cfg.maxBodyBytes+1))
-	resp.Body.Close()
-	if err != nil || originFailed(resp.StatusCode) {
-		t.cfg.logger.LogAttrs(req.Context(), slog.LevelWarn, "httpcache: background revalidation failed; the stale response stays",
-			slog.String("url", req.URL.String()), slog.Int("status", resp.StatusCode), slog.Any("error", err))
 	}
 }
 
