@@ -154,7 +154,7 @@ func newCoalescer(cfg *config) *coalescer {
 // flight is one shared network step and its outcome.
 type flight struct {
 	key    string
-	req    *http.Request // the first caller's, on the flight's own context
+	x      exchange      // the first caller's, its request on the flight's own context
 	done   chan struct{} // closed when the outcome is set
 	cancel context.CancelFunc
 
@@ -169,26 +169,20 @@ type flight struct {
 	stream *http.Response // a response not shared, for one waiter
 }
 
-// step is a network step of the cache: it sends req (or a request made
-// from it) and returns the response the caller gets.
-type step func(req *http.Request) (*http.Response, error)
-
-// do runs send for req, or waits for an identical request's run and
-// returns its response (see CoalesceOptions for who gets what).
-func (c *coalescer) do(req *http.Request, send step) (*http.Response, error) {
-	if req.Method != http.MethodGet && req.Method != http.MethodHead {
-		return send(req)
-	}
+// do runs send for x, or waits for an identical request's run and returns
+// its response (see CoalesceOptions for who gets what).
+func (c *coalescer) do(t *Transport, x *exchange, send step) (*http.Response, error) {
+	req := x.req
 	var buffer [512]byte
-	identity := c.appendIdentity(buffer[:0], req)
+	identity := c.appendIdentity(buffer[:0], x)
 	c.mu.Lock()
 	if c.closed || c.passing(string(identity)) {
 		c.mu.Unlock()
-		return send(req)
+		return sendAlone(t, x, send)
 	}
 	f, joined := c.flights[string(identity)]
 	if !joined {
-		f = c.start(string(identity), req)
+		f = c.start(string(identity), x)
 	}
 	f.waiters++
 	c.mu.Unlock()
@@ -197,34 +191,47 @@ func (c *coalescer) do(req *http.Request, send step) (*http.Response, error) {
 		if req.Context().Done() == nil {
 			// A caller that cannot cancel has no reason to wait apart
 			// from the shared request: it runs it itself.
-			c.run(f, send)
-			return c.collect(f, req, send, false)
+			c.run(t, f, send)
+			resp, _, err := c.collect(t, f, x, send)
+			return resp, err
 		}
-		go c.run(f, send)
+		go c.run(t, f, send)
 	}
 	select {
 	case <-f.done:
-		return c.collect(f, req, send, joined)
+		resp, fromFlight, err := c.collect(t, f, x, send)
+		if joined && fromFlight {
+			markCollapsed(resp.Header)
+		}
+		return resp, err
 	case <-req.Context().Done():
 		c.leave(f)
 		return nil, req.Context().Err()
 	}
 }
 
+// sendAlone runs a step for x alone.
+func sendAlone(t *Transport, x *exchange, send step) (*http.Response, error) {
+	result, err := send(t, x)
+	return result.resp, err
+}
+
 // start registers a flight for key, to be run with run. c.mu is held.
-func (c *coalescer) start(key string, req *http.Request) *flight {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), c.timeout)
-	f := &flight{key: key, req: req.WithContext(ctx), done: make(chan struct{}), cancel: cancel}
+func (c *coalescer) start(key string, x *exchange) *flight {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(x.req.Context()), c.timeout)
+	f := &flight{key: key, x: *x, done: make(chan struct{}), cancel: cancel}
+	f.x.req = x.req.WithContext(ctx)
 	c.flights[key] = f
 	c.wg.Add(1)
 	return f
 }
 
 // run performs the shared step and records its outcome.
-func (c *coalescer) run(f *flight, send step) {
+func (c *coalescer) run(t *Transport, f *flight, send step) {
 	defer c.wg.Done()
-	key, req := f.key, f.req
-	resp, err := c.send(req, send)
+	key := f.key
+	result, err := c.send(t, &f.x, send)
+	resp := result.resp
 	c.mu.Lock()
 	if c.flights[key] == f {
 		delete(c.flights, key) // no one joins from now on
@@ -240,7 +247,7 @@ func (c *coalescer) run(f *flight, send step) {
 		// nothing copied.
 		f.stream = withCancelOnClose(resp, f.cancel)
 	default:
-		c.settle(key, f, req, resp)
+		c.settle(f, result)
 	}
 	c.mu.Lock()
 	if f.waiters == 0 {
@@ -251,22 +258,24 @@ func (c *coalescer) run(f *flight, send step) {
 }
 
 // send runs a step, turning a panic into an error for every waiter.
-func (c *coalescer) send(req *http.Request, send step) (resp *http.Response, err error) {
+func (c *coalescer) send(t *Transport, x *exchange, send step) (result stepResult, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			c.logger.LogAttrs(req.Context(), slog.LevelError, "httpcache: the upstream transport panicked",
-				slog.String("url", req.URL.String()), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
-			resp, err = nil, fmt.Errorf("httpcache: the upstream transport panicked: %v", p)
+			c.logger.LogAttrs(x.req.Context(), slog.LevelError, "httpcache: the upstream transport panicked",
+				slog.String("url", x.req.URL.String()), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+			result, err = stepResult{}, fmt.Errorf("httpcache: the upstream transport panicked: %v", p)
 		}
 	}()
-	return send(req)
+	return send(t, x)
 }
 
-// settle decides whether resp is shared and reads its body if so.
-func (c *coalescer) settle(key string, f *flight, req *http.Request, resp *http.Response) {
-	if !c.shareable(resp) {
+// settle decides whether a step's response is shared and reads its body if
+// so.
+func (c *coalescer) settle(f *flight, result stepResult) {
+	resp := result.resp
+	if !c.shareable(result) {
 		c.mu.Lock()
-		c.passFor(key)
+		c.passFor(f.key)
 		c.mu.Unlock()
 		f.stream = withCancelOnClose(resp, f.cancel)
 		return
@@ -301,22 +310,22 @@ func (c *coalescer) settle(key string, f *flight, req *http.Request, resp *http.
 	f.resp, f.body = resp, body
 }
 
-// shareable reports whether a response may go to every identical request
-// (see CoalesceOptions).
-func (c *coalescer) shareable(resp *http.Response) bool {
+// shareable reports whether a step's response may go to every identical
+// request (see CoalesceOptions).
+func (c *coalescer) shareable(result stepResult) bool {
 	if c.all || !c.shared {
 		return true
 	}
-	if len(resp.Header["Set-Cookie"]) > 0 {
+	if len(result.resp.Header["Set-Cookie"]) > 0 {
 		return false
 	}
-	status, _ := StatusOf(resp)
-	fromStorage := status.Hit || status.ForwardStatus == http.StatusNotModified || status.Detail == detailStaleIfError
-	return status.Stored || fromStorage
+	return result.source.reusable()
 }
 
-// collect gives a waiter its outcome of a finished flight.
-func (c *coalescer) collect(f *flight, req *http.Request, send step, collapsed bool) (*http.Response, error) {
+// collect gives a waiter its outcome of a finished flight: the flight's
+// response (fromFlight), or, when it was not shared and another waiter has
+// it, the response to a request of the waiter's own.
+func (c *coalescer) collect(t *Transport, f *flight, x *exchange, send step) (resp *http.Response, fromFlight bool, err error) {
 	c.mu.Lock()
 	f.waiters--
 	takeStream := f.stream != nil && !f.claimed
@@ -326,18 +335,15 @@ func (c *coalescer) collect(f *flight, req *http.Request, send step, collapsed b
 	c.mu.Unlock()
 	switch {
 	case f.err != nil:
-		return nil, f.err
+		return nil, false, f.err
 	case takeStream:
-		f.stream.Request = req
-		if collapsed {
-			markCollapsed(f.stream.Header)
-		}
-		return f.stream, nil
+		f.stream.Request = x.req
+		return f.stream, true, nil
 	case f.stream != nil:
-		// Not shared, and another waiter has it: a request of its own.
-		return send(req)
+		resp, err := sendAlone(t, x, send)
+		return resp, false, err
 	}
-	return f.copyFor(req, collapsed), nil
+	return f.copyFor(x.req), true, nil
 }
 
 // leave records that a waiter has gone. When the last has, a flight still
@@ -370,15 +376,11 @@ func (f *flight) discardStream() {
 }
 
 // copyFor returns a waiter's own copy of the shared response: its own
-// header map and body reader, and "collapsed" in Cache-Status when it
-// shared another request's.
-func (f *flight) copyFor(req *http.Request, collapsed bool) *http.Response {
+// header map and body reader.
+func (f *flight) copyFor(req *http.Request) *http.Response {
 	resp := new(http.Response)
 	*resp = *f.resp
 	resp.Header = f.resp.Header.Clone()
-	if collapsed {
-		markCollapsed(resp.Header)
-	}
 	resp.Body = io.NopCloser(bytes.NewReader(f.body))
 	resp.Request = req
 	return resp
@@ -394,14 +396,16 @@ func markCollapsed(h http.Header) {
 
 // identity returns the key under which identical requests share a flight.
 func (c *coalescer) identity(req *http.Request) string {
-	return string(c.appendIdentity(nil, req))
+	x := exchange{req: req, options: requestOptionsFrom(req.Context())}
+	return string(c.appendIdentity(nil, &x))
 }
 
-// appendIdentity appends the identity of req to b: method, cache key (the
-// normalised URL), Host, the header fields but those ignored, sorted, and
-// the request's RequestOptions. Built in the caller's buffer, it costs no
-// allocation unless a flight keeps it.
-func (c *coalescer) appendIdentity(b []byte, req *http.Request) []byte {
+// appendIdentity appends the identity of x's request to b: method, cache
+// key (the normalised URL), Host, the header fields but those ignored,
+// sorted, and the request's RequestOptions. Built in the caller's buffer,
+// it costs no allocation unless a flight keeps it.
+func (c *coalescer) appendIdentity(b []byte, x *exchange) []byte {
+	req := x.req
 	var nameBuffer [16]string
 	names := nameBuffer[:0]
 	for name := range req.Header {
@@ -423,7 +427,7 @@ func (c *coalescer) appendIdentity(b []byte, req *http.Request) []byte {
 			b = append(b, value...)
 		}
 	}
-	opts := requestOptionsFrom(req.Context())
+	opts := x.options
 	b = append(b, "\noptions: "...)
 	b = strconv.AppendBool(b, opts.Refresh)
 	b = append(b, ' ')

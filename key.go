@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // cacheKey returns the primary cache key of a request (RFC 9111 §2): the
@@ -45,6 +46,29 @@ func appendCacheKey(b []byte, u *url.URL) []byte {
 		b = append(b, u.RawQuery...)
 	}
 	return b
+}
+
+// keyBuffers holds the buffers RoundTrip builds keys in. A key passed to a
+// Storage escapes to the heap, since the call goes through an interface; a
+// pooled buffer makes a lookup cost no allocation all the same.
+var keyBuffers = keyBufferPool{pool: sync.Pool{New: func() any { return &keyBuffer{b: make([]byte, 0, 256)} }}}
+
+// maxPooledKeyBytes bounds the buffers kept for reuse: a buffer grown by a
+// very long URL is left to the garbage collector.
+const maxPooledKeyBytes = 4 << 10
+
+type keyBuffer struct{ b []byte }
+
+type keyBufferPool struct{ pool sync.Pool }
+
+func (p *keyBufferPool) get() *keyBuffer { return p.pool.Get().(*keyBuffer) }
+
+// put returns a buffer for reuse. Nothing may keep its bytes: a Storage
+// does not keep the key it is given (KeyBytesGetter).
+func (p *keyBufferPool) put(b *keyBuffer) {
+	if cap(b.b) <= maxPooledKeyBytes {
+		p.pool.Put(b)
+	}
 }
 
 // lowerASCII lowercases s, without allocating when it already is.
@@ -104,21 +128,11 @@ func compactSorted(names []string) []string {
 	return out
 }
 
-// requestVariant computes the variant of a request against the Vary field
-// names of a response (RFC 9111 §4.1): for each name, the request's field
-// value normalised as §4.1 allows, or a marker that the field is absent (an
-// absent field matches only an absent field).
-//
-// In a private cache the request's credentials (Authorization and Cookie)
-// count too, so that a response fetched with one user's credentials is
-// never served to a request with another's, or with none: a private cache
-// serves one user, and a Transport shared by several by mistake, or an
-// origin that forgets Vary: Cookie, must not mix them up.
-func requestVariant(req *http.Request, varyNames []string, private bool) string {
-	if len(varyNames) == 0 && !(private && hasCredentials(req)) {
-		return ""
-	}
-	var b strings.Builder
+// appendVaryVariant writes the Vary part of a request's variant (RFC 9111
+// §4.1): for each of varyNames, the request's field value normalised as
+// §4.1 allows, or a marker that the field is absent (an absent field
+// matches only an absent field).
+func appendVaryVariant(b *strings.Builder, req *http.Request, varyNames []string) {
 	for _, name := range varyNames {
 		b.WriteString(name)
 		values, present := req.Header[http.CanonicalHeaderKey(name)]
@@ -130,12 +144,11 @@ func requestVariant(req *http.Request, varyNames []string, private bool) string 
 		b.WriteString(normalizeFieldValue(name, values))
 		b.WriteByte('\n')
 	}
-	if private && hasCredentials(req) {
-		b.WriteString("\x00credentials:")
-		b.WriteString(credentialsFingerprint(req))
-	}
-	return b.String()
 }
+
+// credentialsVariantMark separates the Vary part of a variant from the
+// fingerprint of the request's credentials (exchange.variant).
+const credentialsVariantMark = "\x00credentials:"
 
 // credentialFields are the request fields that identify a user: in a
 // private cache, responses to different values never mix. readRequest's
@@ -194,36 +207,8 @@ func normalizeFieldValue(name string, values []string) string {
 	return joined
 }
 
-// selectVariant picks the stored response that may answer req (RFC 9111
-// §4.1): one whose Vary-selected request fields match. When several match,
-// the most recent one is used. varyMiss reports that responses were stored
-// but none matched.
-//
-// private is whether the cache is private; credentials whether it is and the
-// request carries credentials, which then select a variant of their own.
-func selectVariant(entries []*Entry, req *http.Request, private, credentials bool) (selected *Entry, varyMiss bool) {
-	for _, e := range entries {
-		if !variantMatches(e, req, private, credentials) {
-			continue
-		}
-		if selected == nil || newerThan(e, selected) {
-			selected = e
-		}
-	}
-	return selected, selected == nil && len(entries) > 0
-}
-
-func variantMatches(e *Entry, req *http.Request, private, credentials bool) bool {
-	facts := e.responseFacts()
-	if facts.varyStar {
-		return false
-	}
-	if e.Variant == "" && len(facts.varyNames) == 0 && !credentials {
-		return true
-	}
-	return requestVariant(req, facts.varyNames, private) == e.Variant
-}
-
+// newerThan reports whether stored response a is more recent than b: by
+// Date, then by when it was received.
 func newerThan(a, b *Entry) bool {
 	da, db := a.responseFacts().date, b.responseFacts().date
 	if !da.Equal(db) {

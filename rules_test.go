@@ -361,14 +361,14 @@ func TestRuledFactsAreKept(t *testing.T) {
 	}
 	configured := tr.cfg.rules[0]
 	e := storedAt(header())
-	if first, again := tr.factsFor(e, configured), tr.factsFor(e, configured); first != again {
+	if first, again := tr.factsWithRule(e, configured), tr.factsWithRule(e, configured); first != again {
 		t.Error("a configured rule's facts were amended again")
 	}
 	perRequest := func() *compiledRule { return RequestOptions{TTL: time.Minute}.rule() }
-	if first, again := tr.factsFor(e, perRequest()), tr.factsFor(e, perRequest()); first != again {
+	if first, again := tr.factsWithRule(e, perRequest()), tr.factsWithRule(e, perRequest()); first != again {
 		t.Error("a per-request TTL's facts were amended again for the same TTL")
 	}
-	if a, b := tr.factsFor(e, perRequest()), tr.factsFor(e, RequestOptions{TTL: time.Hour}.rule()); a == b || b.lifetimeOverride != time.Hour {
+	if a, b := tr.factsWithRule(e, perRequest()), tr.factsWithRule(e, RequestOptions{TTL: time.Hour}.rule()); a == b || b.lifetimeOverride != time.Hour {
 		t.Error("another per-request TTL reused the facts of the first")
 	}
 }

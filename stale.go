@@ -19,32 +19,34 @@ const detailStaleIfError = "stale-if-error"
 // served at once (RFC 5861 §3), unless one runs already for it or the bound
 // on background work is reached. It reports false only when the Transport
 // is closed, and the caller must revalidate in the foreground.
-func (t *Transport) revalidateInBackground(req *http.Request, key []byte, entry *Entry) bool {
+func (t *Transport) revalidateInBackground(x *exchange, key []byte) bool {
 	// The variant's own id: key, NUL, variant; built on the stack, since
 	// most stale hits find a revalidation running and need no string.
 	var idBuffer [256]byte
-	idBytes := append(append(append(idBuffer[:0], key...), 0), entry.Variant...)
+	idBytes := append(append(append(idBuffer[:0], key...), 0), x.stored.Variant...)
 	id, started, closed := t.background.acquire(idBytes)
 	if !started {
 		return !closed
 	}
 	// The caller may reuse its request once it has the response: the
-	// revalidation works on its own copy.
-	background := req.Clone(context.WithoutCancel(req.Context()))
-	keyString := string(key)
-	t.logDecision(req, "revalidate in background")
-	t.background.run(id, req.Context(), func(ctx context.Context) {
-		t.finishBackgroundRevalidation(background.WithContext(ctx), keyString, entry)
+	// revalidation works on its own copy, and no stale fallback: a failure
+	// leaves the stale entry for the next request.
+	background := x.withRequest(x.req.Clone(context.WithoutCancel(x.req.Context())))
+	background.key = string(key)
+	background.forward = ForwardStale
+	background.staleFallback = false
+	t.logDecision(x.req, "revalidate in background")
+	t.background.run(id, x.req.Context(), func(ctx context.Context) {
+		background.req = background.req.WithContext(ctx)
+		t.finishBackgroundRevalidation(background)
 	})
 	return true
 }
 
 // finishBackgroundRevalidation revalidates a stale entry and reads the
 // response through, which stores it. A failure leaves the stale entry.
-func (t *Transport) finishBackgroundRevalidation(req *http.Request, key string, entry *Entry) {
-	resp, err := t.network(req, func(req *http.Request) (*http.Response, error) {
-		return t.revalidate(req, key, entry, decision{forward: ForwardStale}, nil)
-	})
+func (t *Transport) finishBackgroundRevalidation(x *exchange) {
+	resp, err := t.network(x, (*Transport).revalidate)
 	if err == nil {
 		// Read no more than could be stored: a larger body is not kept anyway.
 		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, t.cfg.maxBodyBytes+1))
@@ -54,17 +56,9 @@ func (t *Transport) finishBackgroundRevalidation(req *http.Request, key string, 
 		}
 	}
 	if err != nil {
-		t.cfg.logger.LogAttrs(req.Context(), slog.LevelWarn, "httpcache: background revalidation failed; the stale response stays",
-			slog.String("url", req.URL.String()), slog.Any("error", err))
+		t.cfg.logger.LogAttrs(x.req.Context(), slog.LevelWarn, "httpcache: background revalidation failed; the stale response stays",
+			slog.String("url", x.req.URL.String()), slog.Any("error", err))
 	}
-}
-
-// staleFallback is a stale stored response that may answer a request if the
-// origin fails (RFC 5861 §4).
-type staleFallback struct {
-	reqCC cacheControl
-	entry *Entry
-	facts *responseFacts // as the rule that applies amends them
 }
 
 // originFailed reports the statuses stale-if-error covers (RFC 5861 §4).
@@ -76,37 +70,39 @@ func originFailed(status int) bool {
 	return false
 }
 
-// serveStaleOnError answers with the fallback's stale response when the
-// origin failed (an error, or a status stale-if-error covers) and the
-// stale-if-error window allows it. It reports whether it did; the
-// origin's failed response is then discarded. The caller's own cancellation
-// is never answered with a stale response: it ends the request.
-func (t *Transport) serveStaleOnError(req *http.Request, fallback *staleFallback, resp *http.Response, err error) (*http.Response, bool) {
-	if fallback == nil {
-		return nil, false
+// serveStaleOnError answers with x's stale stored response, when x has it
+// as a fallback, the origin failed (an error, or a status stale-if-error
+// covers) and the stale-if-error window allows it. It reports whether it
+// did; the origin's failed response is then discarded. The caller's own
+// cancellation is never answered with a stale response: it ends the
+// request.
+func (t *Transport) serveStaleOnError(x *exchange, resp *http.Response, err error) (stepResult, bool) {
+	req := x.req
+	if !x.staleFallback {
+		return stepResult{}, false
 	}
 	if err != nil && req.Context().Err() != nil {
-		return nil, false
+		return stepResult{}, false
 	}
 	if err == nil && !originFailed(resp.StatusCode) {
-		return nil, false
+		return stepResult{}, false
 	}
-	d, ok := t.cfg.policy.mayServeStaleOnError(fallback.reqCC, fallback.entry, fallback.facts, t.cfg.now())
+	d, ok := t.cfg.policy.mayServeStaleOnError(x.request.directives, x.stored, x.facts, t.cfg.now())
 	if !ok {
-		return nil, false
+		return stepResult{}, false
 	}
 	status := CacheStatus{Forward: ForwardStale, TTL: d.ttl(), HasTTL: true, Detail: detailStaleIfError}
 	if resp != nil {
 		status.ForwardStatus = resp.StatusCode
 	}
-	stale, serveErr := t.serveStored(req, isConditional(req), fallback.entry, d.age, status)
+	stale, serveErr := t.serveStored(x, x.stored, d.age, status)
 	if serveErr != nil {
-		return nil, false
+		return stepResult{}, false
 	}
 	t.cfg.logger.LogAttrs(req.Context(), slog.LevelInfo, "httpcache: origin failed; serving a stale response",
 		slog.String("url", req.URL.String()), slog.Int("status", status.ForwardStatus), slog.Any("error", err))
 	if resp != nil {
 		discard(resp.Body)
 	}
-	return stale, true
+	return stepResult{resp: stale, source: fromStorageOnError}, true
 }

@@ -12,12 +12,16 @@ import (
 // Storage keeps cached responses for a Transport. Implementations must be
 // safe for concurrent use.
 //
-// A key names one resource (a URL, with the request method's cache class
-// and any configured dimensions). Under one key a store keeps one or more
+// A key names one resource: the normalised URL a GET or HEAD request
+// targets (GET and HEAD share it). Under one key a store keeps one or more
 // variants (RFC 9111 §4.1), told apart by Entry.Variant: Set replaces the
 // variant with the same Variant and keeps the others. A store may keep only
 // a bounded number of variants per key and may drop any entry at any time;
 // a cache that forgets is still correct.
+//
+// A store may also implement the optional interfaces LocalStorage,
+// KeyBytesGetter and MemoryTiered, through which the Transport calls it
+// with less overhead.
 //
 // The Transport never fails a request because of its Storage: an error from
 // any method is logged and the request goes to the network.
@@ -38,6 +42,11 @@ type Storage interface {
 	// not there is not an error.
 	Delete(ctx context.Context, key string) error
 }
+
+// maxVariantsPerKey bounds how many variants the built-in stores
+// (MemoryStorage, DiskStorage) keep for one key; the oldest stored goes
+// first.
+const maxVariantsPerKey = 32
 
 // Entry is one stored response: its status, header, body and the times the
 // Transport needs to compute its age (RFC 9111 §4.2.3).

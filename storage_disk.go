@@ -721,4 +721,8 @@ func (r *checkedReader) Read(p []byte) (int, error) {
 
 func (r *checkedReader) Close() error { return r.file.Close() }
 
-var _ Storage = (*DiskStorage)(nil)
+// Local reports true: a DiskStorage's calls read and write local files,
+// which a context could not interrupt (LocalStorage).
+func (d *DiskStorage) Local() bool { return true }
+
+var _ LocalStorage = (*DiskStorage)(nil)

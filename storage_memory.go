@@ -7,10 +7,6 @@ import (
 	"time"
 )
 
-// maxVariantsPerKey bounds how many variants a MemoryStorage keeps for one
-// key; the oldest stored goes first.
-const maxVariantsPerKey = 32
-
 // MemoryStorage is a Storage in memory, bounded by bytes: when a new entry
 // would take it over its bound, the least recently used keys are evicted.
 // It keeps decoded entries, so a hit neither decodes nor copies a body. It
@@ -58,8 +54,20 @@ func (m *MemoryStorage) Get(_ context.Context, key string) ([]*Entry, error) {
 	return m.getKeyBytes([]byte(key)), nil
 }
 
-// getKeyBytes is Get for a key in a byte slice: the Transport's hit path
-// builds keys on the stack, and a map index by string(key) does not copy.
+// GetKeyBytes is Get for a key in a byte slice (KeyBytesGetter): the
+// Transport's hit path builds keys on the stack, and a map index by
+// string(key) does not copy.
+func (m *MemoryStorage) GetKeyBytes(_ context.Context, key []byte) ([]*Entry, error) {
+	return m.getKeyBytes(key), nil
+}
+
+// Local reports true: a MemoryStorage's calls never wait (LocalStorage).
+func (m *MemoryStorage) Local() bool { return true }
+
+// MemoryTier returns m itself and no store behind it (MemoryTiered): the
+// Transport stores entries in m at once.
+func (m *MemoryStorage) MemoryTier() (memory, behind Storage) { return m, nil }
+
 func (m *MemoryStorage) getKeyBytes(key []byte) []*Entry {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -179,3 +187,9 @@ func (m *MemoryStorage) remove(item *memoryItem) {
 	delete(m.items, item.key)
 	m.usedBytes -= item.size
 }
+
+var (
+	_ KeyBytesGetter = (*MemoryStorage)(nil)
+	_ LocalStorage   = (*MemoryStorage)(nil)
+	_ MemoryTiered   = (*MemoryStorage)(nil)
+)

@@ -67,6 +67,19 @@ func (s *TieredStorage) Delete(ctx context.Context, key string) error {
 	return s.back.Delete(ctx, key)
 }
 
+// MemoryTier returns the memory tier, as the Transport reads and writes it
+// at once, and the shared tier, which it writes behind the request
+// (MemoryTiered).
+func (s *TieredStorage) MemoryTier() (memory, behind Storage) {
+	return tieredMemory{s}, s.back
+}
+
+// Local reports whether the shared tier is local (LocalStorage).
+func (s *TieredStorage) Local() bool {
+	l, ok := s.back.(LocalStorage)
+	return ok && l.Local()
+}
+
 func (s *TieredStorage) memoryTTL(ttl time.Duration) time.Duration {
 	if ttl <= 0 {
 		return s.trustFor
@@ -74,4 +87,32 @@ func (s *TieredStorage) memoryTTL(ttl time.Duration) time.Duration {
 	return min(ttl, s.trustFor)
 }
 
-var _ Storage = (*TieredStorage)(nil)
+// tieredMemory is the memory tier of a TieredStorage as its MemoryTier
+// returns it: writes to it are trusted for at most trustFor, as the
+// TieredStorage's own are.
+type tieredMemory struct{ s *TieredStorage }
+
+func (m tieredMemory) Get(ctx context.Context, key string) ([]*Entry, error) {
+	return m.s.front.Get(ctx, key)
+}
+
+func (m tieredMemory) GetKeyBytes(ctx context.Context, key []byte) ([]*Entry, error) {
+	return m.s.front.GetKeyBytes(ctx, key)
+}
+
+func (m tieredMemory) Set(ctx context.Context, key string, entry *Entry, ttl time.Duration) error {
+	return m.s.front.Set(ctx, key, entry, m.s.memoryTTL(ttl))
+}
+
+func (m tieredMemory) Delete(ctx context.Context, key string) error {
+	return m.s.front.Delete(ctx, key)
+}
+
+func (m tieredMemory) Local() bool { return true }
+
+var (
+	_ MemoryTiered   = (*TieredStorage)(nil)
+	_ LocalStorage   = (*TieredStorage)(nil)
+	_ KeyBytesGetter = tieredMemory{}
+	_ LocalStorage   = tieredMemory{}
+)

@@ -1,0 +1,127 @@
+package httpcache
+
+import (
+	"net/http"
+	"strings"
+)
+
+// exchange is one request's dealings with the cache: what RoundTrip works
+// out once (the request read, its options, the stored response that may
+// answer it and the policy's decision on it) and passes to every step that
+// serves, fetches, revalidates or stores for it, so that no step parses or
+// looks up again what another already has.
+//
+// RoundTrip keeps its exchange on its stack: a hit allocates none. A
+// network step gets its own copy (Transport.network), and so does each
+// request a step derives from it.
+type exchange struct {
+	// req is the caller's request; in a step shared by identical requests
+	// (coalesce.go), the first caller's on the shared step's context.
+	req *http.Request
+	// request is what the cache read from req's header. A RequestOptions
+	// Refresh counts as the client's no-cache (RFC 9111 §5.2.1.4).
+	request cacheRequest
+	// options are the RequestOptions of req's context.
+	options RequestOptions
+	// optionRule is the Override rule a per-request TTL stands for; nil
+	// without one. It applies before the configured rules.
+	optionRule *compiledRule
+	// ownVariant: the request's credentials select stored variants of
+	// their own (a private cache; see variant).
+	ownVariant bool
+
+	// key is the storage key (cacheKey). It is set when the exchange
+	// leaves RoundTrip for the network: a hit looks its key up in a buffer
+	// on the stack and never needs the string.
+	key string
+	// forward is why the request goes to the origin: a Forward constant.
+	forward string
+	// stored is the stored response that may answer the request, selected
+	// by Vary (RFC 9111 §4.1); nil on a miss.
+	stored *Entry
+	// facts are stored's facts as the rule that applies amends them.
+	facts *responseFacts
+	// decision is the policy's decision on stored.
+	decision decision
+	// staleFallback: stored may answer instead if the origin fails and
+	// stale-if-error allows it (RFC 5861 §4). Only a request that goes to
+	// the origin because stored is stale has one.
+	staleFallback bool
+}
+
+// newExchange reads req for the cache. shared is the cache's mode.
+func newExchange(req *http.Request, shared bool) exchange {
+	x := exchange{req: req, request: readRequest(req), options: requestOptionsFrom(req.Context())}
+	x.optionRule = x.options.rule()
+	if x.options.Refresh {
+		x.request.directives.noCache = true // as a client's no-cache (§5.2.1.4)
+	}
+	x.ownVariant = !shared && x.request.hasCredentials
+	return x
+}
+
+// variant is the Variant of a response to x's request that names
+// varyNames in Vary (RFC 9111 §4.1): the request's values of those fields,
+// and in a private cache the fingerprint of its credentials, so that a
+// response fetched with one user's credentials is never served to a
+// request with another's, or with none: a private cache serves one user,
+// and a Transport shared by several by mistake, or an origin that forgets
+// Vary: Cookie, must not mix them up.
+func (x *exchange) variant(varyNames []string) string {
+	if len(varyNames) == 0 && !x.ownVariant {
+		return ""
+	}
+	var b strings.Builder
+	appendVaryVariant(&b, x.req, varyNames)
+	if x.ownVariant {
+		b.WriteString(credentialsVariantMark)
+		b.WriteString(credentialsFingerprint(x.req))
+	}
+	return b.String()
+}
+
+// selectVariant picks the stored response that may answer x's request
+// (RFC 9111 §4.1): one whose Vary-selected request fields match. When
+// several match, the most recent one is used. varyMiss reports that
+// responses were stored but none matched.
+func (x *exchange) selectVariant(entries []*Entry) (selected *Entry, varyMiss bool) {
+	for _, e := range entries {
+		if !x.variantMatches(e) {
+			continue
+		}
+		if selected == nil || newerThan(e, selected) {
+			selected = e
+		}
+	}
+	return selected, selected == nil && len(entries) > 0
+}
+
+// variantMatches reports whether a stored response may answer x's request
+// as far as Vary and credentials go.
+func (x *exchange) variantMatches(e *Entry) bool {
+	facts := e.responseFacts()
+	if facts.varyStar {
+		return false
+	}
+	if e.Variant == "" && len(facts.varyNames) == 0 && !x.ownVariant {
+		return true
+	}
+	return x.variant(facts.varyNames) == e.Variant
+}
+
+// withRequest returns a copy of x for another request, such as a request
+// made from x's for the origin.
+func (x *exchange) withRequest(req *http.Request) *exchange {
+	y := *x
+	y.req = req
+	return &y
+}
+
+// asMiss returns a copy of x without a stored response: a full request, as
+// on a miss.
+func (x *exchange) asMiss(forward string) *exchange {
+	y := *x
+	y.stored, y.facts, y.decision, y.staleFallback = nil, nil, decision{}, false
+	y.forward = forward
+	return &y
+}

@@ -1,0 +1,156 @@
+package httpcache
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Storing responses (RFC 9111 §3): whether a response may be stored, and
+// the header stored (§3.1).
+
+// understoodStatus reports whether this cache implements the caching
+// requirements of a status code, for must-understand (§5.2.2.3).
+func understoodStatus(status int) bool {
+	switch status {
+	case 200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 501:
+		return true
+	}
+	return false
+}
+
+// Reasons a response is not stored, reported in Cache-Status detail.
+const (
+	detailMethod         = "method"
+	detailStatus         = "status"
+	detailRequestNoStore = "request-no-store"
+	detailNoStore        = "no-store"
+	detailMustUnderstand = "must-understand"
+	detailPrivate        = "private"
+	detailAuthorization  = "authorization"
+	detailVaryStar       = "vary-star"
+	detailNotReusable    = "not-reusable"
+	detailTooLarge       = "too-large"
+	detailRule           = "rule" // a configured Rule forbids storing it
+)
+
+// storable decides whether a response may be stored (RFC 9111 §3). When it
+// may not, it returns the reason.
+func (p policy) storable(req *http.Request, reqCC cacheControl, status int, f *responseFacts) (ok bool, reason string) {
+	switch {
+	case req.Method != http.MethodGet:
+		// HEAD responses freshen stored GETs (§4.3.5) but are not stored.
+		return false, detailMethod
+	case reqCC.noStore: // §5.2.1.5
+		return false, detailRequestNoStore
+	case status < 200 || status == http.StatusPartialContent || status == http.StatusNotModified:
+		// §3: a final status; 206 and 304 are not stored as responses.
+		return false, detailStatus
+	case f.cc.mustUnderstand && !understoodStatus(status): // §5.2.2.3
+		return false, detailMustUnderstand
+	case f.cc.noStore && !(f.cc.mustUnderstand && understoodStatus(status)):
+		// §5.2.2.5; must-understand with a known status overrides it (§5.2.2.3).
+		return false, detailNoStore
+	case p.shared && f.cc.private && len(f.cc.privateFields) == 0: // §5.2.2.7
+		return false, detailPrivate
+	case p.shared && fieldValue(req.Header, "Authorization") != "" &&
+		!(f.cc.public || f.cc.sMaxAge.present || f.cc.mustRevalidate): // §3.5
+		return false, detailAuthorization
+	case f.varyStar: // §4.1: it could never be selected
+		return false, detailVaryStar
+	case f.rule != nil && (f.rule.Bypass || !f.rule.cacheable(status)):
+		return false, detailRule
+	}
+	// §3: the response must say it may be cached, or have a status that is
+	// heuristically cacheable.
+	explicit := f.cc.public || (!p.shared && f.cc.private) || f.expiresFound ||
+		f.cc.maxAge.present || (p.shared && f.cc.sMaxAge.present) || f.hasLifetimeOverride
+	if !explicit && !heuristicallyCacheable(status) {
+		return false, detailStatus
+	}
+	return true, ""
+}
+
+// isFullResponse reports final statuses that replace a stored response:
+// not 304, and not a server error.
+func isFullResponse(status int) bool {
+	return status >= 200 && status < 500 && status != http.StatusNotModified
+}
+
+// reusable reports whether a stored response could ever answer a request
+// without a full request: it is fresh for a while, may be served stale, or
+// can be revalidated. Storing anything else only fills the store.
+func (p policy) reusable(lifetime time.Duration, f *responseFacts) bool {
+	return lifetime > 0 || f.etag != "" || !f.lastModified.IsZero() ||
+		f.staleWhileRevalidate > 0 || f.staleIfError > 0
+}
+
+// hopByHopFields are never stored (RFC 9111 §3.1, RFC 9110 §7.6.1).
+var hopByHopFields = canonicalNames(
+	"Connection", "Proxy-Connection", "Keep-Alive", "TE", "Transfer-Encoding",
+	"Upgrade", "Proxy-Authenticate", "Proxy-Authentication-Info", "Trailer",
+)
+
+// storedHeader returns the header to store for a response, without
+// hop-by-hop fields and the fields Connection lists (§3.1), and the facts
+// parsed from it. The policy reads none of the fields removed, so the facts
+// also serve to decide whether to store it.
+func storedHeader(h http.Header) (http.Header, *responseFacts) {
+	out := h.Clone()
+	removeHopByHop(out)
+	return out, parseResponseFacts(out)
+}
+
+// withoutPrivateFields removes from a stored header, in a shared cache, the
+// fields a qualified private names (§5.2.2.7), and updates its facts.
+func (p policy) withoutPrivateFields(h http.Header, f *responseFacts) {
+	if !p.shared || len(f.cc.privateFields) == 0 {
+		return
+	}
+	for _, name := range f.cc.privateFields {
+		delete(h, name)
+	}
+	f.template = newHeaderTemplate(h)
+}
+
+// removeHopByHop deletes the fields a cache never stores (§3.1).
+func removeHopByHop(h http.Header) {
+	connection := h["Connection"]
+	for name := range h {
+		if isHopByHop(name, connection) {
+			delete(h, name)
+		}
+	}
+}
+
+// isHopByHop reports a field that is not stored (RFC 9111 §3.1): a
+// hop-by-hop field, or one the message's Connection field lists.
+func isHopByHop(canonicalName string, connection []string) bool {
+	for _, name := range hopByHopFields {
+		if name == canonicalName {
+			return true
+		}
+	}
+	return listedIn(connection, canonicalName)
+}
+
+// listedIn reports whether a Connection field's lines name a field.
+func listedIn(connection []string, canonicalName string) bool {
+	for _, line := range connection {
+		for _, name := range strings.Split(line, ",") {
+			if strings.EqualFold(trimOWS(name), canonicalName) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// canonicalNames returns field names in the form http.Header keys them by
+// ("ETag" is keyed "Etag"), for lists used as map keys.
+func canonicalNames(names ...string) []string {
+	for i, name := range names {
+		names[i] = http.CanonicalHeaderKey(name)
+	}
+	return names
+}

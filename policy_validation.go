@@ -1,0 +1,178 @@
+package httpcache
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Validation (RFC 9111 §4.3): conditional requests (§4.3.1), a caller's
+// own conditional request (§4.3.2, RFC 9110 §13.2.2), and updating a stored
+// response from a 304 (§4.3.4) or a HEAD response (§4.3.5).
+
+// hasValidators reports whether a stored response can be validated: it has
+// an ETag or a valid Last-Modified (RFC 9111 §4.3.1).
+func hasValidators(e *Entry) bool {
+	f := e.responseFacts()
+	return f.etag != "" || !f.lastModified.IsZero()
+}
+
+// setValidators sets the validators of a stored response on an outgoing
+// request (RFC 9111 §4.3.1): If-None-Match from ETag and If-Modified-Since
+// from Last-Modified.
+func setValidators(out http.Header, e *Entry) {
+	// The stored values are shared, not copied: a RoundTripper does not
+	// modify the request it is given.
+	f := e.responseFacts()
+	if f.etag != "" {
+		out["If-None-Match"] = e.Header["Etag"][:1:1]
+	}
+	if lastModified := e.Header["Last-Modified"]; len(lastModified) > 0 && !f.lastModified.IsZero() {
+		out["If-Modified-Since"] = lastModified[:1:1]
+	}
+}
+
+// conditionalRequest returns a copy of req that validates a stored entry
+// (RFC 9111 §4.3.1): the caller's own validators, answered from the result,
+// give way to the entry's. The copy has its own header map; its values are
+// shared with req, which a RoundTripper does not modify.
+func conditionalRequest(req *http.Request, e *Entry) *http.Request {
+	out := new(http.Request)
+	*out = *req
+	out.Header = make(http.Header, len(req.Header)+2)
+	for name, values := range req.Header {
+		if name != "If-None-Match" && name != "If-Modified-Since" {
+			out.Header[name] = values
+		}
+	}
+	setValidators(out.Header, e)
+	return out
+}
+
+// notModifiedMatches reports whether a 304 answers the validation of a
+// stored response (RFC 9111 §4.3.4): its validators, where it has any, must
+// be the stored response's.
+func notModifiedMatches(notModified http.Header, e *Entry) bool {
+	f := e.responseFacts()
+	if etag := fieldValue(notModified, "Etag"); etag != "" {
+		return f.etag != "" && strongETagMatch(etag, f.etag)
+	}
+	if lm := fieldValue(notModified, "Last-Modified"); lm != "" {
+		t := parseHTTPDate(lm)
+		return !t.IsZero() && t.Equal(f.lastModified)
+	}
+	return true
+}
+
+// headMatches reports whether a HEAD response describes the same
+// representation as a stored GET response (RFC 9111 §4.3.5): ETag,
+// Last-Modified and Content-Length agree where present.
+func headMatches(head http.Header, e *Entry) bool {
+	f := e.responseFacts()
+	if etag := head.Get("ETag"); etag != f.etag {
+		return false
+	}
+	if lm := head.Get("Last-Modified"); lm != "" && !parseHTTPDate(lm).Equal(f.lastModified) {
+		return false
+	}
+	if cl := head.Get("Content-Length"); cl != "" && f.contentLength != "" && cl != f.contentLength {
+		return false
+	}
+	return true
+}
+
+// unmergeableFields are kept from the stored response when a 304 or a HEAD
+// response updates it (RFC 9111 §3.2): the stored body determines them.
+var unmergeableFields = canonicalNames("Content-Length", "Content-Encoding", "Content-Range")
+
+// mergeHeaders returns the stored header updated with the fields of a 304 or
+// HEAD response (RFC 9111 §3.2, §4.3.4): each field present in update
+// replaces the stored one, except hop-by-hop fields, those Connection lists,
+// and those the stored body depends on.
+//
+// The result shares its values with both: stored headers are never modified.
+func mergeHeaders(stored *Entry, update http.Header) http.Header {
+	fields := stored.responseFacts().template.fields
+	out := make(http.Header, len(fields))
+	for _, field := range fields {
+		out[field.name] = field.values
+	}
+	connection := update["Connection"]
+	for name, values := range update {
+		if isHopByHop(name, connection) || isUnmergeable(name) {
+			continue
+		}
+		out[name] = values
+	}
+	return out
+}
+
+func isUnmergeable(canonicalName string) bool {
+	for _, name := range unmergeableFields {
+		if name == canonicalName {
+			return true
+		}
+	}
+	return false
+}
+
+// freshened returns a new entry: e updated by a 304 or HEAD response
+// received for a request sent at requestTime.
+func freshened(e *Entry, update http.Header, requestTime, responseTime time.Time) *Entry {
+	merged := &Entry{
+		Variant:      e.Variant,
+		StatusCode:   e.StatusCode,
+		Header:       mergeHeaders(e, update),
+		RequestTime:  requestTime,
+		ResponseTime: responseTime,
+		Body:         e.Body,
+	}
+	merged.facts.Store(e.responseFacts().updated(e.Header, merged.Header))
+	return merged
+}
+
+// conditionalNotModified evaluates the caller's own conditional request
+// against a response the cache would serve (RFC 9110 §13.2.2): true when a
+// 304 is the answer. If-None-Match takes precedence over If-Modified-Since.
+func conditionalNotModified(req *http.Request, status int, h http.Header) bool {
+	if status != http.StatusOK {
+		return false
+	}
+	if inm := req.Header.Values("If-None-Match"); len(inm) > 0 {
+		etag := h.Get("ETag")
+		if etag == "" {
+			return false
+		}
+		for _, line := range inm {
+			for _, candidate := range strings.Split(line, ",") {
+				candidate = trimOWS(candidate)
+				if candidate == "*" || weakETagMatch(candidate, etag) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	ims := parseHTTPDate(fieldValue(req.Header, "If-Modified-Since"))
+	lastModified := parseHTTPDate(h.Get("Last-Modified"))
+	if ims.IsZero() || lastModified.IsZero() {
+		return false
+	}
+	return !lastModified.After(ims)
+}
+
+// weakETagMatch is the weak comparison of RFC 9110 §8.8.3.2.
+func weakETagMatch(a, b string) bool {
+	return strings.TrimPrefix(a, "W/") == strings.TrimPrefix(b, "W/")
+}
+
+// strongETagMatch is the strong comparison: neither may be weak.
+func strongETagMatch(a, b string) bool {
+	return a == b && !strings.HasPrefix(a, "W/")
+}
+
+// notModifiedFields are the fields a 304 carries (RFC 9110 §15.4.5), with
+// Age and Cache-Status.
+var notModifiedFields = canonicalNames(
+	"Cache-Control", "Content-Location", "Date", "ETag", "Expires", "Vary", "Last-Modified", "Age", "Cache-Status",
+)

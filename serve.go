@@ -1,0 +1,152 @@
+package httpcache
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Serving stored responses: the response a stored entry answers with, and
+// the responses the cache makes itself (304 to a caller's validators, 504
+// to only-if-cached).
+
+// errUnreadableBody is serveStored's report that a stored body could not
+// be opened (a store's file has gone or is corrupt): the entry cannot
+// answer, and the response is fetched anew.
+var errUnreadableBody = errors.New("httpcache: the stored body cannot be read")
+
+// detailOnlyIfCached is the Cache-Status detail of the 504 that answers an
+// only-if-cached request nothing stored can satisfy.
+const detailOnlyIfCached = "only-if-cached"
+
+// serveStored builds the response for a stored entry: its own header map
+// and body reader, Age (RFC 9111 §4.2.3 and §5.1) and Cache-Status. It
+// answers the caller's conditional request with 304 where it matches.
+//
+// It returns errUnreadableBody, having logged why, when the entry's body
+// cannot be opened: the caller then fetches the response anew.
+func (t *Transport) serveStored(x *exchange, entry *Entry, age time.Duration, status CacheStatus) (*http.Response, error) {
+	req := x.req
+	facts := entry.responseFacts()
+	header, spare := facts.template.clone(2)
+	if status.Hit {
+		// §5.2.2.4: fields named by a qualified no-cache are sent only after
+		// a successful revalidation.
+		for _, name := range facts.cc.noCacheFields {
+			delete(header, name)
+		}
+	}
+	spare[0], spare[1] = t.ageAndCacheStatus(entry, age, status)
+	header["Age"], header["Cache-Status"] = spare[0:1:1], spare[1:2:2]
+	t.logDecision(req, "serve stored", slog.Bool("hit", status.Hit), slog.Duration("age", age))
+	if x.request.conditional && conditionalNotModified(req, entry.StatusCode, header) {
+		return notModifiedResponse(req, header), nil
+	}
+	if body, ok := entry.Body.(BytesBody); ok && req.Method != http.MethodHead {
+		// One allocation for the response and its body reader.
+		r := &responseWithBody{}
+		r.body.Reset(body)
+		r.response = storedResponse(req, entry.StatusCode, header)
+		r.response.Body, r.response.ContentLength = &r.body, int64(len(body))
+		return &r.response, nil
+	}
+	resp := storedResponse(req, entry.StatusCode, header)
+	if entry.Body == nil {
+		return &resp, nil
+	}
+	resp.ContentLength = entry.Body.Size()
+	if req.Method == http.MethodHead {
+		return &resp, nil
+	}
+	body, err := entry.Body.Open()
+	if err != nil {
+		t.storageErrors.log(req.Context(), "open body", cacheKey(req.URL), err)
+		return nil, errUnreadableBody
+	}
+	resp.Body = body
+	return &resp, nil
+}
+
+// responseWithBody holds a served response and its body reader together.
+type responseWithBody struct {
+	response http.Response
+	body     bytesBodyReader
+}
+
+// storedResponse is a response made by the cache, with no body yet.
+func storedResponse(req *http.Request, status int, header http.Header) http.Response {
+	return http.Response{
+		Status:     statusLine(status),
+		StatusCode: status,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     header,
+		Body:       http.NoBody,
+		Request:    req,
+	}
+}
+
+// ageAndCacheStatus returns the Age and Cache-Status values of a served
+// entry. Those of plain hits are cached on the entry for the second they
+// hold in, so that most hits format nothing.
+func (t *Transport) ageAndCacheStatus(entry *Entry, age time.Duration, status CacheStatus) (ageValue, cacheStatus string) {
+	age = age.Truncate(time.Second)
+	// Plain hits and stale-while-revalidate hits are cached.
+	cacheable := status == CacheStatus{Hit: true, Forward: status.Forward, TTL: status.TTL, HasTTL: true}
+	ttl := status.TTL.Truncate(time.Second)
+	if cacheable {
+		if f := entry.hit.Load(); f != nil && f.age == age && f.ttl == ttl && f.forward == status.Forward && f.name == t.cfg.name {
+			return f.ageValue, f.cacheStatus
+		}
+	}
+	ageValue = durationSeconds(age)
+	cacheStatus = cacheStatusValue(entry.Header["Cache-Status"], t.cfg.name, status)
+	if cacheable {
+		entry.hit.Store(&hitFields{name: t.cfg.name, forward: status.Forward, age: age, ttl: ttl, ageValue: ageValue, cacheStatus: cacheStatus})
+	}
+	return ageValue, cacheStatus
+}
+
+// notModifiedResponse answers a conditional request with 304 and the fields
+// RFC 9110 §15.4.5 lists, plus Age and Cache-Status.
+func notModifiedResponse(req *http.Request, full http.Header) *http.Response {
+	header := make(http.Header, len(notModifiedFields))
+	for _, name := range notModifiedFields {
+		if values, ok := full[name]; ok {
+			header[name] = values
+		}
+	}
+	resp := storedResponse(req, http.StatusNotModified, header)
+	return &resp
+}
+
+// gatewayTimeout answers an only-if-cached request that nothing stored can
+// satisfy (RFC 9111 §5.2.1.7).
+func (t *Transport) gatewayTimeout(req *http.Request, forward string) *http.Response {
+	t.logDecision(req, "only-if-cached: nothing usable stored", slog.String("fwd", forward))
+	header := http.Header{"Content-Length": {"0"}}
+	setCacheStatus(header, t.cfg.name, CacheStatus{Detail: detailOnlyIfCached})
+	resp := storedResponse(req, http.StatusGatewayTimeout, header)
+	return &resp
+}
+
+// statusLines holds "200 OK" and the like, built once.
+var statusLines = func() map[int]string {
+	lines := make(map[int]string)
+	for code := 100; code < 600; code++ {
+		if text := http.StatusText(code); text != "" {
+			lines[code] = strconv.Itoa(code) + " " + text
+		}
+	}
+	return lines
+}()
+
+func statusLine(code int) string {
+	if line, ok := statusLines[code]; ok {
+		return line
+	}
+	return strconv.Itoa(code)
+}

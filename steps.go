@@ -1,0 +1,221 @@
+package httpcache
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// The network steps: what the cache does for a request that goes to the
+// origin. Each runs through Transport.network, so identical requests in
+// flight may share it (coalesce.go), and returns a stepResult.
+
+// step is a network step of the cache for an exchange.
+type step func(t *Transport, x *exchange) (stepResult, error)
+
+// stepResult is what a network step produced: the response the caller
+// gets, and where it came from.
+type stepResult struct {
+	resp   *http.Response
+	source responseSource
+}
+
+// responseSource says where a step's response came from. The coalescer
+// uses it to decide whether identical requests may share the response.
+type responseSource int
+
+const (
+	// fromOrigin: the origin's response, not stored.
+	fromOrigin responseSource = iota
+	// fromOriginStored: the origin's response, stored once read whole.
+	fromOriginStored
+	// fromOriginNotModified: the origin's 304 to the caller's own
+	// validators, which identical requests carry too.
+	fromOriginNotModified
+	// fromStorageRevalidated: a stored response, validated (304) or
+	// freshened by the origin.
+	fromStorageRevalidated
+	// fromStorageOnError: a stored response served stale because the
+	// origin failed (RFC 5861 §4).
+	fromStorageOnError
+)
+
+// reusable reports responses the cache itself may reuse, or that answer
+// what identical requests would be answered: in a shared cache, only those
+// may go to every identical request.
+func (s responseSource) reusable() bool { return s != fromOrigin }
+
+// fetch makes a full request (a miss, or a stale entry without validators)
+// and stores the response when it may.
+func (t *Transport) fetch(x *exchange) (stepResult, error) {
+	t.logDecision(x.req, "fetch", slog.String("fwd", x.forward))
+	requestTime := t.cfg.now()
+	resp, err := t.cfg.upstream.RoundTrip(x.req)
+	if stale, served := t.serveStaleOnError(x, resp, err); served {
+		return stale, nil
+	}
+	if err != nil {
+		return stepResult{}, err
+	}
+	return t.receive(x, resp, requestTime), nil
+}
+
+// fetchAfterUnreadableBody fetches, as on a miss, a response whose stored
+// body could not be read. A step that finds an unreadable body calls it
+// directly: it runs in the network step already, and must not wait for a
+// shared step, which could be its own.
+func (t *Transport) fetchAfterUnreadableBody(x *exchange) (stepResult, error) {
+	return t.fetch(x.asMiss(ForwardURIMiss))
+}
+
+// revalidate validates a stored response with the origin (RFC 9111 §4.3)
+// and serves it, updated, when the origin answers 304.
+func (t *Transport) revalidate(x *exchange) (stepResult, error) {
+	if x.req.Method == http.MethodHead {
+		// A HEAD response freshens or invalidates the stored GET (§4.3.5).
+		return t.fetch(x)
+	}
+	if !hasValidators(x.stored) {
+		// Nothing to validate with: a full request, with the caller's own
+		// validators, if any, left for the origin to answer.
+		return t.fetch(x)
+	}
+	outreq := conditionalRequest(x.req, x.stored)
+	t.logDecision(x.req, "revalidate", slog.String("fwd", x.forward))
+	requestTime := t.cfg.now()
+	resp, err := t.cfg.upstream.RoundTrip(outreq)
+	if stale, served := t.serveStaleOnError(x, resp, err); served {
+		return stale, nil
+	}
+	if err != nil {
+		return stepResult{}, err
+	}
+	if resp.StatusCode != http.StatusNotModified {
+		return t.receive(x, resp, requestTime), nil
+	}
+	responseTime := t.cfg.now()
+	discard(resp.Body)
+	if !notModifiedMatches(resp.Header, x.stored) {
+		return t.fetchUnconditionally(x, outreq)
+	}
+	updated := freshened(x.stored, resp.Header, requestTime, responseTime)
+	d := t.storeFreshened(x, updated, responseTime)
+	status := CacheStatus{Forward: x.forward, ForwardStatus: http.StatusNotModified, TTL: d.ttl(), HasTTL: true}
+	served, err := t.serveStored(x, updated, d.age, status)
+	if err == errUnreadableBody {
+		return t.fetchAfterUnreadableBody(x)
+	}
+	return stepResult{resp: served, source: fromStorageRevalidated}, err
+}
+
+// fetchUnconditionally answers a request whose revalidation got a 304 for
+// another representation than the one stored: only a full response can
+// answer (§4.3.4). It sends outreq, the conditional request, without its
+// validators.
+func (t *Transport) fetchUnconditionally(x *exchange, outreq *http.Request) (stepResult, error) {
+	delete(outreq.Header, "If-None-Match")
+	delete(outreq.Header, "If-Modified-Since")
+	full := x.withRequest(outreq)
+	full.request.conditional = false
+	result, err := t.fetch(full)
+	if result.resp != nil {
+		result.resp.Request = x.req
+	}
+	return result, err
+}
+
+// storeFreshened stores an entry a 304 or HEAD response updated (RFC 9111
+// §4.3.4, §4.3.5), and returns the policy's decision on it.
+func (t *Transport) storeFreshened(x *exchange, updated *Entry, responseTime time.Time) decision {
+	facts := t.factsFor(x, updated)
+	d := t.cfg.policy.evaluate(cacheControl{}, updated, facts, responseTime)
+	t.store(x, updated, t.cfg.policy.storageTTL(d, facts))
+	return d
+}
+
+// receive handles a response from the network: it freshens or invalidates
+// a stored GET from a HEAD response, decides whether to store the response,
+// arranges for its body to be stored once complete, and answers the
+// caller's own conditional request.
+func (t *Transport) receive(x *exchange, resp *http.Response, requestTime time.Time) stepResult {
+	responseTime := t.cfg.now()
+	header := ensureHeader(resp)
+	if resp.Body == nil {
+		resp.Body = http.NoBody
+	}
+	status := CacheStatus{Forward: x.forward, ForwardStatus: resp.StatusCode}
+	if x.req.Method == http.MethodHead && x.stored != nil && resp.StatusCode == http.StatusOK {
+		t.freshenFromHead(x, header, requestTime, responseTime)
+	}
+	source := fromOrigin
+	entry, d, ttl, reason := t.entryToStore(x, resp, requestTime, responseTime)
+	if entry != nil {
+		source = fromOriginStored
+		status.Stored, status.TTL, status.HasTTL = true, d.ttl(), true
+		resp.Body = newCapturingBody(resp.Body, resp.ContentLength, t.cfg.maxBodyBytes, func(body []byte) {
+			entry.Body = BytesBody(body)
+			t.store(x, entry, ttl)
+		})
+	} else {
+		status.Detail = reason
+		if x.stored != nil && x.req.Method == http.MethodGet && isFullResponse(resp.StatusCode) {
+			// §4.3.3: a full response replaces the stored one; when it may
+			// not be stored itself, the outdated one must not stay. (A 304
+			// here answers the caller's own validators; a 5xx leaves the
+			// stored response for a later try.)
+			t.remove(x.req, x.key)
+		}
+		if resp.StatusCode == http.StatusNotModified {
+			source = fromOriginNotModified
+		}
+	}
+	t.logDecision(x.req, "received", slog.Int("status", resp.StatusCode), slog.Bool("stored", entry != nil), slog.String("detail", reason))
+	setCacheStatus(header, t.cfg.name, status)
+	resp.Request = x.req
+	if x.request.conditional && conditionalNotModified(x.req, resp.StatusCode, header) {
+		// The caller's validators match what the origin sent: read the body
+		// through (so it is stored) and answer 304.
+		discard(resp.Body)
+		return stepResult{resp: notModifiedResponse(x.req, header), source: source}
+	}
+	return stepResult{resp: resp, source: source}
+}
+
+// entryToStore decides whether a response from the network is stored and
+// returns the entry (without its body, which is added once read whole), its
+// freshness and how long to keep it; or, when it is not stored, the reason.
+func (t *Transport) entryToStore(x *exchange, resp *http.Response, requestTime, responseTime time.Time) (*Entry, decision, time.Duration, string) {
+	storedFields, facts := storedHeader(resp.Header)
+	t.cfg.policy.withoutPrivateFields(storedFields, facts)
+	entry := &Entry{
+		Variant:      x.variant(facts.varyNames),
+		StatusCode:   resp.StatusCode,
+		Header:       storedFields,
+		RequestTime:  requestTime,
+		ResponseTime: responseTime,
+	}
+	entry.facts.Store(facts)
+	ruled := t.factsFor(x, entry)
+	ok, reason := t.cfg.policy.storable(x.req, x.request.directives, resp.StatusCode, ruled)
+	if !ok {
+		return nil, decision{}, 0, reason
+	}
+	if resp.ContentLength > t.cfg.maxBodyBytes {
+		return nil, decision{}, 0, detailTooLarge
+	}
+	d := t.cfg.policy.evaluate(cacheControl{}, entry, ruled, responseTime)
+	if !t.cfg.policy.reusable(d.lifetime, ruled) {
+		return nil, decision{}, 0, detailNotReusable
+	}
+	return entry, d, t.cfg.policy.storageTTL(d, ruled), ""
+}
+
+// freshenFromHead applies §4.3.5: a HEAD response that matches the stored
+// GET response updates its header; one that does not invalidates it.
+func (t *Transport) freshenFromHead(x *exchange, head http.Header, requestTime, responseTime time.Time) {
+	if !headMatches(head, x.stored) {
+		t.remove(x.req, x.key)
+		return
+	}
+	t.storeFreshened(x, freshened(x.stored, head, requestTime, responseTime), responseTime)
+}

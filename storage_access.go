@@ -1,0 +1,180 @@
+package httpcache
+
+import (
+	"context"
+	"net/http"
+	"reflect"
+	"time"
+)
+
+// How the Transport reads and writes its Storage: a memory tier at once,
+// anything else behind the request (writeback.go), a timeout on calls
+// that may wait on a network, and a storage error logged, never returned.
+
+// storageAccess is how a Transport uses its Storage, worked out once from
+// the optional interfaces it implements.
+type storageAccess struct {
+	// all is the Storage as configured: read when the memory tier has
+	// nothing, and deleted from.
+	all tier
+	// memory is the tier read first and written at once; its zero value
+	// when the store has none.
+	memory tier
+	// lookup is memory's zero-copy lookup; nil when it has none.
+	lookup KeyBytesGetter
+	// behind is the store written behind the request: all when there is
+	// no memory tier, the tier behind memory otherwise; its zero value
+	// when everything is in memory.
+	behind tier
+}
+
+// tier is a Storage and whether its calls get no timeout.
+type tier struct {
+	Storage
+	local bool
+}
+
+func newTier(s Storage) tier {
+	if s == nil {
+		return tier{}
+	}
+	l, ok := s.(LocalStorage)
+	return tier{Storage: s, local: ok && l.Local()}
+}
+
+func newStorageAccess(s Storage) storageAccess {
+	a := storageAccess{all: newTier(s), behind: newTier(s)}
+	tiered, ok := s.(MemoryTiered)
+	if !ok {
+		return a
+	}
+	memory, behind := tiered.MemoryTier()
+	if memory == nil || (behind == nil && !sameStorage(memory, s)) {
+		// A memory tier with nothing behind it must be the store itself:
+		// this one is another store's, such as one a wrapper embeds, and
+		// using it would bypass the wrapper.
+		return a
+	}
+	// A memory tier is local whatever it says: its calls do not wait.
+	a.memory = tier{Storage: memory, local: true}
+	a.lookup, _ = memory.(KeyBytesGetter)
+	a.behind = newTier(behind)
+	return a
+}
+
+// sameStorage reports whether a and b are the same store, without the
+// panic of comparing interfaces that hold values of uncomparable types.
+func sameStorage(a, b Storage) bool {
+	ta, tb := reflect.TypeOf(a), reflect.TypeOf(b)
+	return ta == tb && ta.Comparable() && a == b
+}
+
+// load returns the stored variants of key; a storage error is logged and
+// counts as a miss.
+func (t *Transport) load(ctx context.Context, key []byte) []*Entry {
+	s := &t.storage
+	if s.memory.Storage != nil {
+		if entries := t.loadMemory(ctx, key); len(entries) > 0 || s.behind.Storage == nil {
+			return entries
+		}
+	}
+	ctx, cancel := storageContext(ctx, s.all, t.cfg.storageTimeout)
+	defer cancel()
+	entries, err := s.all.Get(ctx, string(key))
+	if err != nil {
+		t.storageErrors.log(ctx, "get", string(key), err)
+		return nil
+	}
+	return entries
+}
+
+// loadMemory looks key up in the memory tier, without copying it when the
+// tier can.
+func (t *Transport) loadMemory(ctx context.Context, key []byte) []*Entry {
+	var entries []*Entry
+	var err error
+	if t.storage.lookup != nil {
+		entries, err = t.storage.lookup.GetKeyBytes(ctx, key)
+	} else {
+		entries, err = t.storage.memory.Get(ctx, string(key))
+	}
+	if err != nil {
+		t.storageErrors.log(ctx, "get", string(key), err)
+		return nil
+	}
+	return entries
+}
+
+// store writes an entry under x's key; a storage error is logged, never
+// returned. The memory tier, if any, is written at once, so that the next
+// request is a hit; the store behind it, if any, on the Transport's
+// write-behind goroutine, so that the caller does not wait for a file or a
+// network round trip.
+func (t *Transport) store(x *exchange, entry *Entry, ttl time.Duration) {
+	ctx, key := x.req.Context(), x.key
+	if memory := t.storage.memory; memory.Storage != nil {
+		t.storeIn(ctx, memory, key, entry, ttl)
+	}
+	if behind := t.storage.behind; behind.Storage != nil {
+		t.writes.write(entrySize(entry), func() { t.storeIn(ctx, behind, key, entry, ttl) })
+	}
+}
+
+// storeIn writes an entry to one tier; an error is logged.
+func (t *Transport) storeIn(ctx context.Context, s tier, key string, entry *Entry, ttl time.Duration) {
+	ctx, cancel := detachedStorageContext(ctx, s, t.cfg.storageTimeout)
+	defer cancel()
+	if err := s.Set(ctx, key, entry, ttl); err != nil {
+		t.storageErrors.log(ctx, "set", key, err)
+	}
+}
+
+// remove deletes every variant of key for a request; a storage error is
+// logged. The delete runs even when the caller has gone: the response
+// that caused it is outdated.
+func (t *Transport) remove(req *http.Request, key string) {
+	if err := t.delete(context.WithoutCancel(req.Context()), key); err != nil {
+		t.storageErrors.log(req.Context(), "delete", key, err)
+	}
+}
+
+// delete removes every variant of key from the whole Storage, after the
+// writes queued before it, so that none brings it back, and returns the
+// Storage's error.
+func (t *Transport) delete(ctx context.Context, key string) error {
+	var err error
+	t.inOrder(func() {
+		ctx, cancel := storageContext(ctx, t.storage.all, t.cfg.storageTimeout)
+		defer cancel()
+		err = t.storage.all.Delete(ctx, key)
+	})
+	return err
+}
+
+// inOrder runs a delete after the writes queued before it (writeBehind).
+func (t *Transport) inOrder(del func()) {
+	if t.writes == nil {
+		del()
+		return
+	}
+	t.writes.delete(del)
+}
+
+// storageContext bounds a call to a tier by timeout. Calls to a local
+// tier, which a context could not interrupt, get none.
+func storageContext(ctx context.Context, s tier, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if s.local {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, timeout)
+}
+
+// detachedStorageContext is storageContext for writes that must finish
+// even when the caller has gone: its context does not end with the
+// caller's.
+func detachedStorageContext(ctx context.Context, s tier, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if s.local {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), timeout)
+}

@@ -1,0 +1,57 @@
+package httpcache
+
+import (
+	"context"
+)
+
+// Optional interfaces a Storage may implement, so that the Transport uses
+// it as well as it can without knowing its type. The built-in stores
+// implement those that fit them.
+//
+// A store that wraps another, to count, trace or filter its calls, behaves
+// as what it wraps when it implements the interfaces the wrapped store
+// does: Local and GetKeyBytes by asking it, MemoryTier by returning
+// itself. One that implements none is used as a store of its own: written
+// behind the request, each call under a timeout. Beware of embedding: a
+// struct that embeds a *MemoryStorage gets its GetKeyBytes and Local as
+// well, so a wrapper that overrides Get must override GetKeyBytes too. The
+// MemoryTier it would get returns the embedded store, not the wrapper, and
+// the Transport then ignores it rather than bypass the wrapper.
+
+// LocalStorage is implemented by a Storage whose calls never wait on a
+// network: a store in this process's memory or on a local disk. When Local
+// reports true, the Transport gives its calls no timeout
+// (WithStorageTimeout), since a context could not interrupt them anyway.
+type LocalStorage interface {
+	Storage
+	// Local reports whether every call runs in this process or on a local
+	// file system.
+	Local() bool
+}
+
+// KeyBytesGetter is implemented by a Storage that can look a key up in a
+// byte slice, as a Go map index by string(key) does without copying it.
+// The Transport builds the key of a request in a buffer on its stack, so
+// that with such a store a hit allocates nothing for the key.
+type KeyBytesGetter interface {
+	Storage
+	// GetKeyBytes is Get for a key held in a byte slice. It must not keep
+	// key, or any string that shares its bytes, after it returns.
+	GetKeyBytes(ctx context.Context, key []byte) ([]*Entry, error)
+}
+
+// MemoryTiered is implemented by a Storage that holds entries in this
+// process's memory, wholly (MemoryStorage) or in a tier in front of a
+// slower store (TieredStorage). The Transport reads the memory tier first
+// and writes it at once, on the caller's goroutine, so that the next
+// request is a hit; it writes the store behind it, if any, behind the
+// request (see WithStorage).
+type MemoryTiered interface {
+	Storage
+	// MemoryTier returns the tier in memory and the store behind it. A
+	// store wholly in memory returns itself and nil; any other memory
+	// tier without a store behind it is ignored. The Transport reads
+	// memory first, and the whole Storage when memory has nothing; it
+	// writes to memory and behind; it deletes from the whole Storage.
+	MemoryTier() (memory, behind Storage)
+}
