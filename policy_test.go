@@ -9,26 +9,6 @@ import (
 	"time"
 )
 
-var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-
-func httpDate(t time.Time) string { return t.UTC().Format(http.TimeFormat) }
-
-// header builds an http.Header from name/value pairs.
-func header(pairs ...string) http.Header {
-	h := make(http.Header)
-	for i := 0; i+1 < len(pairs); i += 2 {
-		h.Add(pairs[i], pairs[i+1])
-	}
-	return h
-}
-
-// storedAt returns a 200 entry received at epoch, with the given header.
-func storedAt(h http.Header) *Entry {
-	return &Entry{StatusCode: 200, Header: h, RequestTime: epoch, ResponseTime: epoch}
-}
-
-var testPolicy = defaultConfig().policy
-
 func TestFreshnessLifetime(t *testing.T) {
 	tests := []struct {
 		name   string

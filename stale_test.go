@@ -20,23 +20,6 @@ import (
 // waitBackground waits for the Transport's background revalidations to end.
 func waitBackground(tr *Transport) { tr.background.wg.Wait() }
 
-// heldRevalidations is an origin whose responses carry cacheControl and an
-// ETag, and which holds every conditional request (counted in
-// revalidations) until release is closed, then answers 304.
-func heldRevalidations(cacheControl string, revalidations *atomic.Int64, release <-chan struct{}) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", cacheControl)
-		w.Header().Set("ETag", `"a"`)
-		if r.Header.Get("If-None-Match") != "" {
-			revalidations.Add(1)
-			<-release
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		fmt.Fprint(w, "a")
-	}
-}
-
 func TestStaleWhileRevalidate(t *testing.T) {
 	var version atomic.Int64
 	version.Store(1)

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,113 +16,7 @@ import (
 	"time"
 
 	"github.com/jarcoal/httpmock"
-	"go.uber.org/goleak"
 )
-
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
-
-// testClock is an injected clock that tests move by hand.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTestClock() *testClock { return &testClock{now: epoch} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// harness is a Transport in front of a local origin, with a test clock.
-type harness struct {
-	t         *testing.T
-	clock     *testClock
-	origin    *httptest.Server
-	requests  atomic.Int64 // requests the origin received
-	transport *Transport
-	client    *http.Client
-}
-
-// newHarness starts an origin serving handler. The origin stamps every
-// response with Date from the test clock, as a real origin would with its own.
-func newHarness(t *testing.T, handler http.HandlerFunc, opts ...Option) *harness {
-	t.Helper()
-	h := &harness{t: t, clock: newTestClock()}
-	h.origin = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.requests.Add(1)
-		w.Header().Set("Date", httpDate(h.clock.Now()))
-		handler(w, r)
-	}))
-	upstream := &http.Transport{}
-	t.Cleanup(func() {
-		upstream.CloseIdleConnections()
-		h.origin.Close()
-	})
-	all := append([]Option{WithTransport(upstream), WithClock(h.clock.Now)}, opts...)
-	tr, err := NewTransport(all...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tr.Close() })
-	h.transport = tr
-	h.client = &http.Client{Transport: tr}
-	return h
-}
-
-type result struct {
-	status int
-	header http.Header
-	body   string
-	cache  CacheStatus
-}
-
-// do sends a request through the cache and reads the whole body.
-func (h *harness) do(method, path string, headerPairs ...string) result {
-	h.t.Helper()
-	req, err := http.NewRequest(method, h.origin.URL+path, nil)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	for i := 0; i+1 < len(headerPairs); i += 2 {
-		req.Header.Add(headerPairs[i], headerPairs[i+1])
-	}
-	resp, err := h.client.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	status, ok := StatusOf(resp)
-	if !ok {
-		h.t.Fatalf("%s %s: no Cache-Status header", method, path)
-	}
-	return result{status: resp.StatusCode, header: resp.Header, body: string(body), cache: status}
-}
-
-func (h *harness) get(path string, headerPairs ...string) result {
-	h.t.Helper()
-	return h.do(http.MethodGet, path, headerPairs...)
-}
-
-func (h *harness) wantOriginRequests(n int64) {
-	h.t.Helper()
-	if got := h.requests.Load(); got != n {
-		h.t.Fatalf("origin received %d requests, want %d", got, n)
-	}
-}
 
 func TestMissThenHit(t *testing.T) {
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
@@ -846,15 +739,6 @@ func TestScriptedUpstream(t *testing.T) {
 	}
 }
 
-func mustParseURL(t *testing.T, raw string) *url.URL {
-	t.Helper()
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
-
 func TestUnstorableReplacementRemovesStaleEntry(t *testing.T) {
 	var noStore atomic.Bool
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
@@ -892,10 +776,6 @@ func TestUpstreamWithNilBody(t *testing.T) {
 	}
 	resp.Body.Close()
 }
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 func TestDebugLogsDescribeDecisions(t *testing.T) {
 	var logs bytes.Buffer
