@@ -14,6 +14,7 @@ package httpcache
 // (package httpcache_test), not here.
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -192,3 +193,52 @@ func heldRevalidations(cacheControl string, revalidations *atomic.Int64, release
 		fmt.Fprint(w, "a")
 	}
 }
+
+// fakeStorage is a Storage scripted by functions, for tests of how the
+// Transport uses its store: each method calls its function when it is set,
+// and the embedded MemoryStorage when it is nil. gets, sets and deletes
+// count the calls of each method that have returned. Tests set the
+// functions before the store is used, and may reach the MemoryStorage
+// directly to read or write behind the fake's back (uncounted).
+type fakeStorage struct {
+	*MemoryStorage
+
+	get    func(ctx context.Context, key string) ([]*Entry, error)
+	set    func(ctx context.Context, key string, e *Entry, ttl time.Duration) error
+	delete func(ctx context.Context, key string) error
+
+	gets, sets, deletes atomic.Int64
+}
+
+// newFakeStorage returns a fakeStorage that, until its functions are set,
+// is an unbounded MemoryStorage that counts its calls.
+func newFakeStorage() *fakeStorage { return &fakeStorage{MemoryStorage: NewMemoryStorage(0)} }
+
+func (s *fakeStorage) Get(ctx context.Context, key string) ([]*Entry, error) {
+	defer s.gets.Add(1)
+	if s.get != nil {
+		return s.get(ctx, key)
+	}
+	return s.MemoryStorage.Get(ctx, key)
+}
+
+func (s *fakeStorage) Set(ctx context.Context, key string, e *Entry, ttl time.Duration) error {
+	defer s.sets.Add(1)
+	if s.set != nil {
+		return s.set(ctx, key, e, ttl)
+	}
+	return s.MemoryStorage.Set(ctx, key, e, ttl)
+}
+
+func (s *fakeStorage) Delete(ctx context.Context, key string) error {
+	defer s.deletes.Add(1)
+	if s.delete != nil {
+		return s.delete(ctx, key)
+	}
+	return s.MemoryStorage.Delete(ctx, key)
+}
+
+// calls is the number of calls of any method that have returned.
+func (s *fakeStorage) calls() int64 { return s.gets.Load() + s.sets.Load() + s.deletes.Load() }
+
+var _ Storage = (*fakeStorage)(nil)

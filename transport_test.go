@@ -440,29 +440,22 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
-// failingStorage fails every operation.
-type failingStorage struct{ calls atomic.Int64 }
-
 var errStorageDown = errors.New("storage down")
 
-func (f *failingStorage) Get(context.Context, string) ([]*Entry, error) {
-	f.calls.Add(1)
-	return nil, errStorageDown
-}
-func (f *failingStorage) Set(context.Context, string, *Entry, time.Duration) error {
-	f.calls.Add(1)
-	return errStorageDown
-}
-func (f *failingStorage) Delete(context.Context, string) error {
-	f.calls.Add(1)
-	return errStorageDown
+// failingStorage returns a store that fails every operation.
+func failingStorage() *fakeStorage {
+	s := newFakeStorage()
+	s.get = func(context.Context, string) ([]*Entry, error) { return nil, errStorageDown }
+	s.set = func(context.Context, string, *Entry, time.Duration) error { return errStorageDown }
+	s.delete = func(context.Context, string) error { return errStorageDown }
+	return s
 }
 
 func TestStorageErrorsNeverFailRequests(t *testing.T) {
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	store := &failingStorage{}
+	store := failingStorage()
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		fmt.Fprint(w, "ok")
@@ -473,7 +466,7 @@ func TestStorageErrorsNeverFailRequests(t *testing.T) {
 		}
 	}
 	h.do(http.MethodPost, "/s")
-	if store.calls.Load() == 0 {
+	if store.calls() == 0 {
 		t.Fatal("storage was not used")
 	}
 	mu.Lock()
@@ -911,27 +904,21 @@ func TestWithHeuristic(t *testing.T) {
 	}
 }
 
-// hangingStorage blocks every call until its context ends.
-type hangingStorage struct{}
-
-func (hangingStorage) Get(ctx context.Context, _ string) ([]*Entry, error) {
-	<-ctx.Done()
-	return nil, ctx.Err()
-}
-func (hangingStorage) Set(ctx context.Context, _ string, _ *Entry, _ time.Duration) error {
-	<-ctx.Done()
-	return ctx.Err()
-}
-func (hangingStorage) Delete(ctx context.Context, _ string) error {
-	<-ctx.Done()
-	return ctx.Err()
+// hangingStorage returns a store that blocks every call until its context
+// ends.
+func hangingStorage() *fakeStorage {
+	s := newFakeStorage()
+	s.get = func(ctx context.Context, _ string) ([]*Entry, error) { <-ctx.Done(); return nil, ctx.Err() }
+	s.set = func(ctx context.Context, _ string, _ *Entry, _ time.Duration) error { <-ctx.Done(); return ctx.Err() }
+	s.delete = func(ctx context.Context, _ string) error { <-ctx.Done(); return ctx.Err() }
+	return s
 }
 
 func TestStorageTimeoutBoundsAHangingStore(t *testing.T) {
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		fmt.Fprint(w, "ok")
-	}, WithStorage(hangingStorage{}), WithStorageTimeout(20*time.Millisecond))
+	}, WithStorage(hangingStorage()), WithStorageTimeout(20*time.Millisecond))
 	done := make(chan string, 1)
 	go func() {
 		resp, err := h.client.Get(h.origin.URL + "/hang")
@@ -962,7 +949,7 @@ func TestStorageErrorsAreNotFlooded(t *testing.T) {
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		fmt.Fprint(w, "ok")
-	}, WithStorage(&failingStorage{}), WithLogger(logger))
+	}, WithStorage(failingStorage()), WithLogger(logger))
 	for i := 0; i < 200; i++ {
 		if got := h.get(fmt.Sprintf("/%d", i)); got.body != "ok" {
 			t.Fatalf("request %d: %q", i, got.body)
