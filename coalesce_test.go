@@ -19,12 +19,7 @@ func waitForWaiters(t *testing.T, tr *Transport, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		tr.coalescer.mu.Lock()
-		waiting := 0
-		for _, f := range tr.coalescer.flights {
-			waiting += f.waiters
-		}
-		tr.coalescer.mu.Unlock()
+		waiting := tr.coalescedWaiters()
 		if waiting >= n {
 			return
 		}
@@ -285,11 +280,11 @@ func TestCoalesceSharedModeRules(t *testing.T) {
 				t.Fatalf("origin requests = %d, want 5: one shared, and one each for the 4 others", n)
 			}
 			// Hit-for-pass: for a while, identical requests go on their own.
-			if !tr.coalescer.passing(tr.coalescer.identity(mustRequest(t, "http://api.example/a"))) {
+			if !tr.coalescePassing(mustRequest(t, "http://api.example/a")) {
 				t.Fatal("the URL is not remembered as not worth coalescing")
 			}
 			clock.Advance(coalescePass)
-			if tr.coalescer.passing(tr.coalescer.identity(mustRequest(t, "http://api.example/a"))) {
+			if tr.coalescePassing(mustRequest(t, "http://api.example/a")) {
 				t.Fatal("the hit-for-pass mark did not expire")
 			}
 		})

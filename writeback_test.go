@@ -106,7 +106,7 @@ func TestWritesRunAtOnceWhenTooManyArePending(t *testing.T) {
 	}
 	close(release)
 	w.close()
-	if w.running || len(w.queue) != 0 {
+	if running, queued := w.pending(); running || queued != 0 {
 		t.Fatal("close returned with writes pending")
 	}
 	ran = false
