@@ -252,11 +252,11 @@ func TestCoalesceSharedModeRules(t *testing.T) {
 		header     []string
 		wantShared bool
 	}{
-		{"stored response is shared", CoalesceOptions{}, []string{"Cache-Control", "max-age=60"}, true},
-		{"private response is not shared", CoalesceOptions{}, []string{"Cache-Control", "private, max-age=60"}, false},
-		{"Set-Cookie response is not shared", CoalesceOptions{}, []string{"Cache-Control", "max-age=60", "Set-Cookie", "s=1"}, false},
-		{"no-store response is not shared", CoalesceOptions{}, []string{"Cache-Control", "no-store"}, false},
-		{"All shares a private response", CoalesceOptions{All: true}, []string{"Cache-Control", "private"}, true},
+		{name: "stored response is shared", opts: CoalesceOptions{}, header: []string{"Cache-Control", "max-age=60"}, wantShared: true},
+		{name: "private response is not shared", opts: CoalesceOptions{}, header: []string{"Cache-Control", "private, max-age=60"}, wantShared: false},
+		{name: "Set-Cookie response is not shared", opts: CoalesceOptions{}, header: []string{"Cache-Control", "max-age=60", "Set-Cookie", "s=1"}, wantShared: false},
+		{name: "no-store response is not shared", opts: CoalesceOptions{}, header: []string{"Cache-Control", "no-store"}, wantShared: false},
+		{name: "All shares a private response", opts: CoalesceOptions{All: true}, header: []string{"Cache-Control", "private"}, wantShared: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -123,9 +123,9 @@ func TestNewTieredStorageRejectsBadArguments(t *testing.T) {
 		trustFor time.Duration
 		want     string
 	}{
-		{nil, memory, time.Second, "front is nil"},
-		{memory, nil, time.Second, "back is nil"},
-		{memory, memory, 0, "trustFor 0s is not a positive duration"},
+		{front: nil, back: memory, trustFor: time.Second, want: "front is nil"},
+		{front: memory, back: nil, trustFor: time.Second, want: "back is nil"},
+		{front: memory, back: memory, trustFor: 0, want: "trustFor 0s is not a positive duration"},
 	} {
 		if _, err := httpcache.NewTieredStorage(tt.front, tt.back, tt.trustFor); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("error = %v, want %q", err, tt.want)

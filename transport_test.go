@@ -117,10 +117,10 @@ func TestVaryVariants(t *testing.T) {
 		wantBody string
 		wantHit  bool
 	}{
-		{"§4.1 first variant", []string{"Accept-Language", "en"}, "lang=en", true},
-		{"§4.1 second variant", []string{"Accept-Language", "fr"}, "lang=fr", true},
-		{"§4.1 case-normalised value", []string{"Accept-Language", "EN"}, "lang=en", true},
-		{"§4.1 absent field matches no stored variant", nil, "lang=", false},
+		{name: "§4.1 first variant", lang: []string{"Accept-Language", "en"}, wantBody: "lang=en", wantHit: true},
+		{name: "§4.1 second variant", lang: []string{"Accept-Language", "fr"}, wantBody: "lang=fr", wantHit: true},
+		{name: "§4.1 case-normalised value", lang: []string{"Accept-Language", "EN"}, wantBody: "lang=en", wantHit: true},
+		{name: "§4.1 absent field matches no stored variant", wantBody: "lang=", wantHit: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -200,10 +200,10 @@ func TestSharedCacheRules(t *testing.T) {
 		wantStored bool
 		wantDetail string
 	}{
-		{"§5.2.2.7 private", "private, max-age=60", "", false, detailPrivate},
-		{"§3.5 Authorization without permission", "max-age=60", "Bearer x", false, detailAuthorization},
-		{"§3.5 Authorization with public", "public, max-age=60", "Bearer x", true, ""},
-		{"§4.2.1 s-maxage", "s-maxage=60, max-age=0", "", true, ""},
+		{name: "§5.2.2.7 private", cc: "private, max-age=60", wantStored: false, wantDetail: detailPrivate},
+		{name: "§3.5 Authorization without permission", cc: "max-age=60", auth: "Bearer x", wantStored: false, wantDetail: detailAuthorization},
+		{name: "§3.5 Authorization with public", cc: "public, max-age=60", auth: "Bearer x", wantStored: true, wantDetail: ""},
+		{name: "§4.2.1 s-maxage", cc: "s-maxage=60, max-age=0", wantStored: true, wantDetail: ""},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -325,8 +325,8 @@ func TestCallerConditionalRequests(t *testing.T) {
 		wantStatus int
 		wantBody   string
 	}{
-		{"§4.3.2 matching validator answered 304 from the cache", []string{"If-None-Match", `"e1"`}, 304, ""},
-		{"§4.3.2 other validator answered with the stored 200", []string{"If-None-Match", `"zz"`}, 200, "payload"},
+		{name: "§4.3.2 matching validator answered 304 from the cache", pairs: []string{"If-None-Match", `"e1"`}, wantStatus: 304, wantBody: ""},
+		{name: "§4.3.2 other validator answered with the stored 200", pairs: []string{"If-None-Match", `"zz"`}, wantStatus: 200, wantBody: "payload"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -709,10 +709,10 @@ func TestScriptedUpstream(t *testing.T) {
 		wantForward string
 		wantFwdCode int
 	}{
-		{0, false, ForwardURIMiss, 200},
-		{10 * time.Second, true, "", 0},
-		{30 * time.Second, false, ForwardStale, 304},
-		{10 * time.Second, true, "", 0},
+		{wantHit: false, wantForward: ForwardURIMiss, wantFwdCode: 200},
+		{advance: 10 * time.Second, wantHit: true, wantForward: "", wantFwdCode: 0},
+		{advance: 30 * time.Second, wantHit: false, wantForward: ForwardStale, wantFwdCode: 304},
+		{advance: 10 * time.Second, wantHit: true, wantForward: "", wantFwdCode: 0},
 	}
 	for i, step := range steps {
 		clock.Advance(step.advance)
@@ -843,12 +843,12 @@ func TestStoredOnlyWhenBodyMatchesItsLength(t *testing.T) {
 		read          func(io.Reader) error
 		wantStored    bool
 	}{
-		{"exactly Content-Length bytes read, closed before EOF", "0123456789", 10,
-			func(r io.Reader) error { _, err := io.ReadFull(r, make([]byte, 10)); return err }, true},
-		{"fewer bytes than Content-Length, then EOF", "01234", 10,
-			func(r io.Reader) error { _, err := io.ReadAll(r); return err }, false},
-		{"unknown length read to EOF", "0123456789", -1,
-			func(r io.Reader) error { _, err := io.ReadAll(r); return err }, true},
+		{name: "exactly Content-Length bytes read, closed before EOF", body: "0123456789", contentLength: 10,
+			read: func(r io.Reader) error { _, err := io.ReadFull(r, make([]byte, 10)); return err }, wantStored: true},
+		{name: "fewer bytes than Content-Length, then EOF", body: "01234", contentLength: 10,
+			read: func(r io.Reader) error { _, err := io.ReadAll(r); return err }, wantStored: false},
+		{name: "unknown length read to EOF", body: "0123456789", contentLength: -1,
+			read: func(r io.Reader) error { _, err := io.ReadAll(r); return err }, wantStored: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
