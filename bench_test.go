@@ -356,8 +356,7 @@ func benchmarkDiskMissAndStore(b *testing.B, maxBytes int64) {
 		for ; disk.Size() < maxBytes-4<<10 || i < 1024; i++ {
 			req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/v1/items/"+strconv.Itoa(i), nil)
 			roundTripDrain(b, tr, req)
-			tr.writes.close() // one at a time: the size is known after each
-			tr.writes.closed = false
+			tr.waitForWrites() // one at a time: the size is known after each
 		}
 	}
 	b.ReportAllocs()

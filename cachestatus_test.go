@@ -14,15 +14,17 @@ func TestStatusOf(t *testing.T) {
 		want   CacheStatus
 		ok     bool
 	}{
-		{"no header", nil, CacheStatus{}, false},
-		{"RFC 9211 §2.1 hit with ttl", []string{"httpcache; hit; ttl=42"}, CacheStatus{Hit: true, TTL: 42 * time.Second, HasTTL: true}, true},
-		{"RFC 9211 §2 the last member is this cache's", []string{"cdn; hit, httpcache; fwd=uri-miss; fwd-status=200; stored"},
-			CacheStatus{Forward: ForwardURIMiss, ForwardStatus: 200, Stored: true}, true},
-		{"RFC 9211 §2 across field lines", []string{"cdn; hit", "httpcache; fwd=stale; fwd-status=304; ttl=-5"},
-			CacheStatus{Forward: ForwardStale, ForwardStatus: 304, TTL: -5 * time.Second, HasTTL: true}, true},
-		{"RFC 9211 §2.8 detail", []string{`httpcache; fwd=uri-miss; detail="no-store"`}, CacheStatus{Forward: ForwardURIMiss, Detail: "no-store"}, true},
-		{"RFC 9211 §2.7 collapsed", []string{"httpcache; fwd=uri-miss; collapsed"}, CacheStatus{Forward: ForwardURIMiss, Collapsed: true}, true},
-		{"unknown parameters ignored", []string{"httpcache; hit; key=abc"}, CacheStatus{Hit: true}, true},
+		{name: "no header", want: CacheStatus{}, ok: false},
+		{name: "RFC 9211 §2.1 hit with ttl", header: []string{"httpcache; hit; ttl=42"}, want: CacheStatus{Hit: true, TTL: 42 * time.Second, HasTTL: true}, ok: true},
+		{name: "RFC 9211 §2 the last member is this cache's", header: []string{"cdn; hit, httpcache; fwd=uri-miss; fwd-status=200; stored"},
+			want: CacheStatus{Forward: ForwardURIMiss, ForwardStatus: 200, Stored: true}, ok: true},
+		{name: "RFC 9211 §2 across field lines", header: []string{"cdn; hit", "httpcache; fwd=stale; fwd-status=304; ttl=-5"},
+			want: CacheStatus{Forward: ForwardStale, ForwardStatus: 304, TTL: -5 * time.Second, HasTTL: true}, ok: true},
+		{name: "RFC 9211 §2.8 detail", header: []string{`httpcache; fwd=uri-miss; detail="no-store"`},
+			want: CacheStatus{Forward: ForwardURIMiss, Detail: "no-store"}, ok: true},
+		{name: "RFC 9211 §2.7 collapsed", header: []string{"httpcache; fwd=uri-miss; collapsed"},
+			want: CacheStatus{Forward: ForwardURIMiss, Collapsed: true}, ok: true},
+		{name: "unknown parameters ignored", header: []string{"httpcache; hit; key=abc"}, want: CacheStatus{Hit: true}, ok: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,12 +19,7 @@ func waitForWaiters(t *testing.T, tr *Transport, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		tr.coalescer.mu.Lock()
-		waiting := 0
-		for _, f := range tr.coalescer.flights {
-			waiting += f.waiters
-		}
-		tr.coalescer.mu.Unlock()
+		waiting := tr.coalescedWaiters()
 		if waiting >= n {
 			return
 		}
@@ -257,11 +252,11 @@ func TestCoalesceSharedModeRules(t *testing.T) {
 		header     []string
 		wantShared bool
 	}{
-		{"stored response is shared", CoalesceOptions{}, []string{"Cache-Control", "max-age=60"}, true},
-		{"private response is not shared", CoalesceOptions{}, []string{"Cache-Control", "private, max-age=60"}, false},
-		{"Set-Cookie response is not shared", CoalesceOptions{}, []string{"Cache-Control", "max-age=60", "Set-Cookie", "s=1"}, false},
-		{"no-store response is not shared", CoalesceOptions{}, []string{"Cache-Control", "no-store"}, false},
-		{"All shares a private response", CoalesceOptions{All: true}, []string{"Cache-Control", "private"}, true},
+		{name: "stored response is shared", opts: CoalesceOptions{}, header: []string{"Cache-Control", "max-age=60"}, wantShared: true},
+		{name: "private response is not shared", opts: CoalesceOptions{}, header: []string{"Cache-Control", "private, max-age=60"}, wantShared: false},
+		{name: "Set-Cookie response is not shared", opts: CoalesceOptions{}, header: []string{"Cache-Control", "max-age=60", "Set-Cookie", "s=1"}, wantShared: false},
+		{name: "no-store response is not shared", opts: CoalesceOptions{}, header: []string{"Cache-Control", "no-store"}, wantShared: false},
+		{name: "All shares a private response", opts: CoalesceOptions{All: true}, header: []string{"Cache-Control", "private"}, wantShared: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -285,11 +280,11 @@ func TestCoalesceSharedModeRules(t *testing.T) {
 				t.Fatalf("origin requests = %d, want 5: one shared, and one each for the 4 others", n)
 			}
 			// Hit-for-pass: for a while, identical requests go on their own.
-			if !tr.coalescer.passing(tr.coalescer.identity(mustRequest(t, "http://api.example/a"))) {
+			if !tr.coalescePassing(mustRequest(t, "http://api.example/a")) {
 				t.Fatal("the URL is not remembered as not worth coalescing")
 			}
 			clock.Advance(coalescePass)
-			if tr.coalescer.passing(tr.coalescer.identity(mustRequest(t, "http://api.example/a"))) {
+			if tr.coalescePassing(mustRequest(t, "http://api.example/a")) {
 				t.Fatal("the hit-for-pass mark did not expire")
 			}
 		})

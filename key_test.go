@@ -57,20 +57,22 @@ func TestRequestVariant(t *testing.T) {
 		private bool
 		same    bool
 	}{
-		{"§4.1 same value", req("Accept", "a"), req("Accept", "a"), []string{"accept"}, false, true},
-		{"§4.1 different value", req("Accept", "a"), req("Accept", "b"), []string{"accept"}, false, false},
-		{"§4.1 absent differs from empty", req(), req("Accept", ""), []string{"accept"}, false, false},
-		{"§4.1 white space around members", req("Accept", "a,b"), req("Accept", " a , b "), []string{"accept"}, false, true},
-		{"§4.1 field lines combine", req("Accept", "a, b"), req("Accept", "a", "Accept", "b"), []string{"accept"}, false, true},
-		{"§4.1 case folded where defined case-insensitive", req("Accept-Encoding", "GZIP"), req("Accept-Encoding", "gzip"), []string{"accept-encoding"}, false, true},
-		{"§4.1 case kept elsewhere", req("X-Id", "A"), req("X-Id", "a"), []string{"x-id"}, false, false},
-		{"fields not in Vary do not count", req("Accept", "a", "X", "1"), req("Accept", "a", "X", "2"), []string{"accept"}, false, true},
-		{"private cache: credentials count", req("Authorization", "a"), req("Authorization", "b"), nil, true, false},
-		{"shared cache: credentials do not count", req("Authorization", "a"), req("Authorization", "b"), nil, false, true},
-		{"private cache: cookies count", req("Cookie", "session=a"), req("Cookie", "session=b"), nil, true, false},
-		{"private cache: a cookie differs from none", req("Cookie", "session=a"), req(), nil, true, false},
-		{"private cache: same credentials match", req("Authorization", "a", "Cookie", "c=1"), req("Authorization", "a", "Cookie", "c=1"), nil, true, true},
-		{"private cache: Authorization and Cookie do not swap", req("Authorization", "x"), req("Cookie", "x"), nil, true, false},
+		{name: "§4.1 same value", a: req("Accept", "a"), b: req("Accept", "a"), vary: []string{"accept"}, same: true},
+		{name: "§4.1 different value", a: req("Accept", "a"), b: req("Accept", "b"), vary: []string{"accept"}, same: false},
+		{name: "§4.1 absent differs from empty", a: req(), b: req("Accept", ""), vary: []string{"accept"}, same: false},
+		{name: "§4.1 white space around members", a: req("Accept", "a,b"), b: req("Accept", " a , b "), vary: []string{"accept"}, same: true},
+		{name: "§4.1 field lines combine", a: req("Accept", "a, b"), b: req("Accept", "a", "Accept", "b"), vary: []string{"accept"}, same: true},
+		{name: "§4.1 case folded where defined case-insensitive", a: req("Accept-Encoding", "GZIP"), b: req("Accept-Encoding", "gzip"), vary: []string{"accept-encoding"},
+			same: true},
+		{name: "§4.1 case kept elsewhere", a: req("X-Id", "A"), b: req("X-Id", "a"), vary: []string{"x-id"}, same: false},
+		{name: "fields not in Vary do not count", a: req("Accept", "a", "X", "1"), b: req("Accept", "a", "X", "2"), vary: []string{"accept"}, same: true},
+		{name: "private cache: credentials count", a: req("Authorization", "a"), b: req("Authorization", "b"), private: true, same: false},
+		{name: "shared cache: credentials do not count", a: req("Authorization", "a"), b: req("Authorization", "b"), same: true},
+		{name: "private cache: cookies count", a: req("Cookie", "session=a"), b: req("Cookie", "session=b"), private: true, same: false},
+		{name: "private cache: a cookie differs from none", a: req("Cookie", "session=a"), b: req(), private: true, same: false},
+		{name: "private cache: same credentials match", a: req("Authorization", "a", "Cookie", "c=1"), b: req("Authorization", "a", "Cookie", "c=1"), private: true,
+			same: true},
+		{name: "private cache: Authorization and Cookie do not swap", a: req("Authorization", "x"), b: req("Cookie", "x"), private: true, same: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

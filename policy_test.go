@@ -9,26 +9,6 @@ import (
 	"time"
 )
 
-var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-
-func httpDate(t time.Time) string { return t.UTC().Format(http.TimeFormat) }
-
-// header builds an http.Header from name/value pairs.
-func header(pairs ...string) http.Header {
-	h := make(http.Header)
-	for i := 0; i+1 < len(pairs); i += 2 {
-		h.Add(pairs[i], pairs[i+1])
-	}
-	return h
-}
-
-// storedAt returns a 200 entry received at epoch, with the given header.
-func storedAt(h http.Header) *Entry {
-	return &Entry{StatusCode: 200, Header: h, RequestTime: epoch, ResponseTime: epoch}
-}
-
-var testPolicy = defaultConfig().policy
-
 func TestFreshnessLifetime(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -37,24 +17,42 @@ func TestFreshnessLifetime(t *testing.T) {
 		header http.Header
 		want   time.Duration
 	}{
-		{"§4.2.1 max-age", false, 200, header("Cache-Control", "max-age=60"), time.Minute},
-		{"§4.2.1 s-maxage ignored by a private cache", false, 200, header("Cache-Control", "max-age=60, s-maxage=600"), time.Minute},
-		{"§4.2.1 s-maxage wins in a shared cache", true, 200, header("Cache-Control", "max-age=60, s-maxage=600"), 10 * time.Minute},
-		{"§4.2.1 max-age wins over Expires", false, 200, header("Cache-Control", "max-age=60", "Date", httpDate(epoch), "Expires", httpDate(epoch.Add(time.Hour))), time.Minute},
-		{"§4.2.1 Expires minus Date", false, 200, header("Date", httpDate(epoch), "Expires", httpDate(epoch.Add(time.Hour))), time.Hour},
-		{"§4.2.1 Expires without Date counts from the response time", false, 200, header("Expires", httpDate(epoch.Add(2*time.Hour))), 2 * time.Hour},
-		{"§5.3 invalid Expires means stale", false, 200, header("Date", httpDate(epoch), "Expires", "0"), 0},
-		{"§5.3 Expires before Date is stale", false, 200, header("Date", httpDate(epoch), "Expires", httpDate(epoch.Add(-time.Hour))), 0},
-		{"§4.2.1 invalid max-age means stale", false, 200, header("Cache-Control", "max-age=abc", "Expires", httpDate(epoch.Add(time.Hour))), 0},
-		{"§4.2.1 first of duplicate max-age counts", false, 200, header("Cache-Control", "max-age=60, max-age=3600"), time.Minute},
-		{"§5.2 quoted max-age accepted", false, 200, header("Cache-Control", `max-age="120"`), 2 * time.Minute},
-		{"§1.2.2 overflowing delta-seconds capped at 2^31", false, 200, header("Cache-Control", "max-age=99999999999999999999"), maxDeltaSeconds * time.Second},
-		{"§4.2.2 heuristic: 10% of time since Last-Modified", false, 200, header("Date", httpDate(epoch), "Last-Modified", httpDate(epoch.Add(-10*time.Hour))), time.Hour},
-		{"§4.2.2 heuristic capped", false, 200, header("Date", httpDate(epoch), "Last-Modified", httpDate(epoch.Add(-1000*24*time.Hour))), 24 * time.Hour},
-		{"§4.2.2 no heuristic for a status not heuristically cacheable", false, 302, header("Date", httpDate(epoch), "Last-Modified", httpDate(epoch.Add(-10*time.Hour))), 0},
-		{"§4.2.2 heuristic allowed by public", false, 302, header("Cache-Control", "public", "Date", httpDate(epoch), "Last-Modified", httpDate(epoch.Add(-10*time.Hour))), time.Hour},
-		{"§4.2.2 no Last-Modified, no heuristic", false, 200, header("Date", httpDate(epoch)), 0},
-		{"§4.2.2 heuristic for 404", false, 404, header("Date", httpDate(epoch), "Last-Modified", httpDate(epoch.Add(-10*time.Hour))), time.Hour},
+		{name: "§4.2.1 max-age", status: 200,
+			header: header("Cache-Control", "max-age=60"), want: time.Minute},
+		{name: "§4.2.1 s-maxage ignored by a private cache", status: 200,
+			header: header("Cache-Control", "max-age=60, s-maxage=600"), want: time.Minute},
+		{name: "§4.2.1 s-maxage wins in a shared cache", shared: true, status: 200,
+			header: header("Cache-Control", "max-age=60, s-maxage=600"), want: 10 * time.Minute},
+		{name: "§4.2.1 max-age wins over Expires", status: 200,
+			header: header("Cache-Control", "max-age=60", "Date", httpDate(epoch), "Expires", httpDate(epoch.Add(time.Hour))), want: time.Minute},
+		{name: "§4.2.1 Expires minus Date", status: 200,
+			header: header("Date", httpDate(epoch), "Expires", httpDate(epoch.Add(time.Hour))), want: time.Hour},
+		{name: "§4.2.1 Expires without Date counts from the response time", status: 200,
+			header: header("Expires", httpDate(epoch.Add(2*time.Hour))), want: 2 * time.Hour},
+		{name: "§5.3 invalid Expires means stale", status: 200,
+			header: header("Date", httpDate(epoch), "Expires", "0"), want: 0},
+		{name: "§5.3 Expires before Date is stale", status: 200,
+			header: header("Date", httpDate(epoch), "Expires", httpDate(epoch.Add(-time.Hour))), want: 0},
+		{name: "§4.2.1 invalid max-age means stale", status: 200,
+			header: header("Cache-Control", "max-age=abc", "Expires", httpDate(epoch.Add(time.Hour))), want: 0},
+		{name: "§4.2.1 first of duplicate max-age counts", status: 200,
+			header: header("Cache-Control", "max-age=60, max-age=3600"), want: time.Minute},
+		{name: "§5.2 quoted max-age accepted", status: 200,
+			header: header("Cache-Control", `max-age="120"`), want: 2 * time.Minute},
+		{name: "§1.2.2 overflowing delta-seconds capped at 2^31", status: 200,
+			header: header("Cache-Control", "max-age=99999999999999999999"), want: maxDeltaSeconds * time.Second},
+		{name: "§4.2.2 heuristic: 10% of time since Last-Modified", status: 200,
+			header: header("Date", httpDate(epoch), "Last-Modified", httpDate(epoch.Add(-10*time.Hour))), want: time.Hour},
+		{name: "§4.2.2 heuristic capped", status: 200,
+			header: header("Date", httpDate(epoch), "Last-Modified", httpDate(epoch.Add(-1000*24*time.Hour))), want: 24 * time.Hour},
+		{name: "§4.2.2 no heuristic for a status not heuristically cacheable", status: 302,
+			header: header("Date", httpDate(epoch), "Last-Modified", httpDate(epoch.Add(-10*time.Hour))), want: 0},
+		{name: "§4.2.2 heuristic allowed by public", status: 302,
+			header: header("Cache-Control", "public", "Date", httpDate(epoch), "Last-Modified", httpDate(epoch.Add(-10*time.Hour))), want: time.Hour},
+		{name: "§4.2.2 no Last-Modified, no heuristic", status: 200,
+			header: header("Date", httpDate(epoch)), want: 0},
+		{name: "§4.2.2 heuristic for 404", status: 404,
+			header: header("Date", httpDate(epoch), "Last-Modified", httpDate(epoch.Add(-10*time.Hour))), want: time.Hour},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,15 +75,24 @@ func TestCurrentAge(t *testing.T) {
 		now                       time.Time
 		want                      time.Duration
 	}{
-		{"§4.2.3 resident time only", header("Date", httpDate(epoch)), epoch, epoch, epoch.Add(30 * time.Second), 30 * time.Second},
-		{"§4.2.3 Age header adds", header("Date", httpDate(epoch), "Age", "100"), epoch, epoch, epoch.Add(10 * time.Second), 110 * time.Second},
-		{"§4.2.3 apparent age from Date", header("Date", httpDate(epoch.Add(-50*time.Second))), epoch, epoch, epoch, 50 * time.Second},
-		{"§4.2.3 response delay corrects Age", header("Date", httpDate(epoch), "Age", "10"), epoch.Add(-5 * time.Second), epoch, epoch, 15 * time.Second},
-		{"§4.2.3 larger of apparent and corrected age", header("Date", httpDate(epoch.Add(-100*time.Second)), "Age", "10"), epoch, epoch, epoch, 100 * time.Second},
-		{"§4.2.3 Date in the future gives no negative age", header("Date", httpDate(epoch.Add(time.Hour))), epoch, epoch, epoch, 0},
-		{"§5.1 invalid Age ignored", header("Date", httpDate(epoch), "Age", "-3"), epoch, epoch, epoch, 0},
-		{"§5.1 first Age value counts", header("Date", httpDate(epoch), "Age", "7, 100"), epoch, epoch, epoch, 7 * time.Second},
-		{"§4.2.3 no Date", header(), epoch, epoch, epoch.Add(time.Second), time.Second},
+		{name: "§4.2.3 resident time only", header: header("Date", httpDate(epoch)),
+			requestTime: epoch, responseTime: epoch, now: epoch.Add(30 * time.Second), want: 30 * time.Second},
+		{name: "§4.2.3 Age header adds", header: header("Date", httpDate(epoch), "Age", "100"),
+			requestTime: epoch, responseTime: epoch, now: epoch.Add(10 * time.Second), want: 110 * time.Second},
+		{name: "§4.2.3 apparent age from Date", header: header("Date", httpDate(epoch.Add(-50*time.Second))),
+			requestTime: epoch, responseTime: epoch, now: epoch, want: 50 * time.Second},
+		{name: "§4.2.3 response delay corrects Age", header: header("Date", httpDate(epoch), "Age", "10"),
+			requestTime: epoch.Add(-5 * time.Second), responseTime: epoch, now: epoch, want: 15 * time.Second},
+		{name: "§4.2.3 larger of apparent and corrected age", header: header("Date", httpDate(epoch.Add(-100*time.Second)), "Age", "10"),
+			requestTime: epoch, responseTime: epoch, now: epoch, want: 100 * time.Second},
+		{name: "§4.2.3 Date in the future gives no negative age", header: header("Date", httpDate(epoch.Add(time.Hour))),
+			requestTime: epoch, responseTime: epoch, now: epoch, want: 0},
+		{name: "§5.1 invalid Age ignored", header: header("Date", httpDate(epoch), "Age", "-3"),
+			requestTime: epoch, responseTime: epoch, now: epoch, want: 0},
+		{name: "§5.1 first Age value counts", header: header("Date", httpDate(epoch), "Age", "7, 100"),
+			requestTime: epoch, responseTime: epoch, now: epoch, want: 7 * time.Second},
+		{name: "§4.2.3 no Date", header: header(),
+			requestTime: epoch, responseTime: epoch, now: epoch.Add(time.Second), want: time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,30 +120,54 @@ func TestStorable(t *testing.T) {
 		want       bool
 		wantReason string
 	}{
-		{"§3 max-age", false, get(), 200, header("Cache-Control", "max-age=60"), true, ""},
-		{"§3 heuristically cacheable status", false, get(), 200, header(), true, ""},
-		{"§3 other status needs explicit freshness", false, get(), 302, header(), false, detailStatus},
-		{"§3 other status with max-age", false, get(), 302, header("Cache-Control", "max-age=60"), true, ""},
-		{"§3 Expires makes it storable", false, get(), 307, header("Expires", httpDate(epoch)), true, ""},
-		{"§3 206 not stored", false, get(), 206, header("Cache-Control", "max-age=60"), false, detailStatus},
-		{"§3 304 not stored", false, get(), 304, header("Cache-Control", "max-age=60"), false, detailStatus},
-		{"§3 HEAD not stored", false, head, 200, header("Cache-Control", "max-age=60"), false, detailMethod},
-		{"§5.2.2.5 no-store", false, get(), 200, header("Cache-Control", "max-age=60, no-store"), false, detailNoStore},
-		{"§5.2.1.5 request no-store", false, get("Cache-Control", "no-store"), 200, header("Cache-Control", "max-age=60"), false, detailRequestNoStore},
-		{"§5.2.2.3 must-understand with known status overrides no-store", false, get(), 200, header("Cache-Control", "max-age=60, must-understand, no-store"), true, ""},
-		{"§5.2.2.3 must-understand with unknown status", false, get(), 299, header("Cache-Control", "max-age=60, must-understand, no-store"), false, detailMustUnderstand},
-		{"§5.2.2.7 private stored by a private cache", false, get(), 200, header("Cache-Control", "private, max-age=60"), true, ""},
-		{"§5.2.2.7 private not stored by a shared cache", true, get(), 200, header("Cache-Control", "private, max-age=60"), false, detailPrivate},
-		{"§5.2.2.7 qualified private stored by a shared cache", true, get(), 200, header("Cache-Control", `private="Set-Cookie", max-age=60`), true, ""},
-		{"§3 private alone makes it storable in a private cache", false, get(), 302, header("Cache-Control", "private"), true, ""},
-		{"§3.5 Authorization: shared cache refuses", true, get("Authorization", "Bearer x"), 200, header("Cache-Control", "max-age=60"), false, detailAuthorization},
-		{"§3.5 Authorization: public allows", true, get("Authorization", "Bearer x"), 200, header("Cache-Control", "public, max-age=60"), true, ""},
-		{"§3.5 Authorization: s-maxage allows", true, get("Authorization", "Bearer x"), 200, header("Cache-Control", "s-maxage=60"), true, ""},
-		{"§3.5 Authorization: must-revalidate allows", true, get("Authorization", "Bearer x"), 200, header("Cache-Control", "must-revalidate, max-age=60"), true, ""},
-		{"§3.5 Authorization: a private cache stores", false, get("Authorization", "Bearer x"), 200, header("Cache-Control", "max-age=60"), true, ""},
-		{"§4.1 Vary: * is never stored", false, get(), 200, header("Cache-Control", "max-age=60", "Vary", "Accept, *"), false, detailVaryStar},
-		{"§4.1 a Vary member that is no field name counts as *", false, get(), 200, header("Cache-Control", "max-age=60", "Vary", "Accept, a b"), false, detailVaryStar},
-		{"§5.2.2.4 no-cache is stored (validated on use)", false, get(), 200, header("Cache-Control", "no-cache"), true, ""},
+		{name: "§3 max-age", req: get(), status: 200,
+			header: header("Cache-Control", "max-age=60"), want: true, wantReason: ""},
+		{name: "§3 heuristically cacheable status", req: get(), status: 200,
+			header: header(), want: true, wantReason: ""},
+		{name: "§3 other status needs explicit freshness", req: get(), status: 302,
+			header: header(), want: false, wantReason: detailStatus},
+		{name: "§3 other status with max-age", req: get(), status: 302,
+			header: header("Cache-Control", "max-age=60"), want: true, wantReason: ""},
+		{name: "§3 Expires makes it storable", req: get(), status: 307,
+			header: header("Expires", httpDate(epoch)), want: true, wantReason: ""},
+		{name: "§3 206 not stored", req: get(), status: 206,
+			header: header("Cache-Control", "max-age=60"), want: false, wantReason: detailStatus},
+		{name: "§3 304 not stored", req: get(), status: 304,
+			header: header("Cache-Control", "max-age=60"), want: false, wantReason: detailStatus},
+		{name: "§3 HEAD not stored", req: head, status: 200,
+			header: header("Cache-Control", "max-age=60"), want: false, wantReason: detailMethod},
+		{name: "§5.2.2.5 no-store", req: get(), status: 200,
+			header: header("Cache-Control", "max-age=60, no-store"), want: false, wantReason: detailNoStore},
+		{name: "§5.2.1.5 request no-store", req: get("Cache-Control", "no-store"), status: 200,
+			header: header("Cache-Control", "max-age=60"), want: false, wantReason: detailRequestNoStore},
+		{name: "§5.2.2.3 must-understand with known status overrides no-store", req: get(), status: 200,
+			header: header("Cache-Control", "max-age=60, must-understand, no-store"), want: true, wantReason: ""},
+		{name: "§5.2.2.3 must-understand with unknown status", req: get(), status: 299,
+			header: header("Cache-Control", "max-age=60, must-understand, no-store"), want: false, wantReason: detailMustUnderstand},
+		{name: "§5.2.2.7 private stored by a private cache", req: get(), status: 200,
+			header: header("Cache-Control", "private, max-age=60"), want: true, wantReason: ""},
+		{name: "§5.2.2.7 private not stored by a shared cache", shared: true, req: get(), status: 200,
+			header: header("Cache-Control", "private, max-age=60"), want: false, wantReason: detailPrivate},
+		{name: "§5.2.2.7 qualified private stored by a shared cache", shared: true, req: get(), status: 200,
+			header: header("Cache-Control", `private="Set-Cookie", max-age=60`), want: true, wantReason: ""},
+		{name: "§3 private alone makes it storable in a private cache", req: get(), status: 302,
+			header: header("Cache-Control", "private"), want: true, wantReason: ""},
+		{name: "§3.5 Authorization: shared cache refuses", shared: true, req: get("Authorization", "Bearer x"), status: 200,
+			header: header("Cache-Control", "max-age=60"), want: false, wantReason: detailAuthorization},
+		{name: "§3.5 Authorization: public allows", shared: true, req: get("Authorization", "Bearer x"), status: 200,
+			header: header("Cache-Control", "public, max-age=60"), want: true, wantReason: ""},
+		{name: "§3.5 Authorization: s-maxage allows", shared: true, req: get("Authorization", "Bearer x"), status: 200,
+			header: header("Cache-Control", "s-maxage=60"), want: true, wantReason: ""},
+		{name: "§3.5 Authorization: must-revalidate allows", shared: true, req: get("Authorization", "Bearer x"), status: 200,
+			header: header("Cache-Control", "must-revalidate, max-age=60"), want: true, wantReason: ""},
+		{name: "§3.5 Authorization: a private cache stores", req: get("Authorization", "Bearer x"), status: 200,
+			header: header("Cache-Control", "max-age=60"), want: true, wantReason: ""},
+		{name: "§4.1 Vary: * is never stored", req: get(), status: 200,
+			header: header("Cache-Control", "max-age=60", "Vary", "Accept, *"), want: false, wantReason: detailVaryStar},
+		{name: "§4.1 a Vary member that is no field name counts as *", req: get(), status: 200,
+			header: header("Cache-Control", "max-age=60", "Vary", "Accept, a b"), want: false, wantReason: detailVaryStar},
+		{name: "§5.2.2.4 no-cache is stored (validated on use)", req: get(), status: 200,
+			header: header("Cache-Control", "no-cache"), want: true, wantReason: ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,29 +191,52 @@ func TestEvaluate(t *testing.T) {
 		wantAction  action
 		wantForward string
 	}{
-		{"§4.2 fresh is served", false, header(), header("Cache-Control", "max-age=60"), 30 * time.Second, actionServe, ""},
-		{"§4.2 stale is validated", false, header(), header("Cache-Control", "max-age=60"), 61 * time.Second, actionRevalidate, "stale"},
-		{"§4.2 age equal to lifetime is stale", false, header(), header("Cache-Control", "max-age=60"), 60 * time.Second, actionRevalidate, "stale"},
-		{"§5.2.2.4 no-cache always validated", false, header(), header("Cache-Control", "no-cache, max-age=60"), 0, actionRevalidate, "stale"},
-		{"§5.2.2.4 qualified no-cache is served when fresh", false, header(), header("Cache-Control", `no-cache="Set-Cookie", max-age=60`), 0, actionServe, ""},
-		{"§5.2.1.4 request no-cache", false, header("Cache-Control", "no-cache"), header("Cache-Control", "max-age=60"), 0, actionRevalidate, "request"},
-		{"§5.4 Pragma: no-cache without Cache-Control", false, header("Pragma", "no-cache"), header("Cache-Control", "max-age=60"), 0, actionRevalidate, "request"},
-		{"§5.4 Pragma ignored when Cache-Control is present", false, header("Pragma", "no-cache", "Cache-Control", "max-stale=5"), header("Cache-Control", "max-age=60"), 0, actionServe, ""},
-		{"§5.2.1.1 request max-age below age", false, header("Cache-Control", "max-age=10"), header("Cache-Control", "max-age=60"), 20 * time.Second, actionRevalidate, "request"},
-		{"§5.2.1.1 request max-age above age", false, header("Cache-Control", "max-age=30"), header("Cache-Control", "max-age=60"), 20 * time.Second, actionServe, ""},
-		{"§5.2.1.1 invalid request max-age means revalidate", false, header("Cache-Control", "max-age=x"), header("Cache-Control", "max-age=60"), time.Second, actionRevalidate, "request"},
-		{"RFC 8246 immutable fresh ignores max-age=0", false, header("Cache-Control", "max-age=0"), header("Cache-Control", "max-age=60, immutable"), time.Second, actionServe, ""},
-		{"RFC 8246 immutable does not survive no-cache", false, header("Cache-Control", "no-cache"), header("Cache-Control", "max-age=60, immutable"), time.Second, actionRevalidate, "request"},
-		{"§5.2.1.3 min-fresh not met", false, header("Cache-Control", "min-fresh=50"), header("Cache-Control", "max-age=60"), 20 * time.Second, actionRevalidate, "request"},
-		{"§5.2.1.3 min-fresh met", false, header("Cache-Control", "min-fresh=30"), header("Cache-Control", "max-age=60"), 20 * time.Second, actionServe, ""},
-		{"§5.2.1.2 max-stale within bound", false, header("Cache-Control", "max-stale=30"), header("Cache-Control", "max-age=60"), 80 * time.Second, actionServe, ""},
-		{"§5.2.1.2 max-stale exceeded", false, header("Cache-Control", "max-stale=10"), header("Cache-Control", "max-age=60"), 80 * time.Second, actionRevalidate, "stale"},
-		{"§5.2.1.2 max-stale without value accepts any staleness", false, header("Cache-Control", "max-stale"), header("Cache-Control", "max-age=60"), 1000 * time.Hour, actionServe, ""},
-		{"§5.2.2.2 must-revalidate forbids max-stale", false, header("Cache-Control", "max-stale"), header("Cache-Control", "max-age=60, must-revalidate"), 80 * time.Second, actionRevalidate, "stale"},
-		{"§5.2.2.8 proxy-revalidate ignored by a private cache", false, header("Cache-Control", "max-stale"), header("Cache-Control", "max-age=60, proxy-revalidate"), 80 * time.Second, actionServe, ""},
-		{"§5.2.2.8 proxy-revalidate forbids stale in a shared cache", true, header("Cache-Control", "max-stale"), header("Cache-Control", "max-age=60, proxy-revalidate"), 80 * time.Second, actionRevalidate, "stale"},
-		{"§5.2.2.10 s-maxage forbids stale in a shared cache", true, header("Cache-Control", "max-stale"), header("Cache-Control", "s-maxage=60"), 80 * time.Second, actionRevalidate, "stale"},
-		{"§4.2.2 heuristic freshness served", false, header(), header("Date", httpDate(epoch), "Last-Modified", httpDate(epoch.Add(-10*time.Hour))), 30 * time.Minute, actionServe, ""},
+		{name: "§4.2 fresh is served", reqHeader: header(),
+			respHeader: header("Cache-Control", "max-age=60"), elapsed: 30 * time.Second, wantAction: actionServe, wantForward: ""},
+		{name: "§4.2 stale is validated", reqHeader: header(),
+			respHeader: header("Cache-Control", "max-age=60"), elapsed: 61 * time.Second, wantAction: actionRevalidate, wantForward: "stale"},
+		{name: "§4.2 age equal to lifetime is stale", reqHeader: header(),
+			respHeader: header("Cache-Control", "max-age=60"), elapsed: 60 * time.Second, wantAction: actionRevalidate, wantForward: "stale"},
+		{name: "§5.2.2.4 no-cache always validated", reqHeader: header(),
+			respHeader: header("Cache-Control", "no-cache, max-age=60"), wantAction: actionRevalidate, wantForward: "stale"},
+		{name: "§5.2.2.4 qualified no-cache is served when fresh", reqHeader: header(),
+			respHeader: header("Cache-Control", `no-cache="Set-Cookie", max-age=60`), wantAction: actionServe, wantForward: ""},
+		{name: "§5.2.1.4 request no-cache", reqHeader: header("Cache-Control", "no-cache"),
+			respHeader: header("Cache-Control", "max-age=60"), wantAction: actionRevalidate, wantForward: "request"},
+		{name: "§5.4 Pragma: no-cache without Cache-Control", reqHeader: header("Pragma", "no-cache"),
+			respHeader: header("Cache-Control", "max-age=60"), wantAction: actionRevalidate, wantForward: "request"},
+		{name: "§5.4 Pragma ignored when Cache-Control is present", reqHeader: header("Pragma", "no-cache", "Cache-Control", "max-stale=5"),
+			respHeader: header("Cache-Control", "max-age=60"), wantAction: actionServe, wantForward: ""},
+		{name: "§5.2.1.1 request max-age below age", reqHeader: header("Cache-Control", "max-age=10"),
+			respHeader: header("Cache-Control", "max-age=60"), elapsed: 20 * time.Second, wantAction: actionRevalidate, wantForward: "request"},
+		{name: "§5.2.1.1 request max-age above age", reqHeader: header("Cache-Control", "max-age=30"),
+			respHeader: header("Cache-Control", "max-age=60"), elapsed: 20 * time.Second, wantAction: actionServe, wantForward: ""},
+		{name: "§5.2.1.1 invalid request max-age means revalidate", reqHeader: header("Cache-Control", "max-age=x"),
+			respHeader: header("Cache-Control", "max-age=60"), elapsed: time.Second, wantAction: actionRevalidate, wantForward: "request"},
+		{name: "RFC 8246 immutable fresh ignores max-age=0", reqHeader: header("Cache-Control", "max-age=0"),
+			respHeader: header("Cache-Control", "max-age=60, immutable"), elapsed: time.Second, wantAction: actionServe, wantForward: ""},
+		{name: "RFC 8246 immutable does not survive no-cache", reqHeader: header("Cache-Control", "no-cache"),
+			respHeader: header("Cache-Control", "max-age=60, immutable"), elapsed: time.Second, wantAction: actionRevalidate, wantForward: "request"},
+		{name: "§5.2.1.3 min-fresh not met", reqHeader: header("Cache-Control", "min-fresh=50"),
+			respHeader: header("Cache-Control", "max-age=60"), elapsed: 20 * time.Second, wantAction: actionRevalidate, wantForward: "request"},
+		{name: "§5.2.1.3 min-fresh met", reqHeader: header("Cache-Control", "min-fresh=30"),
+			respHeader: header("Cache-Control", "max-age=60"), elapsed: 20 * time.Second, wantAction: actionServe, wantForward: ""},
+		{name: "§5.2.1.2 max-stale within bound", reqHeader: header("Cache-Control", "max-stale=30"),
+			respHeader: header("Cache-Control", "max-age=60"), elapsed: 80 * time.Second, wantAction: actionServe, wantForward: ""},
+		{name: "§5.2.1.2 max-stale exceeded", reqHeader: header("Cache-Control", "max-stale=10"),
+			respHeader: header("Cache-Control", "max-age=60"), elapsed: 80 * time.Second, wantAction: actionRevalidate, wantForward: "stale"},
+		{name: "§5.2.1.2 max-stale without value accepts any staleness", reqHeader: header("Cache-Control", "max-stale"),
+			respHeader: header("Cache-Control", "max-age=60"), elapsed: 1000 * time.Hour, wantAction: actionServe, wantForward: ""},
+		{name: "§5.2.2.2 must-revalidate forbids max-stale", reqHeader: header("Cache-Control", "max-stale"),
+			respHeader: header("Cache-Control", "max-age=60, must-revalidate"), elapsed: 80 * time.Second, wantAction: actionRevalidate, wantForward: "stale"},
+		{name: "§5.2.2.8 proxy-revalidate ignored by a private cache", reqHeader: header("Cache-Control", "max-stale"),
+			respHeader: header("Cache-Control", "max-age=60, proxy-revalidate"), elapsed: 80 * time.Second, wantAction: actionServe, wantForward: ""},
+		{name: "§5.2.2.8 proxy-revalidate forbids stale in a shared cache", shared: true, reqHeader: header("Cache-Control", "max-stale"),
+			respHeader: header("Cache-Control", "max-age=60, proxy-revalidate"), elapsed: 80 * time.Second, wantAction: actionRevalidate, wantForward: "stale"},
+		{name: "§5.2.2.10 s-maxage forbids stale in a shared cache", shared: true, reqHeader: header("Cache-Control", "max-stale"),
+			respHeader: header("Cache-Control", "s-maxage=60"), elapsed: 80 * time.Second, wantAction: actionRevalidate, wantForward: "stale"},
+		{name: "§4.2.2 heuristic freshness served", reqHeader: header(),
+			respHeader: header("Date", httpDate(epoch), "Last-Modified", httpDate(epoch.Add(-10*time.Hour))), elapsed: 30 * time.Minute, wantAction: actionServe, wantForward: ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -274,13 +328,13 @@ func TestStoredHeader(t *testing.T) {
 		field  string
 		kept   bool
 	}{
-		{"§3.1 Connection not stored", false, "Connection", false},
-		{"§3.1 Connection-listed field not stored", false, "X-Conn", false},
-		{"§3.1 Transfer-Encoding not stored", false, "Transfer-Encoding", false},
-		{"§3.1 Keep-Alive not stored", false, "Keep-Alive", false},
-		{"§3.1 end-to-end field stored", false, "Content-Type", true},
-		{"§5.2.2.7 qualified private field stored by a private cache", false, "Set-Cookie", true},
-		{"§5.2.2.7 qualified private field dropped by a shared cache", true, "Set-Cookie", false},
+		{name: "§3.1 Connection not stored", field: "Connection", kept: false},
+		{name: "§3.1 Connection-listed field not stored", field: "X-Conn", kept: false},
+		{name: "§3.1 Transfer-Encoding not stored", field: "Transfer-Encoding", kept: false},
+		{name: "§3.1 Keep-Alive not stored", field: "Keep-Alive", kept: false},
+		{name: "§3.1 end-to-end field stored", field: "Content-Type", kept: true},
+		{name: "§5.2.2.7 qualified private field stored by a private cache", field: "Set-Cookie", kept: true},
+		{name: "§5.2.2.7 qualified private field dropped by a shared cache", shared: true, field: "Set-Cookie", kept: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -307,15 +361,16 @@ func TestConditionalNotModified(t *testing.T) {
 		status int
 		want   bool
 	}{
-		{"RFC 9110 §13.1.2 If-None-Match weak match", header("If-None-Match", `"v1"`), 200, true},
-		{"RFC 9110 §13.1.2 If-None-Match in a list", header("If-None-Match", `"x", W/"v1"`), 200, true},
-		{"RFC 9110 §13.1.2 If-None-Match mismatch", header("If-None-Match", `"v2"`), 200, false},
-		{"RFC 9110 §13.1.2 If-None-Match *", header("If-None-Match", `*`), 200, true},
-		{"RFC 9110 §13.1.3 If-Modified-Since not modified", header("If-Modified-Since", httpDate(epoch.Add(time.Hour))), 200, true},
-		{"RFC 9110 §13.1.3 If-Modified-Since modified", header("If-Modified-Since", httpDate(epoch.Add(-time.Hour))), 200, false},
-		{"RFC 9110 §13.1.3 invalid If-Modified-Since ignored", header("If-Modified-Since", "yesterday"), 200, false},
-		{"RFC 9110 §13.2.2 If-None-Match takes precedence", header("If-None-Match", `"v2"`, "If-Modified-Since", httpDate(epoch.Add(time.Hour))), 200, false},
-		{"RFC 9110 §15.4.5 only a 200 becomes 304", header("If-None-Match", `"v1"`), 404, false},
+		{name: "RFC 9110 §13.1.2 If-None-Match weak match", req: header("If-None-Match", `"v1"`), status: 200, want: true},
+		{name: "RFC 9110 §13.1.2 If-None-Match in a list", req: header("If-None-Match", `"x", W/"v1"`), status: 200, want: true},
+		{name: "RFC 9110 §13.1.2 If-None-Match mismatch", req: header("If-None-Match", `"v2"`), status: 200, want: false},
+		{name: "RFC 9110 §13.1.2 If-None-Match *", req: header("If-None-Match", `*`), status: 200, want: true},
+		{name: "RFC 9110 §13.1.3 If-Modified-Since not modified", req: header("If-Modified-Since", httpDate(epoch.Add(time.Hour))), status: 200, want: true},
+		{name: "RFC 9110 §13.1.3 If-Modified-Since modified", req: header("If-Modified-Since", httpDate(epoch.Add(-time.Hour))), status: 200, want: false},
+		{name: "RFC 9110 §13.1.3 invalid If-Modified-Since ignored", req: header("If-Modified-Since", "yesterday"), status: 200, want: false},
+		{name: "RFC 9110 §13.2.2 If-None-Match takes precedence", req: header("If-None-Match", `"v2"`, "If-Modified-Since", httpDate(epoch.Add(time.Hour))), status: 200,
+			want: false},
+		{name: "RFC 9110 §15.4.5 only a 200 becomes 304", req: header("If-None-Match", `"v1"`), status: 404, want: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -336,12 +391,12 @@ func TestNotModifiedMatches(t *testing.T) {
 		resp  http.Header
 		want  bool
 	}{
-		{"§4.3.4 same strong ETag", e, header("ETag", `"v1"`), true},
-		{"§4.3.4 other ETag", e, header("ETag", `"v2"`), false},
-		{"§4.3.4 weak ETags never select", weak, header("ETag", `W/"v1"`), false},
-		{"§4.3.4 same Last-Modified", e, header("Last-Modified", httpDate(epoch)), true},
-		{"§4.3.4 other Last-Modified", e, header("Last-Modified", httpDate(epoch.Add(time.Second))), false},
-		{"§4.3.4 no validators: the one stored response", e, header(), true},
+		{name: "§4.3.4 same strong ETag", entry: e, resp: header("ETag", `"v1"`), want: true},
+		{name: "§4.3.4 other ETag", entry: e, resp: header("ETag", `"v2"`), want: false},
+		{name: "§4.3.4 weak ETags never select", entry: weak, resp: header("ETag", `W/"v1"`), want: false},
+		{name: "§4.3.4 same Last-Modified", entry: e, resp: header("Last-Modified", httpDate(epoch)), want: true},
+		{name: "§4.3.4 other Last-Modified", entry: e, resp: header("Last-Modified", httpDate(epoch.Add(time.Second))), want: false},
+		{name: "§4.3.4 no validators: the one stored response", entry: e, resp: header(), want: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -491,30 +546,30 @@ func TestStaleWindows(t *testing.T) {
 		wantAction action
 		wantOnErr  bool
 	}{
-		{"RFC 5861 §3 within stale-while-revalidate", false, header("Cache-Control", "max-age=10, stale-while-revalidate=30"), nil,
-			40 * time.Second, actionServeStale, false},
-		{"RFC 5861 §3 past stale-while-revalidate", false, header("Cache-Control", "max-age=10, stale-while-revalidate=30"), nil,
-			41 * time.Second, actionRevalidate, false},
-		{"RFC 5861 §3 fresh is a plain hit", false, header("Cache-Control", "max-age=10, stale-while-revalidate=30"), nil,
-			5 * time.Second, actionServe, false},
-		{"RFC 9111 §4.2.4 must-revalidate forbids both", false, header("Cache-Control", "max-age=10, must-revalidate, stale-while-revalidate=30, stale-if-error=30"), nil,
-			20 * time.Second, actionRevalidate, false},
-		{"RFC 9111 §4.2.4 no-cache forbids both", false, header("Cache-Control", "no-cache, stale-while-revalidate=30, stale-if-error=30"), nil,
-			1 * time.Second, actionRevalidate, false},
-		{"RFC 9111 §4.2.4 shared: proxy-revalidate forbids both", true, header("Cache-Control", "max-age=10, proxy-revalidate, stale-while-revalidate=30, stale-if-error=30"), nil,
-			20 * time.Second, actionRevalidate, false},
-		{"RFC 9111 §5.2.1.4 client no-cache skips stale-while-revalidate", false, header("Cache-Control", "max-age=10, stale-while-revalidate=30, stale-if-error=30"),
-			header("Cache-Control", "no-cache"), 20 * time.Second, actionRevalidate, false},
-		{"RFC 9111 §5.2.1.1 client max-age skips stale-while-revalidate", false, header("Cache-Control", "max-age=10, stale-while-revalidate=30"),
-			header("Cache-Control", "max-age=15"), 20 * time.Second, actionRevalidate, false},
-		{"RFC 5861 §4 within stale-if-error", false, header("Cache-Control", "max-age=10, stale-if-error=30"), nil,
-			40 * time.Second, actionRevalidate, true},
-		{"RFC 5861 §4 past stale-if-error", false, header("Cache-Control", "max-age=10, stale-if-error=30"), nil,
-			41 * time.Second, actionRevalidate, false},
-		{"RFC 5861 §4 request stale-if-error widens the window", false, header("Cache-Control", "max-age=10"),
-			header("Cache-Control", "stale-if-error=60"), 40 * time.Second, actionRevalidate, true},
-		{"RFC 5861 §4 invalid stale-if-error is no window", false, header("Cache-Control", "max-age=10, stale-if-error=soon"), nil,
-			11 * time.Second, actionRevalidate, false},
+		{name: "RFC 5861 §3 within stale-while-revalidate", respHeader: header("Cache-Control", "max-age=10, stale-while-revalidate=30"),
+			elapsed: 40 * time.Second, wantAction: actionServeStale, wantOnErr: false},
+		{name: "RFC 5861 §3 past stale-while-revalidate", respHeader: header("Cache-Control", "max-age=10, stale-while-revalidate=30"),
+			elapsed: 41 * time.Second, wantAction: actionRevalidate, wantOnErr: false},
+		{name: "RFC 5861 §3 fresh is a plain hit", respHeader: header("Cache-Control", "max-age=10, stale-while-revalidate=30"),
+			elapsed: 5 * time.Second, wantAction: actionServe, wantOnErr: false},
+		{name: "RFC 9111 §4.2.4 must-revalidate forbids both", respHeader: header("Cache-Control", "max-age=10, must-revalidate, stale-while-revalidate=30, stale-if-error=30"),
+			elapsed: 20 * time.Second, wantAction: actionRevalidate, wantOnErr: false},
+		{name: "RFC 9111 §4.2.4 no-cache forbids both", respHeader: header("Cache-Control", "no-cache, stale-while-revalidate=30, stale-if-error=30"),
+			elapsed: 1 * time.Second, wantAction: actionRevalidate, wantOnErr: false},
+		{name: "RFC 9111 §4.2.4 shared: proxy-revalidate forbids both", shared: true, respHeader: header("Cache-Control", "max-age=10, proxy-revalidate, stale-while-revalidate=30, stale-if-error=30"),
+			elapsed: 20 * time.Second, wantAction: actionRevalidate, wantOnErr: false},
+		{name: "RFC 9111 §5.2.1.4 client no-cache skips stale-while-revalidate", respHeader: header("Cache-Control", "max-age=10, stale-while-revalidate=30, stale-if-error=30"),
+			reqHeader: header("Cache-Control", "no-cache"), elapsed: 20 * time.Second, wantAction: actionRevalidate, wantOnErr: false},
+		{name: "RFC 9111 §5.2.1.1 client max-age skips stale-while-revalidate", respHeader: header("Cache-Control", "max-age=10, stale-while-revalidate=30"),
+			reqHeader: header("Cache-Control", "max-age=15"), elapsed: 20 * time.Second, wantAction: actionRevalidate, wantOnErr: false},
+		{name: "RFC 5861 §4 within stale-if-error", respHeader: header("Cache-Control", "max-age=10, stale-if-error=30"),
+			elapsed: 40 * time.Second, wantAction: actionRevalidate, wantOnErr: true},
+		{name: "RFC 5861 §4 past stale-if-error", respHeader: header("Cache-Control", "max-age=10, stale-if-error=30"),
+			elapsed: 41 * time.Second, wantAction: actionRevalidate, wantOnErr: false},
+		{name: "RFC 5861 §4 request stale-if-error widens the window", respHeader: header("Cache-Control", "max-age=10"),
+			reqHeader: header("Cache-Control", "stale-if-error=60"), elapsed: 40 * time.Second, wantAction: actionRevalidate, wantOnErr: true},
+		{name: "RFC 5861 §4 invalid stale-if-error is no window", respHeader: header("Cache-Control", "max-age=10, stale-if-error=soon"),
+			elapsed: 11 * time.Second, wantAction: actionRevalidate, wantOnErr: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,19 +13,21 @@ func TestReadRequest(t *testing.T) {
 		body  string
 		check func(cacheRequest) bool
 	}{
-		{"§5.4 Pragma: no-cache without Cache-Control", []string{"Pragma", "no-cache"}, "", func(r cacheRequest) bool { return r.directives.noCache }},
-		{"§5.4 Pragma ignored beside Cache-Control", []string{"Pragma", "no-cache", "Cache-Control", "max-age=5"}, "",
-			func(r cacheRequest) bool { return !r.directives.noCache && r.directives.maxAge.seconds == 5 }},
-		{"§5.4 Pragma member among others", []string{"Pragma", "x, No-Cache"}, "", func(r cacheRequest) bool { return r.directives.noCache }},
-		{"Cache-Control present", []string{"Cache-Control", ""}, "", func(r cacheRequest) bool { return r.directives.present }},
-		{"Range", []string{"Range", "bytes=0-1"}, "", func(r cacheRequest) bool { return r.hasRange && r.bypass() }},
-		{"§5.2.1.5 no-store bypasses", []string{"Cache-Control", "no-store"}, "", func(r cacheRequest) bool { return r.bypass() }},
-		{"a body bypasses", nil, "q", func(r cacheRequest) bool { return r.hasBody && r.bypass() }},
-		{"Authorization is a credential", []string{"Authorization", "Bearer x"}, "", func(r cacheRequest) bool { return r.hasCredentials }},
-		{"Cookie is a credential", []string{"Cookie", "a=b"}, "", func(r cacheRequest) bool { return r.hasCredentials }},
-		{"If-None-Match makes it conditional", []string{"If-None-Match", `"x"`}, "", func(r cacheRequest) bool { return r.conditional }},
-		{"If-Modified-Since makes it conditional", []string{"If-Modified-Since", httpDate(epoch)}, "", func(r cacheRequest) bool { return r.conditional }},
-		{"a plain request", []string{"Accept", "*/*"}, "", func(r cacheRequest) bool {
+		{name: "§5.4 Pragma: no-cache without Cache-Control", pairs: []string{"Pragma", "no-cache"},
+			check: func(r cacheRequest) bool { return r.directives.noCache }},
+		{name: "§5.4 Pragma ignored beside Cache-Control", pairs: []string{"Pragma", "no-cache", "Cache-Control", "max-age=5"},
+			check: func(r cacheRequest) bool { return !r.directives.noCache && r.directives.maxAge.seconds == 5 }},
+		{name: "§5.4 Pragma member among others", pairs: []string{"Pragma", "x, No-Cache"}, check: func(r cacheRequest) bool { return r.directives.noCache }},
+		{name: "Cache-Control present", pairs: []string{"Cache-Control", ""}, check: func(r cacheRequest) bool { return r.directives.present }},
+		{name: "Range", pairs: []string{"Range", "bytes=0-1"}, check: func(r cacheRequest) bool { return r.hasRange && r.bypass() }},
+		{name: "§5.2.1.5 no-store bypasses", pairs: []string{"Cache-Control", "no-store"}, check: func(r cacheRequest) bool { return r.bypass() }},
+		{name: "a body bypasses", body: "q", check: func(r cacheRequest) bool { return r.hasBody && r.bypass() }},
+		{name: "Authorization is a credential", pairs: []string{"Authorization", "Bearer x"}, check: func(r cacheRequest) bool { return r.hasCredentials }},
+		{name: "Cookie is a credential", pairs: []string{"Cookie", "a=b"}, check: func(r cacheRequest) bool { return r.hasCredentials }},
+		{name: "If-None-Match makes it conditional", pairs: []string{"If-None-Match", `"x"`}, check: func(r cacheRequest) bool { return r.conditional }},
+		{name: "If-Modified-Since makes it conditional", pairs: []string{"If-Modified-Since", httpDate(epoch)},
+			check: func(r cacheRequest) bool { return r.conditional }},
+		{name: "a plain request", pairs: []string{"Accept", "*/*"}, check: func(r cacheRequest) bool {
 			return !r.bypass() && !r.hasCredentials && !r.conditional && !r.directives.present
 		}},
 	}

@@ -65,19 +65,19 @@ func TestRuleMatching(t *testing.T) {
 		status int
 		want   time.Duration // the TTL of the rule that matches
 	}{
-		{"path glob matches below the prefix", "GET", "https://api.example.com/v1/users/42", 200, 1 * time.Second},
-		{"star crosses slashes", "GET", "https://api.example.com/v1/users/42/posts", 200, 1 * time.Second},
-		{"query is not matched", "GET", "https://api.example.com/v1/users/42?x=1", 200, 1 * time.Second},
-		{"prefix itself without slash does not match users/*", "GET", "https://api.example.com/v1/users", 200, 6 * time.Second},
-		{"method filter", "GET", "https://api.example.com/v1/items", 200, 6 * time.Second},
-		{"method filter matches", "HEAD", "https://api.example.com/v1/items", 200, 2 * time.Second},
-		{"host glob and inner star", "GET", "https://eu.example.com/v2/7/detail", 200, 3 * time.Second},
-		{"inner star needs the suffix", "GET", "https://eu.example.com/v2/7/summary", 200, 7 * time.Second},
-		{"pattern with port", "GET", "http://localhost:8080/x", 200, 4 * time.Second},
-		{"pattern with port needs it", "GET", "http://localhost:9090/x", 200, 7 * time.Second},
-		{"status filter", "GET", "https://api.example.com/anything", 404, 5 * time.Second},
-		{"host case and port ignored", "GET", "https://API.Example.COM:443/other", 200, 6 * time.Second},
-		{"catch-all", "GET", "https://other.org/", 200, 7 * time.Second},
+		{name: "path glob matches below the prefix", method: "GET", url: "https://api.example.com/v1/users/42", status: 200, want: 1 * time.Second},
+		{name: "star crosses slashes", method: "GET", url: "https://api.example.com/v1/users/42/posts", status: 200, want: 1 * time.Second},
+		{name: "query is not matched", method: "GET", url: "https://api.example.com/v1/users/42?x=1", status: 200, want: 1 * time.Second},
+		{name: "prefix itself without slash does not match users/*", method: "GET", url: "https://api.example.com/v1/users", status: 200, want: 6 * time.Second},
+		{name: "method filter", method: "GET", url: "https://api.example.com/v1/items", status: 200, want: 6 * time.Second},
+		{name: "method filter matches", method: "HEAD", url: "https://api.example.com/v1/items", status: 200, want: 2 * time.Second},
+		{name: "host glob and inner star", method: "GET", url: "https://eu.example.com/v2/7/detail", status: 200, want: 3 * time.Second},
+		{name: "inner star needs the suffix", method: "GET", url: "https://eu.example.com/v2/7/summary", status: 200, want: 7 * time.Second},
+		{name: "pattern with port", method: "GET", url: "http://localhost:8080/x", status: 200, want: 4 * time.Second},
+		{name: "pattern with port needs it", method: "GET", url: "http://localhost:9090/x", status: 200, want: 7 * time.Second},
+		{name: "status filter", method: "GET", url: "https://api.example.com/anything", status: 404, want: 5 * time.Second},
+		{name: "host case and port ignored", method: "GET", url: "https://API.Example.COM:443/other", status: 200, want: 6 * time.Second},
+		{name: "catch-all", method: "GET", url: "https://other.org/", status: 200, want: 7 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

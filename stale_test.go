@@ -17,26 +17,6 @@ import (
 	"time"
 )
 
-// waitBackground waits for the Transport's background revalidations to end.
-func waitBackground(tr *Transport) { tr.background.wg.Wait() }
-
-// heldRevalidations is an origin whose responses carry cacheControl and an
-// ETag, and which holds every conditional request (counted in
-// revalidations) until release is closed, then answers 304.
-func heldRevalidations(cacheControl string, revalidations *atomic.Int64, release <-chan struct{}) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", cacheControl)
-		w.Header().Set("ETag", `"a"`)
-		if r.Header.Get("If-None-Match") != "" {
-			revalidations.Add(1)
-			<-release
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		fmt.Fprint(w, "a")
-	}
-}
-
 func TestStaleWhileRevalidate(t *testing.T) {
 	var version atomic.Int64
 	version.Store(1)
@@ -57,7 +37,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 	if stale.body != "v1" || !stale.cache.Hit || stale.cache.Forward != ForwardStale || stale.cache.TTL != -20*time.Second {
 		t.Fatalf("RFC 5861 §3: want the stale v1 served at once as a hit with fwd=stale; got %q %+v", stale.body, stale.cache)
 	}
-	waitBackground(h.transport)
+	h.transport.waitForBackground()
 	h.wantOriginRequests(2)
 
 	fresh := h.get("/a")
@@ -107,7 +87,7 @@ func TestBackgroundRevalidationIsDeduplicated(t *testing.T) {
 		t.Error("stale hit:", e)
 	}
 	close(release)
-	waitBackground(h.transport)
+	h.transport.waitForBackground()
 	if got := revalidations.Load(); got != 1 {
 		t.Fatalf("origin saw %d revalidations for 100 stale hits, want 1", got)
 	}
@@ -129,7 +109,7 @@ func TestBackgroundLimit(t *testing.T) {
 		t.Fatalf("/b: %+v", r.cache)
 	}
 	close(release)
-	waitBackground(h.transport)
+	h.transport.waitForBackground()
 	h.wantOriginRequests(3)
 }
 
@@ -148,7 +128,7 @@ func TestBackgroundFailureKeepsStaleEntry(t *testing.T) {
 	h.clock.Advance(20 * time.Second)
 	for i := range 3 {
 		r := h.get("/a")
-		waitBackground(h.transport)
+		h.transport.waitForBackground()
 		if r.body != "good" || !r.cache.Hit {
 			t.Fatalf("stale hit %d after a failed background revalidation: %q %+v", i, r.body, r.cache)
 		}
@@ -186,10 +166,7 @@ func TestCloseWaitsForBackgroundWork(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not return: it did not cancel the background revalidation")
 	}
-	h.transport.background.mu.Lock()
-	running := len(h.transport.background.running)
-	h.transport.background.mu.Unlock()
-	if running != 0 {
+	if running := h.transport.backgroundRunning(); running != 0 {
 		t.Fatalf("%d revalidations still registered after Close", running)
 	}
 	r := h.get("/a")

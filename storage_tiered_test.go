@@ -7,34 +7,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/c650553b/httpcache"
 	"github.com/c650553b/httpcache/storage/storagetest"
 )
-
-// countingStorage counts the calls that reach a shared tier.
-type countingStorage struct {
-	httpcache.Storage
-	gets, sets, deletes atomic.Int64
-}
-
-func (s *countingStorage) Get(ctx context.Context, key string) ([]*httpcache.Entry, error) {
-	s.gets.Add(1)
-	return s.Storage.Get(ctx, key)
-}
-
-func (s *countingStorage) Set(ctx context.Context, key string, e *httpcache.Entry, ttl time.Duration) error {
-	s.sets.Add(1)
-	return s.Storage.Set(ctx, key, e, ttl)
-}
-
-func (s *countingStorage) Delete(ctx context.Context, key string) error {
-	s.deletes.Add(1)
-	return s.Storage.Delete(ctx, key)
-}
 
 func newTiered(t testing.TB, back httpcache.Storage, trustFor time.Duration) *httpcache.TieredStorage {
 	t.Helper()
@@ -57,8 +35,8 @@ func TestTieredStorageAcceptance(t *testing.T) {
 
 func TestTieredStorageReadsMemoryFirst(t *testing.T) {
 	ctx := context.Background()
-	back := &countingStorage{Storage: httpcache.NewMemoryStorage(0)}
-	back.Storage.Set(ctx, "k", storagetest.NewEntry("", "from-back", 10), time.Hour)
+	back := httpcache.NewFakeStorage() // counts the calls that reach the shared tier
+	back.MemoryStorage.Set(ctx, "k", storagetest.NewEntry("", "from-back", 10), time.Hour)
 	s := newTiered(t, back, time.Hour)
 	for range 3 {
 		got, err := s.Get(ctx, "k")
@@ -67,7 +45,7 @@ func TestTieredStorageReadsMemoryFirst(t *testing.T) {
 		}
 		storagetest.CheckEntry(t, got[0], storagetest.NewEntry("", "from-back", 10))
 	}
-	if n := back.gets.Load(); n != 1 {
+	if n, _, _ := back.Calls(); n != 1 {
 		t.Fatalf("the shared tier was read %d times for 3 gets, want 1", n)
 	}
 	s.Delete(ctx, "k")
@@ -104,7 +82,7 @@ func TestTieredStorageThroughTheTransport(t *testing.T) {
 		fmt.Fprint(w, "tiered")
 	}))
 	defer origin.Close()
-	back := &countingStorage{Storage: httpcache.NewMemoryStorage(0)}
+	back := httpcache.NewFakeStorage() // counts the calls that reach the shared tier
 	upstream := &http.Transport{}
 	defer upstream.CloseIdleConnections()
 	tr := httpcache.New(httpcache.WithTransport(upstream), httpcache.WithStorage(newTiered(t, back, time.Minute)))
@@ -132,8 +110,8 @@ func TestTieredStorageThroughTheTransport(t *testing.T) {
 	if st, _ := httpcache.StatusOf(resp); st.Hit {
 		t.Fatal("Invalidate left the entry in a tier")
 	}
-	if back.gets.Load() != 2 || back.deletes.Load() != 1 {
-		t.Fatalf("shared tier: %d gets (want 2: the first miss and the one after Invalidate), %d deletes", back.gets.Load(), back.deletes.Load())
+	if gets, _, deletes := back.Calls(); gets != 2 || deletes != 1 {
+		t.Fatalf("shared tier: %d gets (want 2: the first miss and the one after Invalidate), %d deletes", gets, deletes)
 	}
 }
 
@@ -145,9 +123,9 @@ func TestNewTieredStorageRejectsBadArguments(t *testing.T) {
 		trustFor time.Duration
 		want     string
 	}{
-		{nil, memory, time.Second, "front is nil"},
-		{memory, nil, time.Second, "back is nil"},
-		{memory, memory, 0, "trustFor 0s is not a positive duration"},
+		{front: nil, back: memory, trustFor: time.Second, want: "front is nil"},
+		{front: memory, back: nil, trustFor: time.Second, want: "back is nil"},
+		{front: memory, back: memory, trustFor: 0, want: "trustFor 0s is not a positive duration"},
 	} {
 		if _, err := httpcache.NewTieredStorage(tt.front, tt.back, tt.trustFor); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("error = %v, want %q", err, tt.want)

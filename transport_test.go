@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,113 +16,7 @@ import (
 	"time"
 
 	"github.com/jarcoal/httpmock"
-	"go.uber.org/goleak"
 )
-
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
-
-// testClock is an injected clock that tests move by hand.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTestClock() *testClock { return &testClock{now: epoch} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// harness is a Transport in front of a local origin, with a test clock.
-type harness struct {
-	t         *testing.T
-	clock     *testClock
-	origin    *httptest.Server
-	requests  atomic.Int64 // requests the origin received
-	transport *Transport
-	client    *http.Client
-}
-
-// newHarness starts an origin serving handler. The origin stamps every
-// response with Date from the test clock, as a real origin would with its own.
-func newHarness(t *testing.T, handler http.HandlerFunc, opts ...Option) *harness {
-	t.Helper()
-	h := &harness{t: t, clock: newTestClock()}
-	h.origin = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.requests.Add(1)
-		w.Header().Set("Date", httpDate(h.clock.Now()))
-		handler(w, r)
-	}))
-	upstream := &http.Transport{}
-	t.Cleanup(func() {
-		upstream.CloseIdleConnections()
-		h.origin.Close()
-	})
-	all := append([]Option{WithTransport(upstream), WithClock(h.clock.Now)}, opts...)
-	tr, err := NewTransport(all...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tr.Close() })
-	h.transport = tr
-	h.client = &http.Client{Transport: tr}
-	return h
-}
-
-type result struct {
-	status int
-	header http.Header
-	body   string
-	cache  CacheStatus
-}
-
-// do sends a request through the cache and reads the whole body.
-func (h *harness) do(method, path string, headerPairs ...string) result {
-	h.t.Helper()
-	req, err := http.NewRequest(method, h.origin.URL+path, nil)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	for i := 0; i+1 < len(headerPairs); i += 2 {
-		req.Header.Add(headerPairs[i], headerPairs[i+1])
-	}
-	resp, err := h.client.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	status, ok := StatusOf(resp)
-	if !ok {
-		h.t.Fatalf("%s %s: no Cache-Status header", method, path)
-	}
-	return result{status: resp.StatusCode, header: resp.Header, body: string(body), cache: status}
-}
-
-func (h *harness) get(path string, headerPairs ...string) result {
-	h.t.Helper()
-	return h.do(http.MethodGet, path, headerPairs...)
-}
-
-func (h *harness) wantOriginRequests(n int64) {
-	h.t.Helper()
-	if got := h.requests.Load(); got != n {
-		h.t.Fatalf("origin received %d requests, want %d", got, n)
-	}
-}
 
 func TestMissThenHit(t *testing.T) {
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
@@ -224,10 +117,10 @@ func TestVaryVariants(t *testing.T) {
 		wantBody string
 		wantHit  bool
 	}{
-		{"§4.1 first variant", []string{"Accept-Language", "en"}, "lang=en", true},
-		{"§4.1 second variant", []string{"Accept-Language", "fr"}, "lang=fr", true},
-		{"§4.1 case-normalised value", []string{"Accept-Language", "EN"}, "lang=en", true},
-		{"§4.1 absent field matches no stored variant", nil, "lang=", false},
+		{name: "§4.1 first variant", lang: []string{"Accept-Language", "en"}, wantBody: "lang=en", wantHit: true},
+		{name: "§4.1 second variant", lang: []string{"Accept-Language", "fr"}, wantBody: "lang=fr", wantHit: true},
+		{name: "§4.1 case-normalised value", lang: []string{"Accept-Language", "EN"}, wantBody: "lang=en", wantHit: true},
+		{name: "§4.1 absent field matches no stored variant", wantBody: "lang=", wantHit: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -307,10 +200,10 @@ func TestSharedCacheRules(t *testing.T) {
 		wantStored bool
 		wantDetail string
 	}{
-		{"§5.2.2.7 private", "private, max-age=60", "", false, detailPrivate},
-		{"§3.5 Authorization without permission", "max-age=60", "Bearer x", false, detailAuthorization},
-		{"§3.5 Authorization with public", "public, max-age=60", "Bearer x", true, ""},
-		{"§4.2.1 s-maxage", "s-maxage=60, max-age=0", "", true, ""},
+		{name: "§5.2.2.7 private", cc: "private, max-age=60", wantStored: false, wantDetail: detailPrivate},
+		{name: "§3.5 Authorization without permission", cc: "max-age=60", auth: "Bearer x", wantStored: false, wantDetail: detailAuthorization},
+		{name: "§3.5 Authorization with public", cc: "public, max-age=60", auth: "Bearer x", wantStored: true, wantDetail: ""},
+		{name: "§4.2.1 s-maxage", cc: "s-maxage=60, max-age=0", wantStored: true, wantDetail: ""},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -432,8 +325,8 @@ func TestCallerConditionalRequests(t *testing.T) {
 		wantStatus int
 		wantBody   string
 	}{
-		{"§4.3.2 matching validator answered 304 from the cache", []string{"If-None-Match", `"e1"`}, 304, ""},
-		{"§4.3.2 other validator answered with the stored 200", []string{"If-None-Match", `"zz"`}, 200, "payload"},
+		{name: "§4.3.2 matching validator answered 304 from the cache", pairs: []string{"If-None-Match", `"e1"`}, wantStatus: 304, wantBody: ""},
+		{name: "§4.3.2 other validator answered with the stored 200", pairs: []string{"If-None-Match", `"zz"`}, wantStatus: 200, wantBody: "payload"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -547,29 +440,22 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
-// failingStorage fails every operation.
-type failingStorage struct{ calls atomic.Int64 }
-
 var errStorageDown = errors.New("storage down")
 
-func (f *failingStorage) Get(context.Context, string) ([]*Entry, error) {
-	f.calls.Add(1)
-	return nil, errStorageDown
-}
-func (f *failingStorage) Set(context.Context, string, *Entry, time.Duration) error {
-	f.calls.Add(1)
-	return errStorageDown
-}
-func (f *failingStorage) Delete(context.Context, string) error {
-	f.calls.Add(1)
-	return errStorageDown
+// failingStorage returns a store that fails every operation.
+func failingStorage() *fakeStorage {
+	s := newFakeStorage()
+	s.get = func(context.Context, string) ([]*Entry, error) { return nil, errStorageDown }
+	s.set = func(context.Context, string, *Entry, time.Duration) error { return errStorageDown }
+	s.delete = func(context.Context, string) error { return errStorageDown }
+	return s
 }
 
 func TestStorageErrorsNeverFailRequests(t *testing.T) {
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	store := &failingStorage{}
+	store := failingStorage()
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		fmt.Fprint(w, "ok")
@@ -580,7 +466,7 @@ func TestStorageErrorsNeverFailRequests(t *testing.T) {
 		}
 	}
 	h.do(http.MethodPost, "/s")
-	if store.calls.Load() == 0 {
+	if store.calls() == 0 {
 		t.Fatal("storage was not used")
 	}
 	mu.Lock()
@@ -823,10 +709,10 @@ func TestScriptedUpstream(t *testing.T) {
 		wantForward string
 		wantFwdCode int
 	}{
-		{0, false, ForwardURIMiss, 200},
-		{10 * time.Second, true, "", 0},
-		{30 * time.Second, false, ForwardStale, 304},
-		{10 * time.Second, true, "", 0},
+		{wantHit: false, wantForward: ForwardURIMiss, wantFwdCode: 200},
+		{advance: 10 * time.Second, wantHit: true, wantForward: "", wantFwdCode: 0},
+		{advance: 30 * time.Second, wantHit: false, wantForward: ForwardStale, wantFwdCode: 304},
+		{advance: 10 * time.Second, wantHit: true, wantForward: "", wantFwdCode: 0},
 	}
 	for i, step := range steps {
 		clock.Advance(step.advance)
@@ -844,15 +730,6 @@ func TestScriptedUpstream(t *testing.T) {
 	if calls != 2 {
 		t.Fatalf("upstream called %d times, want 2", calls)
 	}
-}
-
-func mustParseURL(t *testing.T, raw string) *url.URL {
-	t.Helper()
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
 }
 
 func TestUnstorableReplacementRemovesStaleEntry(t *testing.T) {
@@ -892,10 +769,6 @@ func TestUpstreamWithNilBody(t *testing.T) {
 	}
 	resp.Body.Close()
 }
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 func TestDebugLogsDescribeDecisions(t *testing.T) {
 	var logs bytes.Buffer
@@ -970,12 +843,12 @@ func TestStoredOnlyWhenBodyMatchesItsLength(t *testing.T) {
 		read          func(io.Reader) error
 		wantStored    bool
 	}{
-		{"exactly Content-Length bytes read, closed before EOF", "0123456789", 10,
-			func(r io.Reader) error { _, err := io.ReadFull(r, make([]byte, 10)); return err }, true},
-		{"fewer bytes than Content-Length, then EOF", "01234", 10,
-			func(r io.Reader) error { _, err := io.ReadAll(r); return err }, false},
-		{"unknown length read to EOF", "0123456789", -1,
-			func(r io.Reader) error { _, err := io.ReadAll(r); return err }, true},
+		{name: "exactly Content-Length bytes read, closed before EOF", body: "0123456789", contentLength: 10,
+			read: func(r io.Reader) error { _, err := io.ReadFull(r, make([]byte, 10)); return err }, wantStored: true},
+		{name: "fewer bytes than Content-Length, then EOF", body: "01234", contentLength: 10,
+			read: func(r io.Reader) error { _, err := io.ReadAll(r); return err }, wantStored: false},
+		{name: "unknown length read to EOF", body: "0123456789", contentLength: -1,
+			read: func(r io.Reader) error { _, err := io.ReadAll(r); return err }, wantStored: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1031,27 +904,21 @@ func TestWithHeuristic(t *testing.T) {
 	}
 }
 
-// hangingStorage blocks every call until its context ends.
-type hangingStorage struct{}
-
-func (hangingStorage) Get(ctx context.Context, _ string) ([]*Entry, error) {
-	<-ctx.Done()
-	return nil, ctx.Err()
-}
-func (hangingStorage) Set(ctx context.Context, _ string, _ *Entry, _ time.Duration) error {
-	<-ctx.Done()
-	return ctx.Err()
-}
-func (hangingStorage) Delete(ctx context.Context, _ string) error {
-	<-ctx.Done()
-	return ctx.Err()
+// hangingStorage returns a store that blocks every call until its context
+// ends.
+func hangingStorage() *fakeStorage {
+	s := newFakeStorage()
+	s.get = func(ctx context.Context, _ string) ([]*Entry, error) { <-ctx.Done(); return nil, ctx.Err() }
+	s.set = func(ctx context.Context, _ string, _ *Entry, _ time.Duration) error { <-ctx.Done(); return ctx.Err() }
+	s.delete = func(ctx context.Context, _ string) error { <-ctx.Done(); return ctx.Err() }
+	return s
 }
 
 func TestStorageTimeoutBoundsAHangingStore(t *testing.T) {
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		fmt.Fprint(w, "ok")
-	}, WithStorage(hangingStorage{}), WithStorageTimeout(20*time.Millisecond))
+	}, WithStorage(hangingStorage()), WithStorageTimeout(20*time.Millisecond))
 	done := make(chan string, 1)
 	go func() {
 		resp, err := h.client.Get(h.origin.URL + "/hang")
@@ -1082,7 +949,7 @@ func TestStorageErrorsAreNotFlooded(t *testing.T) {
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		fmt.Fprint(w, "ok")
-	}, WithStorage(&failingStorage{}), WithLogger(logger))
+	}, WithStorage(failingStorage()), WithLogger(logger))
 	for i := 0; i < 200; i++ {
 		if got := h.get(fmt.Sprintf("/%d", i)); got.body != "ok" {
 			t.Fatalf("request %d: %q", i, got.body)

@@ -5,34 +5,31 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// gatedStorage is a MemoryStorage behind a Set that waits for release.
+// gatedStorage is a fakeStorage whose Set waits for release, and which
+// records the writes that reach it, in order.
 type gatedStorage struct {
-	*MemoryStorage
+	*fakeStorage
 	release chan struct{}
-	sets    atomic.Int64
-	order   []string
 	mu      sync.Mutex
+	order   []string
 }
 
 func newGatedStorage() *gatedStorage {
-	return &gatedStorage{MemoryStorage: NewMemoryStorage(0), release: make(chan struct{})}
-}
-
-func (s *gatedStorage) Set(ctx context.Context, key string, e *Entry, ttl time.Duration) error {
-	<-s.release
-	s.record("set " + key)
-	s.sets.Add(1)
-	return s.MemoryStorage.Set(ctx, key, e, ttl)
-}
-
-func (s *gatedStorage) Delete(ctx context.Context, key string) error {
-	s.record("delete " + key)
-	return s.MemoryStorage.Delete(ctx, key)
+	s := &gatedStorage{fakeStorage: newFakeStorage(), release: make(chan struct{})}
+	s.set = func(ctx context.Context, key string, e *Entry, ttl time.Duration) error {
+		<-s.release
+		s.record("set " + key)
+		return s.MemoryStorage.Set(ctx, key, e, ttl)
+	}
+	s.delete = func(ctx context.Context, key string) error {
+		s.record("delete " + key)
+		return s.MemoryStorage.Delete(ctx, key)
+	}
+	return s
 }
 
 func (s *gatedStorage) record(op string) {
@@ -109,7 +106,7 @@ func TestWritesRunAtOnceWhenTooManyArePending(t *testing.T) {
 	}
 	close(release)
 	w.close()
-	if w.running || len(w.queue) != 0 {
+	if running, queued := w.pending(); running || queued != 0 {
 		t.Fatal("close returned with writes pending")
 	}
 	ran = false
