@@ -68,3 +68,7 @@ func (w *writeBehind) pending() (running bool, queued int) {
 	defer w.mu.Unlock()
 	return w.running, len(w.queue)
 }
+
+// Memory returns the fake's memory store, for reads and writes behind its
+// back.
+func (s *fakeStorage) Memory() *MemoryStorage { return s.memory }

@@ -196,12 +196,14 @@ func heldRevalidations(cacheControl string, revalidations *atomic.Int64, release
 
 // fakeStorage is a Storage scripted by functions, for tests of how the
 // Transport uses its store: each method calls its function when it is set,
-// and the embedded MemoryStorage when it is nil. gets, sets and deletes
-// count the calls of each method that have returned. Tests set the
-// functions before the store is used, and may reach the MemoryStorage
-// directly to read or write behind the fake's back (uncounted).
+// and its memory store when it is nil. gets, sets and deletes count the
+// calls of each method that have returned. Tests set the functions before
+// the store is used, and may reach memory directly to read or write behind
+// the fake's back (uncounted). memory is a field, not embedded: the fake
+// implements none of the optional Storage interfaces, so the Transport
+// uses it as a store of its own (written behind, calls under a timeout).
 type fakeStorage struct {
-	*MemoryStorage
+	memory *MemoryStorage
 
 	get    func(ctx context.Context, key string) ([]*Entry, error)
 	set    func(ctx context.Context, key string, e *Entry, ttl time.Duration) error
@@ -212,14 +214,14 @@ type fakeStorage struct {
 
 // newFakeStorage returns a fakeStorage that, until its functions are set,
 // is an unbounded MemoryStorage that counts its calls.
-func newFakeStorage() *fakeStorage { return &fakeStorage{MemoryStorage: NewMemoryStorage(0)} }
+func newFakeStorage() *fakeStorage { return &fakeStorage{memory: NewMemoryStorage(0)} }
 
 func (s *fakeStorage) Get(ctx context.Context, key string) ([]*Entry, error) {
 	defer s.gets.Add(1)
 	if s.get != nil {
 		return s.get(ctx, key)
 	}
-	return s.MemoryStorage.Get(ctx, key)
+	return s.memory.Get(ctx, key)
 }
 
 func (s *fakeStorage) Set(ctx context.Context, key string, e *Entry, ttl time.Duration) error {
@@ -227,7 +229,7 @@ func (s *fakeStorage) Set(ctx context.Context, key string, e *Entry, ttl time.Du
 	if s.set != nil {
 		return s.set(ctx, key, e, ttl)
 	}
-	return s.MemoryStorage.Set(ctx, key, e, ttl)
+	return s.memory.Set(ctx, key, e, ttl)
 }
 
 func (s *fakeStorage) Delete(ctx context.Context, key string) error {
@@ -235,7 +237,7 @@ func (s *fakeStorage) Delete(ctx context.Context, key string) error {
 	if s.delete != nil {
 		return s.delete(ctx, key)
 	}
-	return s.MemoryStorage.Delete(ctx, key)
+	return s.memory.Delete(ctx, key)
 }
 
 // calls is the number of calls of any method that have returned.

@@ -1,6 +1,7 @@
 package httpcache_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -274,8 +275,16 @@ func TestDiskStorageCrashChild(t *testing.T) {
 		} else if err := s.Set(ctx, key, e, time.Hour); err != nil {
 			t.Fatal(err)
 		}
+		if i == 0 {
+			fmt.Println(crashChildWriting) // the parent starts its clock now
+		}
 	}
 }
+
+// crashChildWriting is the line the crash test's child prints once it has
+// written, so that the parent's random delay before the kill measures
+// writing time, not the start of a process (slow under the race detector).
+const crashChildWriting = "httpcache-crash-child: writing"
 
 // TestDiskStorageSurvivesSIGKILL kills a writing child process at random
 // moments, many times, then reads everything back: every entry served is
@@ -288,9 +297,14 @@ func TestDiskStorageSurvivesSIGKILL(t *testing.T) {
 	for round := range 25 {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestDiskStorageCrashChild$")
 		cmd.Env = append(os.Environ(), "HTTPCACHE_DISK_CRASH_DIR="+dir)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		waitForLine(t, stdout, crashChildWriting)
 		time.Sleep(time.Duration(20+rand.IntN(80)) * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
@@ -324,6 +338,20 @@ func TestDiskStorageSurvivesSIGKILL(t *testing.T) {
 		t.Fatal("nothing survived 25 runs of the writer")
 	}
 	t.Logf("%d whole entries served after 25 kills", served)
+}
+
+// waitForLine reads r until a line equal to want, and then drains the rest
+// in the background, so that the writer never blocks on a full pipe.
+func waitForLine(t *testing.T, r io.Reader, want string) {
+	t.Helper()
+	lines := bufio.NewScanner(r)
+	for lines.Scan() {
+		if lines.Text() == want {
+			go io.Copy(io.Discard, r)
+			return
+		}
+	}
+	t.Fatalf("the child ended before it printed %q: %v", want, lines.Err())
 }
 
 // TestDiskStorageSharedByProcesses runs three writer processes on one

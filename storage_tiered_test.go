@@ -36,7 +36,7 @@ func TestTieredStorageAcceptance(t *testing.T) {
 func TestTieredStorageReadsMemoryFirst(t *testing.T) {
 	ctx := context.Background()
 	back := httpcache.NewFakeStorage() // counts the calls that reach the shared tier
-	back.MemoryStorage.Set(ctx, "k", storagetest.NewEntry("", "from-back", 10), time.Hour)
+	back.Memory().Set(ctx, "k", storagetest.NewEntry("", "from-back", 10), time.Hour)
 	s := newTiered(t, back, time.Hour)
 	for range 3 {
 		got, err := s.Get(ctx, "k")

@@ -23,11 +23,11 @@ func newGatedStorage() *gatedStorage {
 	s.set = func(ctx context.Context, key string, e *Entry, ttl time.Duration) error {
 		<-s.release
 		s.record("set " + key)
-		return s.MemoryStorage.Set(ctx, key, e, ttl)
+		return s.memory.Set(ctx, key, e, ttl)
 	}
 	s.delete = func(ctx context.Context, key string) error {
 		s.record("delete " + key)
-		return s.MemoryStorage.Delete(ctx, key)
+		return s.memory.Delete(ctx, key)
 	}
 	return s
 }
