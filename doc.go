@@ -33,4 +33,27 @@
 // is this cache's: for example "httpcache; hit; ttl=42" or
 // "httpcache; fwd=stale; fwd-status=304". StatusOf reads it as a
 // CacheStatus.
+//
+// # Where the RFCs are implemented
+//
+// For readers of the source, each rule is in the file named for its
+// section; policy.go and the policy_*.go files are pure functions of the
+// request, the stored response and the time.
+//
+//   - RFC 9111 §2 and §4.1, the cache key and Vary: key.go, exchange.go
+//   - §3, storing responses (§3.1 the header stored, §3.5 Authorization):
+//     policy_storable.go
+//   - §4.2, freshness and age, and §4.2.4, serving stale: policy_freshness.go
+//   - §4.3, validation, and 304 and HEAD updates: policy_validation.go
+//   - §4.4, invalidation: policy_invalidation.go
+//   - §5.1 Age, §5.3 Expires: policy.go; §5.2 Cache-Control: cachecontrol.go;
+//     §5.4 Pragma: request.go
+//   - RFC 5861, stale-while-revalidate and stale-if-error: policy_freshness.go
+//     (the windows), stale.go and background.go (serving, revalidating)
+//   - RFC 9110 §5.6.7, HTTP dates: httpdate.go; §13.2.2, a caller's own
+//     conditional request: policy_validation.go
+//   - RFC 9211, Cache-Status: cachestatus.go
+//
+// The flow of one request is in transport.go (RoundTrip) and steps.go (the
+// network steps); user rules (WithRules) are in user_rules.go.
 package httpcache

@@ -49,14 +49,14 @@ type exchange struct {
 	staleFallback bool
 }
 
-// newExchange reads req for the cache. shared is the cache's mode.
-func newExchange(req *http.Request, shared bool) exchange {
+// newExchange reads req for the cache.
+func (t *Transport) newExchange(req *http.Request) exchange {
 	x := exchange{req: req, request: readRequest(req), options: requestOptionsFrom(req.Context())}
 	x.optionRule = x.options.rule()
 	if x.options.Refresh {
 		x.request.directives.noCache = true // as a client's no-cache (§5.2.1.4)
 	}
-	x.ownVariant = !shared && x.request.hasCredentials
+	x.ownVariant = !t.cfg.shared && x.request.hasCredentials
 	return x
 }
 

@@ -87,7 +87,7 @@ func TestRequestVariant(t *testing.T) {
 // variantOf is the variant of req for a response whose Vary names vary, in
 // a private or a shared cache.
 func variantOf(req *http.Request, vary []string, private bool) string {
-	x := newExchange(req, !private)
+	x := New(WithShared(!private)).newExchange(req)
 	return x.variant(vary)
 }
 
@@ -110,7 +110,7 @@ func FuzzVary(f *testing.F) {
 		for _, name := range names {
 			req.Header[http.CanonicalHeaderKey(name)] = []string{value}
 		}
-		x := newExchange(req, false)
+		x := New().newExchange(req)
 		stored := &Entry{StatusCode: 200, Header: http.Header{"Vary": {vary}}, Variant: x.variant(names)}
 		if _, star := varyFieldNames(stored.Header); !star && !x.variantMatches(stored) {
 			t.Fatalf("a request does not match the variant stored from it (Vary %q, value %q)", vary, value)

@@ -28,7 +28,9 @@ const (
 // Option configures a Transport. Pass options to New or NewTransport.
 type Option func(*config) error
 
-// config is the Transport's settings, checked as a whole by validate.
+// config is the Transport's settings. Each Option checks the values it
+// sets; NewTransport fills in the defaults that depend on others (the
+// Storage, the policy's mode).
 type config struct {
 	upstream       http.RoundTripper
 	storage        Storage

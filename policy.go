@@ -75,7 +75,7 @@ func (f *responseFacts) setStaleWindows() {
 // states none; with Override, the rule's lifetime and windows replace the
 // response's Cache-Control and Expires, except private, which still keeps
 // a response out of a shared cache.
-func (f *responseFacts) withRule(r *compiledRule, shared bool) *responseFacts {
+func (p policy) withRule(f *responseFacts, r *compiledRule) *responseFacts {
 	if r == nil {
 		return f
 	}
@@ -88,7 +88,7 @@ func (f *responseFacts) withRule(r *compiledRule, shared bool) *responseFacts {
 		g.staleWhileRevalidate, g.staleIfError = r.StaleWhileRevalidate, r.StaleIfError
 		return &g
 	}
-	explicit := f.cc.maxAge.present || (shared && f.cc.sMaxAge.present) || f.expiresFound
+	explicit := f.cc.maxAge.present || (p.shared && f.cc.sMaxAge.present) || f.expiresFound
 	if r.TTL > 0 && !explicit {
 		g.lifetimeOverride, g.hasLifetimeOverride = r.TTL, true
 	}

@@ -99,8 +99,10 @@ type decision struct {
 	action   action
 	age      time.Duration
 	lifetime time.Duration
-	// forward is the Cache-Status fwd reason when action is revalidate:
-	// "stale" or "request".
+	// forward is the Cache-Status fwd reason when the response does not
+	// answer as it is: ForwardStale or ForwardRequest when action is
+	// actionRevalidate, ForwardStale when it is actionServeStale; empty
+	// for actionServe.
 	forward string
 }
 
@@ -119,20 +121,20 @@ func (p policy) evaluate(reqCC cacheControl, e *Entry, f *responseFacts, now tim
 	}
 	// §5.2.2.4: unqualified no-cache requires validation on every use.
 	if f.cc.noCache && len(f.cc.noCacheFields) == 0 {
-		return revalidate("stale")
+		return revalidate(ForwardStale)
 	}
 	// §5.2.1.4 (and §5.4 for Pragma): the client asks for validation.
 	if reqCC.noCache {
-		return revalidate("request")
+		return revalidate(ForwardRequest)
 	}
 	// §5.2.1.1: max-age bounds the age the client accepts. RFC 8246: an
 	// immutable response is not revalidated while fresh (a reload's max-age=0).
 	if reqCC.maxAge.present && d.age > deltaDuration(reqCC.maxAge) && !(fresh && f.cc.immutable) {
-		return revalidate("request")
+		return revalidate(ForwardRequest)
 	}
 	// §5.2.1.3: min-fresh asks for a response that stays fresh a while longer.
 	if reqCC.minFresh.present && !reqCC.minFresh.invalid && d.lifetime-d.age < deltaDuration(reqCC.minFresh) {
-		return revalidate("request")
+		return revalidate(ForwardRequest)
 	}
 	if fresh {
 		return d
@@ -140,7 +142,7 @@ func (p policy) evaluate(reqCC cacheControl, e *Entry, f *responseFacts, now tim
 	// §4.2.4: a stale response is served only where nothing forbids it and
 	// the client accepts it (max-stale, §5.2.1.2).
 	if p.mustRevalidateWhenStale(f) {
-		return revalidate("stale")
+		return revalidate(ForwardStale)
 	}
 	if reqCC.maxStale.present && !reqCC.maxStale.invalid && d.age-d.lifetime <= deltaDuration(reqCC.maxStale) {
 		return d
@@ -151,7 +153,7 @@ func (p policy) evaluate(reqCC cacheControl, e *Entry, f *responseFacts, now tim
 		d.action, d.forward = actionServeStale, ForwardStale
 		return d
 	}
-	return revalidate("stale")
+	return revalidate(ForwardStale)
 }
 
 // mayServeStaleOnError reports whether a stored response that was to be

@@ -262,7 +262,7 @@ func readDiskFile(f *os.File) (records []diskRecord, size int64, info os.FileInf
 	n, err := f.ReadAt(*buffer, 0)
 	if err == io.EOF {
 		// The whole file is in the buffer. The records copy what they keep.
-		records, err = readDiskRecords(bytes.NewReader((*buffer)[:n]), int64(n), true)
+		records, err = readDiskRecordsWithBodies(bytes.NewReader((*buffer)[:n]), int64(n))
 		return records, int64(n), nil, err
 	}
 	if err != nil {
@@ -279,7 +279,7 @@ func readDiskFile(f *os.File) (records []diskRecord, size int64, info os.FileInf
 		}
 		from = bytes.NewReader(data)
 	}
-	records, err = readDiskRecords(from, info.Size(), true)
+	records, err = readDiskRecordsWithBodies(from, info.Size())
 	return records, info.Size(), info, err
 }
 
@@ -302,7 +302,13 @@ func (d *DiskStorage) Set(_ context.Context, key string, entry *Entry, ttl time.
 	// Other variants can only be in a file this store knows of; a file
 	// another process wrote since the scan loses its variants, as a cache
 	// may.
-	size, err := writeDiskFile(tmp, path, known, entry, expiry)
+	var old *os.File
+	if known {
+		if old, err = os.Open(path); err == nil {
+			defer old.Close()
+		}
+	}
+	size, err := writeDiskFile(tmp, old, entry, expiry)
 	if err == nil && oldSize > size {
 		err = tmp.Truncate(size) // a reused spare was longer
 	}
@@ -428,11 +434,10 @@ func (d *DiskStorage) createTemp(dir string) (*os.File, error) {
 	return tmp, nil
 }
 
-// writeDiskFile writes a key's new file to w: with keepOthers, the variants
-// of the current file at path (copied byte for byte, unexpired ones only)
-// but the one being replaced; then the new record. It returns the file's
-// size.
-func writeDiskFile(w io.Writer, path string, keepOthers bool, entry *Entry, expiry int64) (int64, error) {
+// writeDiskFile writes a key's new file to w: the variants of the current
+// file old, when not nil (copied byte for byte, unexpired ones only), but
+// the one being replaced; then the new record. It returns the file's size.
+func writeDiskFile(w io.Writer, old *os.File, entry *Entry, expiry int64) (int64, error) {
 	var size int64
 	// The file's header, then the new record, in one buffer: written with
 	// one call when there is no other variant to keep.
@@ -448,15 +453,10 @@ func writeDiskFile(w io.Writer, path string, keepOthers bool, entry *Entry, expi
 	}
 	binary.BigEndian.PutUint32(record[headerEnd+8:], uint32(len(record)-headerEnd-diskRecordHeader))
 
-	var old *os.File
-	if keepOthers {
-		old, err = os.Open(path)
-	}
-	if !keepOthers || err != nil {
+	if old == nil {
 		n, err := w.Write(record)
 		return int64(n), err
 	}
-	defer old.Close()
 	n, err := w.Write(record[:headerEnd])
 	size += int64(n)
 	if err != nil {
@@ -464,7 +464,7 @@ func writeDiskFile(w io.Writer, path string, keepOthers bool, entry *Entry, expi
 	}
 	if info, err := old.Stat(); err == nil {
 		// A damaged old file is dropped whole: the new one replaces it.
-		records, _ := readDiskRecords(old, info.Size(), false)
+		records, _ := readDiskRecords(old, info.Size())
 		kept := 0
 		now := time.Now()
 		for _, r := range records {
@@ -580,18 +580,32 @@ func (r *diskRecord) expired(now time.Time) bool {
 	return r.expiry != 0 && now.UnixNano() > r.expiry
 }
 
-// readDiskRecords reads the records of a key's file. With bodies, bodies of
-// up to diskInlineBody bytes are read and checked; larger ones are left in
-// the file (Entry.Body nil, the record saying where). Any damage is an
-// error wrapping ErrCorruptEntry.
-func readDiskRecords(f io.ReaderAt, size int64, bodies bool) ([]diskRecord, error) {
+// readDiskRecordsWithBodies is readDiskRecords that also reads and checks
+// bodies of up to diskInlineBody bytes; larger ones are left in the file
+// (Entry.Body nil, the record saying where).
+func readDiskRecordsWithBodies(f io.ReaderAt, size int64) ([]diskRecord, error) {
+	records, err := readDiskRecords(f, size)
+	if err != nil {
+		return nil, err
+	}
+	for i := range records {
+		if err := records[i].readInlineBody(f); err != nil {
+			return nil, err
+		}
+	}
+	return records, nil
+}
+
+// readDiskRecords reads the records of a key's file, without their bodies.
+// Any damage is an error wrapping ErrCorruptEntry.
+func readDiskRecords(f io.ReaderAt, size int64) ([]diskRecord, error) {
 	var header [len(diskFileMagic) + 1]byte
 	if _, err := f.ReadAt(header[:], 0); err != nil || string(header[:3]) != diskFileMagic || header[3] != diskFileVersion {
 		return nil, fmt.Errorf("%w: not an entry file", ErrCorruptEntry)
 	}
 	var records []diskRecord
 	for offset := int64(len(header)); offset < size; {
-		r, err := readDiskRecord(f, offset, size, bodies)
+		r, err := readDiskRecord(f, offset, size)
 		if err != nil {
 			return nil, err
 		}
@@ -604,7 +618,7 @@ func readDiskRecords(f io.ReaderAt, size int64, bodies bool) ([]diskRecord, erro
 	return records, nil
 }
 
-func readDiskRecord(f io.ReaderAt, offset, fileSize int64, bodies bool) (diskRecord, error) {
+func readDiskRecord(f io.ReaderAt, offset, fileSize int64) (diskRecord, error) {
 	corrupt := func(what string) (diskRecord, error) {
 		return diskRecord{}, fmt.Errorf("%w: %s at offset %d", ErrCorruptEntry, what, offset)
 	}
@@ -642,18 +656,24 @@ func readDiskRecord(f io.ReaderAt, offset, fileSize int64, bodies bool) (diskRec
 		return corrupt("short body checksum")
 	}
 	r.bodyChecksum = binary.BigEndian.Uint32(sum[:])
-	if !bodies || bodyLen > diskInlineBody {
-		return r, nil
+	return r, nil
+}
+
+// readInlineBody reads and checks the record's body when it is no larger
+// than diskInlineBody, and sets it as the entry's Body.
+func (r *diskRecord) readInlineBody(f io.ReaderAt) error {
+	if r.bodySize > diskInlineBody {
+		return nil
 	}
-	body := make([]byte, bodyLen)
+	body := make([]byte, r.bodySize)
 	if _, err := f.ReadAt(body, r.bodyOffset); err != nil {
-		return corrupt("short body")
+		return fmt.Errorf("%w: short body at offset %d", ErrCorruptEntry, r.offset)
 	}
 	if crc32.Checksum(body, castagnoli) != r.bodyChecksum {
-		return corrupt("body checksum mismatch")
+		return fmt.Errorf("%w: body checksum mismatch at offset %d", ErrCorruptEntry, r.offset)
 	}
-	entry.Body = BytesBody(body)
-	return r, nil
+	r.entry.Body = BytesBody(body)
+	return nil
 }
 
 // diskBody is a body left in its file. Open checks that the file is still

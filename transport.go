@@ -128,7 +128,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		return t.forward(req, CacheStatus{Forward: ForwardMethod})
 	}
-	x := newExchange(req, t.cfg.shared)
+	x := t.newExchange(req)
 	if err := x.options.validate(); err != nil {
 		return nil, err
 	}
@@ -230,7 +230,7 @@ func (t *Transport) factsWithRule(e *Entry, rule *compiledRule) *responseFacts {
 	if cached := e.ruled.Load(); cached != nil && cached.rule.same(rule) {
 		return cached
 	}
-	amended := f.withRule(rule, t.cfg.shared)
+	amended := t.cfg.policy.withRule(f, rule)
 	e.ruled.Store(amended)
 	return amended
 }

@@ -507,6 +507,59 @@ func TestUnreadableStoredBodyGoesToNetwork(t *testing.T) {
 	}
 }
 
+// TestUnreadableBodyAfterRevalidation: a stored body that cannot be opened
+// when a 304 has freshened its entry is fetched anew, inside the network
+// step that revalidated it. Fetching it through the coalescer instead
+// would wait for the step's own flight: a deadlock, with coalescing on (the
+// default) and a caller that can or cannot cancel.
+func TestUnreadableBodyAfterRevalidation(t *testing.T) {
+	for _, cancellable := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cancellable=%v", cancellable), func(t *testing.T) {
+			store := NewMemoryStorage(0)
+			h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "max-age=0")
+				w.Header().Set("ETag", `"v1"`)
+				if r.Header.Get("If-None-Match") == `"v1"` {
+					w.WriteHeader(http.StatusNotModified)
+					return
+				}
+				fmt.Fprint(w, "net")
+			}, WithStorage(store))
+			key := cacheKey(mustParseURL(t, h.origin.URL+"/u"))
+			store.Set(context.Background(), key, &Entry{StatusCode: 200,
+				Header:      header("Cache-Control", "max-age=0", "Etag", `"v1"`, "Date", httpDate(epoch)),
+				RequestTime: epoch, ResponseTime: epoch, Body: corruptBody{}}, 0)
+			ctx := context.Background()
+			if cancellable {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithCancel(ctx)
+				defer cancel()
+			}
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.origin.URL+"/u", nil)
+			done := make(chan string, 1)
+			go func() {
+				resp, err := h.transport.RoundTrip(req)
+				if err != nil {
+					done <- "error: " + err.Error()
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				done <- string(body)
+			}()
+			select {
+			case body := <-done:
+				if body != "net" {
+					t.Fatalf("got %q, want the body fetched anew", body)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the request never returned: the refetch waits for its own shared request")
+			}
+			h.wantOriginRequests(2) // the 304, then the full request
+		})
+	}
+}
+
 func TestBypass(t *testing.T) {
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")

@@ -10,6 +10,10 @@ import (
 	"time"
 )
 
+// User rules: what the user configures (WithRules, a per-request TTL) for
+// APIs whose cache headers are missing or wrong. The RFC's own rules are in
+// the policy_*.go files.
+
 // Rule tells the cache how to treat responses from part of an API whose
 // cache headers are missing or wrong. Rules are matched on the request's host
 // and path, and optionally its method and the response's status; the first
