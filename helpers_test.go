@@ -244,3 +244,9 @@ func (s *fakeStorage) Delete(ctx context.Context, key string) error {
 func (s *fakeStorage) calls() int64 { return s.gets.Load() + s.sets.Load() + s.deletes.Load() }
 
 var _ Storage = (*fakeStorage)(nil)
+
+// requestDirectives returns a request header's cache directives, with
+// Pragma: no-cache as RFC 9111 §5.4 says, as readRequest reads them.
+func requestDirectives(h http.Header) cacheControl {
+	return readRequest(&http.Request{Header: h}).directives
+}

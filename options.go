@@ -81,10 +81,11 @@ func WithTransport(rt http.RoundTripper) Option {
 // WithStorage sets where responses are kept. The default is a MemoryStorage
 // of DefaultMemoryBytes.
 //
-// With any other Storage (a DiskStorage, Redis, your own), the Transport
-// writes entries behind the requests, on a goroutine of its own, so that a
-// caller does not wait for a write; Close waits for the writes still
-// pending.
+// With a Storage not wholly in memory (a DiskStorage, Redis, your own;
+// see MemoryTiered), the Transport writes entries behind the requests, on a
+// goroutine of its own, so that a caller does not wait for a write; Close
+// waits for the writes still pending. A TieredStorage's memory tier is
+// written at once and its shared tier behind.
 func WithStorage(s Storage) Option {
 	return func(c *config) error {
 		if s == nil {
@@ -159,9 +160,9 @@ func WithMaxBodyBytes(n int64) Option {
 // WithStorageTimeout bounds each storage operation, so that a slow store
 // delays a request by at most this much before it goes to the network. It
 // is passed to the Storage as a context deadline, so a store must honour
-// its context for the bound to hold. MemoryStorage and DiskStorage calls,
-// which a context could not interrupt, get none. The default is
-// DefaultStorageTimeout.
+// its context for the bound to hold. Calls to a store that reports itself
+// local (LocalStorage: MemoryStorage, DiskStorage), which a context could
+// not interrupt, get none. The default is DefaultStorageTimeout.
 func WithStorageTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {

@@ -51,12 +51,6 @@ func readRequest(req *http.Request) cacheRequest {
 	return r
 }
 
-// requestDirectives returns a request header's cache directives, with
-// Pragma: no-cache as RFC 9111 §5.4 says.
-func requestDirectives(h http.Header) cacheControl {
-	return readRequest(&http.Request{Header: h}).directives
-}
-
 // bypass reports requests the cache must not answer or store: the client
 // forbids storing (§5.2.1.5), asks for a range (not cached here), or sends a
 // body, whose content the key does not capture.
@@ -74,10 +68,4 @@ func pragmaNoCache(lines []string) bool {
 		}
 	}
 	return false
-}
-
-// isConditional reports whether the caller made the request conditional
-// with a validator the cache evaluates.
-func isConditional(req *http.Request) bool {
-	return fieldValue(req.Header, "If-None-Match") != "" || fieldValue(req.Header, "If-Modified-Since") != ""
 }

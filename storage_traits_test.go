@@ -149,7 +149,7 @@ func TestTieredStorageTraits(t *testing.T) {
 // uncomparableStore is a store held by value whose type cannot be compared
 // with ==, which declares itself wholly in memory.
 type uncomparableStore struct {
-	names []string
+	_ []string // makes the type uncomparable
 	*MemoryStorage
 }
 
