@@ -49,15 +49,17 @@ type exchange struct {
 	staleFallback bool
 }
 
-// newExchange reads req for the cache.
-func (t *Transport) newExchange(req *http.Request) exchange {
-	x := exchange{req: req, request: readRequest(req), options: requestOptionsFrom(req.Context())}
+// readExchange sets x from req, in place: RoundTrip's exchange is on its
+// stack, and a hit should not copy it around.
+func (t *Transport) readExchange(x *exchange, req *http.Request) {
+	x.req = req
+	readRequestInto(&x.request, req)
+	x.options = requestOptionsFrom(req.Context())
 	x.optionRule = x.options.rule()
 	if x.options.Refresh {
 		x.request.directives.noCache = true // as a client's no-cache (§5.2.1.4)
 	}
 	x.ownVariant = !t.cfg.shared && x.request.hasCredentials
-	return x
 }
 
 // variant is the Variant of a response to x's request that names

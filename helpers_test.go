@@ -250,3 +250,10 @@ var _ Storage = (*fakeStorage)(nil)
 func requestDirectives(h http.Header) cacheControl {
 	return readRequest(&http.Request{Header: h}).directives
 }
+
+// newExchange returns req read for the cache, as RoundTrip reads it.
+func (t *Transport) newExchange(req *http.Request) exchange {
+	var x exchange
+	t.readExchange(&x, req)
+	return x
+}

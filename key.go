@@ -48,9 +48,10 @@ func appendCacheKey(b []byte, u *url.URL) []byte {
 	return b
 }
 
-// keyBuffers holds the buffers RoundTrip builds keys in. A key passed to a
-// Storage escapes to the heap, since the call goes through an interface; a
-// pooled buffer makes a lookup cost no allocation all the same.
+// keyBuffers holds the buffers a key is copied into for a KeyBytesGetter:
+// a key passed through an interface call escapes to the heap, so the
+// caller's, built on its stack, is not passed itself; a pooled copy costs
+// no allocation.
 var keyBuffers = keyBufferPool{pool: sync.Pool{New: func() any { return &keyBuffer{b: make([]byte, 0, 256)} }}}
 
 // maxPooledKeyBytes bounds the buffers kept for reuse: a buffer grown by a

@@ -23,8 +23,16 @@ type cacheRequest struct {
 	hasBody bool
 }
 
+// readRequest reads what the cache needs from req's header.
 func readRequest(req *http.Request) cacheRequest {
 	var r cacheRequest
+	readRequestInto(&r, req)
+	return r
+}
+
+// readRequestInto is readRequest into a cacheRequest in place; r must be
+// zero.
+func readRequestInto(r *cacheRequest, req *http.Request) {
 	var cacheControlLines, pragma []string
 	for name, values := range req.Header {
 		nonEmpty := len(values) > 0 && values[0] != ""
@@ -48,7 +56,6 @@ func readRequest(req *http.Request) cacheRequest {
 		r.directives.noCache = true
 	}
 	r.hasBody = req.Body != nil && req.Body != http.NoBody && req.ContentLength != 0
-	return r
 }
 
 // bypass reports requests the cache must not answer or store: the client

@@ -22,6 +22,12 @@ type storageAccess struct {
 	memory tier
 	// lookup is memory's zero-copy lookup; nil when it has none.
 	lookup KeyBytesGetter
+	// builtinMemory is the memory tier when it is a built-in one (a
+	// MemoryStorage, or a TieredStorage's front), called directly: a key
+	// passed through an interface escapes to the heap, and a hit would
+	// pay an allocation or a pooled buffer for it. It is the same store
+	// as memory, and answers as memory's GetKeyBytes would.
+	builtinMemory *MemoryStorage
 	// behind is the store written behind the request: all when there is
 	// no memory tier, the tier behind memory otherwise; its zero value
 	// when everything is in memory.
@@ -58,6 +64,12 @@ func newStorageAccess(s Storage) storageAccess {
 	// A memory tier is local whatever it says: its calls do not wait.
 	a.memory = tier{Storage: memory, local: true}
 	a.lookup, _ = memory.(KeyBytesGetter)
+	switch m := memory.(type) { // exact types: a wrapper is never matched
+	case *MemoryStorage:
+		a.builtinMemory = m
+	case tieredMemory:
+		a.builtinMemory = m.s.front
+	}
 	a.behind = newTier(behind)
 	return a
 }
@@ -91,10 +103,18 @@ func (t *Transport) load(ctx context.Context, key []byte) []*Entry {
 // loadMemory looks key up in the memory tier, without copying it when the
 // tier can.
 func (t *Transport) loadMemory(ctx context.Context, key []byte) []*Entry {
+	if t.storage.builtinMemory != nil {
+		return t.storage.builtinMemory.getKeyBytes(key)
+	}
 	var entries []*Entry
 	var err error
 	if t.storage.lookup != nil {
-		entries, err = t.storage.lookup.GetKeyBytes(ctx, key)
+		// The key is copied into a pooled buffer, so that the caller's,
+		// on its stack, does not escape through the interface call.
+		buffer := keyBuffers.get()
+		buffer.b = append(buffer.b[:0], key...)
+		entries, err = t.storage.lookup.GetKeyBytes(ctx, buffer.b)
+		keyBuffers.put(buffer)
 	} else {
 		entries, err = t.storage.memory.Get(ctx, string(key))
 	}

@@ -128,17 +128,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		return t.forward(req, CacheStatus{Forward: ForwardMethod})
 	}
-	x := t.newExchange(req)
+	var x exchange
+	t.readExchange(&x, req)
 	if err := x.options.validate(); err != nil {
 		return nil, err
 	}
 	if x.request.bypass() || x.options.Bypass || t.cfg.rules.bypasses(req.Method, req.URL) {
 		return t.forward(req, CacheStatus{Forward: ForwardBypass})
 	}
-	buffer := keyBuffers.get()
-	defer keyBuffers.put(buffer)
-	key := appendCacheKey(buffer.b[:0], req.URL)
-	buffer.b = key
+	var keyBuffer [256]byte
+	key := appendCacheKey(keyBuffer[:0], req.URL)
 	stored, varyMiss := x.selectVariant(t.load(req.Context(), key))
 	if stored == nil {
 		x.forward = ForwardURIMiss
