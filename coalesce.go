@@ -210,12 +210,6 @@ func (c *coalescer) do(t *Transport, x *exchange, send step) (*http.Response, er
 	}
 }
 
-// sendAlone runs a step for x alone.
-func sendAlone(t *Transport, x *exchange, send step) (*http.Response, error) {
-	result, err := send(t, x)
-	return result.resp, err
-}
-
 // start registers a flight for key, to be run with run. c.mu is held.
 func (c *coalescer) start(key string, x *exchange) *flight {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(x.req.Context()), c.timeout)

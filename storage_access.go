@@ -55,10 +55,7 @@ func newStorageAccess(s Storage) storageAccess {
 		return a
 	}
 	memory, behind := tiered.MemoryTier()
-	if memory == nil || (behind == nil && !sameStorage(memory, s)) {
-		// A memory tier with nothing behind it must be the store itself:
-		// this one is another store's, such as one a wrapper embeds, and
-		// using it would bypass the wrapper.
+	if memory == nil || !memoryTierBelongs(s, memory, behind) {
 		return a
 	}
 	// A memory tier is local whatever it says: its calls do not wait.
@@ -74,6 +71,21 @@ func newStorageAccess(s Storage) storageAccess {
 	return a
 }
 
+// memoryTierBelongs reports whether the tiers s's MemoryTier returned are
+// s's own. A struct that embeds a built-in store gets the embedded store's
+// MemoryTier by promotion, naming the embedded store's tiers: using them
+// would bypass the struct's own methods. So a memory tier with nothing
+// behind it must be s itself, and a TieredStorage's must be s's.
+func memoryTierBelongs(s, memory, behind Storage) bool {
+	if m, ok := memory.(tieredMemory); ok {
+		return sameStorage(m.s, s)
+	}
+	if behind == nil {
+		return sameStorage(memory, s)
+	}
+	return true // a custom store's own memory tier and store behind
+}
+
 // sameStorage reports whether a and b are the same store, without the
 // panic of comparing interfaces that hold values of uncomparable types.
 func sameStorage(a, b Storage) bool {
@@ -85,11 +97,24 @@ func sameStorage(a, b Storage) bool {
 // counts as a miss.
 func (t *Transport) load(ctx context.Context, key []byte) []*Entry {
 	s := &t.storage
-	if s.memory.Storage != nil {
-		if entries := t.loadMemory(ctx, key); len(entries) > 0 || s.behind.Storage == nil {
-			return entries
-		}
+	var entries []*Entry
+	switch {
+	case s.builtinMemory != nil:
+		entries = s.builtinMemory.getKeyBytes(key)
+	case s.memory.Storage != nil:
+		entries = t.loadMemory(ctx, key)
+	default:
+		return t.loadAll(ctx, key)
 	}
+	if len(entries) > 0 || s.behind.Storage == nil {
+		return entries
+	}
+	return t.loadAll(ctx, key)
+}
+
+// loadAll looks key up in the whole Storage, under its timeout.
+func (t *Transport) loadAll(ctx context.Context, key []byte) []*Entry {
+	s := &t.storage
 	ctx, cancel := storageContext(ctx, s.all, t.cfg.storageTimeout)
 	defer cancel()
 	entries, err := s.all.Get(ctx, string(key))
@@ -100,12 +125,9 @@ func (t *Transport) load(ctx context.Context, key []byte) []*Entry {
 	return entries
 }
 
-// loadMemory looks key up in the memory tier, without copying it when the
-// tier can.
+// loadMemory looks key up in a memory tier that is not a built-in one,
+// without copying it when the tier can.
 func (t *Transport) loadMemory(ctx context.Context, key []byte) []*Entry {
-	if t.storage.builtinMemory != nil {
-		return t.storage.builtinMemory.getKeyBytes(key)
-	}
 	var entries []*Entry
 	var err error
 	if t.storage.lookup != nil {
@@ -133,16 +155,20 @@ func (t *Transport) loadMemory(ctx context.Context, key []byte) []*Entry {
 func (t *Transport) store(x *exchange, entry *Entry, ttl time.Duration) {
 	ctx, key := x.req.Context(), x.key
 	if memory := t.storage.memory; memory.Storage != nil {
-		t.storeIn(ctx, memory, key, entry, ttl)
+		t.storeIn(ctx, memory, key, entry, ttl) // at once: no timeout, no detaching
 	}
 	if behind := t.storage.behind; behind.Storage != nil {
-		t.writes.write(entrySize(entry), func() { t.storeIn(ctx, behind, key, entry, ttl) })
+		// The write may run after the caller has gone: its context must
+		// not end with the caller's.
+		detached := context.WithoutCancel(ctx)
+		t.writes.write(entrySize(entry), func() { t.storeIn(detached, behind, key, entry, ttl) })
 	}
 }
 
-// storeIn writes an entry to one tier; an error is logged.
+// storeIn writes an entry to one tier, under the tier's timeout; an error
+// is logged.
 func (t *Transport) storeIn(ctx context.Context, s tier, key string, entry *Entry, ttl time.Duration) {
-	ctx, cancel := detachedStorageContext(ctx, s, t.cfg.storageTimeout)
+	ctx, cancel := storageContext(ctx, s, t.cfg.storageTimeout)
 	defer cancel()
 	if err := s.Set(ctx, key, entry, ttl); err != nil {
 		t.storageErrors.log(ctx, "set", key, err)
@@ -187,14 +213,4 @@ func storageContext(ctx context.Context, s tier, timeout time.Duration) (context
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, timeout)
-}
-
-// detachedStorageContext is storageContext for writes that must finish
-// even when the caller has gone: its context does not end with the
-// caller's.
-func detachedStorageContext(ctx context.Context, s tier, timeout time.Duration) (context.Context, context.CancelFunc) {
-	if s.local {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(context.WithoutCancel(ctx), timeout)
 }

@@ -13,10 +13,11 @@ import (
 // does: Local and GetKeyBytes by asking it, MemoryTier by returning
 // itself. One that implements none is used as a store of its own: written
 // behind the request, each call under a timeout. Beware of embedding: a
-// struct that embeds a *MemoryStorage gets its GetKeyBytes and Local as
-// well, so a wrapper that overrides Get must override GetKeyBytes too. The
-// MemoryTier it would get returns the embedded store, not the wrapper, and
-// the Transport then ignores it rather than bypass the wrapper.
+// struct that embeds a *MemoryStorage or a *TieredStorage gets their Local
+// and GetKeyBytes as well, so a wrapper that overrides Get must override
+// GetKeyBytes too. The MemoryTier it would get names the embedded store's
+// tiers, not the wrapper, and the Transport ignores it rather than bypass
+// the wrapper.
 
 // LocalStorage is implemented by a Storage whose calls never wait on a
 // network: a store in this process's memory or on a local disk. When Local

@@ -3,6 +3,7 @@ package httpcache
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -195,4 +196,85 @@ func TestStorageAccessOfBuiltInStores(t *testing.T) {
 			}
 		})
 	}
+}
+
+// vetoingTiered embeds a TieredStorage and refuses every Set: a filter. The
+// MemoryTier it gets by promotion names the embedded store's tiers, which
+// the Transport must not use in its place.
+type vetoingTiered struct {
+	*TieredStorage
+	sets atomic.Int64
+}
+
+func (s *vetoingTiered) Set(context.Context, string, *Entry, time.Duration) error {
+	s.sets.Add(1)
+	return nil
+}
+
+func TestEmbeddedTieredStorageIsNeverBypassed(t *testing.T) {
+	tiered, err := NewTieredStorage(NewMemoryStorage(0), NewMemoryStorage(0), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &vetoingTiered{TieredStorage: tiered}
+	h := newHarness(t, cacheableHandler, WithStorage(store))
+	h.get("/a")
+	h.transport.waitForWrites()
+	if got := h.get("/a"); got.cache.Hit {
+		t.Fatal("a hit, though the store refused every write: its tiers were written behind its back")
+	}
+	if store.sets.Load() == 0 {
+		t.Fatal("the store's own Set was never called")
+	}
+}
+
+// gatedLocalStore is a local store (no timeouts) written behind the
+// request, whose Set waits for release and records its context's error.
+type gatedLocalStore struct {
+	*fakeStorage
+	release chan struct{}
+	setErr  chan error
+}
+
+func (s *gatedLocalStore) Local() bool { return true }
+
+func (s *gatedLocalStore) Set(ctx context.Context, key string, e *Entry, ttl time.Duration) error {
+	<-s.release
+	s.setErr <- ctx.Err()
+	return s.fakeStorage.Set(ctx, key, e, ttl)
+}
+
+// TestWritesBehindOutliveTheCaller: a write behind the request runs on a
+// context that does not end with the caller's, local store or not.
+func TestWritesBehindOutliveTheCaller(t *testing.T) {
+	store := &gatedLocalStore{fakeStorage: newFakeStorage(), release: make(chan struct{}), setErr: make(chan error, 1)}
+	h := newHarness(t, cacheableHandler, WithStorage(store))
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.origin.URL+"/a", nil)
+	resp, err := h.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(resp.Body)
+	resp.Body.Close()
+	cancel() // the caller has gone before the write runs
+	close(store.release)
+	if err := <-store.setErr; err != nil {
+		t.Fatalf("the write behind the request ran on an ended context: %v", err)
+	}
+}
+
+// TestOnlyIfCachedWithUnreadableBody: an only-if-cached request whose
+// stored body cannot be read is answered 504, never from the origin
+// (RFC 9111 §5.2.1.7).
+func TestOnlyIfCachedWithUnreadableBody(t *testing.T) {
+	store := NewMemoryStorage(0)
+	h := newHarness(t, cacheableHandler, WithStorage(store))
+	store.Set(context.Background(), cacheKey(mustParseURL(t, h.origin.URL+"/u")), &Entry{StatusCode: 200,
+		Header:      header("Cache-Control", "max-age=60", "Date", httpDate(epoch)),
+		RequestTime: epoch, ResponseTime: epoch, Body: corruptBody{}}, 0)
+	if got := h.get("/u", "Cache-Control", "only-if-cached"); got.status != http.StatusGatewayTimeout {
+		t.Fatalf("status %d, want 504", got.status)
+	}
+	h.wantOriginRequests(0)
 }

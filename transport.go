@@ -133,7 +133,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := x.options.validate(); err != nil {
 		return nil, err
 	}
-	if x.request.bypass() || x.options.Bypass || t.cfg.rules.bypasses(req.Method, req.URL) {
+	if x.request.bypass() || x.options.Bypass || (len(t.cfg.rules) > 0 && t.cfg.rules.bypasses(req.Method, req.URL)) {
 		return t.forward(req, CacheStatus{Forward: ForwardBypass})
 	}
 	var keyBuffer [256]byte
@@ -184,19 +184,26 @@ func (t *Transport) fromOrigin(x *exchange, key []byte, send step) (*http.Respon
 	if x.request.directives.onlyIfCached {
 		return t.gatewayTimeout(x.req, x.forward), nil
 	}
-	own := *x // x stays on RoundTrip's stack; the step gets its own copy
-	own.key = string(key)
-	return t.network(&own, send)
+	x.key = string(key)
+	return t.network(x, send)
 }
 
 // network runs a network step for x, shared with identical requests in
-// flight when coalescing is on.
+// flight when coalescing is on. x may be on the caller's stack: the step
+// runs on a copy (sendAlone, or the shared step's own), so x does not
+// escape.
 func (t *Transport) network(x *exchange, send step) (*http.Response, error) {
 	if t.coalescer == nil {
-		result, err := send(t, x)
-		return result.resp, err
+		return sendAlone(t, x, send)
 	}
 	return t.coalescer.do(t, x, send)
+}
+
+// sendAlone runs a step for x alone, on a copy of x.
+func sendAlone(t *Transport, x *exchange, send step) (*http.Response, error) {
+	own := *x
+	result, err := send(t, &own)
+	return result.resp, err
 }
 
 // ruleFor returns the rule that applies to x's request and a response
