@@ -35,9 +35,10 @@ var DefaultCoalesceIgnoredHeaders = []string{"Traceparent", "Tracestate", "X-Req
 // CoalesceOptions configure how identical requests in flight share one
 // request to the origin. Set them with WithCoalescing.
 //
-// Requests are identical when they have the same method, URL and header
-// fields, credentials (Authorization, Cookie) always included, and the same
-// RequestOptions. While the first is at the origin, the others wait for its
+// Requests are identical when they have the same method, storage key (the
+// URL as net/http sends it, and the partition: credentials and what
+// WithPartition names), header fields, credentials always included, and
+// the same RequestOptions. While the first is at the origin, the others wait for its
 // response, and each gets its own copy: its own *http.Response, Header map
 // and Body reader. Coalescing covers every request the cache sends for GET
 // and HEAD: misses, revalidations and background revalidations.
@@ -67,7 +68,8 @@ type CoalesceOptions struct {
 	// IgnoreHeaders are request fields that do not keep requests apart,
 	// such as tracing headers; the origin sees those of the first request.
 	// Nil means DefaultCoalesceIgnoredHeaders; an empty, non-nil slice
-	// ignores none. Authorization and Cookie cannot be ignored.
+	// ignores none. Credential fields (WithCredentialFields) cannot be
+	// ignored.
 	IgnoreHeaders []string
 
 	// MaxBodyBytes is the largest response body shared; a larger response
@@ -96,13 +98,21 @@ func WithCoalescing(opts CoalesceOptions) Option {
 			if !isToken(name) {
 				return fmt.Errorf("WithCoalescing: %q is not a header field name", name)
 			}
-			if slices.Contains(credentialFields, http.CanonicalHeaderKey(name)) {
-				return fmt.Errorf("WithCoalescing: %s cannot be ignored: requests with other credentials must not share a response", name)
-			}
 		}
 		c.coalesce = opts
 		return nil
 	}
+}
+
+// checkIgnored reports an ignored field that carries credentials:
+// requests with other credentials must never share a response.
+func (opts CoalesceOptions) checkIgnored(credentialFields []string) error {
+	for _, name := range opts.IgnoreHeaders {
+		if slices.Contains(credentialFields, http.CanonicalHeaderKey(name)) {
+			return fmt.Errorf("WithCoalescing: %s cannot be ignored: requests with other credentials must not share a response", name)
+		}
+	}
+	return nil
 }
 
 // coalescer shares one network step among identical requests in flight.
@@ -388,16 +398,11 @@ func markCollapsed(h http.Header) {
 	}
 }
 
-// identity returns the key under which identical requests share a flight.
-func (c *coalescer) identity(req *http.Request) string {
-	x := exchange{req: req, options: requestOptionsFrom(req.Context())}
-	return string(c.appendIdentity(nil, &x))
-}
-
-// appendIdentity appends the identity of x's request to b: method, cache
-// key (the normalised URL), Host, the header fields but those ignored,
-// sorted, and the request's RequestOptions. Built in the caller's buffer,
-// it costs no allocation unless a flight keeps it.
+// appendIdentity appends the identity of x's request to b: method,
+// storage key (the URL as sent, and the partition), Host, the header
+// fields but those ignored, sorted, and the request's RequestOptions.
+// Built in the caller's buffer, it costs no allocation unless a flight
+// keeps it.
 func (c *coalescer) appendIdentity(b []byte, x *exchange) []byte {
 	req := x.req
 	var nameBuffer [16]string
@@ -410,7 +415,7 @@ func (c *coalescer) appendIdentity(b []byte, x *exchange) []byte {
 	slices.Sort(names)
 	b = append(b, req.Method...)
 	b = append(b, ' ')
-	b = appendCacheKey(b, req.URL)
+	b = append(b, x.key...)
 	b = append(b, "\nHost: "...)
 	b = append(b, req.Host...)
 	for _, name := range names {

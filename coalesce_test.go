@@ -304,8 +304,8 @@ func mustRequest(t *testing.T, rawURL string, headerPairs ...string) *http.Reque
 }
 
 func TestCoalesceIdentity(t *testing.T) {
-	c := newCoalescer(&config{coalesce: CoalesceOptions{}, maxBodyBytes: 1, now: time.Now})
-	base := c.identity(mustRequest(t, "http://api.example/a", "Accept", "json", "Traceparent", "00-1"))
+	c := New()
+	base := c.coalesceIdentity(mustRequest(t, "http://api.example/a", "Accept", "json", "Traceparent", "00-1"))
 	tests := []struct {
 		name string
 		req  *http.Request
@@ -320,7 +320,7 @@ func TestCoalesceIdentity(t *testing.T) {
 			RequestContext(context.Background(), RequestOptions{Refresh: true})), false},
 	}
 	for _, tt := range tests {
-		if got := c.identity(tt.req) == base; got != tt.same {
+		if got := c.coalesceIdentity(tt.req) == base; got != tt.same {
 			t.Errorf("%s: same identity = %v, want %v", tt.name, got, tt.same)
 		}
 	}

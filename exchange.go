@@ -26,11 +26,15 @@ type exchange struct {
 	// optionRule is the Override rule a per-request TTL stands for; nil
 	// without one. It applies before the configured rules.
 	optionRule *compiledRule
-	// ownVariant: the request's credentials select stored variants of
-	// their own (a private cache; see variant).
-	ownVariant bool
+	// partitions is the Transport's partitioner, which says what carries
+	// credentials.
+	partitions *partitioner
+	// keySuffix is what follows the URL part of the request's storage key:
+	// a NUL byte and the fingerprint naming its partition (partition.go);
+	// empty for a request without credentials.
+	keySuffix string
 
-	// key is the storage key (cacheKey). It is set when the exchange
+	// key is the storage key (appendKey). It is set when the exchange
 	// leaves RoundTrip for the network: a hit looks its key up in a buffer
 	// on the stack and never needs the string.
 	key string
@@ -53,32 +57,33 @@ type exchange struct {
 // stack, and a hit should not copy it around.
 func (t *Transport) readExchange(x *exchange, req *http.Request) {
 	x.req = req
-	readRequestInto(&x.request, req)
+	x.partitions = t.partitions
+	readRequestInto(&x.request, req, t.partitions)
 	x.options = requestOptionsFrom(req.Context())
 	x.optionRule = x.options.rule()
 	if x.options.Refresh {
 		x.request.directives.noCache = true // as a client's no-cache (§5.2.1.4)
 	}
-	x.ownVariant = !t.cfg.shared && x.request.hasCredentials
+	x.keySuffix = t.partitions.keySuffix(req, x.request.hasCredentials)
+}
+
+// appendKey appends x's storage key to b: the URL part, as net/http sends
+// the request, then, in a partition, a NUL byte and its fingerprint.
+func (x *exchange) appendKey(b []byte) []byte {
+	b = appendURLKey(b, x.req.URL.Scheme, wireHost(x.req), x.req.URL)
+	return append(b, x.keySuffix...)
 }
 
 // variant is the Variant of a response to x's request that names
-// varyNames in Vary (RFC 9111 §4.1): the request's values of those fields,
-// and in a private cache the fingerprint of its credentials, so that a
-// response fetched with one user's credentials is never served to a
-// request with another's, or with none: a private cache serves one user,
-// and a Transport shared by several by mistake, or an origin that forgets
-// Vary: Cookie, must not mix them up.
+// varyNames in Vary (RFC 9111 §4.1): the request's values of those fields.
+// Credentials do not count there: the partition, in the key, keeps
+// requests with other credentials apart.
 func (x *exchange) variant(varyNames []string) string {
-	if len(varyNames) == 0 && !x.ownVariant {
+	if len(varyNames) == 0 {
 		return ""
 	}
 	var b strings.Builder
-	appendVaryVariant(&b, x.req, varyNames)
-	if x.ownVariant {
-		b.WriteString(credentialsVariantMark)
-		b.WriteString(credentialsFingerprint(x.req))
-	}
+	appendVaryVariant(&b, x.req, varyNames, x.partitions)
 	return b.String()
 }
 
@@ -105,7 +110,7 @@ func (x *exchange) variantMatches(e *Entry) bool {
 	if facts.varyStar {
 		return false
 	}
-	if e.Variant == "" && len(facts.varyNames) == 0 && !x.ownVariant {
+	if e.Variant == "" && len(facts.varyNames) == 0 {
 		return true
 	}
 	return x.variant(facts.varyNames) == e.Variant

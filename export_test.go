@@ -33,7 +33,7 @@ func (t *Transport) coalescedWaiters() int {
 // not coalesced (hit-for-pass).
 func (t *Transport) coalescePassing(req *http.Request) bool {
 	c := t.coalescer
-	identity := c.identity(req)
+	identity := t.coalesceIdentity(req)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.passing(identity)

@@ -14,6 +14,7 @@ package httpcache
 // (package httpcache_test), not here.
 
 import (
+	"slices"
 	"context"
 	"fmt"
 	"io"
@@ -205,11 +206,12 @@ func heldRevalidations(cacheControl string, revalidations *atomic.Int64, release
 type fakeStorage struct {
 	memory *MemoryStorage
 
-	get    func(ctx context.Context, key string) ([]*Entry, error)
-	set    func(ctx context.Context, key string, e *Entry, ttl time.Duration) error
-	delete func(ctx context.Context, key string) error
+	get       func(ctx context.Context, key string) ([]*Entry, error)
+	set       func(ctx context.Context, key string, e *Entry, ttl time.Duration) error
+	delete    func(ctx context.Context, key string) error
+	deleteURL func(ctx context.Context, url string) error
 
-	gets, sets, deletes atomic.Int64
+	gets, sets, deletes atomic.Int64 // deletes counts DeleteURL calls too
 }
 
 // newFakeStorage returns a fakeStorage that, until its functions are set,
@@ -240,6 +242,14 @@ func (s *fakeStorage) Delete(ctx context.Context, key string) error {
 	return s.memory.Delete(ctx, key)
 }
 
+func (s *fakeStorage) DeleteURL(ctx context.Context, url string) error {
+	defer s.deletes.Add(1)
+	if s.deleteURL != nil {
+		return s.deleteURL(ctx, url)
+	}
+	return s.memory.DeleteURL(ctx, url)
+}
+
 // calls is the number of calls of any method that have returned.
 func (s *fakeStorage) calls() int64 { return s.gets.Load() + s.sets.Load() + s.deletes.Load() }
 
@@ -256,4 +266,24 @@ func (t *Transport) newExchange(req *http.Request) exchange {
 	var x exchange
 	t.readExchange(&x, req)
 	return x
+}
+
+// testPartitioner is a partitioner with the default credential fields.
+var testPartitioner = newPartitioner(slices.Clone(DefaultCredentialFields), nil, newPartitionSecret())
+
+// readRequest reads req as RoundTrip does, with the default credential
+// fields.
+func readRequest(req *http.Request) cacheRequest {
+	var r cacheRequest
+	readRequestInto(&r, req, testPartitioner)
+	return r
+}
+
+// coalesceIdentity returns the identity under which t's coalescer shares
+// a flight for req.
+func (t *Transport) coalesceIdentity(req *http.Request) string {
+	x := t.newExchange(req)
+	var buffer [512]byte
+	x.key = string(x.appendKey(buffer[:0]))
+	return string(t.coalescer.appendIdentity(nil, &x))
 }

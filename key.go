@@ -1,8 +1,6 @@
 package httpcache
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"net/url"
 	"sort"
@@ -10,42 +8,116 @@ import (
 	"sync"
 )
 
-// cacheKey returns the primary cache key of a request (RFC 9111 §2): the
-// normalised target URI. GET and HEAD share a key, because a HEAD request is
-// answered from a stored GET response (RFC 9110 §9.3.2).
-func cacheKey(u *url.URL) string {
-	return string(appendCacheKey(nil, u))
+// Storage keys. A request's key is its wire identity, what net/http sends
+// (RFC 9111 §2: the target URI): the scheme, the Host it sends, the
+// request target; then, for a request in a partition (partition.go), a NUL
+// byte and the partition's fingerprint. GET and HEAD share a key, because
+// a HEAD request is answered from a stored GET response (RFC 9110 §9.3.2).
+
+// KeyURL returns the URL part of a storage key, which names the resource
+// whatever the partition: the url DeleteURL is given for a key's resource.
+// Stores that delete every partition of a URL at once index keys by it.
+func KeyURL(key string) string {
+	if i := strings.IndexByte(key, 0); i >= 0 {
+		return key[:i]
+	}
+	return key
 }
 
-// appendCacheKey appends the cache key of u to b, so that a hit can build
-// it in a buffer on the stack.
-func appendCacheKey(b []byte, u *url.URL) []byte {
-	scheme := lowerASCII(u.Scheme)
-	host := lowerASCII(u.Host)
-	// A default port names the same origin as no port (RFC 9110 §4.2.3).
-	if scheme == "http" && strings.HasSuffix(host, ":80") {
-		host = host[:len(host)-3]
-	} else if scheme == "https" && strings.HasSuffix(host, ":443") {
-		host = host[:len(host)-4]
+// KeyPartition returns the partition part of a storage key: empty for a
+// request without credentials, else a fingerprint of 64 hexadecimal
+// digits.
+func KeyPartition(key string) string {
+	if i := strings.IndexByte(key, 0); i >= 0 {
+		return key[i+1:]
 	}
-	path := u.RawPath
-	if path == "" && !needsEscaping(u.Path) {
-		path = u.Path
-	} else {
-		path = u.EscapedPath()
-	}
-	if path == "" {
-		path = "/"
-	}
+	return ""
+}
+
+// cacheKey returns the URL part of the key of a request for u, sent with
+// u.Host as its Host.
+func cacheKey(u *url.URL) string {
+	return string(appendURLKey(nil, u.Scheme, u.Host, u))
+}
+
+// appendURLKey appends to b the URL part of a key: scheme, host (case and
+// default port normalised: RFC 9110 §4.2.3) and the request target as
+// net/http writes it (url.URL.RequestURI: the opaque form, or the escaped
+// path, and the query). It builds in the caller's buffer, so that a hit can
+// keep it on the stack.
+func appendURLKey(b []byte, scheme, host string, u *url.URL) []byte {
+	scheme = lowerASCII(scheme)
+	host = normalizeHost(scheme, host)
 	b = append(b, scheme...)
 	b = append(b, "://"...)
 	b = append(b, host...)
-	b = append(b, path...)
+	switch {
+	case u.Opaque != "":
+		if strings.HasPrefix(u.Opaque, "//") {
+			b = append(b, scheme...)
+			b = append(b, ':')
+		}
+		b = append(b, u.Opaque...)
+	default:
+		path := u.RawPath
+		if path == "" && !needsEscaping(u.Path) {
+			path = u.Path
+		} else {
+			path = u.EscapedPath()
+		}
+		if path == "" {
+			path = "/"
+		}
+		b = append(b, path...)
+	}
 	if u.RawQuery != "" || u.ForceQuery {
 		b = append(b, '?')
 		b = append(b, u.RawQuery...)
 	}
 	return b
+}
+
+// wireHost returns the host net/http sends for req: req.Host when set,
+// else req.URL.Host.
+func wireHost(req *http.Request) string {
+	if req.Host != "" {
+		return req.Host
+	}
+	return req.URL.Host
+}
+
+// normalizeHost lowercases a host and removes a port that is the scheme's
+// default: it names the same origin as no port (RFC 9110 §4.2.3).
+func normalizeHost(scheme, host string) string {
+	host = lowerASCII(host)
+	if scheme == "http" && strings.HasSuffix(host, ":80") {
+		return host[:len(host)-3]
+	}
+	if scheme == "https" && strings.HasSuffix(host, ":443") {
+		return host[:len(host)-4]
+	}
+	return host
+}
+
+// hasControlBytes reports bytes net/http refuses to send in a Host or a
+// request target. A request with one goes to the network, which refuses
+// it, and is never answered from storage: its key could be forged to look
+// like another's.
+func hasControlBytes(b []byte) bool {
+	for _, c := range b {
+		if c < ' ' || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// effectiveURL returns the request's URL as it reaches the origin: its
+// host the one net/http sends (RFC 9110 §7.1).
+func effectiveURL(req *http.Request) *url.URL {
+	u := *req.URL
+	u.Host = wireHost(req)
+	return &u
 }
 
 // keyBuffers holds the buffers a key is copied into for a KeyBytesGetter:
@@ -132,54 +204,26 @@ func compactSorted(names []string) []string {
 // appendVaryVariant writes the Vary part of a request's variant (RFC 9111
 // §4.1): for each of varyNames, the request's field value normalised as
 // §4.1 allows, or a marker that the field is absent (an absent field
-// matches only an absent field).
-func appendVaryVariant(b *strings.Builder, req *http.Request, varyNames []string) {
+// matches only an absent field). A credential field is written as present
+// only, never its value: the request's partition, in its key, already
+// holds every request with other credentials apart, and a variant is
+// stored in clear.
+func appendVaryVariant(b *strings.Builder, req *http.Request, varyNames []string, credentials *partitioner) {
 	for _, name := range varyNames {
 		b.WriteString(name)
-		values, present := req.Header[http.CanonicalHeaderKey(name)]
-		if !present {
+		canonical := http.CanonicalHeaderKey(name)
+		values, present := req.Header[canonical]
+		switch {
+		case !present:
 			b.WriteString("\x01\n")
-			continue
-		}
-		b.WriteByte(':')
-		b.WriteString(normalizeFieldValue(name, values))
-		b.WriteByte('\n')
-	}
-}
-
-// credentialsVariantMark separates the Vary part of a variant from the
-// fingerprint of the request's credentials (exchange.variant).
-const credentialsVariantMark = "\x00credentials:"
-
-// credentialFields are the request fields that identify a user: in a
-// private cache, responses to different values never mix. readRequest's
-// one-pass switch lists them too; TestCredentialFieldsAgree keeps the two
-// in step.
-var credentialFields = []string{"Authorization", "Cookie"}
-
-// hasCredentials reports whether a request carries any credential field.
-func hasCredentials(req *http.Request) bool {
-	for _, name := range credentialFields {
-		if len(req.Header[name]) > 0 {
-			return true
+		case credentials.isCredential(canonical):
+			b.WriteString("\x02partition\n")
+		default:
+			b.WriteByte(':')
+			b.WriteString(normalizeFieldValue(name, values))
+			b.WriteByte('\n')
 		}
 	}
-	return false
-}
-
-// credentialsFingerprint hashes a request's Authorization and Cookie
-// fields, so that keys and stored entries do not hold the secrets.
-func credentialsFingerprint(req *http.Request) string {
-	h := sha256.New()
-	for _, name := range credentialFields {
-		for _, value := range req.Header[name] {
-			h.Write([]byte(name))
-			h.Write([]byte{0})
-			h.Write([]byte(value))
-			h.Write([]byte{0})
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // caseInsensitiveFields are request fields whose values are defined to be

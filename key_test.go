@@ -67,7 +67,11 @@ func TestRequestVariant(t *testing.T) {
 		{name: "§4.1 case kept elsewhere", a: req("X-Id", "A"), b: req("X-Id", "a"), vary: []string{"x-id"}, same: false},
 		{name: "fields not in Vary do not count", a: req("Accept", "a", "X", "1"), b: req("Accept", "a", "X", "2"), vary: []string{"accept"}, same: true},
 		{name: "private cache: credentials count", a: req("Authorization", "a"), b: req("Authorization", "b"), private: true, same: false},
-		{name: "shared cache: credentials do not count", a: req("Authorization", "a"), b: req("Authorization", "b"), same: true},
+		{name: "shared cache: credentials count too", a: req("Authorization", "a"), b: req("Authorization", "b"), same: false},
+		{name: "an API key counts", a: req("X-Api-Key", "a"), b: req("X-Api-Key", "b"), private: true, same: false},
+		{name: "an API key differs from none", a: req("X-Api-Key", "a"), b: req(), same: false},
+		{name: "a credential under a lower-case map key counts", a: req(), b: &http.Request{Header: http.Header{"authorization": {"a"}}}, same: false},
+		{name: "Vary: Cookie in one partition", a: req("Cookie", "s=1"), b: req("Cookie", "s=1"), vary: []string{"cookie"}, same: true},
 		{name: "private cache: cookies count", a: req("Cookie", "session=a"), b: req("Cookie", "session=b"), private: true, same: false},
 		{name: "private cache: a cookie differs from none", a: req("Cookie", "session=a"), b: req(), private: true, same: false},
 		{name: "private cache: same credentials match", a: req("Authorization", "a", "Cookie", "c=1"), b: req("Authorization", "a", "Cookie", "c=1"), private: true,
@@ -84,11 +88,12 @@ func TestRequestVariant(t *testing.T) {
 	}
 }
 
-// variantOf is the variant of req for a response whose Vary names vary, in
-// a private or a shared cache.
+// variantOf is what tells a response to req apart from others of its URL,
+// for a response whose Vary names vary, in a private or a shared cache:
+// its variant and its partition.
 func variantOf(req *http.Request, vary []string, private bool) string {
-	x := New(WithShared(!private)).newExchange(req)
-	return x.variant(vary)
+	x := New(WithShared(!private), WithPartitionSecret([]byte("0123456789abcdef"))).newExchange(req)
+	return x.variant(vary) + "\npartition:" + x.keySuffix
 }
 
 // FuzzVary checks the Vary parser's output and that a request always

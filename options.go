@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -46,6 +47,10 @@ type config struct {
 	backgroundLimit   int
 	backgroundTimeout time.Duration
 	coalesce          CoalesceOptions
+
+	credentialFields []string // canonical
+	partition        PartitionFunc
+	partitionSecret  []byte
 }
 
 func defaultConfig() config {
@@ -58,6 +63,7 @@ func defaultConfig() config {
 		storageTimeout:    DefaultStorageTimeout,
 		backgroundLimit:   DefaultBackgroundLimit,
 		backgroundTimeout: DefaultBackgroundTimeout,
+		credentialFields:  slices.Clone(DefaultCredentialFields),
 		policy: policy{
 			heuristicFraction:   0.1,
 			heuristicMax:        24 * time.Hour,

@@ -20,9 +20,10 @@ func isUnsafe(method string) bool {
 
 // invalidatedURLs returns the URIs a non-error response to an unsafe request
 // invalidates (RFC 9111 §4.4): the target URI, and the URIs in Location and
-// Content-Location when they have the target's origin.
-func invalidatedURLs(req *http.Request, h http.Header) []*url.URL {
-	urls := []*url.URL{req.URL}
+// Content-Location when they have the target's origin. target is the
+// request's effective URL: its host the one net/http sends.
+func invalidatedURLs(target *url.URL, h http.Header) []*url.URL {
+	urls := []*url.URL{target}
 	for _, field := range []string{"Location", "Content-Location"} {
 		value := h.Get(field)
 		if value == "" {
@@ -32,14 +33,17 @@ func invalidatedURLs(req *http.Request, h http.Header) []*url.URL {
 		if err != nil {
 			continue
 		}
-		target := req.URL.ResolveReference(ref)
-		if sameOrigin(target, req.URL) {
-			urls = append(urls, target)
+		resolved := target.ResolveReference(ref)
+		if sameOrigin(resolved, target) {
+			urls = append(urls, resolved)
 		}
 	}
 	return urls
 }
 
+// sameOrigin reports whether two URLs have one origin: scheme and host,
+// case and default port normalised (RFC 9110 §4.3.1).
 func sameOrigin(a, b *url.URL) bool {
-	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Host, b.Host)
+	return strings.EqualFold(a.Scheme, b.Scheme) &&
+		normalizeHost(lowerASCII(a.Scheme), a.Host) == normalizeHost(lowerASCII(b.Scheme), b.Host)
 }

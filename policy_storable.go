@@ -34,14 +34,14 @@ const (
 	detailRule           = "rule" // a configured Rule forbids storing it
 )
 
-// storable decides whether a response may be stored (RFC 9111 §3). When it
-// may not, it returns the reason.
-func (p policy) storable(req *http.Request, reqCC cacheControl, status int, f *responseFacts) (ok bool, reason string) {
+// storable decides whether a response to a request with method, read as r,
+// may be stored (RFC 9111 §3). When it may not, it returns the reason.
+func (p policy) storable(method string, r *cacheRequest, status int, f *responseFacts) (ok bool, reason string) {
 	switch {
-	case req.Method != http.MethodGet:
+	case method != http.MethodGet:
 		// HEAD responses freshen stored GETs (§4.3.5) but are not stored.
 		return false, detailMethod
-	case reqCC.noStore: // §5.2.1.5
+	case r.directives.noStore: // §5.2.1.5
 		return false, detailRequestNoStore
 	case status < 200 || status == http.StatusPartialContent || status == http.StatusNotModified:
 		// §3: a final status; 206 and 304 are not stored as responses.
@@ -53,8 +53,10 @@ func (p policy) storable(req *http.Request, reqCC cacheControl, status int, f *r
 		return false, detailNoStore
 	case p.shared && f.cc.private && len(f.cc.privateFields) == 0: // §5.2.2.7
 		return false, detailPrivate
-	case p.shared && fieldValue(req.Header, "Authorization") != "" &&
-		!(f.cc.public || f.cc.sMaxAge.present || f.cc.mustRevalidate): // §3.5
+	case p.shared && r.hasCredentials &&
+		!(f.cc.public || f.cc.sMaxAge.present || f.cc.mustRevalidate):
+		// §3.5, for every field that carries credentials (partition.go),
+		// not Authorization only.
 		return false, detailAuthorization
 	case f.varyStar: // §4.1: it could never be selected
 		return false, detailVaryStar

@@ -173,7 +173,8 @@ func TestStorable(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := testPolicy
 			p.shared = tt.shared
-			ok, reason := p.storable(tt.req, parseCacheControl(tt.req.Header), tt.status, parseResponseFacts(tt.header))
+			r := readRequest(tt.req)
+			ok, reason := p.storable(tt.req.Method, &r, tt.status, parseResponseFacts(tt.header))
 			if ok != tt.want || reason != tt.wantReason {
 				t.Errorf("storable = %v, %q; want %v, %q", ok, reason, tt.want, tt.wantReason)
 			}
@@ -443,7 +444,7 @@ func TestInvalidatedURLs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := invalidatedURLs(req, tt.resp)
+			got := invalidatedURLs(req.URL, tt.resp)
 			if len(got) != len(tt.want) {
 				t.Fatalf("got %v, want %v", got, tt.want)
 			}

@@ -1,6 +1,7 @@
 package httpcache
 
 import (
+	"slices"
 	"net/http"
 	"strings"
 )
@@ -14,7 +15,8 @@ type cacheRequest struct {
 	directives cacheControl
 	// hasRange: the request asks for part of the representation.
 	hasRange bool
-	// hasCredentials: it carries Authorization or Cookie.
+	// hasCredentials: it carries a credential field (partition.go), under
+	// a map key of any case.
 	hasCredentials bool
 	// conditional: the caller made it conditional with a validator the
 	// cache evaluates (If-None-Match, If-Modified-Since).
@@ -23,30 +25,29 @@ type cacheRequest struct {
 	hasBody bool
 }
 
-// readRequest reads what the cache needs from req's header.
-func readRequest(req *http.Request) cacheRequest {
-	var r cacheRequest
-	readRequestInto(&r, req)
-	return r
-}
-
-// readRequestInto is readRequest into a cacheRequest in place; r must be
-// zero.
-func readRequestInto(r *cacheRequest, req *http.Request) {
+// readRequestInto reads what the cache needs from req's header into r,
+// which must be zero. Field names are matched without regard to case:
+// net/http sends a map key that is not canonical as it is, so the origin
+// sees "cache-control" as Cache-Control, and so must the cache.
+// credentials tells which fields carry credentials.
+func readRequestInto(r *cacheRequest, req *http.Request, credentials *partitioner) {
 	var cacheControlLines, pragma []string
 	for name, values := range req.Header {
 		nonEmpty := len(values) > 0 && values[0] != ""
-		switch name {
+		canonical := http.CanonicalHeaderKey(name)
+		switch canonical {
 		case "Cache-Control":
-			cacheControlLines, r.directives.present = values, true
+			cacheControlLines, r.directives.present = appendLines(cacheControlLines, values), true
 		case "Pragma":
-			pragma = values
+			pragma = appendLines(pragma, values)
 		case "Range":
-			r.hasRange = nonEmpty
-		case "Authorization", "Cookie": // credentialFields
-			r.hasCredentials = r.hasCredentials || len(values) > 0
+			r.hasRange = r.hasRange || nonEmpty
 		case "If-None-Match", "If-Modified-Since":
 			r.conditional = r.conditional || nonEmpty
+		default:
+			if len(values) > 0 && credentials.isCredential(canonical) {
+				r.hasCredentials = true
+			}
 		}
 	}
 	for _, line := range cacheControlLines {
@@ -75,4 +76,13 @@ func pragmaNoCache(lines []string) bool {
 		}
 	}
 	return false
+}
+
+// appendLines adds a field's lines to those read under another map key of
+// the same name; the usual single key costs no copy.
+func appendLines(lines, more []string) []string {
+	if lines == nil {
+		return more
+	}
+	return append(slices.Clip(lines), more...)
 }

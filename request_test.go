@@ -45,17 +45,34 @@ func TestReadRequest(t *testing.T) {
 	}
 }
 
-// TestCredentialFieldsAgree keeps readRequest's switch in step with
-// credentialFields, which keys and fingerprints use.
-func TestCredentialFieldsAgree(t *testing.T) {
-	for _, name := range credentialFields {
-		req := &http.Request{Header: http.Header{name: {"secret"}}}
-		if !readRequest(req).hasCredentials || !hasCredentials(req) {
-			t.Errorf("%s is not counted as a credential everywhere", name)
+// TestCredentialFields: every default credential field counts, under a
+// map key of any case (net/http sends a non-canonical key as it is), and
+// puts the request in a partition; nothing else does.
+func TestCredentialFields(t *testing.T) {
+	for _, name := range DefaultCredentialFields {
+		for _, key := range []string{name, strings.ToLower(name), strings.ToUpper(name)} {
+			req := &http.Request{Header: http.Header{key: {"secret"}}}
+			r := readRequest(req)
+			if !r.hasCredentials || testPartitioner.keySuffix(req, r.hasCredentials) == "" {
+				t.Errorf("%s (as %q) is not counted as a credential", name, key)
+			}
 		}
 	}
 	plain := &http.Request{Header: http.Header{"Accept": {"x"}}}
-	if readRequest(plain).hasCredentials || hasCredentials(plain) {
+	if r := readRequest(plain); r.hasCredentials || testPartitioner.keySuffix(plain, false) != "" {
 		t.Error("a request without credentials counted as having some")
+	}
+}
+
+// TestNonCanonicalFieldNames: the cache reads a request's fields as the
+// origin would, whatever the case of their map keys.
+func TestNonCanonicalFieldNames(t *testing.T) {
+	req := &http.Request{Header: http.Header{"cache-control": {"no-store"}}}
+	if r := readRequest(req); !r.bypass() {
+		t.Error("a lower-case cache-control: no-store was not seen")
+	}
+	req = &http.Request{Header: http.Header{"if-none-match": {`"x"`}}}
+	if !readRequest(req).conditional {
+		t.Error("a lower-case if-none-match was not seen")
 	}
 }

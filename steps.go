@@ -196,7 +196,7 @@ func (t *Transport) entryToStore(x *exchange, resp *http.Response, requestTime, 
 	}
 	entry.facts.Store(facts)
 	ruled := t.factsFor(x, entry)
-	ok, reason := t.cfg.policy.storable(x.req, x.request.directives, resp.StatusCode, ruled)
+	ok, reason := t.cfg.policy.storable(x.req.Method, &x.request, resp.StatusCode, ruled)
 	if !ok {
 		return nil, decision{}, 0, reason
 	}

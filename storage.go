@@ -12,10 +12,14 @@ import (
 // Storage keeps cached responses for a Transport. Implementations must be
 // safe for concurrent use.
 //
-// A key names one resource: the normalised URL a GET or HEAD request
-// targets (GET and HEAD share it). Under one key a store keeps one or more
-// variants (RFC 9111 §4.1), told apart by Entry.Variant: Set replaces the
-// variant with the same Variant and keeps the others. A store may keep only
+// A key names one resource as one partition sees it: the resource's URL as
+// net/http sends the request (scheme, Host, request target; GET and HEAD
+// share it) and, for a request with credentials, a NUL byte and a keyed
+// fingerprint naming its partition (KeyURL and KeyPartition split it). A
+// response to one partition's request is stored under that partition's
+// key only. Under one key a store keeps one or more variants (RFC 9111
+// §4.1), told apart by Entry.Variant: Set replaces the variant with the
+// same Variant and keeps the others. A store may keep only
 // a bounded number of variants per key and may drop any entry at any time;
 // a cache that forgets is still correct.
 //
@@ -38,9 +42,16 @@ type Storage interface {
 	// caller does not modify it.
 	Set(ctx context.Context, key string, entry *Entry, ttl time.Duration) error
 
-	// Delete removes every variant stored under key. Deleting a key that is
-	// not there is not an error.
+	// Delete removes every variant stored under key: one partition's
+	// response to a URL. Deleting a key that is not there is not an error.
 	Delete(ctx context.Context, key string) error
+
+	// DeleteURL removes every variant stored under every key whose URL
+	// part (KeyURL) is url, in every partition, as an invalidation must
+	// (RFC 9111 §4.4). A store that keeps keys with a partition apart from
+	// the URL's (a file or a Redis key each) indexes them by URL.
+	// Deleting a URL with nothing stored is not an error.
+	DeleteURL(ctx context.Context, url string) error
 }
 
 // maxVariantsPerKey bounds how many variants the built-in stores

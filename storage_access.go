@@ -175,24 +175,43 @@ func (t *Transport) storeIn(ctx context.Context, s tier, key string, entry *Entr
 	}
 }
 
-// remove deletes every variant of key for a request; a storage error is
-// logged. The delete runs even when the caller has gone: the response
-// that caused it is outdated.
+// remove deletes every variant of key, one partition's response, for a
+// request; a storage error is logged. The delete runs even when the caller
+// has gone: the response that caused it is outdated.
 func (t *Transport) remove(req *http.Request, key string) {
 	if err := t.delete(context.WithoutCancel(req.Context()), key); err != nil {
 		t.storageErrors.log(req.Context(), "delete", key, err)
 	}
 }
 
-// delete removes every variant of key from the whole Storage, after the
-// writes queued before it, so that none brings it back, and returns the
-// Storage's error.
+// removeURL deletes every key of url, in every partition, for a request
+// that invalidates it (RFC 9111 §4.4); a storage error is logged.
+func (t *Transport) removeURL(req *http.Request, url string) {
+	if err := t.deleteURL(context.WithoutCancel(req.Context()), url); err != nil {
+		t.storageErrors.log(req.Context(), "delete url", url, err)
+	}
+}
+
+// delete removes every variant of key from the whole Storage and returns
+// the Storage's error.
 func (t *Transport) delete(ctx context.Context, key string) error {
+	return t.deleteInOrder(ctx, func(ctx context.Context) error { return t.storage.all.Delete(ctx, key) })
+}
+
+// deleteURL removes every key of url from the whole Storage and returns
+// the Storage's error.
+func (t *Transport) deleteURL(ctx context.Context, url string) error {
+	return t.deleteInOrder(ctx, func(ctx context.Context) error { return t.storage.all.DeleteURL(ctx, url) })
+}
+
+// deleteInOrder runs a delete after the writes queued before it, so that
+// none brings back what it removes, under the storage timeout.
+func (t *Transport) deleteInOrder(ctx context.Context, del func(context.Context) error) error {
 	var err error
 	t.inOrder(func() {
 		ctx, cancel := storageContext(ctx, t.storage.all, t.cfg.storageTimeout)
 		defer cancel()
-		err = t.storage.all.Delete(ctx, key)
+		err = del(ctx)
 	})
 	return err
 }

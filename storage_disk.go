@@ -83,6 +83,7 @@ type DiskStorage struct {
 	files     map[string]*diskFile // by path relative to dir
 	recency   recencyList[*diskFile]
 	spares    []spareFile // in the spare directory
+	secret    []byte
 }
 
 // spareFile is a file kept for reuse, and its size.
@@ -119,7 +120,7 @@ func NewDiskStorage(dir string, maxBytes int64) (*DiskStorage, error) {
 	}
 	probe.Close()
 	os.Remove(probe.Name())
-	d := &DiskStorage{dir: dir, maxBytes: maxBytes, files: make(map[string]*diskFile)}
+	d := &DiskStorage{dir: dir, maxBytes: maxBytes, files: make(map[string]*diskFile), secret: newPartitionSecret()}
 	if err := d.scan(); err != nil {
 		return nil, fmt.Errorf("httpcache: NewDiskStorage: scanning %s: %w", dir, err)
 	}
@@ -188,21 +189,42 @@ func (d *DiskStorage) scan() error {
 }
 
 // fileName returns the path, relative to dir, of key's file: a SHA-256 of
-// the key in hex, fanned out into 256 subdirectories as ab/abcd…, so that
-// any key is a safe name and no directory grows too large.
+// the key's URL (KeyURL) in hex, fanned out into 256 subdirectories as
+// ab/abcd…, so that any key is a safe name and no directory grows too
+// large; for a key with a partition, the URL's name, a dot and a SHA-256 of
+// the whole key. Every file of a URL is in one subdirectory and starts with
+// its name, so that DeleteURL finds them all.
 func fileName(key string) string {
+	name := urlFileName(KeyURL(key))
+	if KeyPartition(key) == "" {
+		return name
+	}
 	sum := sha256.Sum256([]byte(key))
+	return name + "." + hex.EncodeToString(sum[:])
+}
+
+// urlFileName is the name of the file of url's key without a partition.
+func urlFileName(url string) string {
+	sum := sha256.Sum256([]byte(url))
 	h := hex.EncodeToString(sum[:])
 	return filepath.Join(h[:2], h)
 }
 
 func isDiskFileName(name string) bool {
 	base := filepath.Base(name)
-	if len(base) != sha256.Size*2 {
+	urlPart, keyPart, partitioned := strings.Cut(base, ".")
+	if !isHexDigest(urlPart) || (partitioned && !isHexDigest(keyPart)) {
 		return false
 	}
-	_, err := hex.DecodeString(base)
-	return err == nil && name == filepath.Join(base[:2], base)
+	return name == filepath.Join(base[:2], base)
+}
+
+func isHexDigest(s string) bool {
+	if len(s) != sha256.Size*2 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
 }
 
 // Get returns the unexpired variants stored under key. A file that fails
@@ -496,6 +518,39 @@ func (d *DiskStorage) Size() int64 {
 	defer d.mu.Unlock()
 	return d.usedBytes
 }
+
+// DeleteURL removes the files of every key of url: the key without a
+// partition, and every partition's, found in the URL's subdirectory, this
+// process's and other processes' alike.
+func (d *DiskStorage) DeleteURL(ctx context.Context, url string) error {
+	name := urlFileName(url)
+	dir, base := filepath.Split(name)
+	entries, err := os.ReadDir(filepath.Join(d.dir, dir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("httpcache: disk storage: %w", err)
+	}
+	var first error
+	for _, entry := range entries {
+		if n := entry.Name(); n == base || strings.HasPrefix(n, base+".") {
+			file := filepath.Join(dir, n)
+			d.forget(file)
+			if err := d.recycle(filepath.Join(d.dir, file), -1); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+// PartitionSecret returns the secret generated when the store was opened
+// (PartitionSecretKeeper). It is not kept in the directory, where a copy of
+// the files would find it with them: processes that share the directory
+// share the stored responses of requests with credentials only when each
+// Transport is given the same secret (WithPartitionSecret).
+func (d *DiskStorage) PartitionSecret() []byte { return d.secret }
 
 // removeCorrupt removes a file that failed its checks, unless another
 // writer has replaced it since it was opened as f.

@@ -20,7 +20,11 @@ type MemoryStorage struct {
 	mu        sync.Mutex
 	usedBytes int64
 	items     map[string]*memoryItem
-	recency   recencyList[*memoryItem]
+	// partitioned indexes the items of keys with a partition by their
+	// URL (KeyURL), for DeleteURL.
+	partitioned map[string]map[*memoryItem]struct{}
+	recency     recencyList[*memoryItem]
+	secret      []byte
 }
 
 // memoryItem is one key's variants, linked into the recency list. Its
@@ -46,7 +50,8 @@ func NewMemoryStorage(maxBytes int64) *MemoryStorage {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMemoryBytes
 	}
-	return &MemoryStorage{maxBytes: maxBytes, epoch: time.Now(), items: make(map[string]*memoryItem)}
+	return &MemoryStorage{maxBytes: maxBytes, epoch: time.Now(), items: make(map[string]*memoryItem),
+		partitioned: make(map[string]map[*memoryItem]struct{}), secret: newPartitionSecret()}
 }
 
 // Get returns the variants stored under key that have not expired.
@@ -99,9 +104,7 @@ func (m *MemoryStorage) Set(_ context.Context, key string, entry *Entry, ttl tim
 	defer m.mu.Unlock()
 	item := m.items[key]
 	if item == nil {
-		item = &memoryItem{key: key}
-		item.node.item = item
-		m.items[key] = item
+		item = m.add(key)
 	}
 	m.recency.touch(&item.node)
 	variants := make([]*Entry, 0, len(item.variants)+1)
@@ -129,6 +132,25 @@ func (m *MemoryStorage) Delete(_ context.Context, key string) error {
 	}
 	return nil
 }
+
+// DeleteURL removes every variant stored under every key of url, in every
+// partition.
+func (m *MemoryStorage) DeleteURL(_ context.Context, url string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if item := m.items[url]; item != nil {
+		m.remove(item)
+	}
+	for item := range m.partitioned[url] {
+		m.remove(item)
+	}
+	return nil
+}
+
+// PartitionSecret returns the secret generated for the store
+// (PartitionSecretKeeper): every Transport using it computes the same
+// partitions.
+func (m *MemoryStorage) PartitionSecret() []byte { return m.secret }
 
 // Len returns the number of keys stored.
 func (m *MemoryStorage) Len() int {
@@ -182,14 +204,35 @@ func (m *MemoryStorage) evict(keep *memoryItem) {
 	}
 }
 
+// add makes the item of a new key. m.mu is held.
+func (m *MemoryStorage) add(key string) *memoryItem {
+	item := &memoryItem{key: key}
+	item.node.item = item
+	m.items[key] = item
+	if url := KeyURL(key); url != key {
+		if m.partitioned[url] == nil {
+			m.partitioned[url] = make(map[*memoryItem]struct{})
+		}
+		m.partitioned[url][item] = struct{}{}
+	}
+	return item
+}
+
 func (m *MemoryStorage) remove(item *memoryItem) {
 	m.recency.remove(&item.node)
 	delete(m.items, item.key)
 	m.usedBytes -= item.size
+	if url := KeyURL(item.key); url != item.key {
+		delete(m.partitioned[url], item)
+		if len(m.partitioned[url]) == 0 {
+			delete(m.partitioned, url)
+		}
+	}
 }
 
 var (
-	_ KeyBytesGetter = (*MemoryStorage)(nil)
-	_ LocalStorage   = (*MemoryStorage)(nil)
-	_ MemoryTiered   = (*MemoryStorage)(nil)
+	_ KeyBytesGetter        = (*MemoryStorage)(nil)
+	_ LocalStorage          = (*MemoryStorage)(nil)
+	_ MemoryTiered          = (*MemoryStorage)(nil)
+	_ PartitionSecretKeeper = (*MemoryStorage)(nil)
 )

@@ -67,6 +67,21 @@ func (s *TieredStorage) Delete(ctx context.Context, key string) error {
 	return s.back.Delete(ctx, key)
 }
 
+// DeleteURL removes every key of url from both tiers.
+func (s *TieredStorage) DeleteURL(ctx context.Context, url string) error {
+	s.front.DeleteURL(ctx, url)
+	return s.back.DeleteURL(ctx, url)
+}
+
+// PartitionSecret returns the shared tier's secret when it keeps one, and
+// else the memory tier's (PartitionSecretKeeper).
+func (s *TieredStorage) PartitionSecret() []byte {
+	if keeper, ok := s.back.(PartitionSecretKeeper); ok {
+		return keeper.PartitionSecret()
+	}
+	return s.front.PartitionSecret()
+}
+
 // MemoryTier returns the memory tier, as the Transport reads and writes it
 // at once, and the shared tier, which it writes behind the request
 // (MemoryTiered).
@@ -106,6 +121,10 @@ func (m tieredMemory) Set(ctx context.Context, key string, entry *Entry, ttl tim
 
 func (m tieredMemory) Delete(ctx context.Context, key string) error {
 	return m.s.front.Delete(ctx, key)
+}
+
+func (m tieredMemory) DeleteURL(ctx context.Context, url string) error {
+	return m.s.front.DeleteURL(ctx, url)
 }
 
 func (m tieredMemory) Local() bool { return true }

@@ -50,6 +50,11 @@ func (w *declaringWrapper) Delete(ctx context.Context, key string) error {
 	return w.inner.Delete(ctx, key)
 }
 
+func (w *declaringWrapper) DeleteURL(ctx context.Context, url string) error {
+	w.note(ctx)
+	return w.inner.DeleteURL(ctx, url)
+}
+
 func (w *declaringWrapper) Local() bool                          { return w.inner.Local() }
 func (w *declaringWrapper) MemoryTier() (memory, behind Storage) { return w, nil }
 

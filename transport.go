@@ -33,6 +33,8 @@ type Transport struct {
 	writes *writeBehind
 	// storageErrors logs storage errors without flooding the log.
 	storageErrors *storageErrorLog
+	// partitions names the partitions of requests (partition.go).
+	partitions *partitioner
 }
 
 // New returns a caching Transport. With no options it is a private cache in
@@ -64,7 +66,11 @@ func NewTransport(opts ...Option) (*Transport, error) {
 		cfg.storage = NewMemoryStorage(DefaultMemoryBytes)
 	}
 	cfg.policy.shared = cfg.shared
+	if err := cfg.coalesce.checkIgnored(cfg.credentialFields); err != nil {
+		return nil, fmt.Errorf("httpcache: %w", err)
+	}
 	t := &Transport{
+		partitions:    newPartitioner(cfg.credentialFields, cfg.partition, partitionSecret(&cfg)),
 		cfg:           cfg,
 		storage:       newStorageAccess(cfg.storage),
 		storageErrors: newStorageErrorLog(cfg.logger),
@@ -77,6 +83,20 @@ func NewTransport(opts ...Option) (*Transport, error) {
 		t.writes = newWriteBehind()
 	}
 	return t, nil
+}
+
+// partitionSecret returns the secret partitions are fingerprinted with:
+// the configured one, else the Storage's, else a new one.
+func partitionSecret(cfg *config) []byte {
+	if cfg.partitionSecret != nil {
+		return cfg.partitionSecret
+	}
+	if keeper, ok := cfg.storage.(PartitionSecretKeeper); ok {
+		if secret := keeper.PartitionSecret(); len(secret) >= minPartitionSecret {
+			return secret
+		}
+	}
+	return newPartitionSecret()
 }
 
 // Close stops the Transport's background work: it starts no more
@@ -113,7 +133,7 @@ func (t *Transport) Invalidate(ctx context.Context, rawURL string) error {
 	if !u.IsAbs() {
 		return fmt.Errorf("httpcache: Invalidate: %q is not an absolute URL", rawURL)
 	}
-	return t.delete(ctx, cacheKey(u))
+	return t.deleteURL(ctx, cacheKey(u))
 }
 
 // RoundTrip answers req from the cache where RFC 9111 allows, and from the
@@ -133,11 +153,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := x.options.validate(); err != nil {
 		return nil, err
 	}
-	if x.request.bypass() || x.options.Bypass || (len(t.cfg.rules) > 0 && t.cfg.rules.bypasses(req.Method, req.URL)) {
+	if x.request.bypass() || x.options.Bypass || (len(t.cfg.rules) > 0 && t.cfg.rules.bypasses(req.Method, wireHost(req), req.URL.Path)) {
 		return t.forward(req, CacheStatus{Forward: ForwardBypass})
 	}
-	var keyBuffer [256]byte
-	key := appendCacheKey(keyBuffer[:0], req.URL)
+	var keyBuffer [512]byte
+	key := x.appendKey(keyBuffer[:0])
+	if hasControlBytes(key[:len(key)-len(x.keySuffix)]) {
+		// net/http refuses to send it; it must not find another's entry.
+		return t.forward(req, CacheStatus{Forward: ForwardBypass})
+	}
 	stored, varyMiss := x.selectVariant(t.load(req.Context(), key))
 	if stored == nil {
 		x.forward = ForwardURIMiss
@@ -213,7 +237,7 @@ func (t *Transport) ruleFor(x *exchange, status int) *compiledRule {
 	if x.optionRule != nil {
 		return x.optionRule
 	}
-	return t.cfg.rules.match(x.req.Method, x.req.URL, status)
+	return t.cfg.rules.match(x.req.Method, wireHost(x.req), x.req.URL.Path, status)
 }
 
 // factsFor returns an entry's facts as the rule that applies to x's
@@ -261,8 +285,8 @@ func (t *Transport) forwardUnsafe(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 400 {
-		for _, u := range invalidatedURLs(req, resp.Header) {
-			t.remove(req, cacheKey(u))
+		for _, u := range invalidatedURLs(effectiveURL(req), resp.Header) {
+			t.removeURL(req, cacheKey(u))
 		}
 	}
 	return resp, nil

@@ -189,10 +189,10 @@ func (r *compiledRule) catchAll() bool {
 	return r.host == "" && r.path == "" && len(r.Methods) == 0 && len(r.Statuses) == 0
 }
 
-// matches reports whether the rule applies to a request; status is the
-// response's, or 0 before there is one, when a rule limited to some
-// statuses does not match.
-func (r *compiledRule) matches(method string, u *url.URL, status int) bool {
+// matches reports whether the rule applies to a request for path on host,
+// the Host net/http sends; status is the response's, or 0 before there is
+// one, when a rule limited to some statuses does not match.
+func (r *compiledRule) matches(method, host, path string, status int) bool {
 	if len(r.Statuses) > 0 && !slices.Contains(r.Statuses, status) {
 		return false
 	}
@@ -200,16 +200,14 @@ func (r *compiledRule) matches(method string, u *url.URL, status int) bool {
 		return false
 	}
 	if r.host != "" {
-		host := u.Host
 		if !r.hostHasPort {
-			host = u.Hostname()
+			host = (&url.URL{Host: host}).Hostname()
 		}
 		if !globMatch(r.host, strings.ToLower(host)) {
 			return false
 		}
 	}
 	if r.path != "" {
-		path := u.Path
 		if path == "" {
 			path = "/"
 		}
@@ -230,9 +228,9 @@ func (r *compiledRule) cacheable(status int) bool {
 
 // match returns the first rule that applies to a request and a response
 // status, or nil.
-func (s ruleSet) match(method string, u *url.URL, status int) *compiledRule {
+func (s ruleSet) match(method, host, path string, status int) *compiledRule {
 	for _, r := range s {
-		if r.matches(method, u, status) {
+		if r.matches(method, host, path, status) {
 			return r
 		}
 	}
@@ -242,9 +240,9 @@ func (s ruleSet) match(method string, u *url.URL, status int) *compiledRule {
 // bypasses reports whether a Bypass rule turns the cache off for a request
 // before its response is known: the first rule that matches without regard
 // to status decides.
-func (s ruleSet) bypasses(method string, u *url.URL) bool {
+func (s ruleSet) bypasses(method, host, path string) bool {
 	for _, r := range s {
-		if len(r.Statuses) == 0 && r.matches(method, u, 0) {
+		if len(r.Statuses) == 0 && r.matches(method, host, path, 0) {
 			return r.Bypass
 		}
 	}

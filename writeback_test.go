@@ -29,6 +29,10 @@ func newGatedStorage() *gatedStorage {
 		s.record("delete " + key)
 		return s.memory.Delete(ctx, key)
 	}
+	s.deleteURL = func(ctx context.Context, url string) error {
+		s.record("delete " + url)
+		return s.memory.DeleteURL(ctx, url)
+	}
 	return s
 }
 

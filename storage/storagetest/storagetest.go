@@ -45,6 +45,9 @@ func Run(t *testing.T, newStore Factory) {
 		{"ExpiryHint", testExpiryHint},
 		{"SizeBound", testSizeBound},
 		{"Concurrency", testConcurrency},
+		{"Partitions", testPartitions},
+		{"ManyPartitions", testManyPartitions},
+		{"DeleteURLMissing", testDeleteURLMissing},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore) })
@@ -333,6 +336,77 @@ func testConcurrency(t *testing.T, newStore Factory) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// PartitionKey returns the storage key of url in the partition named by
+// fingerprint, as the Transport builds it: see httpcache.KeyURL.
+func PartitionKey(url, fingerprint string) string { return url + "\x00" + fingerprint }
+
+// fingerprint returns a partition fingerprint for tests, shaped as the
+// Transport's (64 hexadecimal digits).
+func fingerprint(i int) string { return fmt.Sprintf("%064x", i) }
+
+// testPartitions: each partition of a URL is a key of its own; Delete
+// removes one partition, DeleteURL every partition of its URL and nothing
+// of another URL, even one that starts with the same characters.
+func testPartitions(t *testing.T, newStore Factory) {
+	s := newStore(t, 0)
+	ctx := context.Background()
+	url := "https://example.com/me"
+	plain, alice, bob := url, PartitionKey(url, fingerprint(1)), PartitionKey(url, fingerprint(2))
+	others := []string{"https://example.com/me2", PartitionKey("https://example.com/me2", fingerprint(1)),
+		"https://example.com/me?x", PartitionKey("https://example.com/m", fingerprint(1))}
+	for i, key := range append([]string{plain, alice, bob}, others...) {
+		mustSet(t, s, key, NewEntry("", "p"+strconv.Itoa(i), 100), time.Hour)
+	}
+	CheckEntry(t, mustGetOne(t, s, plain), NewEntry("", "p0", 100))
+	CheckEntry(t, mustGetOne(t, s, alice), NewEntry("", "p1", 100))
+	CheckEntry(t, mustGetOne(t, s, bob), NewEntry("", "p2", 100))
+
+	mustDeleteAll(t, s, alice)
+	CheckEntry(t, mustGetOne(t, s, bob), NewEntry("", "p2", 100))
+	CheckEntry(t, mustGetOne(t, s, plain), NewEntry("", "p0", 100))
+
+	if err := s.DeleteURL(ctx, url); err != nil {
+		t.Fatalf("DeleteURL(%q): %v", url, err)
+	}
+	for _, key := range []string{plain, alice, bob} {
+		if got := mustGet(t, s, key); len(got) != 0 {
+			t.Fatalf("DeleteURL left %d variants under %q", len(got), key)
+		}
+	}
+	for i, key := range others {
+		CheckEntry(t, mustGetOne(t, s, key), NewEntry("", "p"+strconv.Itoa(i+3), 100))
+	}
+}
+
+// testManyPartitions: a thousand partitions of one URL (a thousand users)
+// are all kept, none crowding out another, and DeleteURL removes them all.
+func testManyPartitions(t *testing.T, newStore Factory) {
+	s := newStore(t, 0)
+	const users = 1000
+	url := "https://example.com/profile"
+	for i := 0; i < users; i++ {
+		mustSet(t, s, PartitionKey(url, fingerprint(i)), NewEntry("", "u"+strconv.Itoa(i), 64), time.Hour)
+	}
+	for i := 0; i < users; i++ {
+		CheckEntry(t, mustGetOne(t, s, PartitionKey(url, fingerprint(i))), NewEntry("", "u"+strconv.Itoa(i), 64))
+	}
+	if err := s.DeleteURL(context.Background(), url); err != nil {
+		t.Fatalf("DeleteURL: %v", err)
+	}
+	for i := 0; i < users; i++ {
+		if got := mustGet(t, s, PartitionKey(url, fingerprint(i))); len(got) != 0 {
+			t.Fatalf("DeleteURL left user %d's entry", i)
+		}
+	}
+}
+
+func testDeleteURLMissing(t *testing.T, newStore Factory) {
+	s := newStore(t, 0)
+	if err := s.DeleteURL(context.Background(), "https://example.com/none"); err != nil {
+		t.Fatalf("DeleteURL of a URL with nothing stored: %v", err)
 	}
 }
 

@@ -1,0 +1,236 @@
+package httpcache
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+)
+
+// Partitions: a request's credentials, and whatever a partition hook names
+// for it, put it in a partition of its own. A response is stored under the
+// key of its request's partition, and only requests of that partition find
+// it: one user's response never answers another user's request, whatever
+// the response's headers say and in both cache modes. Requests without
+// credentials share the partition without a name.
+//
+// A partition is named by a keyed fingerprint (an HMAC-SHA-256) of the
+// credentials, never by the credentials themselves, so that no store, file
+// or log holds them.
+
+// DefaultCredentialFields are the request fields that carry credentials by
+// default: each puts a request in a partition of its own. Change the set
+// with WithCredentialFields or WithExtraCredentialFields.
+var DefaultCredentialFields = []string{
+	"Authorization", "Proxy-Authorization", "Cookie",
+	"X-Api-Key", "Api-Key", "X-Auth-Token", "X-Access-Token",
+}
+
+// PartitionFunc names the partition of a request for what the cache cannot
+// see in its header: a token an upstream transport adds from the request's
+// context, a client certificate, a tenant. Requests with different names
+// never share a stored response or a request to the origin; the empty name
+// adds nothing. It must be safe for concurrent use and fast: it runs on
+// every request, hits included.
+type PartitionFunc func(req *http.Request) string
+
+// WithCredentialFields replaces the request fields that carry credentials
+// (DefaultCredentialFields). The names are matched without regard to case,
+// as field names are. A response to a request with any of them is stored
+// in the partition of their values only, and in a shared cache only where
+// RFC 9111 §3.5 allows (as for Authorization).
+func WithCredentialFields(names ...string) Option {
+	return func(c *config) error {
+		fields, err := canonicalFieldNames("WithCredentialFields", names)
+		if err != nil {
+			return err
+		}
+		c.credentialFields = fields
+		return nil
+	}
+}
+
+// WithExtraCredentialFields adds request fields that carry credentials to
+// the set (DefaultCredentialFields unless WithCredentialFields replaced it),
+// for APIs with a header of their own, such as "X-Goog-Api-Key".
+func WithExtraCredentialFields(names ...string) Option {
+	return func(c *config) error {
+		fields, err := canonicalFieldNames("WithExtraCredentialFields", names)
+		if err != nil {
+			return err
+		}
+		for _, name := range fields {
+			if !slices.Contains(c.credentialFields, name) {
+				c.credentialFields = append(c.credentialFields, name)
+			}
+		}
+		return nil
+	}
+}
+
+// WithPartition sets a hook that names the partition of each request, for
+// credentials the cache cannot see in the request's header: add it
+// whenever credentials are added below the cache (by the upstream
+// transport, from the context) or differ between Transports sharing one
+// Storage. The name applies to the storage key and to the sharing of
+// requests in flight (WithCoalescing).
+func WithPartition(partition PartitionFunc) Option {
+	return func(c *config) error {
+		if partition == nil {
+			return errors.New("WithPartition: the function is nil")
+		}
+		c.partition = partition
+		return nil
+	}
+}
+
+// WithPartitionSecret sets the secret partition fingerprints are keyed
+// with. Transports that share a Storage across processes (a disk
+// directory, a Redis) share the stored responses of requests with
+// credentials only when they use the same secret: give each the same one,
+// from where the application keeps its secrets. Without it, the secret is
+// the Storage's (see PartitionSecretKeeper), or else one generated for the
+// Transport; responses to requests without credentials are shared whatever
+// the secret. The secret must be at least 16 bytes.
+func WithPartitionSecret(secret []byte) Option {
+	return func(c *config) error {
+		if len(secret) < minPartitionSecret {
+			return fmt.Errorf("WithPartitionSecret: %d bytes; at least %d are needed", len(secret), minPartitionSecret)
+		}
+		c.partitionSecret = slices.Clone(secret)
+		return nil
+	}
+}
+
+// PartitionSecretKeeper is implemented by a Storage that keeps the secret
+// partition fingerprints are keyed with, so that every Transport using the
+// store (without WithPartitionSecret) computes the same partitions:
+// MemoryStorage, DiskStorage and TieredStorage generate one when made. A
+// store shared by processes may keep one they all read.
+type PartitionSecretKeeper interface {
+	Storage
+	// PartitionSecret returns the store's secret: at least 16 bytes, the
+	// same on every call.
+	PartitionSecret() []byte
+}
+
+// minPartitionSecret is the shortest secret accepted.
+const minPartitionSecret = 16
+
+// newPartitionSecret returns a random secret for a store or a Transport.
+func newPartitionSecret() []byte {
+	secret := make([]byte, 32)
+	rand.Read(secret) // never fails (crypto/rand)
+	return secret
+}
+
+// canonicalFieldNames checks field names and returns them canonical.
+func canonicalFieldNames(option string, names []string) ([]string, error) {
+	out := make([]string, 0, len(names))
+	for _, name := range names {
+		if !isToken(name) {
+			return nil, fmt.Errorf("%s: %q is not a header field name", option, name)
+		}
+		out = append(out, http.CanonicalHeaderKey(name))
+	}
+	return out, nil
+}
+
+// maxCachedFingerprints bounds the fingerprints a partitioner keeps, so
+// that a hit with credentials does not compute an HMAC each time; past it
+// the cache starts afresh.
+const maxCachedFingerprints = 8192
+
+// partitioner names the partitions of requests: a keyed fingerprint of
+// their credential fields and of the hook's name.
+type partitioner struct {
+	fields []string // canonical names
+	hook   PartitionFunc
+	secret []byte
+
+	mu     sync.RWMutex
+	cached map[string]string // fingerprint input → key suffix
+}
+
+func newPartitioner(fields []string, hook PartitionFunc, secret []byte) *partitioner {
+	return &partitioner{fields: fields, hook: hook, secret: secret, cached: make(map[string]string)}
+}
+
+// isCredential reports whether a canonical field name carries credentials.
+func (p *partitioner) isCredential(canonicalName string) bool {
+	return slices.Contains(p.fields, canonicalName)
+}
+
+// keySuffix returns what follows the URL part of req's storage key: a NUL
+// byte and the fingerprint naming req's partition; empty for a request
+// without credentials (hasCredentials false) and without a name from the
+// hook. Suffixes are kept, so that a hit computes no HMAC and allocates
+// nothing.
+func (p *partitioner) keySuffix(req *http.Request, hasCredentials bool) string {
+	var named string
+	if p.hook != nil {
+		named = p.hook(req)
+	}
+	if !hasCredentials && named == "" {
+		return ""
+	}
+	var buffer [512]byte
+	input := p.appendInput(buffer[:0], req, named)
+	p.mu.RLock()
+	suffix, ok := p.cached[string(input)]
+	p.mu.RUnlock()
+	if ok {
+		return suffix
+	}
+	return p.newKeySuffix(string(input))
+}
+
+// appendInput appends what a partition's fingerprint is computed from: each
+// credential field present, in the configured order, with its values,
+// then the hook's name. Fields are found whatever the case of their map
+// key; net/http sends a non-canonical key as it is.
+func (p *partitioner) appendInput(b []byte, req *http.Request, named string) []byte {
+	for _, field := range p.fields {
+		b = appendCredentialValues(b, field, req.Header[field])
+	}
+	for name, values := range req.Header {
+		if canonical := http.CanonicalHeaderKey(name); canonical != name && p.isCredential(canonical) {
+			b = appendCredentialValues(b, canonical, values)
+		}
+	}
+	if named != "" {
+		b = append(b, "\x00partition\x00"...)
+		b = append(b, named...)
+	}
+	return b
+}
+
+func appendCredentialValues(b []byte, field string, values []string) []byte {
+	for _, value := range values {
+		b = append(b, field...)
+		b = append(b, 0)
+		b = append(b, value...)
+		b = append(b, 0)
+	}
+	return b
+}
+
+// newKeySuffix computes and keeps the key suffix of an input: NUL and the
+// input's HMAC in hex.
+func (p *partitioner) newKeySuffix(input string) string {
+	mac := hmac.New(sha256.New, p.secret)
+	mac.Write([]byte(input))
+	suffix := "\x00" + hex.EncodeToString(mac.Sum(nil))
+	p.mu.Lock()
+	if len(p.cached) >= maxCachedFingerprints {
+		clear(p.cached)
+	}
+	p.cached[input] = suffix
+	p.mu.Unlock()
+	return suffix
+}
