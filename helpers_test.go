@@ -14,13 +14,13 @@ package httpcache
 // (package httpcache_test), not here.
 
 import (
-	"slices"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"

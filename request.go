@@ -1,8 +1,8 @@
 package httpcache
 
 import (
-	"slices"
 	"net/http"
+	"slices"
 	"strings"
 )
 
