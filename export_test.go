@@ -55,6 +55,9 @@ func (t *Transport) waitForBackground() { t.background.wg.Wait() }
 // leaves the writer open for more.
 func (t *Transport) waitForWrites() {
 	w := t.writes
+	if w == nil {
+		return // a store wholly in memory: nothing is written behind
+	}
 	w.close()
 	w.mu.Lock()
 	w.closed = false

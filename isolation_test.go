@@ -1,0 +1,470 @@
+package httpcache
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Isolation: one user's or one host's response never reaches another
+// (issue 11). Each test fails without the change it names.
+
+// getWith sends a GET through client with a header built by set, and
+// returns the body and the cache's status.
+func getWith(t *testing.T, client *http.Client, rawURL string, set func(*http.Request)) (string, CacheStatus) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, rawURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set != nil {
+		set(req)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, _ := StatusOf(resp)
+	return string(body), status
+}
+
+func withHeader(name, value string) func(*http.Request) {
+	return func(req *http.Request) { req.Header[name] = []string{value} }
+}
+
+// TestForgedHostThroughReverseProxy: a caching gateway built on
+// httputil.ReverseProxy keeps the client's Host, which net/http sends to
+// the origin. A request with a forged Host must not store its page under
+// the real site's key.
+func TestForgedHostThroughReverseProxy(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprintf(w, "page for %s", r.Host)
+	}))
+	defer origin.Close()
+	target, _ := url.Parse(origin.URL)
+	cache := New(WithTransport(&http.Transport{}))
+	defer cache.Close()
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.Transport = cache
+	gateway := httptest.NewServer(proxy)
+	defer gateway.Close()
+
+	evil, _ := http.NewRequest(http.MethodGet, gateway.URL+"/", nil)
+	evil.Host = "evil.example"
+	resp, err := http.DefaultClient.Do(evil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "page for evil.example" {
+		t.Fatalf("the forged request got %q", body)
+	}
+	for range 2 {
+		resp, err := http.Get(gateway.URL + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		// ReverseProxy keeps the client's Host: the gateway's own.
+		if want := "page for " + resp.Request.URL.Host; string(body) != want {
+			t.Fatalf("a client of the real site got %q, want %q (Cache-Status %q)", body, want, resp.Header.Get("Cache-Status"))
+		}
+	}
+}
+
+// TestHostIsTheOneSent: requests to one URL with different req.Host values
+// have different keys, and a req.Host differing only in case or by a
+// default port has the same.
+func TestHostIsTheOneSent(t *testing.T) {
+	tr := New()
+	key := func(rawURL, host string) string {
+		req, _ := http.NewRequest(http.MethodGet, rawURL, nil)
+		req.Host = host
+		x := tr.newExchange(req)
+		return string(x.appendKey(nil))
+	}
+	if key("http://10.0.0.1/a", "a.example") == key("http://10.0.0.1/a", "b.example") {
+		t.Error("two Hosts share a key")
+	}
+	if key("http://10.0.0.1/a", "a.example") != key("http://10.0.0.1/a", "A.Example:80") {
+		t.Error("case and the default port made another key")
+	}
+	if key("http://a.example/a", "") != key("http://10.0.0.1/a", "a.example") {
+		t.Error("the URL's host and the same req.Host made other keys")
+	}
+}
+
+// TestOpaqueURLsAreDistinct: net/http sends URL.Opaque as the request
+// target; two Opaque URLs on one host are two resources.
+func TestOpaqueURLsAreDistinct(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, r.RequestURI)
+	})
+	get := func(opaque string) result {
+		req, _ := http.NewRequest(http.MethodGet, h.origin.URL, nil)
+		req.URL.Opaque = opaque
+		resp, err := h.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		status, _ := StatusOf(resp)
+		return result{body: string(body), cache: status}
+	}
+	if got := get("/a%2Fb"); got.body != "/a%2Fb" {
+		t.Fatalf("first: %q", got.body)
+	}
+	if got := get("/a%2Fc"); got.body != "/a%2Fc" || got.cache.Hit {
+		t.Fatalf("another Opaque URL got %q (hit %v)", got.body, got.cache.Hit)
+	}
+	if got := get("/a%2Fb"); got.body != "/a%2Fb" || !got.cache.Hit {
+		t.Fatalf("the first Opaque URL again: %q (hit %v)", got.body, got.cache.Hit)
+	}
+}
+
+// echoCredentials answers with the request's credentials, storable (public,
+// so that a shared cache may store it too).
+func echoCredentials(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	fmt.Fprintf(w, "key=%s auth=%s cookie=%s", r.Header.Get("X-Api-Key"), r.Header.Get("Authorization"), r.Header.Get("Cookie"))
+}
+
+// TestCredentialFieldsKeepUsersApart: users told apart by an API key, or by
+// a credential under a lower-case map key, each get their own response,
+// in both modes; their own next request is a hit.
+func TestCredentialFieldsKeepUsersApart(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		t.Run(fmt.Sprintf("shared=%v", shared), func(t *testing.T) {
+			h := newHarness(t, echoCredentials, WithShared(shared))
+			users := []struct {
+				name string
+				set  func(*http.Request)
+				want string
+			}{
+				{name: "alice", set: withHeader("X-Api-Key", "alice"), want: "key=alice auth= cookie="},
+				{name: "bob", set: withHeader("X-Api-Key", "bob"), want: "key=bob auth= cookie="},
+				{name: "lower-case key", set: withHeader("x-api-key", "carol"), want: "key=carol auth= cookie="},
+				{name: "lower-case authorization", set: withHeader("authorization", "Bearer dave"), want: "key= auth=Bearer dave cookie="},
+				{name: "anonymous", want: "key= auth= cookie="},
+			}
+			for round := range 2 {
+				for _, u := range users {
+					body, status := getWith(t, h.client, h.origin.URL+"/me", u.set)
+					if body != u.want {
+						t.Fatalf("round %d, %s got %q, want %q", round, u.name, body, u.want)
+					}
+					if round == 1 && !status.Hit {
+						t.Errorf("%s's own response was not reused: %+v", u.name, status)
+					}
+				}
+			}
+			h.wantOriginRequests(int64(len(users)))
+		})
+	}
+}
+
+// TestConfiguredCredentialFields: a field added to the credential set
+// partitions like the default ones; one removed from it no longer does.
+func TestConfiguredCredentialFields(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, r.Header.Get("X-Tenant-Token"))
+	}, WithExtraCredentialFields("X-Tenant-Token"))
+	if body, _ := getWith(t, h.client, h.origin.URL+"/t", withHeader("X-Tenant-Token", "one")); body != "one" {
+		t.Fatal(body)
+	}
+	if body, _ := getWith(t, h.client, h.origin.URL+"/t", withHeader("X-Tenant-Token", "two")); body != "two" {
+		t.Fatalf("another tenant got %q", body)
+	}
+	if _, err := NewTransport(WithCredentialFields("bad field")); err == nil {
+		t.Error("a field name with a space was accepted")
+	}
+}
+
+// tokenKey carries a user's token in a request's context, where the cache
+// cannot see it.
+type tokenKey struct{}
+
+// tokenTransport adds the context's token as Authorization below the cache,
+// as SDKs do.
+type tokenTransport struct{ next http.RoundTripper }
+
+func (t tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	token, _ := req.Context().Value(tokenKey{}).(string)
+	out := req.Clone(req.Context())
+	out.Header.Set("Authorization", "Bearer "+token)
+	return t.next.RoundTrip(out)
+}
+
+// TestPartitionHookForCredentialsAddedBelow: an upstream transport adds a
+// token from the context. With WithPartition naming it, users never share
+// a stored response or a request in flight, even a no-store one, with
+// coalescing on.
+func TestPartitionHookForCredentialsAddedBelow(t *testing.T) {
+	release := make(chan struct{})
+	var arrived atomic.Int64
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if arrived.Add(1) <= 2 {
+			<-release // hold both users' first requests, so that they overlap
+		}
+		w.Header().Set("Cache-Control", r.URL.Query().Get("cc"))
+		fmt.Fprint(w, r.Header.Get("Authorization"))
+	}))
+	defer origin.Close()
+	upstream := &http.Transport{}
+	defer upstream.CloseIdleConnections()
+	cache := New(WithTransport(tokenTransport{upstream}),
+		WithPartition(func(req *http.Request) string { s, _ := req.Context().Value(tokenKey{}).(string); return s }))
+	defer cache.Close()
+	client := &http.Client{Transport: cache}
+	get := func(user, cc string) (string, CacheStatus) {
+		ctx := context.WithValue(context.Background(), tokenKey{}, user)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, origin.URL+"/me?cc="+url.QueryEscape(cc), nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Error(err)
+			return "", CacheStatus{}
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		status, _ := StatusOf(resp)
+		return string(body), status
+	}
+	var wg sync.WaitGroup
+	for _, user := range []string{"alice", "bob"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if body, status := get(user, "no-store"); body != "Bearer "+user || status.Collapsed {
+				t.Errorf("%s got %q (collapsed %v)", user, body, status.Collapsed)
+			}
+		}()
+	}
+	for arrived.Load() < 2 {
+		time.Sleep(time.Millisecond) // both at the origin: not coalesced
+	}
+	close(release)
+	wg.Wait()
+	get("alice", "max-age=60")
+	if body, status := get("bob", "max-age=60"); body != "Bearer bob" || status.Hit {
+		t.Fatalf("bob got %q (hit %v): alice's stored response", body, status.Hit)
+	}
+	if body, status := get("alice", "max-age=60"); body != "Bearer alice" || !status.Hit {
+		t.Fatalf("alice's own response: %q (hit %v)", body, status.Hit)
+	}
+}
+
+// storesUnderTest makes each store the isolation tests run on.
+func storesUnderTest(t *testing.T) map[string]func() Storage {
+	return map[string]func() Storage{
+		"memory": func() Storage { return NewMemoryStorage(0) },
+		"disk":   func() Storage { return must(NewDiskStorage(t.TempDir(), 0)) },
+		"tiered": func() Storage {
+			return must(NewTieredStorage(NewMemoryStorage(0), must(NewDiskStorage(t.TempDir(), 0)), time.Minute))
+		},
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// TestThousandUsersOnOneURL: after one request each, every one of 1,000
+// users' next request is a hit with their own response, on every store.
+func TestThousandUsersOnOneURL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("2,000 requests per store")
+	}
+	for name, store := range storesUnderTest(t) {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, echoCredentials, WithStorage(store()))
+			const users = 1000
+			for round := range 2 {
+				for i := range users {
+					auth := "Bearer user-" + strconv.Itoa(i)
+					body, status := getWith(t, h.client, h.origin.URL+"/profile", withHeader("Authorization", auth))
+					if want := "key= auth=" + auth + " cookie="; body != want {
+						t.Fatalf("round %d, user %d got %q", round, i, body)
+					}
+					if round == 1 && !status.Hit {
+						t.Fatalf("user %d's second request: %+v", i, status)
+					}
+				}
+				h.transport.waitForWrites()
+			}
+			h.wantOriginRequests(users)
+		})
+	}
+}
+
+// TestInvalidationCoversEveryPartition: an unsafe request, or Invalidate,
+// removes every user's stored response of the URL on every store, and only
+// of that URL; a response for one user removes only that user's.
+func TestInvalidationCoversEveryPartition(t *testing.T) {
+	for name, store := range storesUnderTest(t) {
+		t.Run(name, func(t *testing.T) {
+			var noStore atomic.Bool
+			h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+				if noStore.Load() && r.Header.Get("Authorization") == "alice" {
+					w.Header().Set("Cache-Control", "no-store")
+				} else {
+					w.Header().Set("Cache-Control", "max-age=60")
+				}
+				fmt.Fprintf(w, "%s for %s", r.URL.Path, r.Header.Get("Authorization"))
+			}, WithStorage(store()))
+			users := []func(*http.Request){withHeader("Authorization", "alice"), withHeader("Authorization", "bob"), nil}
+			fill := func() {
+				for _, path := range []string{"/doc", "/other"} {
+					for _, u := range users {
+						getWith(t, h.client, h.origin.URL+path, u)
+					}
+				}
+				h.transport.waitForWrites()
+			}
+			hits := func(path string) (n int) {
+				for _, u := range users {
+					if _, status := getWith(t, h.client, h.origin.URL+path, u); status.Hit {
+						n++
+					}
+				}
+				return n
+			}
+			fill()
+			h.do(http.MethodPost, "/doc")
+			if n := hits("/doc"); n != 0 {
+				t.Fatalf("after a POST, %d of 3 partitions still hit", n)
+			}
+			if n := hits("/other"); n != 3 {
+				t.Fatalf("a POST to /doc removed /other: %d of 3 hit", n)
+			}
+			fill()
+			if err := h.transport.Invalidate(context.Background(), h.origin.URL+"/doc"); err != nil {
+				t.Fatal(err)
+			}
+			if n := hits("/doc"); n != 0 {
+				t.Fatalf("after Invalidate, %d of 3 partitions still hit", n)
+			}
+			// Alice's refresh answered with no-store removes her entry only.
+			fill()
+			noStore.Store(true)
+			getWith(t, h.client, h.origin.URL+"/doc", func(r *http.Request) {
+				r.Header.Set("Authorization", "alice")
+				r.Header.Set("Cache-Control", "no-cache")
+			})
+			h.transport.waitForWrites()
+			if _, status := getWith(t, h.client, h.origin.URL+"/doc", withHeader("Authorization", "bob")); !status.Hit {
+				t.Fatal("alice's unstorable response removed bob's entry")
+			}
+		})
+	}
+}
+
+// TestNoCredentialAtRest: no credential value reaches a disk file, from
+// the credential fields or from a Vary naming them.
+func TestNoCredentialAtRest(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "private, max-age=60")
+		w.Header().Set("Vary", "Cookie, Authorization, X-Api-Key")
+		fmt.Fprint(w, "profile")
+	}, WithStorage(must(NewDiskStorage(dir, 0))))
+	secrets := map[string]string{
+		"Authorization": "Bearer SECRET-alice-1234",
+		"Cookie":        "session=SECRET-bob-5678",
+		"X-Api-Key":     "SECRET-carol-9012",
+	}
+	for name, value := range secrets {
+		getWith(t, h.client, h.origin.URL+"/profile", withHeader(name, value))
+	}
+	h.transport.waitForWrites()
+	files := 0
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		files++
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		if bytes.Contains(data, []byte("SECRET")) {
+			t.Errorf("%s holds a credential", path)
+		}
+		return nil
+	})
+	if files < len(secrets) {
+		t.Fatalf("%d files written for %d users", files, len(secrets))
+	}
+}
+
+// TestPartitionSecrets: partitions are keyed fingerprints. Two Transports
+// on one store agree on them; another secret gives others; a configured
+// secret that is too short is refused.
+func TestPartitionSecrets(t *testing.T) {
+	store := NewMemoryStorage(0)
+	suffix := func(tr *Transport) string {
+		req, _ := http.NewRequest(http.MethodGet, "https://api.example/me", nil)
+		req.Header.Set("Authorization", "Bearer x")
+		x := tr.newExchange(req)
+		return x.keySuffix
+	}
+	a, b := New(WithStorage(store)), New(WithStorage(store))
+	if suffix(a) == "" || suffix(a) != suffix(b) {
+		t.Error("two Transports on one store disagree on a partition")
+	}
+	if suffix(New()) == suffix(a) {
+		t.Error("another store's secret gave the same partition")
+	}
+	secret := []byte("a shared secret of the fleet")
+	one, other := New(WithPartitionSecret(secret)), New(WithPartitionSecret(secret))
+	if suffix(one) != suffix(other) {
+		t.Error("the same configured secret gave other partitions")
+	}
+	if _, err := NewTransport(WithPartitionSecret([]byte("short"))); err == nil {
+		t.Error("a 5-byte secret was accepted")
+	}
+}
+
+// TestControlBytesBypass: a request whose Host or target holds control
+// bytes, which net/http refuses to send, is never answered from storage.
+func TestControlBytesBypass(t *testing.T) {
+	tr := New(WithTransport(roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Header: http.Header{"Cache-Control": {"max-age=60"}}, Body: http.NoBody, Request: req}, nil
+	})))
+	req, _ := http.NewRequest(http.MethodGet, "http://a.example/x", nil)
+	req.Host = "a.example\x00forged"
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := StatusOf(resp); status.Forward != ForwardBypass {
+		t.Fatalf("a Host with a NUL byte: %+v", status)
+	}
+}
