@@ -11,6 +11,33 @@
 // responses) are never mistaken for this cache's. The backend has no
 // expiry, so each variant carries its own and expired ones are dropped on
 // read; a backend that evicts (memcache, an LRU) bounds the space.
+//
+// # Partitions and DeleteURL
+//
+// Each partition of a URL (each user, for a request with credentials) is a
+// key, and so a backend value, of its own. The backend cannot list its
+// keys, so for DeleteURL the Storage keeps, for each URL with partitioned
+// keys, an index: one more value, under a prefix of its own that no entry
+// key and no key of gregjones/httpcache's can have, listing the URL's
+// partitions, each with the time its entry expires. Set of a partitioned
+// key adds it to the index; DeleteURL deletes every partition the index
+// lists, the URL's key without a partition, and the index. The index drops
+// expired partitions whenever it is rewritten, and may list partitions
+// already gone (evicted or deleted), which is harmless. It holds at most
+// 8192 partitions of one URL: when it is full (even after it has checked
+// which of them are still in the backend, at most once a minute), a
+// response to a further partition is not stored, as a cache may forget.
+//
+// A Storage serialises its own writes to one URL, so within one process
+// DeleteURL removes every partition stored before it. Processes sharing one
+// backend through Storages of their own do not: the index is read,
+// modified and written back with no lock the backend knows of, so a
+// partition stored by one process at the moment another stores or
+// invalidates the same URL may be left out of the index, and then escapes
+// DeleteURL until its entry expires or is overwritten. Such processes
+// should not rely on DeleteURL (an invalidation by an unsafe request) for
+// responses to requests with credentials; the freshness lifetime bounds
+// how long such a response may be served after a change.
 package gregjones
 
 import (
@@ -18,6 +45,10 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"hash/crc32"
+	"hash/maphash"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/c650553b/httpcache"
@@ -28,23 +59,59 @@ import (
 // gregjones/httpcache's own.
 const keyPrefix = "httpcache.v1:"
 
+// indexPrefix marks the URL indexes. It differs from keyPrefix within its
+// length ('-' where keyPrefix has ':'), so no entry's backend key is an
+// index's, whatever the storage key; and, like keyPrefix, it does not
+// start as a URL gregjones/httpcache keys a response by (its scheme is not
+// one net/http sends).
+const indexPrefix = "httpcache.v1-urlindex:"
+
 // valueMagic starts every value, with a format version.
 const valueMagic = "HCG1"
+
+// indexMagic starts every index value. Neither magic reads as an HTTP
+// response's status line, so gregjones/httpcache reading one would find no
+// response.
+const indexMagic = "HCGI1"
 
 // maxVariants bounds the variants kept under one key.
 const maxVariants = 32
 
+// maxIndexEntries bounds the partitions an index lists: some 80 bytes
+// each, so that an index stays within a memcache item (1 MB). A variable
+// for the tests.
+var maxIndexEntries = 8192
+
+// indexCheckInterval is how often a full index may check which of its
+// partitions are still stored: a check reads every one. A variable for the
+// tests.
+var indexCheckInterval = time.Minute
+
+// lockStripes is how many locks serialise writes, by URL.
+const lockStripes = 64
+
 // Storage adapts a gregjones/httpcache Cache. It is safe for concurrent use
-// if the Cache is. A Set of one variant reads and rewrites the key's value,
-// so two instances writing variants of one key at once may lose one: a
-// cache may forget.
+// if the Cache is. Its writes to one URL (Set, Delete, DeleteURL) are
+// serialised; instances sharing one backend do not serialise with each
+// other, so two writing variants of one key at once may lose one (a cache
+// may forget), and a partition one stores while another stores or
+// invalidates the same URL may escape DeleteURL (see the package doc).
 type Storage struct {
 	cache ghttpcache.Cache
+	seed  maphash.Seed
+	locks [lockStripes]sync.Mutex
 }
 
 // New returns a Storage on cache.
 func New(cache ghttpcache.Cache) *Storage {
-	return &Storage{cache: cache}
+	return &Storage{cache: cache, seed: maphash.MakeSeed()}
+}
+
+// lock locks the writes to url and returns the unlock.
+func (s *Storage) lock(url string) func() {
+	mu := &s.locks[maphash.String(s.seed, url)%lockStripes]
+	mu.Lock()
+	return mu.Unlock
 }
 
 // record is one variant in a value: its expiry and its encoded entry.
@@ -69,12 +136,17 @@ func (s *Storage) Get(_ context.Context, key string) ([]*httpcache.Entry, error)
 }
 
 // Set stores entry under key, replacing the variant with the same Variant
-// and dropping expired ones.
+// and dropping expired ones. A key with a partition is added to its URL's
+// index, after the entry is written: an entry never stored is never
+// listed, and an entry stored is listed by the time Set returns. When the
+// index is full, the entry is not stored.
 func (s *Storage) Set(_ context.Context, key string, entry *httpcache.Entry, ttl time.Duration) error {
 	encoded, err := httpcache.MarshalEntry(entry)
 	if err != nil {
 		return err
 	}
+	url, partition := httpcache.KeyURL(key), httpcache.KeyPartition(key)
+	defer s.lock(url)()
 	var expiry int64
 	if ttl > 0 {
 		expiry = time.Now().Add(ttl).UnixMilli()
@@ -86,14 +158,60 @@ func (s *Storage) Set(_ context.Context, key string, entry *httpcache.Entry, ttl
 			kept = append(kept, r)
 		}
 	}
+	if !strings.Contains(key, "\x00") {
+		s.cache.Set(keyPrefix+key, encodeValue(kept))
+		return nil
+	}
+	idx, changed, ok := s.indexAdd(url, partition, lastExpiry(kept))
+	if !ok {
+		// The index is full: the entry is forgotten, and so is one stored
+		// before under the key, which the index does not list.
+		s.cache.Delete(keyPrefix + key)
+		return nil
+	}
 	s.cache.Set(keyPrefix+key, encodeValue(kept))
+	if changed {
+		s.cache.Set(indexPrefix+url, encodeIndex(idx))
+	}
 	return nil
 }
 
-// Delete removes every variant stored under key.
+// Delete removes every variant stored under key. Its URL's index may still
+// list it: it drops it once expired.
 func (s *Storage) Delete(_ context.Context, key string) error {
+	defer s.lock(httpcache.KeyURL(key))()
 	s.cache.Delete(keyPrefix + key)
 	return nil
+}
+
+// DeleteURL removes every variant stored under every key of url: the key
+// without a partition and each partition its index lists, then the index.
+// A damaged index lists none.
+func (s *Storage) DeleteURL(_ context.Context, url string) error {
+	if strings.Contains(url, "\x00") {
+		return nil // no key's URL part has a NUL
+	}
+	defer s.lock(url)()
+	idx, _ := s.readIndex(url)
+	for _, e := range idx.entries {
+		s.cache.Delete(keyPrefix + url + "\x00" + e.partition)
+	}
+	s.cache.Delete(keyPrefix + url)
+	s.cache.Delete(indexPrefix + url)
+	return nil
+}
+
+// lastExpiry returns when the last of records expires, in Unix
+// milliseconds: 0 if one never does.
+func lastExpiry(records []record) int64 {
+	var last int64
+	for _, r := range records {
+		if r.expiry == 0 {
+			return 0
+		}
+		last = max(last, r.expiry)
+	}
+	return last
 }
 
 // read returns the records stored under key, or none if the value is
@@ -111,6 +229,91 @@ func (s *Storage) read(key string) []record {
 		return nil
 	}
 	return records
+}
+
+// index lists the partitions stored for one URL.
+type index struct {
+	checked int64 // Unix seconds of the last check of which are stored
+	entries []indexEntry
+}
+
+// indexEntry is one partition in an index and when its entry expires.
+type indexEntry struct {
+	expiry    int64 // Unix seconds, rounded up; 0 for none
+	partition string
+}
+
+// expired reports whether the partition's entry has expired by nowMilli
+// (Unix milliseconds).
+func (e indexEntry) expired(nowMilli int64) bool {
+	return e.expiry != 0 && e.expiry*1000 < nowMilli
+}
+
+// readIndex returns url's index: empty, and not ok, if it is damaged.
+func (s *Storage) readIndex(url string) (idx index, ok bool) {
+	value, found := s.cache.Get(indexPrefix + url)
+	if !found {
+		return index{}, true
+	}
+	idx, err := decodeIndex(value)
+	return idx, err == nil
+}
+
+// indexAdd returns url's index with partition listed until expiry (Unix
+// milliseconds, 0 for none), its expired partitions dropped; whether it
+// differs from the stored one; and, not ok, when it is full and partition
+// is not in it. The caller holds url's lock and writes the index back.
+func (s *Storage) indexAdd(url, partition string, expiryMilli int64) (idx index, changed, ok bool) {
+	expiry := (expiryMilli + 999) / 1000
+	nowMilli := time.Now().UnixMilli()
+	now := nowMilli / 1000
+	idx, intact := s.readIndex(url)
+	changed = !intact
+	live := idx.entries[:0]
+	found := false
+	for _, e := range idx.entries {
+		switch {
+		case e.partition == partition:
+			found = true
+			if e.expiry != 0 && (expiry == 0 || e.expiry < expiry) {
+				e.expiry = expiry
+				changed = true
+			}
+		case e.expired(nowMilli):
+			changed = true
+			continue
+		}
+		live = append(live, e)
+	}
+	idx.entries = live
+	if found {
+		return idx, changed, true
+	}
+	if len(idx.entries) >= maxIndexEntries && now-idx.checked >= int64(indexCheckInterval/time.Second) {
+		// Keep only the partitions still stored, with their expiry as
+		// stored: evicted and deleted ones go.
+		idx.checked = now
+		stored := idx.entries[:0]
+		for _, e := range idx.entries {
+			if records := s.read(url + "\x00" + e.partition); len(records) > 0 {
+				if last := lastExpiry(records); last == 0 || last >= nowMilli {
+					e.expiry = (last + 999) / 1000
+					stored = append(stored, e)
+				}
+			}
+		}
+		clear(idx.entries[len(stored):])
+		idx.entries = stored
+		changed = true
+	}
+	if len(idx.entries) >= maxIndexEntries {
+		if changed {
+			s.cache.Set(indexPrefix+url, encodeIndex(idx))
+		}
+		return idx, false, false
+	}
+	idx.entries = append(idx.entries, indexEntry{expiry: expiry, partition: partition})
+	return idx, true, true
 }
 
 // encodeValue lays out records as: magic, then for each its expiry
@@ -158,6 +361,53 @@ func decodeValue(value []byte) ([]record, error) {
 		rest = rest[n:]
 	}
 	return records, nil
+}
+
+// encodeIndex lays out an index as: magic, the time of its last check
+// (uint64), then for each partition its expiry and its length (uvarints)
+// and the partition; then a CRC-32 (IEEE) of all that.
+func encodeIndex(idx index) []byte {
+	size := len(indexMagic) + 8 + 4
+	for _, e := range idx.entries {
+		size += 2*binary.MaxVarintLen64 + len(e.partition)
+	}
+	value := make([]byte, 0, size)
+	value = append(value, indexMagic...)
+	value = binary.BigEndian.AppendUint64(value, uint64(idx.checked))
+	for _, e := range idx.entries {
+		value = binary.AppendUvarint(value, uint64(e.expiry))
+		value = binary.AppendUvarint(value, uint64(len(e.partition)))
+		value = append(value, e.partition...)
+	}
+	return binary.BigEndian.AppendUint32(value, crc32.ChecksumIEEE(value))
+}
+
+// decodeIndex reads what encodeIndex wrote. The partitions are copies:
+// value may be the backend's buffer.
+func decodeIndex(value []byte) (index, error) {
+	if len(value) < len(indexMagic)+8+4 || string(value[:len(indexMagic)]) != indexMagic {
+		return index{}, errDamaged
+	}
+	body, sum := value[:len(value)-4], binary.BigEndian.Uint32(value[len(value)-4:])
+	if crc32.ChecksumIEEE(body) != sum {
+		return index{}, errDamaged
+	}
+	idx := index{checked: int64(binary.BigEndian.Uint64(body[len(indexMagic):]))}
+	rest := body[len(indexMagic)+8:]
+	for len(rest) > 0 {
+		expiry, n1 := binary.Uvarint(rest)
+		if n1 <= 0 || expiry > 1<<62 {
+			return index{}, errDamaged
+		}
+		length, n2 := binary.Uvarint(rest[n1:])
+		if n2 <= 0 || length > uint64(len(rest)-n1-n2) {
+			return index{}, errDamaged
+		}
+		rest = rest[n1+n2:]
+		idx.entries = append(idx.entries, indexEntry{expiry: int64(expiry), partition: string(rest[:length])})
+		rest = rest[length:]
+	}
+	return idx, nil
 }
 
 var _ httpcache.Storage = (*Storage)(nil)
