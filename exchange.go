@@ -64,7 +64,7 @@ func (t *Transport) readExchange(x *exchange, req *http.Request) {
 	if x.options.Refresh {
 		x.request.directives.noCache = true // as a client's no-cache (§5.2.1.4)
 	}
-	x.keySuffix = t.partitions.keySuffix(req, x.request.hasCredentials)
+	x.keySuffix = t.partitions.keySuffix(req, &x.request)
 }
 
 // appendKey appends x's storage key to b: the URL part, as net/http sends

@@ -163,24 +163,34 @@ func newPartitioner(fields []string, hook PartitionFunc, secret []byte) *partiti
 
 // isCredential reports whether a canonical field name carries credentials.
 func (p *partitioner) isCredential(canonicalName string) bool {
-	return slices.Contains(p.fields, canonicalName)
+	return p.fieldIndex(canonicalName) >= 0
+}
+
+// fieldIndex returns the place of a canonical field name in the list of
+// credential fields, or -1.
+func (p *partitioner) fieldIndex(canonicalName string) int {
+	return slices.Index(p.fields, canonicalName)
 }
 
 // keySuffix returns what follows the URL part of req's storage key: a NUL
 // byte and the fingerprint naming req's partition; empty for a request
-// without credentials (hasCredentials false) and without a name from the
-// hook. Suffixes are kept, so that a hit computes no HMAC and allocates
-// nothing.
-func (p *partitioner) keySuffix(req *http.Request, hasCredentials bool) string {
+// without credentials and without a name from the hook. r is req as
+// readRequestInto read it. Suffixes are kept, so that a hit computes no
+// HMAC and allocates nothing.
+func (p *partitioner) keySuffix(req *http.Request, r *cacheRequest) string {
 	var named string
 	if p.hook != nil {
 		named = p.hook(req)
 	}
-	if !hasCredentials && named == "" {
+	if !r.hasCredentials && named == "" {
 		return ""
 	}
+	noted := r.credentials[:r.credentialCount]
+	if r.credentialsOverflow {
+		noted = p.credentialsOf(req)
+	}
 	var buffer [512]byte
-	input := p.appendInput(buffer[:0], req, named)
+	input := p.appendInput(buffer[:0], req, noted, named)
 	p.mu.RLock()
 	suffix, ok := p.cached[string(input)]
 	p.mu.RUnlock()
@@ -190,24 +200,32 @@ func (p *partitioner) keySuffix(req *http.Request, hasCredentials bool) string {
 	return p.newKeySuffix(string(input))
 }
 
-// appendInput appends what a partition's fingerprint is computed from: each
-// credential field present, in the configured order, with its values,
-// then the hook's name. Fields are found whatever the case of their map
-// key; net/http sends a non-canonical key as it is.
-func (p *partitioner) appendInput(b []byte, req *http.Request, named string) []byte {
-	for _, field := range p.fields {
-		b = appendCredentialValues(b, field, req.Header[field])
-	}
-	for name, values := range req.Header {
-		if canonical := http.CanonicalHeaderKey(name); canonical != name && p.isCredential(canonical) {
-			b = appendCredentialValues(b, canonical, values)
-		}
+// appendInput appends what a partition's fingerprint is computed from: the
+// request's credential fields, in the order of the configured list, then
+// of their map keys (found whatever their case: net/http sends a
+// non-canonical key as it is), each with its values; then the hook's name.
+func (p *partitioner) appendInput(b []byte, req *http.Request, credentials []notedCredential, named string) []byte {
+	for _, c := range credentials {
+		b = appendCredentialValues(b, p.fields[c.field], req.Header[c.key])
 	}
 	if named != "" {
 		b = append(b, "\x00partition\x00"...)
 		b = append(b, named...)
 	}
 	return b
+}
+
+// credentialsOf returns every credential field of a request, in the order
+// noteCredential keeps: for a request with more than a cacheRequest notes.
+func (p *partitioner) credentialsOf(req *http.Request) []notedCredential {
+	var found []notedCredential
+	for name, values := range req.Header {
+		if field := p.fieldIndex(http.CanonicalHeaderKey(name)); field >= 0 && len(values) > 0 {
+			found = append(found, notedCredential{field: field, key: name})
+		}
+	}
+	slices.SortFunc(found, compareNotedCredentials)
+	return found
 }
 
 func appendCredentialValues(b []byte, field string, values []string) []byte {

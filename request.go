@@ -18,6 +18,12 @@ type cacheRequest struct {
 	// hasCredentials: it carries a credential field (partition.go), under
 	// a map key of any case.
 	hasCredentials bool
+	// credentials are the header map keys of the first credential fields
+	// found, with their fields' places in the configured list, for the
+	// partition's fingerprint; credentialsOverflow reports more than fit.
+	credentials         [maxNotedCredentials]notedCredential
+	credentialCount     int
+	credentialsOverflow bool
 	// conditional: the caller made it conditional with a validator the
 	// cache evaluates (If-None-Match, If-Modified-Since).
 	conditional bool
@@ -31,32 +37,69 @@ type cacheRequest struct {
 // sees "cache-control" as Cache-Control, and so must the cache.
 // credentials tells which fields carry credentials.
 func readRequestInto(r *cacheRequest, req *http.Request, credentials *partitioner) {
-	var cacheControlLines, pragma []string
-	for name, values := range req.Header {
-		nonEmpty := len(values) > 0 && values[0] != ""
-		canonical := http.CanonicalHeaderKey(name)
-		switch canonical {
-		case "Cache-Control":
-			cacheControlLines, r.directives.present = appendLines(cacheControlLines, values), true
-		case "Pragma":
-			pragma = appendLines(pragma, values)
-		case "Range":
-			r.hasRange = r.hasRange || nonEmpty
-		case "If-None-Match", "If-Modified-Since":
-			r.conditional = r.conditional || nonEmpty
-		default:
-			if len(values) > 0 && credentials.isCredential(canonical) {
-				r.hasCredentials = true
-			}
+	var lines requestLines
+	for key, values := range req.Header {
+		// Most keys are canonical and are recognised as they are; only one
+		// that is not is canonicalised, which costs a scan.
+		if !r.readField(key, key, values, &lines, credentials) && !isCanonicalKey(key) {
+			r.readField(http.CanonicalHeaderKey(key), key, values, &lines, credentials)
 		}
 	}
-	for _, line := range cacheControlLines {
+	for _, line := range lines.cacheControl {
 		parseCacheControlLine(&r.directives, line)
 	}
-	if !r.directives.present && pragmaNoCache(pragma) {
+	if !r.directives.present && pragmaNoCache(lines.pragma) {
 		r.directives.noCache = true
 	}
 	r.hasBody = req.Body != nil && req.Body != http.NoBody && req.ContentLength != 0
+}
+
+// requestLines are the lines of the fields readRequestInto parses once it
+// has seen them all.
+type requestLines struct {
+	cacheControl, pragma []string
+}
+
+// readField reads one field of the request, by its canonical name; key is
+// its key in the header map. It reports whether it knew the name.
+func (r *cacheRequest) readField(name, key string, values []string, lines *requestLines, credentials *partitioner) bool {
+	nonEmpty := len(values) > 0 && values[0] != ""
+	switch name {
+	case "Cache-Control":
+		lines.cacheControl, r.directives.present = appendLines(lines.cacheControl, values), true
+	case "Pragma":
+		lines.pragma = appendLines(lines.pragma, values)
+	case "Range":
+		r.hasRange = r.hasRange || nonEmpty
+	case "If-None-Match", "If-Modified-Since":
+		r.conditional = r.conditional || nonEmpty
+	default:
+		field := credentials.fieldIndex(name)
+		if field < 0 {
+			return false
+		}
+		if len(values) > 0 {
+			r.hasCredentials = true
+			r.noteCredential(notedCredential{field: field, key: key})
+		}
+	}
+	return true
+}
+
+// isCanonicalKey reports whether a header map key is in the form
+// http.CanonicalHeaderKey gives: an upper-case letter first and after each
+// hyphen, lower case elsewhere. A key that is not is read as its canonical
+// form, as net/http sends it and the origin reads it.
+func isCanonicalKey(key string) bool {
+	upper := true
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+			return false
+		}
+		upper = c == '-'
+	}
+	return true
 }
 
 // bypass reports requests the cache must not answer or store: the client
@@ -85,4 +128,41 @@ func appendLines(lines, more []string) []string {
 		return more
 	}
 	return append(slices.Clip(lines), more...)
+}
+
+// maxNotedCredentials is how many credential fields a cacheRequest notes;
+// requests with more are fingerprinted by a scan of their header.
+const maxNotedCredentials = 3
+
+// notedCredential is a credential field a request carries: its place in
+// the configured list, and its key in the header map.
+type notedCredential struct {
+	field int
+	key   string
+}
+
+// noteCredential records a credential field, in the order of the
+// configured list (then of map keys), so that the fingerprint does not
+// depend on the order a map is ranged over.
+func (r *cacheRequest) noteCredential(c notedCredential) {
+	if r.credentialCount == maxNotedCredentials {
+		r.credentialsOverflow = true
+		return
+	}
+	i := r.credentialCount
+	for i > 0 && compareNotedCredentials(r.credentials[i-1], c) > 0 {
+		r.credentials[i] = r.credentials[i-1]
+		i--
+	}
+	r.credentials[i] = c
+	r.credentialCount++
+}
+
+// compareNotedCredentials orders credential fields by their place in the
+// configured list, then by map key.
+func compareNotedCredentials(a, b notedCredential) int {
+	if a.field != b.field {
+		return a.field - b.field
+	}
+	return strings.Compare(a.key, b.key)
 }

@@ -53,13 +53,13 @@ func TestCredentialFields(t *testing.T) {
 		for _, key := range []string{name, strings.ToLower(name), strings.ToUpper(name)} {
 			req := &http.Request{Header: http.Header{key: {"secret"}}}
 			r := readRequest(req)
-			if !r.hasCredentials || testPartitioner.keySuffix(req, r.hasCredentials) == "" {
+			if !r.hasCredentials || testPartitioner.keySuffix(req, &r) == "" {
 				t.Errorf("%s (as %q) is not counted as a credential", name, key)
 			}
 		}
 	}
 	plain := &http.Request{Header: http.Header{"Accept": {"x"}}}
-	if r := readRequest(plain); r.hasCredentials || testPartitioner.keySuffix(plain, false) != "" {
+	if r := readRequest(plain); r.hasCredentials || testPartitioner.keySuffix(plain, &r) != "" {
 		t.Error("a request without credentials counted as having some")
 	}
 }
@@ -74,5 +74,32 @@ func TestNonCanonicalFieldNames(t *testing.T) {
 	req = &http.Request{Header: http.Header{"if-none-match": {`"x"`}}}
 	if !readRequest(req).conditional {
 		t.Error("a lower-case if-none-match was not seen")
+	}
+}
+
+// TestPartitionOfManyCredentials: a request with more credential fields
+// than a cacheRequest notes is fingerprinted from a scan, in the same
+// order whatever the map's, and told apart from one with other values.
+func TestPartitionOfManyCredentials(t *testing.T) {
+	build := func(cookie string) *http.Request {
+		return &http.Request{Header: http.Header{
+			"Authorization": {"a"}, "cookie": {cookie}, "X-Api-Key": {"k"}, "x-auth-token": {"t"}, "Api-Key": {"b"},
+		}}
+	}
+	suffix := func(req *http.Request) string {
+		r := readRequest(req)
+		if !r.credentialsOverflow {
+			t.Fatal("five credential fields fit in the notes")
+		}
+		return testPartitioner.keySuffix(req, &r)
+	}
+	first := suffix(build("s=1"))
+	for range 20 { // maps range in a new order each time
+		if got := suffix(build("s=1")); got != first {
+			t.Fatal("the same request got another partition")
+		}
+	}
+	if suffix(build("s=2")) == first {
+		t.Fatal("another cookie got the same partition")
 	}
 }
