@@ -468,3 +468,21 @@ func TestControlBytesBypass(t *testing.T) {
 		t.Fatalf("a Host with a NUL byte: %+v", status)
 	}
 }
+
+// TestSharedCacheAppliesSection35ToEveryCredentialField: in a shared cache,
+// a response to a request with an API key is stored only where RFC 9111
+// §3.5 allows, as one to a request with Authorization.
+func TestSharedCacheAppliesSection35ToEveryCredentialField(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", r.URL.Query().Get("cc"))
+		fmt.Fprint(w, "ok")
+	}, WithShared(true))
+	for _, field := range []string{"Authorization", "X-Api-Key", "cookie"} {
+		if _, status := getWith(t, h.client, h.origin.URL+"/a?cc=max-age%3D60", withHeader(field, "k")); status.Stored || status.Detail != detailAuthorization {
+			t.Errorf("%s without public: %+v", field, status)
+		}
+		if _, status := getWith(t, h.client, h.origin.URL+"/a?cc=public,max-age%3D60", withHeader(field, "k")); !status.Stored {
+			t.Errorf("%s with public was not stored: %+v", field, status)
+		}
+	}
+}
