@@ -486,3 +486,37 @@ func TestSharedCacheAppliesSection35ToEveryCredentialField(t *testing.T) {
 		}
 	}
 }
+
+// TestRulesAndInvalidationReadTheHostSent: a rule's host and the
+// same-origin test of invalidation are matched against the Host net/http
+// sends, not the URL's dialled address.
+func TestRulesAndInvalidationReadTheHostSent(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.Header().Set("Location", "http://api.example/items/7")
+			w.WriteHeader(http.StatusCreated)
+			return
+		}
+		fmt.Fprint(w, r.URL.Path) // no cache headers: only the rule stores it
+	}, WithRules(Rule{Pattern: "api.example/*", TTL: time.Minute}))
+	send := func(method, path string) CacheStatus {
+		req, _ := http.NewRequest(method, h.origin.URL+path, nil)
+		req.Host = "api.example"
+		resp, err := h.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		status, _ := StatusOf(resp)
+		return status
+	}
+	send(http.MethodGet, "/items/7")
+	if status := send(http.MethodGet, "/items/7"); !status.Hit {
+		t.Fatalf("the rule for api.example did not apply to a request sent with Host api.example: %+v", status)
+	}
+	send(http.MethodPost, "/items")
+	if status := send(http.MethodGet, "/items/7"); status.Hit {
+		t.Fatal("a same-origin Location (by the Host sent) was not invalidated")
+	}
+}
