@@ -6,11 +6,37 @@
 //	cache := httpcache.New(httpcache.WithStorage(redisstore.New(client)))
 //
 // It works with a standalone server, Sentinel and Cluster (any
-// redis.UniversalClient). Each key is one Redis hash holding the key's
-// variants, so a hit is one round trip (HGETALL). Entries expire in Redis
-// by themselves, from the TTL hint the Transport gives (freshness plus the
-// windows in which a stale entry is still useful), so the store never grows
-// without bound.
+// redis.UniversalClient). Each storage key is one Redis hash holding the
+// key's variants, so a hit is one round trip (HGETALL) and moves that key's
+// bytes only: each partition of a URL (each user's credentials) is a key of
+// its own. Entries expire in Redis by themselves, from the TTL hint the
+// Transport gives (freshness plus the windows in which a stale entry is
+// still useful), so the store never grows without bound.
+//
+// # Keys
+//
+// Every Redis key of one URL (the URL part of a storage key,
+// httpcache.KeyURL) starts with the prefix and the URL's hash tag: "{",
+// the first 16 hexadecimal digits of the SHA-256 of the URL, "}". On
+// Redis Cluster a URL's keys are therefore in one slot, and DeleteURL
+// removes them in one script. After the tag comes the kind of the key:
+//
+//	prefix{tag}e:<storage key>  a hash of the key's variants (field: Variant)
+//	prefix{tag}u:<URL>          a set of the partitions stored for the URL
+//
+// A storage key is the URL, or the URL, a NUL byte and the partition's
+// fingerprint; the set holds the fingerprints (what follows the NUL) of
+// the URL's partitioned keys, so that DeleteURL finds every partition
+// without a SCAN. The set is written with its entry in one script and
+// lives at least as long as the URL's longest-lived entry; a Set checks a
+// few of its members and drops those whose entry has expired, so it stays
+// near the number of live partitions. Needs Redis 4.0 or later (UNLINK).
+//
+// Responses to requests with credentials are stored under partitions
+// fingerprinted with a secret. The store keeps none
+// (httpcache.PartitionSecretKeeper): give every Transport that shares the
+// store the same httpcache.WithPartitionSecret, or each instance stores
+// its own copies of those responses.
 //
 // Redis trouble never fails a request: every operation has a short timeout,
 // and after a failure the store fails fast (without touching the network)
@@ -24,12 +50,15 @@ package redisstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/c650553b/httpcache"
 	"github.com/redis/go-redis/v9"
@@ -74,9 +103,15 @@ type Store struct {
 type Option func(*Store) error
 
 // WithPrefix sets the prefix of the Store's Redis keys, so that caches
-// (or other data) can share one Redis. The default is DefaultPrefix.
+// (or other data) can share one Redis. The default is DefaultPrefix. A
+// prefix with a Cluster hash tag of its own ("{...}") puts every key of
+// the store in that tag's one slot; one with an empty tag ("{}" before any
+// other "{") is refused, as it would part a URL's keys across slots.
 func WithPrefix(prefix string) Option {
 	return func(s *Store) error {
+		if i := strings.IndexByte(prefix, '{'); i >= 0 && strings.HasPrefix(prefix[i+1:], "}") {
+			return fmt.Errorf("WithPrefix: %q holds an empty hash tag {}, which would part a URL's keys across Redis Cluster slots", prefix)
+		}
 		s.prefix = prefix
 		return nil
 	}
@@ -151,7 +186,11 @@ func NewStore(client redis.UniversalClient, opts ...Option) (*Store, error) {
 // setScript stores one variant in a key's hash and makes the key live at
 // least ttl milliseconds: HSET, then PEXPIRE unless the key already lives
 // longer (PTTL is -1 for a key without expiry). A key at its variant bound
-// is emptied first.
+// is emptied first. With a second key, the URL's index of partitions, it
+// adds the key's partition (ARGV[5]) to the index, makes the index live at
+// least as long as the key, and drops from it up to three partitions,
+// picked at random, whose key has expired (ARGV[6] is the name of a
+// partition's key without the partition).
 var setScript = redis.NewScript(`
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then
 	redis.call('DEL', KEYS[1])
@@ -161,9 +200,96 @@ local ttl = tonumber(ARGV[3])
 local current = redis.call('PTTL', KEYS[1])
 if current < 0 or current < ttl then
 	redis.call('PEXPIRE', KEYS[1], ttl)
+	current = ttl
+end
+if KEYS[2] then
+	redis.call('SADD', KEYS[2], ARGV[5])
+	if redis.call('PTTL', KEYS[2]) < current then
+		redis.call('PEXPIRE', KEYS[2], current)
+	end
+	for _, partition in ipairs(redis.call('SRANDMEMBER', KEYS[2], 3)) do
+		if redis.call('EXISTS', ARGV[6] .. partition) == 0 then
+			redis.call('SREM', KEYS[2], partition)
+		end
+	end
 end
 return 1
 `)
+
+// deleteScript removes a partition's key (KEYS[1]) and its partition
+// (ARGV[1]) from its URL's index (KEYS[2]).
+var deleteScript = redis.NewScript(`
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+return 1
+`)
+
+// deleteURLScript removes every key of a URL: those of the partitions its
+// index (KEYS[1]) names (ARGV[1] is the name of a partition's key without
+// the partition), the key without a partition (KEYS[2]) and the index. It
+// runs as one, so a partition stored at the same time is either deleted
+// or still indexed. The keys go in batches, within Lua's bound on unpack.
+var deleteURLScript = redis.NewScript(`
+local partitions = redis.call('SMEMBERS', KEYS[1])
+local deleted = 0
+for i = 1, #partitions, 500 do
+	local batch = {}
+	for j = i, math.min(i + 499, #partitions) do
+		batch[#batch + 1] = ARGV[1] .. partitions[j]
+	end
+	deleted = deleted + redis.call('UNLINK', unpack(batch))
+end
+redis.call('UNLINK', KEYS[1])
+return deleted + redis.call('UNLINK', KEYS[2])
+`)
+
+// The scripts touch partitions' keys they build from the index, not only
+// those they declare; every one shares the declared keys' hash tag, so on
+// Redis Cluster it is in their slot, on their node, as the scripts need.
+
+// Kinds of Redis keys, after a URL's hash tag (see the package doc).
+const (
+	kindEntry = "e:"
+	kindIndex = "u:"
+)
+
+// tagLen is the length of a URL's hash tag: braces and 16 hex digits.
+const tagLen = 18
+
+// redisKey returns the name of a Redis key of url's: the prefix, url's
+// hash tag, kind, then name (a storage key of url's, or url) and suffix.
+func (s *Store) redisKey(url, kind, name, suffix string) string {
+	// Sum256 neither keeps nor modifies its input: hash url's bytes in
+	// place rather than copy a long URL to the heap on every hit.
+	sum := sha256.Sum256(unsafe.Slice(unsafe.StringData(url), len(url)))
+	var tag [tagLen]byte
+	tag[0] = '{'
+	hex.Encode(tag[1:tagLen-1], sum[:(tagLen-2)/2])
+	tag[tagLen-1] = '}'
+	var b strings.Builder
+	b.Grow(len(s.prefix) + tagLen + len(kind) + len(name) + len(suffix))
+	b.WriteString(s.prefix)
+	b.Write(tag[:])
+	b.WriteString(kind)
+	b.WriteString(name)
+	b.WriteString(suffix)
+	return b.String()
+}
+
+// entryKey returns the name of the hash that holds key's variants.
+func (s *Store) entryKey(key string) string {
+	return s.redisKey(httpcache.KeyURL(key), kindEntry, key, "")
+}
+
+// indexKey returns the name of the set of url's partitions.
+func (s *Store) indexKey(url string) string { return s.redisKey(url, kindIndex, url, "") }
+
+// partitionBase returns what the name of each of url's partitioned keys
+// starts with: its entry key's name, then the partition.
+func (s *Store) partitionBase(url string) string { return s.redisKey(url, kindEntry, url, "\x00") }
+
+// isPartitioned reports whether key names a partition of its URL.
+func isPartitioned(key string) bool { return strings.IndexByte(key, 0) >= 0 }
 
 // Get returns the unexpired variants stored under key, in one round trip.
 // A variant that does not decode is skipped.
@@ -175,7 +301,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]*httpcache.Entry, error)
 	defer cancel()
 	var fields map[string]string
 	err = s.run(ctx, func(ctx context.Context) (err error) {
-		fields, err = s.client.HGetAll(ctx, s.prefix+key).Result()
+		fields, err = s.client.HGetAll(ctx, s.entryKey(key)).Result()
 		return err
 	})
 	if err = s.end(ctx, err); err != nil {
@@ -198,7 +324,8 @@ func (s *Store) Get(ctx context.Context, key string) ([]*httpcache.Entry, error)
 
 // Set stores entry under key, replacing the variant with the same
 // Variant. The key expires ttl from now, or later if another variant
-// lives longer; with no ttl, after the store's maximum TTL.
+// lives longer; with no ttl, after the store's maximum TTL. A partitioned
+// key is added to its URL's index in the same script.
 func (s *Store) Set(ctx context.Context, key string, entry *httpcache.Entry, ttl time.Duration) error {
 	if ttl <= 0 || ttl > s.maxTTL {
 		ttl = s.maxTTL
@@ -215,8 +342,15 @@ func (s *Store) Set(ctx context.Context, key string, entry *httpcache.Entry, ttl
 		return err
 	}
 	defer cancel()
+	keys := []string{s.entryKey(key)}
+	args := []any{entry.Variant, value, ttl.Milliseconds(), maxVariants}
+	if isPartitioned(key) {
+		url := httpcache.KeyURL(key)
+		keys = append(keys, s.indexKey(url))
+		args = append(args, httpcache.KeyPartition(key), s.partitionBase(url))
+	}
 	err = s.run(ctx, func(ctx context.Context) error {
-		return setScript.Run(ctx, s.client, []string{s.prefix + key}, entry.Variant, value, ttl.Milliseconds(), maxVariants).Err()
+		return setScript.Run(ctx, s.client, keys, args...).Err()
 	})
 	if err = s.end(ctx, err); err != nil {
 		return fmt.Errorf("redisstore: set: %w", err)
@@ -224,16 +358,44 @@ func (s *Store) Set(ctx context.Context, key string, entry *httpcache.Entry, ttl
 	return nil
 }
 
-// Delete removes every variant stored under key.
+// Delete removes every variant stored under key, and a partitioned key
+// from its URL's index.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	ctx, cancel, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer cancel()
-	err = s.run(ctx, func(ctx context.Context) error { return s.client.Del(ctx, s.prefix+key).Err() })
+	err = s.run(ctx, func(ctx context.Context) error {
+		if !isPartitioned(key) {
+			return s.client.Del(ctx, s.entryKey(key)).Err()
+		}
+		url := httpcache.KeyURL(key)
+		return deleteScript.Run(ctx, s.client, []string{s.entryKey(key), s.indexKey(url)}, httpcache.KeyPartition(key)).Err()
+	})
 	if err := s.end(ctx, err); err != nil {
 		return fmt.Errorf("redisstore: delete: %w", err)
+	}
+	return nil
+}
+
+// DeleteURL removes every variant stored under every key of url, in every
+// partition, in one script: the partitions its index names and the key
+// without a partition.
+func (s *Store) DeleteURL(ctx context.Context, url string) error {
+	if isPartitioned(url) {
+		return nil // no key's URL part holds a NUL
+	}
+	ctx, cancel, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	err = s.run(ctx, func(ctx context.Context) error {
+		return deleteURLScript.Run(ctx, s.client, []string{s.indexKey(url), s.entryKey(url)}, s.partitionBase(url)).Err()
+	})
+	if err := s.end(ctx, err); err != nil {
+		return fmt.Errorf("redisstore: delete URL: %w", err)
 	}
 	return nil
 }

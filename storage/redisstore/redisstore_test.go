@@ -80,10 +80,10 @@ func TestEntriesExpireInRedis(t *testing.T) {
 	s.Set(ctx, "a", storagetest.NewEntry("v2", "a2", 10), 30*time.Second)
 	s.Set(ctx, "a", storagetest.NewEntry("v3", "a3", 10), 5*time.Second) // does not shorten the key
 	s.Set(ctx, "none", storagetest.NewEntry("", "n", 10), 0)
-	if ttl := client.PTTL(ctx, prefix+"a").Val(); ttl <= 25*time.Second || ttl > 30*time.Second {
+	if ttl := client.PTTL(ctx, s.EntryKey("a")).Val(); ttl <= 25*time.Second || ttl > 30*time.Second {
 		t.Fatalf("key TTL %v, want the longest variant's 30s", ttl)
 	}
-	if ttl := client.PTTL(ctx, prefix+"none").Val(); ttl <= 59*time.Minute || ttl > time.Hour {
+	if ttl := client.PTTL(ctx, s.EntryKey("none")).Val(); ttl <= 59*time.Minute || ttl > time.Hour {
 		t.Fatalf("key without a TTL hint lives %v, want the maximum TTL of 1h", ttl)
 	}
 }
@@ -94,7 +94,7 @@ func TestCorruptValuesAreSkipped(t *testing.T) {
 	s := redisstore.New(client, redisstore.WithPrefix(prefix))
 	ctx := context.Background()
 	s.Set(ctx, "k", storagetest.NewEntry("good", "g", 100), time.Hour)
-	client.HSet(ctx, prefix+"k", "bad", "\x00\x00\x01\x00\x00\x00\x00\x00garbage", "short", "x")
+	client.HSet(ctx, s.EntryKey("k"), "bad", "\x00\x00\x01\x00\x00\x00\x00\x00garbage", "short", "x")
 	entries, err := s.Get(ctx, "k")
 	if err != nil || len(entries) != 1 || entries[0].Variant != "good" {
 		t.Fatalf("got %d entries, %v; want the one good variant", len(entries), err)
@@ -320,6 +320,7 @@ func TestBadOptions(t *testing.T) {
 		{redisstore.WithRetryWait(-time.Second), "redisstore: WithRetryWait: -1s is not a positive duration"},
 		{redisstore.WithMaxTTL(0), "redisstore: WithMaxTTL: 0s is not a positive duration"},
 		{nil, "redisstore: nil Option"},
+		{redisstore.WithPrefix("cache{}:"), `redisstore: WithPrefix: "cache{}:" holds an empty hash tag {}, which would part a URL's keys across Redis Cluster slots`},
 	}
 	for _, tt := range tests {
 		if _, err := redisstore.NewStore(client, tt.opt); err == nil || err.Error() != tt.want {

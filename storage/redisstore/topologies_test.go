@@ -71,8 +71,8 @@ func startCluster(t *testing.T) *redis.ClusterClient {
 }
 
 // TestCluster runs the acceptance suite on a Redis Cluster: each key's
-// variants live in one hash, on one node, and the set script touches that
-// key alone.
+// variants live in one hash, on one node, and the scripts touch the keys
+// of one URL alone, which share its hash tag's slot.
 func TestCluster(t *testing.T) {
 	client := startCluster(t)
 	n := 0
