@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -279,5 +280,123 @@ func testDeleteURLRacingSets(t *testing.T, client redis.UniversalClient, prefix 
 				t.Fatalf("after a final DeleteURL, partition %d/%d is left (%d were left before it)", w, i, left)
 			}
 		}
+	}
+}
+
+// TestThousandUsersOnOneURL: through the Transport, after one request each,
+// every one of 1,000 users' next request is a hit with their own response,
+// on Redis and on a memory tier over Redis.
+func TestThousandUsersOnOneURL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("2,000 requests per store")
+	}
+	client := testRedis(t)
+	stores := map[string]func() httpcache.Storage{
+		"redis": func() httpcache.Storage { return redisstore.New(client, redisstore.WithPrefix(testPrefix(t, client))) },
+		"tiered": func() httpcache.Storage {
+			tiered, err := httpcache.NewTieredStorage(httpcache.NewMemoryStorage(0),
+				redisstore.New(client, redisstore.WithPrefix(testPrefix(t, client))), time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tiered
+		},
+	}
+	for name, store := range stores {
+		t.Run(name, func(t *testing.T) {
+			var originRequests atomic.Int64
+			origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				originRequests.Add(1)
+				w.Header().Set("Cache-Control", "max-age=3600")
+				io.WriteString(w, "profile of "+r.Header.Get("Authorization"))
+			}))
+			defer origin.Close()
+			upstream := &http.Transport{}
+			defer upstream.CloseIdleConnections()
+			tr := httpcache.New(httpcache.WithTransport(upstream), httpcache.WithStorage(store()))
+			defer tr.Close()
+			const users = 1000
+			for round := range 2 {
+				for i := range users {
+					auth := "Bearer user-" + strconv.Itoa(i)
+					req, _ := http.NewRequest(http.MethodGet, origin.URL+"/profile", nil)
+					req.Header.Set("Authorization", auth)
+					resp, err := tr.RoundTrip(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if string(body) != "profile of "+auth {
+						t.Fatalf("round %d: user %d got %q", round, i, body)
+					}
+					if round == 1 && !isHit(resp) {
+						t.Fatalf("user %d's second request: %s", i, resp.Header.Get("Cache-Status"))
+					}
+				}
+				if round == 0 {
+					waitForWrites(tr)
+				}
+			}
+			if n := originRequests.Load(); n != users {
+				t.Fatalf("origin requests = %d, want %d", n, users)
+			}
+		})
+	}
+}
+
+// waitForWrites waits for the entries the Transport writes behind the
+// requests: a Transport answers after Close too, and writes at once then.
+func waitForWrites(tr *httpcache.Transport) { tr.Close() }
+
+// TestNoCredentialInRedis: no key or value in Redis holds a credential,
+// from the credential fields or from a Vary naming them.
+func TestNoCredentialInRedis(t *testing.T) {
+	admin := testRedis(t)
+	prefix := testPrefix(t, admin)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "private, max-age=3600")
+		w.Header().Set("Vary", "Cookie, Authorization, X-Api-Key")
+		io.WriteString(w, "profile")
+	}))
+	defer origin.Close()
+	upstream := &http.Transport{}
+	defer upstream.CloseIdleConnections()
+	tr := httpcache.New(httpcache.WithTransport(upstream), httpcache.WithStorage(redisstore.New(admin, redisstore.WithPrefix(prefix))))
+	for name, value := range map[string]string{"Authorization": "Bearer SECRET-a", "Cookie": "session=SECRET-b", "X-Api-Key": "SECRET-c"} {
+		req, _ := http.NewRequest(http.MethodGet, origin.URL+"/profile", nil)
+		req.Header.Set(name, value)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	tr.Close()
+	ctx := context.Background()
+	var keys int
+	for iter := admin.Scan(ctx, 0, prefix+"*", 1000).Iterator(); iter.Next(ctx); {
+		key := iter.Val()
+		keys++
+		content := []string{key}
+		switch kind := admin.Type(ctx, key).Val(); kind {
+		case "hash":
+			for field, value := range admin.HGetAll(ctx, key).Val() {
+				content = append(content, field, value)
+			}
+		case "set":
+			content = append(content, admin.SMembers(ctx, key).Val()...)
+		default:
+			t.Fatalf("Redis key %q is a %s, which this test does not read", key, kind)
+		}
+		for _, s := range content {
+			if strings.Contains(s, "SECRET") {
+				t.Errorf("Redis key %q holds a credential", key)
+			}
+		}
+	}
+	if keys < 3 {
+		t.Fatalf("%d Redis keys for 3 users", keys)
 	}
 }
