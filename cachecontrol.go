@@ -30,11 +30,18 @@ type cacheControl struct {
 	staleWhileRevalidate deltaSeconds // RFC 5861 §3
 	staleIfError         deltaSeconds // RFC 5861 §4
 
-	noCache         bool
-	noCacheFields   []string // qualified no-cache (§5.2.2.4), canonical field names
-	noStore         bool
-	private         bool
-	privateFields   []string // qualified private (§5.2.2.7), canonical field names
+	// noCache and private are set by either form of the directive. Their
+	// unqualified forms win over the qualified ones, whatever the order
+	// (§5.2.2.4, §5.2.2.7: a qualified form restricts only the fields it
+	// names, and the unqualified form restricts the whole response); a
+	// qualified form that names no field counts as unqualified.
+	noCache            bool
+	noCacheUnqualified bool
+	noCacheFields      []string // qualified no-cache (§5.2.2.4), canonical field names
+	noStore            bool
+	private            bool
+	privateUnqualified bool
+	privateFields      []string // qualified private (§5.2.2.7), canonical field names
 	public          bool
 	mustRevalidate  bool
 	proxyRevalidate bool
@@ -147,14 +154,14 @@ func applyDirective(cc *cacheControl, name, value string, hasValue bool) {
 		setDelta(&cc.staleIfError, value, hasValue)
 	case "no-cache":
 		cc.noCache = true
-		if hasValue {
-			cc.noCacheFields = appendFieldNames(cc.noCacheFields, value)
-		}
+		var named bool
+		cc.noCacheFields, named = appendFieldNames(cc.noCacheFields, value)
+		cc.noCacheUnqualified = cc.noCacheUnqualified || !hasValue || !named
 	case "private":
 		cc.private = true
-		if hasValue {
-			cc.privateFields = appendFieldNames(cc.privateFields, value)
-		}
+		var named bool
+		cc.privateFields, named = appendFieldNames(cc.privateFields, value)
+		cc.privateUnqualified = cc.privateUnqualified || !hasValue || !named
 	case "no-store":
 		cc.noStore = true
 	case "public":
@@ -210,13 +217,17 @@ func parseDeltaSeconds(s string) (int64, bool) {
 	return n, true
 }
 
-func appendFieldNames(names []string, list string) []string {
+// appendFieldNames appends the field names of a qualified directive's
+// list, canonical, and reports whether it named any.
+func appendFieldNames(names []string, list string) ([]string, bool) {
+	named := false
 	for _, name := range strings.Split(list, ",") {
 		if name = trimOWS(name); isToken(name) {
 			names = append(names, http.CanonicalHeaderKey(name))
+			named = true
 		}
 	}
-	return names
+	return names, named
 }
 
 // trimOWS removes optional white space (spaces and tabs, RFC 9110 §5.6.3).

@@ -82,7 +82,8 @@ func (p policy) withRule(f *responseFacts, r *compiledRule) *responseFacts {
 	g := *f
 	g.rule = r
 	if r.Override {
-		g.cc = cacheControl{present: true, private: f.cc.private, privateFields: f.cc.privateFields, public: f.cc.public}
+		g.cc = cacheControl{present: true, private: f.cc.private, privateUnqualified: f.cc.privateUnqualified,
+			privateFields: f.cc.privateFields, public: f.cc.public}
 		g.expiresFound, g.expires = false, time.Time{}
 		g.lifetimeOverride, g.hasLifetimeOverride = r.TTL, true
 		g.staleWhileRevalidate, g.staleIfError = r.StaleWhileRevalidate, r.StaleIfError

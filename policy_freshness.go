@@ -120,7 +120,7 @@ func (p policy) evaluate(reqCC cacheControl, e *Entry, f *responseFacts, now tim
 		return d
 	}
 	// §5.2.2.4: unqualified no-cache requires validation on every use.
-	if f.cc.noCache && len(f.cc.noCacheFields) == 0 {
+	if f.cc.noCacheUnqualified {
 		return revalidate(ForwardStale)
 	}
 	// §5.2.1.4 (and §5.4 for Pragma): the client asks for validation.
@@ -165,7 +165,7 @@ func (p policy) evaluate(reqCC cacheControl, e *Entry, f *responseFacts, now tim
 // shared cache proxy-revalidate and s-maxage).
 func (p policy) mayServeStaleOnError(reqCC cacheControl, e *Entry, f *responseFacts, now time.Time) (decision, bool) {
 	d := decision{action: actionServe, age: currentAge(e, f, now), lifetime: p.freshnessLifetime(e, f), forward: ForwardStale}
-	if reqCC.noCache || (f.cc.noCache && len(f.cc.noCacheFields) == 0) || p.mustRevalidateWhenStale(f) {
+	if reqCC.noCache || f.cc.noCacheUnqualified || p.mustRevalidateWhenStale(f) {
 		return d, false
 	}
 	window := f.staleIfError

@@ -51,7 +51,7 @@ func (p policy) storable(method string, r *cacheRequest, status int, f *response
 	case f.cc.noStore && !(f.cc.mustUnderstand && understoodStatus(status)):
 		// §5.2.2.5; must-understand with a known status overrides it (§5.2.2.3).
 		return false, detailNoStore
-	case p.shared && f.cc.private && len(f.cc.privateFields) == 0: // §5.2.2.7
+	case p.shared && f.cc.privateUnqualified: // §5.2.2.7
 		return false, detailPrivate
 	case p.shared && r.hasCredentials &&
 		!(f.cc.public || f.cc.sMaxAge.present || f.cc.mustRevalidate):
