@@ -42,13 +42,13 @@ type cacheControl struct {
 	private            bool
 	privateUnqualified bool
 	privateFields      []string // qualified private (§5.2.2.7), canonical field names
-	public          bool
-	mustRevalidate  bool
-	proxyRevalidate bool
-	mustUnderstand  bool
-	immutable       bool // RFC 8246
-	onlyIfCached    bool
-	noTransform     bool
+	public             bool
+	mustRevalidate     bool
+	proxyRevalidate    bool
+	mustUnderstand     bool
+	immutable          bool // RFC 8246
+	onlyIfCached       bool
+	noTransform        bool
 }
 
 // parseCacheControl parses every Cache-Control field line in h. It never

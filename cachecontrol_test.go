@@ -32,11 +32,30 @@ func TestParseCacheControl(t *testing.T) {
 		{"§5.2.2.7 qualified private", []string{`private="x-user"`}, cacheControl{private: true, privateFields: []string{"X-User"}}},
 		{"white space and empty members", []string{" ,, public ,\tmust-revalidate , "}, cacheControl{public: true, mustRevalidate: true}},
 		{"all boolean directives", []string{"no-cache, no-store, private, public, must-revalidate, proxy-revalidate, must-understand, immutable, only-if-cached, no-transform"},
-			cacheControl{noCache: true, noStore: true, private: true, public: true, mustRevalidate: true, proxyRevalidate: true,
-				mustUnderstand: true, immutable: true, onlyIfCached: true, noTransform: true}},
+			cacheControl{noCache: true, noCacheUnqualified: true, noStore: true, private: true, privateUnqualified: true, public: true,
+				mustRevalidate: true, proxyRevalidate: true, mustUnderstand: true, immutable: true, onlyIfCached: true, noTransform: true}},
 		{"RFC 5861 windows", []string{"stale-while-revalidate=30, stale-if-error=600"},
 			cacheControl{staleWhileRevalidate: deltaSeconds{present: true, seconds: 30}, staleIfError: deltaSeconds{present: true, seconds: 600}}},
 		{"unterminated quote", []string{`no-cache="x-a, max-age=3`}, cacheControl{noCache: true, noCacheFields: []string{"X-A"}}},
+		// §5.2.2.4, §5.2.2.7: the unqualified form wins over the qualified
+		// one, in any order and on any line; a qualified form naming no field
+		// counts as unqualified.
+		{"unqualified private before qualified", []string{`private, private="Set-Cookie"`},
+			cacheControl{private: true, privateUnqualified: true, privateFields: []string{"Set-Cookie"}}},
+		{"unqualified private after qualified", []string{`private="Set-Cookie", private`},
+			cacheControl{private: true, privateUnqualified: true, privateFields: []string{"Set-Cookie"}}},
+		{"unqualified private on another line", []string{`private="Set-Cookie"`, "private"},
+			cacheControl{private: true, privateUnqualified: true, privateFields: []string{"Set-Cookie"}}},
+		{"unqualified no-cache before qualified", []string{`no-cache, no-cache="Set-Cookie"`},
+			cacheControl{noCache: true, noCacheUnqualified: true, noCacheFields: []string{"Set-Cookie"}}},
+		{"unqualified no-cache after qualified", []string{`no-cache="Set-Cookie", no-cache`},
+			cacheControl{noCache: true, noCacheUnqualified: true, noCacheFields: []string{"Set-Cookie"}}},
+		{"unqualified no-cache on another line", []string{`no-cache="Set-Cookie"`, "no-cache"},
+			cacheControl{noCache: true, noCacheUnqualified: true, noCacheFields: []string{"Set-Cookie"}}},
+		{"qualified no-cache alone", []string{`no-cache="Set-Cookie"`}, cacheControl{noCache: true, noCacheFields: []string{"Set-Cookie"}}},
+		{"qualified private alone", []string{`private="Set-Cookie"`}, cacheControl{private: true, privateFields: []string{"Set-Cookie"}}},
+		{"no-cache naming no field", []string{`no-cache=""`}, cacheControl{noCache: true, noCacheUnqualified: true}},
+		{"private naming no field", []string{`private=", ,"`}, cacheControl{private: true, privateUnqualified: true}},
 		{"spaces around =", []string{"max-age = 8"}, cacheControl{maxAge: deltaSeconds{present: true, seconds: 8}}},
 	}
 	for _, tt := range tests {

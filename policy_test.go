@@ -255,7 +255,7 @@ func TestEvaluate(t *testing.T) {
 func TestMergeHeaders(t *testing.T) {
 	stored := header("Content-Length", "5", "Content-Type", "text/plain", "ETag", `"a"`, "Cache-Control", "max-age=10", "X-Old", "1")
 	update := header("Content-Length", "0", "Cache-Control", "max-age=99", "X-New", "2", "Connection", "X-Hop", "X-Hop", "h", "Keep-Alive", "timeout=5")
-	got := mergeHeaders(storedAt(stored), update)
+	got := mergeHeaders(storedAt(stored), update, nil)
 	tests := []struct {
 		name, field, want string
 	}{
@@ -394,7 +394,10 @@ func TestNotModifiedMatches(t *testing.T) {
 	}{
 		{name: "§4.3.4 same strong ETag", entry: e, resp: header("ETag", `"v1"`), want: true},
 		{name: "§4.3.4 other ETag", entry: e, resp: header("ETag", `"v2"`), want: false},
-		{name: "§4.3.4 weak ETags never select", entry: weak, resp: header("ETag", `W/"v1"`), want: false},
+		{name: "§4.3.4 a weak ETag selects by weak comparison", entry: weak, resp: header("ETag", `W/"v1"`), want: true},
+		{name: "§4.3.4 a strong 304 ETag selects a weak stored one", entry: weak, resp: header("ETag", `"v1"`), want: true},
+		{name: "§4.3.4 a weak 304 ETag selects a strong stored one", entry: e, resp: header("ETag", `W/"v1"`), want: true},
+		{name: "§4.3.4 another weak ETag", entry: weak, resp: header("ETag", `W/"v2"`), want: false},
 		{name: "§4.3.4 same Last-Modified", entry: e, resp: header("Last-Modified", httpDate(epoch)), want: true},
 		{name: "§4.3.4 other Last-Modified", entry: e, resp: header("Last-Modified", httpDate(epoch.Add(time.Second))), want: false},
 		{name: "§4.3.4 no validators: the one stored response", entry: e, resp: header(), want: true},

@@ -2,6 +2,7 @@ package httpcache
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -51,11 +52,12 @@ func conditionalRequest(req *http.Request, e *Entry) *http.Request {
 
 // notModifiedMatches reports whether a 304 answers the validation of a
 // stored response (RFC 9111 §4.3.4): its validators, where it has any, must
-// be the stored response's.
+// be the stored response's. Entity tags are compared weakly: §4.3.4 selects
+// the stored responses whose validator, strong or weak, the 304 carries.
 func notModifiedMatches(notModified http.Header, e *Entry) bool {
 	f := e.responseFacts()
 	if etag := fieldValue(notModified, "Etag"); etag != "" {
-		return f.etag != "" && strongETagMatch(etag, f.etag)
+		return f.etag != "" && weakETagMatch(etag, f.etag)
 	}
 	if lm := fieldValue(notModified, "Last-Modified"); lm != "" {
 		t := parseHTTPDate(lm)
@@ -85,13 +87,35 @@ func headMatches(head http.Header, e *Entry) bool {
 // response updates it (RFC 9111 §3.2): the stored body determines them.
 var unmergeableFields = canonicalNames("Content-Length", "Content-Encoding", "Content-Range")
 
+// cookieFields set cookies: they belong to the response that carries them,
+// for the one client it answers.
+var cookieFields = canonicalNames("Set-Cookie", "Set-Cookie2")
+
+// withheldFields returns the fields of a 304 or HEAD response that must
+// not update a stored entry, however it is stored: those that set
+// cookies, and those a qualified private or no-cache names, in the stored
+// response or in the update (§5.2.2.4, §5.2.2.7). They may answer the
+// request that brought them, never a later one from storage.
+func withheldFields(stored *Entry, update http.Header) []string {
+	f := stored.responseFacts()
+	withheld := slices.Clone(cookieFields)
+	withheld = append(withheld, f.cc.noCacheFields...)
+	withheld = append(withheld, f.cc.privateFields...)
+	if lines := update["Cache-Control"]; len(lines) > 0 {
+		cc := parseCacheControl(update)
+		withheld = append(withheld, cc.noCacheFields...)
+		withheld = append(withheld, cc.privateFields...)
+	}
+	return withheld
+}
+
 // mergeHeaders returns the stored header updated with the fields of a 304 or
 // HEAD response (RFC 9111 §3.2, §4.3.4): each field present in update
 // replaces the stored one, except hop-by-hop fields, those Connection lists,
-// and those the stored body depends on.
+// those the stored body depends on, and those withheld.
 //
 // The result shares its values with both: stored headers are never modified.
-func mergeHeaders(stored *Entry, update http.Header) http.Header {
+func mergeHeaders(stored *Entry, update http.Header, withheld []string) http.Header {
 	fields := stored.responseFacts().template.fields
 	out := make(http.Header, len(fields))
 	for _, field := range fields {
@@ -99,7 +123,7 @@ func mergeHeaders(stored *Entry, update http.Header) http.Header {
 	}
 	connection := update["Connection"]
 	for name, values := range update {
-		if isHopByHop(name, connection) || isUnmergeable(name) {
+		if isHopByHop(name, connection) || isUnmergeable(name) || slices.Contains(withheld, name) {
 			continue
 		}
 		out[name] = values
@@ -117,12 +141,12 @@ func isUnmergeable(canonicalName string) bool {
 }
 
 // freshened returns a new entry: e updated by a 304 or HEAD response
-// received for a request sent at requestTime.
+// received for a request sent at requestTime, without its withheld fields.
 func freshened(e *Entry, update http.Header, requestTime, responseTime time.Time) *Entry {
 	merged := &Entry{
 		Variant:      e.Variant,
 		StatusCode:   e.StatusCode,
-		Header:       mergeHeaders(e, update),
+		Header:       mergeHeaders(e, update, withheldFields(e, update)),
 		RequestTime:  requestTime,
 		ResponseTime: responseTime,
 		Body:         e.Body,
@@ -164,11 +188,6 @@ func conditionalNotModified(req *http.Request, status int, h http.Header) bool {
 // weakETagMatch is the weak comparison of RFC 9110 §8.8.3.2.
 func weakETagMatch(a, b string) bool {
 	return strings.TrimPrefix(a, "W/") == strings.TrimPrefix(b, "W/")
-}
-
-// strongETagMatch is the strong comparison: neither may be weak.
-func strongETagMatch(a, b string) bool {
-	return a == b && !strings.HasPrefix(a, "W/")
 }
 
 // notModifiedFields are the fields a 304 carries (RFC 9110 §15.4.5), with

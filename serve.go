@@ -24,18 +24,27 @@ const detailOnlyIfCached = "only-if-cached"
 // serveStored builds the response for a stored entry: its own header map
 // and body reader, Age (RFC 9111 §4.2.3 and §5.1) and Cache-Status. It
 // answers the caller's conditional request with 304 where it matches.
+// fresh, when not nil, is the header of the 304 that just validated entry:
+// its fields that storage withholds (withheldFields: cookies, fields named
+// by a qualified no-cache or private) answer this request, and only this
+// one.
 //
 // It returns errUnreadableBody, having logged why, when the entry's body
 // cannot be opened: the caller then fetches the response anew.
-func (t *Transport) serveStored(x *exchange, entry *Entry, age time.Duration, status CacheStatus) (*http.Response, error) {
+func (t *Transport) serveStored(x *exchange, entry *Entry, fresh http.Header, age time.Duration, status CacheStatus) (*http.Response, error) {
 	req := x.req
 	facts := entry.responseFacts()
 	header, spare := facts.template.clone(2)
-	if status.Hit {
-		// §5.2.2.4: fields named by a qualified no-cache are sent only after
-		// a successful revalidation.
-		for _, name := range facts.cc.noCacheFields {
-			delete(header, name)
+	// §5.2.2.4: fields named by a qualified no-cache are never sent from
+	// storage; after a 304, the 304's own values of them are.
+	for _, name := range facts.cc.noCacheFields {
+		delete(header, name)
+	}
+	if fresh != nil {
+		for _, name := range withheldFields(entry, fresh) {
+			if values, ok := fresh[name]; ok {
+				header[name] = values
+			}
 		}
 	}
 	spare[0], spare[1] = t.ageAndCacheStatus(entry, age, status)

@@ -95,7 +95,7 @@ func (t *Transport) serveStaleOnError(x *exchange, resp *http.Response, err erro
 	if resp != nil {
 		status.ForwardStatus = resp.StatusCode
 	}
-	stale, serveErr := t.serveStored(x, x.stored, d.age, status)
+	stale, serveErr := t.serveStored(x, x.stored, nil, d.age, status)
 	if serveErr != nil {
 		return stepResult{}, false
 	}

@@ -101,7 +101,7 @@ func (t *Transport) revalidate(x *exchange) (stepResult, error) {
 	updated := freshened(x.stored, resp.Header, requestTime, responseTime)
 	d := t.storeFreshened(x, updated, responseTime)
 	status := CacheStatus{Forward: x.forward, ForwardStatus: http.StatusNotModified, TTL: d.ttl(), HasTTL: true}
-	served, err := t.serveStored(x, updated, d.age, status)
+	served, err := t.serveStored(x, updated, resp.Header, d.age, status)
 	if err == errUnreadableBody {
 		return t.fetchAfterUnreadableBody(x)
 	}
@@ -125,10 +125,18 @@ func (t *Transport) fetchUnconditionally(x *exchange, outreq *http.Request) (ste
 }
 
 // storeFreshened stores an entry a 304 or HEAD response updated (RFC 9111
-// §4.3.4, §4.3.5), and returns the policy's decision on it.
+// §4.3.4, §4.3.5), and returns the policy's decision on it. The update is
+// stored only where the storage rules allow storing the updated response
+// (RFC 9111 §3: not no-store, not private in a shared cache, §3.5 for a
+// request with credentials); otherwise it answers the request, and the
+// stored entry stays as it was.
 func (t *Transport) storeFreshened(x *exchange, updated *Entry, responseTime time.Time) decision {
 	facts := t.factsFor(x, updated)
 	d := t.cfg.policy.evaluate(cacheControl{}, updated, facts, responseTime)
+	if ok, reason := t.cfg.policy.storable(http.MethodGet, &x.request, updated.StatusCode, facts); !ok {
+		t.logDecision(x.req, "update not stored", slog.String("detail", reason))
+		return d
+	}
 	t.store(x, updated, t.cfg.policy.storageTTL(d, facts))
 	return d
 }

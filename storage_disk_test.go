@@ -287,13 +287,14 @@ func TestDiskStorageCrashChild(t *testing.T) {
 const crashChildWriting = "httpcache-crash-child: writing"
 
 // TestDiskStorageSurvivesSIGKILL kills a writing child process at random
-// moments, many times, then reads everything back: every entry served is
-// whole.
+// moments, many times, and after each kill reads everything back: every
+// entry served is whole.
 func TestDiskStorageSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
 	dir := t.TempDir()
+	served := 0
 	for round := range 25 {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestDiskStorageCrashChild$")
 		cmd.Env = append(os.Environ(), "HTTPCACHE_DISK_CRASH_DIR="+dir)
@@ -311,6 +312,7 @@ func TestDiskStorageSurvivesSIGKILL(t *testing.T) {
 		if status, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !status.Signaled() {
 			t.Fatalf("round %d: the child was not killed but exited: %v", round, cmd.ProcessState)
 		}
+		served += readCrashKeys(t, dir)
 	}
 	var temporary int
 	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
@@ -320,11 +322,21 @@ func TestDiskStorageSurvivesSIGKILL(t *testing.T) {
 		return nil
 	})
 	t.Logf("%d files left half-written by the kills", temporary)
+	if served == 0 {
+		t.Fatal("nothing survived any of 25 kills of the writer")
+	}
+	t.Logf("%d whole entries served after 25 kills", served)
+}
+
+// readCrashKeys opens the crash test's directory as a new process would,
+// checks that every entry of the crash keys is whole, and returns how many
+// there were.
+func readCrashKeys(t *testing.T, dir string) int {
+	t.Helper()
 	s := newDiskStorage(t, dir, 256<<10)
-	ctx := context.Background()
 	served := 0
 	for _, key := range crashKeys {
-		entries, err := s.Get(ctx, key)
+		entries, err := s.Get(context.Background(), key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -334,10 +346,7 @@ func TestDiskStorageSurvivesSIGKILL(t *testing.T) {
 			served++
 		}
 	}
-	if served == 0 {
-		t.Fatal("nothing survived 25 runs of the writer")
-	}
-	t.Logf("%d whole entries served after 25 kills", served)
+	return served
 }
 
 // waitForLine reads r until a line equal to want, and then drains the rest

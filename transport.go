@@ -194,7 +194,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // the origin, unless the stored body cannot be read: then it is fetched as
 // on a miss.
 func (t *Transport) serveHit(x *exchange, key []byte, status CacheStatus) (*http.Response, error) {
-	resp, err := t.serveStored(x, x.stored, x.decision.age, status)
+	resp, err := t.serveStored(x, x.stored, nil, x.decision.age, status)
 	if err == errUnreadableBody {
 		x.forward = ForwardURIMiss
 		return t.fromOrigin(x, key, (*Transport).fetchAfterUnreadableBody)
