@@ -43,13 +43,14 @@ var DefaultCoalesceIgnoredHeaders = []string{"Traceparent", "Tracestate", "X-Req
 // and Body reader. Coalescing covers every request the cache sends for GET
 // and HEAD: misses, revalidations and background revalidations.
 //
-// What is shared: in a private cache (the default), every response, since
-// identical requests carry the same credentials. In a shared cache, only a
-// response the cache may reuse (one it stores, or a stored one it serves)
-// and that sets no cookie; for any other, the waiting requests go to the
-// origin on their own, and for a few seconds identical requests are not
-// coalesced (as proxies do with "hit-for-pass"). All shares every response
-// in both modes.
+// What is shared: never a response that sets a cookie or says no-store or
+// private, which is for the request that made it only. Otherwise, in a
+// private cache (the default), every response, since identical requests
+// carry the same credentials; in a shared cache, only a response the cache
+// may reuse (one it stores, or a stored one it serves). For a response not
+// shared, the waiting requests go to the origin on their own, and for a
+// few seconds identical requests are not coalesced (as proxies do with
+// "hit-for-pass"). All shares every response, those too, in both modes.
 //
 // When one caller alone waits for the response, it gets it as it is,
 // streamed. When several do, it is read whole (up to MaxBodyBytes) before
@@ -61,8 +62,11 @@ type CoalesceOptions struct {
 	Disabled bool
 
 	// All shares every response among identical requests, whatever the
-	// cache mode and the response: for rate-limited APIs, where one request
-	// is worth more than the rules above.
+	// cache mode and the response: one that sets a cookie, says no-store or
+	// private, or is an error, goes to every caller waiting for it, who
+	// then all hold the same session cookie or private answer. For
+	// rate-limited APIs whose callers are one client, where one request is
+	// worth more than the rules above.
 	All bool
 
 	// IgnoreHeaders are request fields that do not keep requests apart,
@@ -315,15 +319,21 @@ func (c *coalescer) settle(f *flight, result stepResult) {
 }
 
 // shareable reports whether a step's response may go to every identical
-// request (see CoalesceOptions).
+// request (see CoalesceOptions). A response that sets a cookie, or says
+// no-store or private, is for the request that made it only: another
+// caller would get that caller's session.
 func (c *coalescer) shareable(result stepResult) bool {
-	if c.all || !c.shared {
+	if c.all {
 		return true
 	}
-	if len(result.resp.Header["Set-Cookie"]) > 0 {
+	h := result.resp.Header
+	if len(h["Set-Cookie"]) > 0 || len(h["Set-Cookie2"]) > 0 {
 		return false
 	}
-	return result.source.reusable()
+	if cc := parseCacheControl(h); cc.noStore || cc.private {
+		return false
+	}
+	return !c.shared || result.source.reusable()
 }
 
 // collect gives a waiter its outcome of a finished flight: the flight's

@@ -31,7 +31,8 @@ func waitForWaiters(t *testing.T, tr *Transport, n int) {
 }
 
 // gatedOrigin answers once release is closed; its answers are not stored
-// (no-store), so only coalescing can spare the origin a request.
+// (max-age=0 without validators), so only coalescing can spare the origin
+// a request.
 type gatedOrigin struct {
 	release  chan struct{}
 	requests atomic.Int64
@@ -41,7 +42,9 @@ type gatedOrigin struct {
 func newGatedOrigin(pairs ...string) *gatedOrigin {
 	h := header(pairs...)
 	if h.Get("Cache-Control") == "" {
-		h.Set("Cache-Control", "no-store")
+		// Not stored (stale at once, without validators), yet shareable:
+		// the coalescer never shares a no-store response.
+		h.Set("Cache-Control", "max-age=0")
 	}
 	return &gatedOrigin{release: make(chan struct{}), header: h}
 }

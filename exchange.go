@@ -110,6 +110,9 @@ func (x *exchange) variantMatches(e *Entry) bool {
 	if facts.varyStar {
 		return false
 	}
+	if facts.contentEncoding != "" && !acceptsCoding(x.req.Header["Accept-Encoding"], facts.contentEncoding) {
+		return false
+	}
 	if e.Variant == "" && len(facts.varyNames) == 0 {
 		return true
 	}

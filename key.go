@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -260,4 +261,45 @@ func newerThan(a, b *Entry) bool {
 		return da.After(db)
 	}
 	return a.ResponseTime.After(b.ResponseTime)
+}
+
+// acceptsCoding reports whether Accept-Encoding lines accept a content
+// coding (RFC 9110 §12.5.3): named, or covered by "*", with a weight above
+// zero; x-gzip and x-compress are gzip and compress. A request without
+// Accept-Encoding accepts none here: net/http then asks for gzip itself and
+// decodes the response, so its caller expects decoded bytes.
+func acceptsCoding(lines []string, coding string) bool {
+	coding = strings.TrimPrefix(coding, "x-")
+	named, star := false, false
+	for _, line := range lines {
+		for _, member := range strings.Split(line, ",") {
+			name, params, _ := strings.Cut(member, ";")
+			name = strings.TrimPrefix(strings.ToLower(trimOWS(name)), "x-")
+			accepted := weightAboveZero(params)
+			switch name {
+			case coding:
+				if !accepted {
+					return false // refused by name: "*" does not bring it back
+				}
+				named = true
+			case "*":
+				star = accepted
+			}
+		}
+	}
+	return named || star
+}
+
+// weightAboveZero reports whether an Accept-Encoding member's parameters
+// give it a weight above zero (RFC 9110 §12.4.2); no weight is 1.
+func weightAboveZero(params string) bool {
+	for _, param := range strings.Split(params, ";") {
+		name, value, _ := strings.Cut(trimOWS(param), "=")
+		if !strings.EqualFold(trimOWS(name), "q") {
+			continue
+		}
+		q, err := strconv.ParseFloat(trimOWS(value), 64)
+		return err == nil && q > 0 // an unreadable weight: not accepted, to be safe
+	}
+	return true
 }

@@ -114,6 +114,21 @@ func WithShared(shared bool) Option {
 	}
 }
 
+// WithStripSetCookie makes a shared cache (WithShared) store responses that
+// set cookies (Set-Cookie, Set-Cookie2) without their cookies, for origins
+// that set tracking cookies on public pages: the response that carried the
+// cookie still reaches its caller with it, and later requests get the
+// stored response without. By default a shared cache does not store such
+// responses at all, since it would replay one client's cookie to every
+// other. A private cache stores them with their cookies, for the partition
+// that received them.
+func WithStripSetCookie(strip bool) Option {
+	return func(c *config) error {
+		c.policy.stripSetCookie = strip
+		return nil
+	}
+}
+
 // WithLogger sets the logger: debug records for each decision, warnings for
 // storage errors. The default discards logs.
 func WithLogger(logger *slog.Logger) Option {

@@ -22,6 +22,9 @@ type policy struct {
 	// keepForRevalidation is how long past its freshness an entry with
 	// validators stays useful: a conditional request can still save a body.
 	keepForRevalidation time.Duration
+	// stripSetCookie: a shared cache stores responses that set cookies
+	// without their cookies (WithStripSetCookie) rather than not at all.
+	stripSetCookie bool
 }
 
 // responseFacts is what the policy reads from a response header, parsed once.
@@ -34,9 +37,15 @@ type responseFacts struct {
 	age           time.Duration
 	etag          string
 	contentLength string
-	varyNames     []string
-	varyStar      bool
-	template      headerTemplate // for copying the header on a hit
+	// contentEncoding is the response's content coding, lower case; empty
+	// for none or identity. A response with one varies on Accept-Encoding
+	// whatever its Vary says (contentVaryNames).
+	contentEncoding string
+	// setsCookie: the response has Set-Cookie or Set-Cookie2.
+	setsCookie bool
+	varyNames  []string
+	varyStar   bool
+	template   headerTemplate // for copying the header on a hit
 
 	// The stale windows of RFC 5861: from the response's directives, or
 	// from a rule.
@@ -58,9 +67,41 @@ func parseResponseFacts(h http.Header) *responseFacts {
 	f.age = parseAge(h)
 	f.etag = fieldValue(h, "Etag")
 	f.contentLength = fieldValue(h, "Content-Length")
-	f.varyNames, f.varyStar = varyFieldNames(h)
+	f.contentEncoding = contentCoding(h)
+	f.setsCookie = len(h["Set-Cookie"]) > 0 || len(h["Set-Cookie2"]) > 0
+	f.varyNames, f.varyStar = contentVaryNames(h, f.contentEncoding)
 	f.template = newHeaderTemplate(h)
 	return f
+}
+
+// contentCoding returns the last content coding of Content-Encoding (the
+// outermost, RFC 9110 §8.4), lower case; empty for none or identity.
+func contentCoding(h http.Header) string {
+	lines := h["Content-Encoding"]
+	if len(lines) == 0 {
+		return ""
+	}
+	codings := strings.Split(lines[len(lines)-1], ",")
+	coding := strings.ToLower(trimOWS(codings[len(codings)-1]))
+	if coding == "identity" {
+		return ""
+	}
+	return coding
+}
+
+// contentVaryNames returns the Vary field names of a response, with
+// accept-encoding added when it has a content coding: an origin that forgot
+// Vary: Accept-Encoding must not have its gzip bytes served to a caller
+// that relies on net/http's transparent decompression.
+func contentVaryNames(h http.Header, coding string) (names []string, star bool) {
+	names, star = varyFieldNames(h)
+	if coding == "" {
+		return names, star
+	}
+	if i, found := slices.BinarySearch(names, "accept-encoding"); !found {
+		names = slices.Insert(names, i, "accept-encoding")
+	}
+	return names, star
 }
 
 // setStaleWindows sets the stale windows from the Cache-Control directives
@@ -145,7 +186,7 @@ func (f *responseFacts) updated(oldHeader, newHeader http.Header) *responseFacts
 		g.age = parseAge(newHeader)
 	}
 	if changed("Vary") {
-		g.varyNames, g.varyStar = varyFieldNames(newHeader)
+		g.varyNames, g.varyStar = contentVaryNames(newHeader, g.contentEncoding)
 	}
 	g.etag = fieldValue(newHeader, "Etag")
 	g.contentLength = fieldValue(newHeader, "Content-Length")

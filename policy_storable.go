@@ -32,6 +32,7 @@ const (
 	detailNotReusable    = "not-reusable"
 	detailTooLarge       = "too-large"
 	detailRule           = "rule" // a configured Rule forbids storing it
+	detailSetCookie      = "set-cookie"
 )
 
 // storable decides whether a response to a request with method, read as r,
@@ -53,6 +54,11 @@ func (p policy) storable(method string, r *cacheRequest, status int, f *response
 		return false, detailNoStore
 	case p.shared && f.cc.privateUnqualified: // §5.2.2.7
 		return false, detailPrivate
+	case p.shared && f.setsCookie:
+		// A shared cache would replay one client's cookie to every other
+		// (RFC 9111 §3 permits storing it; nginx and Varnish do not, and
+		// neither does this cache unless told to store it stripped).
+		return false, detailSetCookie
 	case p.shared && r.hasCredentials &&
 		!(f.cc.public || f.cc.sMaxAge.present || f.cc.mustRevalidate):
 		// §3.5, for every field that carries credentials (partition.go),
@@ -101,6 +107,23 @@ func storedHeader(h http.Header) (http.Header, *responseFacts) {
 	out := h.Clone()
 	removeHopByHop(out)
 	return out, parseResponseFacts(out)
+}
+
+// withoutCookies removes Set-Cookie and Set-Cookie2 from a header about
+// to be stored, and updates its facts, where they must not be stored with
+// it: under an Override rule, which stores what the origin did not mean
+// to be shared, and in a shared cache told to store such responses
+// stripped (WithStripSetCookie). The response that carried them still
+// reaches its caller whole.
+func (p policy) withoutCookies(h http.Header, f *responseFacts, rule *compiledRule) {
+	if !f.setsCookie || !(p.stripSetCookie && p.shared || rule != nil && rule.Override) {
+		return
+	}
+	for _, name := range cookieFields {
+		delete(h, name)
+	}
+	f.setsCookie = false
+	f.template = newHeaderTemplate(h)
 }
 
 // withoutPrivateFields removes from a stored header, in a shared cache, the

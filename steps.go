@@ -195,6 +195,8 @@ func (t *Transport) receive(x *exchange, resp *http.Response, requestTime time.T
 func (t *Transport) entryToStore(x *exchange, resp *http.Response, requestTime, responseTime time.Time) (*Entry, decision, time.Duration, string) {
 	storedFields, facts := storedHeader(resp.Header)
 	t.cfg.policy.withoutPrivateFields(storedFields, facts)
+	rule := t.ruleFor(x, resp.StatusCode)
+	t.cfg.policy.withoutCookies(storedFields, facts, rule)
 	entry := &Entry{
 		Variant:      x.variant(facts.varyNames),
 		StatusCode:   resp.StatusCode,
@@ -203,7 +205,7 @@ func (t *Transport) entryToStore(x *exchange, resp *http.Response, requestTime, 
 		ResponseTime: responseTime,
 	}
 	entry.facts.Store(facts)
-	ruled := t.factsFor(x, entry)
+	ruled := t.factsWithRule(entry, rule)
 	ok, reason := t.cfg.policy.storable(x.req.Method, &x.request, resp.StatusCode, ruled)
 	if !ok {
 		return nil, decision{}, 0, reason
