@@ -50,9 +50,16 @@ type Rule struct {
 	// caching: its Cache-Control (no-cache, no-store, must-revalidate,
 	// max-age and the rest) and Expires are ignored, and the rule's TTL and
 	// windows used instead. For APIs that send "no-cache" on data that is
-	// fine to reuse for a while. In a shared cache a "private" response is
-	// still never stored: an Override rule never shares one user's response
-	// with another. Override requires a TTL.
+	// fine to reuse for a while. Override requires a TTL.
+	//
+	// What Override does not change: a response is stored and served only
+	// within the partition of the request that fetched it (credentials and
+	// WithPartition keep users apart whatever the response says); in a
+	// shared cache a "private" response is never stored, and a response to
+	// a request with credentials only where RFC 9111 §3.5 allows; a
+	// response's Set-Cookie is never stored under Override (the response
+	// is stored without it); and the statuses stored are those of
+	// CacheableStatuses.
 	Override bool
 
 	// StaleWhileRevalidate is how long after a response goes stale it may
