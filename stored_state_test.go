@@ -408,3 +408,54 @@ func TestWeakETagRevalidation(t *testing.T) {
 	}
 	h.wantOriginRequests(2)
 }
+
+// TestPerRequestTTLStoresNoCookie: a per-request TTL is an Override rule:
+// it stores a response that set a cookie without the cookie.
+func TestPerRequestTTLStoresNoCookie(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Set-Cookie", "session=first-caller")
+		fmt.Fprint(w, "page")
+	})
+	get := func() *http.Response {
+		ctx := RequestContext(t.Context(), RequestOptions{TTL: time.Minute})
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.origin.URL+"/p", nil)
+		resp, err := h.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if first := get(); first.Header.Get("Set-Cookie") == "" {
+		t.Fatal("the first caller lost its cookie")
+	}
+	resp := get()
+	if status, _ := StatusOf(resp); !status.Hit || resp.Header.Get("Set-Cookie") != "" {
+		t.Fatalf("hit %v, Set-Cookie %q", status.Hit, resp.Header.Get("Set-Cookie"))
+	}
+}
+
+// TestNotModifiedNeverStoresPrivateFields: in a shared cache, a field a
+// qualified private names is not stored, and a 304 carrying it does not
+// put it into the stored entry either.
+func TestNotModifiedNeverStoresPrivateFields(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("X-User", "alice")
+		if r.Header.Get("If-None-Match") != "" {
+			w.Header().Set("Cache-Control", `public, max-age=60, private="X-User"`)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("Cache-Control", `public, max-age=0, private="X-User"`)
+		fmt.Fprint(w, "page")
+	}, WithShared(true))
+	h.get("/p")
+	if got := h.get("/p"); got.header.Get("X-User") != "alice" {
+		t.Fatalf("the revalidating caller did not get its own field: %q", got.header.Get("X-User"))
+	}
+	if got := h.get("/p"); !got.cache.Hit || got.header.Get("X-User") != "" {
+		t.Fatalf("a later hit: X-User %q (hit %v)", got.header.Get("X-User"), got.cache.Hit)
+	}
+}
