@@ -520,3 +520,100 @@ func TestRulesAndInvalidationReadTheHostSent(t *testing.T) {
 		t.Fatal("a same-origin Location (by the Host sent) was not invalidated")
 	}
 }
+
+// storedStatusOf sends req through a new Transport to an origin whose
+// answers are storable, and returns the cache's status.
+func storedStatusOf(t *testing.T, req *http.Request) CacheStatus {
+	t.Helper()
+	tr := New(WithTransport(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Header: http.Header{"Cache-Control": {"max-age=60"}}, Body: http.NoBody, Request: r}, nil
+	})))
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	status, _ := StatusOf(resp)
+	return status
+}
+
+// TestUnkeyableRequestsBypass: a request whose Host net/http would not send
+// as it is (it sends an empty Host instead), or whose target is not in
+// origin form, would have another origin's key: it is never answered from
+// storage nor stored.
+func TestUnkeyableRequestsBypass(t *testing.T) {
+	tests := []struct {
+		name string
+		set  func(*http.Request)
+	}{
+		{name: "Host with a path", set: func(r *http.Request) { r.Host = "victim.example/x" }},
+		{name: "Host with a space", set: func(r *http.Request) { r.Host = "victim.example x" }},
+		{name: "Host with a quote", set: func(r *http.Request) { r.Host = `victim.example"` }},
+		{name: "relative path", set: func(r *http.Request) { r.URL.Path = ":8443/v1" }},
+		{name: "Opaque without a slash", set: func(r *http.Request) { r.URL.Opaque = ".attacker.example/x" }},
+		{name: "Opaque in absolute form", set: func(r *http.Request) { r.URL.Opaque = "//other.example/x" }},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(http.MethodGet, "http://victim.example/", nil)
+		tt.set(req)
+		if status := storedStatusOf(t, req); status.Forward != ForwardBypass || status.Stored {
+			t.Errorf("%s: %+v", tt.name, status)
+		}
+	}
+	ok, _ := http.NewRequest(http.MethodGet, "http://[fe80::1%25en0]:8080/a", nil)
+	if status := storedStatusOf(t, ok); !status.Stored {
+		t.Errorf("an IPv6 host with a zone was not cached: %+v", status)
+	}
+}
+
+// TestUnicodeHostsKeepTheirCase: net/http sends a Unicode host as punycode
+// without case mapping; only ASCII letters are folded in the key.
+func TestUnicodeHostsKeepTheirCase(t *testing.T) {
+	tr := New()
+	key := func(host string) string {
+		req, _ := http.NewRequest(http.MethodGet, "http://x/", nil)
+		req.Host = host
+		x := tr.newExchange(req)
+		return string(x.appendKey(nil))
+	}
+	if key("MÜNCHEN.example") == key("münchen.example") {
+		t.Error("hosts that differ in a non-ASCII letter's case share a key")
+	}
+	if key("MüNCHEN.Example") != key("münchen.example") {
+		t.Error("ASCII case made another key")
+	}
+}
+
+// TestVaryReadsKeysOfAnyCase: a field named by Vary is read under map keys
+// of any case, as the origin reads what net/http sends.
+func TestVaryReadsKeysOfAnyCase(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Vary", "X-User")
+		fmt.Fprint(w, "page of "+r.Header.Get("X-User"))
+	})
+	if body, _ := getWith(t, h.client, h.origin.URL+"/p", withHeader("x-user", "alice")); body != "page of alice" {
+		t.Fatal(body)
+	}
+	if body, _ := getWith(t, h.client, h.origin.URL+"/p", withHeader("x-user", "bob")); body != "page of bob" {
+		t.Fatalf("bob got %q", body)
+	}
+	if body, status := getWith(t, h.client, h.origin.URL+"/p", withHeader("X-User", "alice")); body != "page of alice" || !status.Hit {
+		t.Fatalf("alice under the canonical key: %q (hit %v)", body, status.Hit)
+	}
+}
+
+// TestSection35ForAuthorizationOutsideTheSet: a shared cache applies RFC
+// 9111 §3.5 to Authorization even when WithCredentialFields leaves it out.
+func TestSection35ForAuthorizationOutsideTheSet(t *testing.T) {
+	h2 := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, r.Header.Get("Authorization"))
+	}, WithShared(true), WithCredentialFields("X-Tenant-Token"))
+	if _, status := getWith(t, h2.client, h2.origin.URL+"/me", withHeader("Authorization", "alice")); status.Stored {
+		t.Fatal("a shared cache stored a response to Authorization without §3.5's permission")
+	}
+	if body, _ := getWith(t, h2.client, h2.origin.URL+"/me", withHeader("Authorization", "bob")); body != "bob" {
+		t.Fatalf("bob got %q", body)
+	}
+}

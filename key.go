@@ -3,6 +3,7 @@ package httpcache
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -113,6 +114,44 @@ func hasControlBytes(b []byte) bool {
 	return false
 }
 
+// keyable reports whether a request's wire identity can be keyed exactly:
+// a Host net/http sends as it is (an invalid one it replaces with an empty
+// Host, which says nothing of the server dialled), and a request target in
+// origin form ("/…"), which the key joins to the host. Any other request
+// goes to the network, never answered from storage: a Host such as
+// "victim.example/x", or a target such as ":8443/v1" or
+// ".attacker.example/x", would have the key of another origin's resource.
+func keyable(req *http.Request) bool {
+	if !validHostHeader(wireHost(req)) {
+		return false
+	}
+	u := req.URL
+	if u.Opaque != "" {
+		return strings.HasPrefix(u.Opaque, "/") && !strings.HasPrefix(u.Opaque, "//")
+	}
+	return u.Path == "" || strings.HasPrefix(u.Path, "/")
+}
+
+// validHostHeader is net/http's test of a Host it sends as it is
+// (golang.org/x/net/http/httpguts.ValidHostHeader): the bytes of a
+// reg-name, an IP literal and a port, and non-ASCII bytes, which it sends
+// as punycode.
+func validHostHeader(h string) bool {
+	if h == "" {
+		return false // net/http sends the URL's host then; an empty key host is ambiguous
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c >= 0x80:
+		case strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // effectiveURL returns the request's URL as it reaches the origin: its
 // host the one net/http sends (RFC 9110 §7.1).
 func effectiveURL(req *http.Request) *url.URL {
@@ -146,10 +185,18 @@ func (p *keyBufferPool) put(b *keyBuffer) {
 }
 
 // lowerASCII lowercases s, without allocating when it already is.
+//
+// Only ASCII letters: net/http sends a Unicode host as punycode without
+// mapping its case, so folding "Ü" to "ü" would key two hosts as one.
 func lowerASCII(s string) string {
 	for i := 0; i < len(s); i++ {
 		if 'A' <= s[i] && s[i] <= 'Z' {
-			return strings.ToLower(s)
+			return strings.Map(func(r rune) rune {
+				if 'A' <= r && r <= 'Z' {
+					return r + 'a' - 'A'
+				}
+				return r
+			}, s)
 		}
 	}
 	return s
@@ -213,7 +260,7 @@ func appendVaryVariant(b *strings.Builder, req *http.Request, varyNames []string
 	for _, name := range varyNames {
 		b.WriteString(name)
 		canonical := http.CanonicalHeaderKey(name)
-		values, present := req.Header[canonical]
+		values, present := fieldValues(req.Header, canonical)
 		switch {
 		case !present:
 			b.WriteString("\x01\n")
@@ -225,6 +272,19 @@ func appendVaryVariant(b *strings.Builder, req *http.Request, varyNames []string
 			b.WriteByte('\n')
 		}
 	}
+}
+
+// fieldValues returns a request field's lines by its canonical name, also
+// under map keys of another case: net/http sends such a key as it is, and
+// the origin reads it as the field.
+func fieldValues(h http.Header, canonical string) (values []string, present bool) {
+	values, present = h[canonical]
+	for key, more := range h {
+		if len(key) == len(canonical) && key != canonical && strings.EqualFold(key, canonical) {
+			values, present = append(slices.Clip(values), more...), true
+		}
+	}
+	return values, present
 }
 
 // caseInsensitiveFields are request fields whose values are defined to be

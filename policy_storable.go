@@ -59,10 +59,10 @@ func (p policy) storable(method string, r *cacheRequest, status int, f *response
 		// (RFC 9111 §3 permits storing it; nginx and Varnish do not, and
 		// neither does this cache unless told to store it stripped).
 		return false, detailSetCookie
-	case p.shared && r.hasCredentials &&
+	case p.shared && (r.hasCredentials || r.hasAuthorization) &&
 		!(f.cc.public || f.cc.sMaxAge.present || f.cc.mustRevalidate):
-		// §3.5, for every field that carries credentials (partition.go),
-		// not Authorization only.
+		// §3.5, for Authorization whatever the configuration, and for every
+		// other field that carries credentials (partition.go).
 		return false, detailAuthorization
 	case f.varyStar: // §4.1: it could never be selected
 		return false, detailVaryStar

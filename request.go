@@ -18,6 +18,9 @@ type cacheRequest struct {
 	// hasCredentials: it carries a credential field (partition.go), under
 	// a map key of any case.
 	hasCredentials bool
+	// hasAuthorization: it carries Authorization, which RFC 9111 §3.5
+	// names, whether or not the configured credential fields include it.
+	hasAuthorization bool
 	// credentials are the header map keys of the first credential fields
 	// found, with their fields' places in the configured list, for the
 	// partition's fingerprint; credentialsOverflow reports more than fit.
@@ -74,6 +77,9 @@ func (r *cacheRequest) readField(name, key string, values []string, lines *reque
 	case "If-None-Match", "If-Modified-Since":
 		r.conditional = r.conditional || nonEmpty
 	default:
+		if name == "Authorization" && len(values) > 0 {
+			r.hasAuthorization = true
+		}
 		field := credentials.fieldIndex(name)
 		if field < 0 {
 			return false

@@ -158,7 +158,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var keyBuffer [512]byte
 	key := x.appendKey(keyBuffer[:0])
-	if hasControlBytes(key[:len(key)-len(x.keySuffix)]) {
+	if hasControlBytes(key[:len(key)-len(x.keySuffix)]) || !keyable(req) {
 		// net/http refuses to send it; it must not find another's entry.
 		return t.forward(req, CacheStatus{Forward: ForwardBypass})
 	}
