@@ -105,9 +105,9 @@ func normalizeHost(scheme, host string) string {
 // request target. A request with one goes to the network, which refuses
 // it, and is never answered from storage: its key could be forged to look
 // like another's.
-func hasControlBytes(b []byte) bool {
-	for _, c := range b {
-		if c < ' ' || c == 0x7f {
+func hasControlBytes(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if byteClasses[s[i]]&ctlByte != 0 {
 			return true
 		}
 	}
@@ -116,18 +116,20 @@ func hasControlBytes(b []byte) bool {
 
 // keyable reports whether a request's wire identity can be keyed exactly:
 // a Host net/http sends as it is (an invalid one it replaces with an empty
-// Host, which says nothing of the server dialled), and a request target in
-// origin form ("/…"), which the key joins to the host. Any other request
-// goes to the network, never answered from storage: a Host such as
-// "victim.example/x", or a target such as ":8443/v1" or
-// ".attacker.example/x", would have the key of another origin's resource.
+// Host, which says nothing of the server dialled), a request target in
+// origin form ("/…"), which the key joins to the host, and no control
+// byte, which net/http refuses to send. Any other request goes to the
+// network, never answered from storage: a Host such as "victim.example/x",
+// or a target such as ":8443/v1" or ".attacker.example/x", would have the
+// key of another origin's resource. (A path is escaped in the key and
+// cannot hold a control byte; the opaque form and the query are raw.)
 func keyable(req *http.Request) bool {
-	if !validHostHeader(wireHost(req)) {
+	u := req.URL
+	if !validHostHeader(wireHost(req)) || (u.Scheme != "https" && u.Scheme != "http" && hasControlBytes(u.Scheme)) || hasControlBytes(u.RawQuery) {
 		return false
 	}
-	u := req.URL
 	if u.Opaque != "" {
-		return strings.HasPrefix(u.Opaque, "/") && !strings.HasPrefix(u.Opaque, "//")
+		return strings.HasPrefix(u.Opaque, "/") && !strings.HasPrefix(u.Opaque, "//") && !hasControlBytes(u.Opaque)
 	}
 	return u.Path == "" || strings.HasPrefix(u.Path, "/")
 }
@@ -141,11 +143,7 @@ func validHostHeader(h string) bool {
 		return false // net/http sends the URL's host then; an empty key host is ambiguous
 	}
 	for i := 0; i < len(h); i++ {
-		c := h[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c >= 0x80:
-		case strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) >= 0:
-		default:
+		if byteClasses[h[i]]&hostByte == 0 {
 			return false
 		}
 	}
@@ -207,15 +205,36 @@ func lowerASCII(s string) string {
 // escaped form.
 func needsEscaping(path string) bool {
 	for i := 0; i < len(path); i++ {
-		c := path[i]
-		unreserved := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			strings.IndexByte("-._~/$&+,;=:@", c) >= 0
-		if !unreserved {
+		if byteClasses[path[i]]&pathByte == 0 {
 			return true
 		}
 	}
 	return false
 }
+
+// Byte classes of the key's parts, looked up in one table: the hit path
+// checks every byte of a key.
+const (
+	pathByte = 1 << iota // written as it is in an escaped path
+	hostByte             // sent as it is in a Host (validHostHeader)
+	ctlByte              // refused by net/http in a Host or a target
+)
+
+var byteClasses = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if alnum || strings.IndexByte("-._~/$&+,;=:@", byte(c)) >= 0 {
+			t[c] |= pathByte
+		}
+		if alnum || c >= 0x80 || strings.IndexByte("!$%&'()*+,-.:;=[]_~", byte(c)) >= 0 {
+			t[c] |= hostByte
+		}
+		if c < ' ' || c == 0x7f {
+			t[c] |= ctlByte
+		}
+	}
+	return t
+}()
 
 // varyFieldNames returns the lowercased, sorted, de-duplicated field names
 // a response's Vary header lists, and whether it lists "*" or a member that

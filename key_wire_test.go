@@ -89,7 +89,7 @@ func TestKeyIsTheWireIdentity(t *testing.T) {
 			req.Host = hosts[rnd.IntN(len(hosts))]
 		}
 		key := string(appendURLKey(nil, u.Scheme, wireHost(req), u))
-		if hasControlBytes([]byte(key)) || !keyable(req) {
+		if hasControlBytes(key) || !keyable(req) {
 			continue
 		}
 		if rt := u.RequestURI(); !strings.HasPrefix(rt, "/") && !strings.HasPrefix(rt, "http:") && rt != "*" && !strings.HasPrefix(rt, "?") && onlySlash {

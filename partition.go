@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -153,12 +155,14 @@ type partitioner struct {
 	hook   PartitionFunc
 	secret []byte
 
+	seed maphash.Seed // of inputHash, for the kept suffixes
+
 	mu     sync.RWMutex
-	cached map[string]string // fingerprint input → key suffix
+	cached map[uint64]keptSuffix // by inputHash
 }
 
 func newPartitioner(fields []string, hook PartitionFunc, secret []byte) *partitioner {
-	return &partitioner{fields: fields, hook: hook, secret: secret, cached: make(map[string]string)}
+	return &partitioner{fields: fields, hook: hook, secret: secret, seed: maphash.MakeSeed(), cached: make(map[uint64]keptSuffix)}
 }
 
 // isCredential reports whether a canonical field name carries credentials.
@@ -189,31 +193,88 @@ func (p *partitioner) keySuffix(req *http.Request, r *cacheRequest) string {
 	if r.credentialsOverflow {
 		noted = p.credentialsOf(req)
 	}
-	var buffer [512]byte
-	input := p.appendInput(buffer[:0], req, noted, named)
+	// The kept suffixes are found by a hash of the input, computed without
+	// copying it, and the input is compared piece by piece: a hit neither
+	// builds the input nor hashes one long string.
+	sum := p.inputHash(noted, named)
 	p.mu.RLock()
-	suffix, ok := p.cached[string(input)]
+	kept, ok := p.cached[sum]
 	p.mu.RUnlock()
-	if ok {
-		return suffix
+	if ok && p.inputIs(kept.input, noted, named) {
+		return kept.suffix
 	}
-	return p.newKeySuffix(string(input))
+	return p.newKeySuffix(sum, string(p.appendInput(nil, noted, named)))
+}
+
+// inputHash hashes what appendInput would append, piece by piece.
+func (p *partitioner) inputHash(credentials []notedCredential, named string) uint64 {
+	h := uint64(len(credentials))
+	for _, c := range credentials {
+		values := c.values
+		h = mixHash(h, uint64(c.field)<<32|uint64(len(values)))
+		for _, value := range values {
+			h = mixHash(h, maphash.String(p.seed, value))
+		}
+	}
+	if named != "" {
+		h = mixHash(h^namedPartitionMark, maphash.String(p.seed, named))
+	}
+	return h
+}
+
+// namedPartitionMark keeps a hook's name apart from credential values in
+// inputHash.
+const namedPartitionMark = 0x9e3779b97f4a7c15
+
+func mixHash(h, x uint64) uint64 {
+	h = (h ^ x) * 0x100000001b3
+	return h ^ h>>29
+}
+
+// inputIs reports whether input is what appendInput would append, without
+// building it.
+func (p *partitioner) inputIs(input string, credentials []notedCredential, named string) bool {
+	for _, c := range credentials {
+		field := p.fields[c.field]
+		for _, value := range c.values {
+			if !strings.HasPrefix(input, field) {
+				return false
+			}
+			input = input[len(field):]
+			if len(input) < len(value)+2 || input[0] != 0 || input[1:1+len(value)] != value || input[1+len(value)] != 0 {
+				return false
+			}
+			input = input[len(value)+2:]
+		}
+	}
+	if named != "" {
+		if !strings.HasPrefix(input, namedPartitionSeparator) {
+			return false
+		}
+		input = input[len(namedPartitionSeparator):]
+		return input == named
+	}
+	return input == ""
 }
 
 // appendInput appends what a partition's fingerprint is computed from: the
 // request's credential fields, in the order of the configured list, then
 // of their map keys (found whatever their case: net/http sends a
 // non-canonical key as it is), each with its values; then the hook's name.
-func (p *partitioner) appendInput(b []byte, req *http.Request, credentials []notedCredential, named string) []byte {
+func (p *partitioner) appendInput(b []byte, credentials []notedCredential, named string) []byte {
 	for _, c := range credentials {
-		b = appendCredentialValues(b, p.fields[c.field], req.Header[c.key])
+		b = appendCredentialValues(b, p.fields[c.field], c.values)
 	}
 	if named != "" {
-		b = append(b, "\x00partition\x00"...)
+		b = append(b, namedPartitionSeparator...)
 		b = append(b, named...)
 	}
 	return b
 }
+
+// namedPartitionSeparator comes before a hook's name in a fingerprint's
+// input.
+const namedPartitionSeparator = "\x00partition\x00"
 
 // credentialsOf returns every credential field of a request, in the order
 // noteCredential keeps: for a request with more than a cacheRequest notes.
@@ -221,7 +282,7 @@ func (p *partitioner) credentialsOf(req *http.Request) []notedCredential {
 	var found []notedCredential
 	for name, values := range req.Header {
 		if field := p.fieldIndex(http.CanonicalHeaderKey(name)); field >= 0 && len(values) > 0 {
-			found = append(found, notedCredential{field: field, key: name})
+			found = append(found, notedCredential{field: field, key: name, values: values})
 		}
 	}
 	slices.SortFunc(found, compareNotedCredentials)
@@ -238,9 +299,9 @@ func appendCredentialValues(b []byte, field string, values []string) []byte {
 	return b
 }
 
-// newKeySuffix computes and keeps the key suffix of an input: NUL and the
-// input's HMAC in hex.
-func (p *partitioner) newKeySuffix(input string) string {
+// newKeySuffix computes and keeps the key suffix of an input whose
+// inputHash is sum: NUL and the input's HMAC in hex.
+func (p *partitioner) newKeySuffix(sum uint64, input string) string {
 	mac := hmac.New(sha256.New, p.secret)
 	mac.Write([]byte(input))
 	suffix := "\x00" + hex.EncodeToString(mac.Sum(nil))
@@ -248,7 +309,12 @@ func (p *partitioner) newKeySuffix(input string) string {
 	if len(p.cached) >= maxCachedFingerprints {
 		clear(p.cached)
 	}
-	p.cached[input] = suffix
+	p.cached[sum] = keptSuffix{input: input, suffix: suffix}
 	p.mu.Unlock()
 	return suffix
+}
+
+// keptSuffix is a computed key suffix and the input it was computed from.
+type keptSuffix struct {
+	input, suffix string
 }

@@ -86,7 +86,7 @@ func (r *cacheRequest) readField(name, key string, values []string, lines *reque
 		}
 		if len(values) > 0 {
 			r.hasCredentials = true
-			r.noteCredential(notedCredential{field: field, key: key})
+			r.noteCredential(notedCredential{field: field, key: key, values: values})
 		}
 	}
 	return true
@@ -138,13 +138,14 @@ func appendLines(lines, more []string) []string {
 
 // maxNotedCredentials is how many credential fields a cacheRequest notes;
 // requests with more are fingerprinted by a scan of their header.
-const maxNotedCredentials = 3
+const maxNotedCredentials = 2
 
 // notedCredential is a credential field a request carries: its place in
-// the configured list, and its key in the header map.
+// the configured list, its key in the header map, and its lines.
 type notedCredential struct {
-	field int
-	key   string
+	field  int
+	key    string
+	values []string
 }
 
 // noteCredential records a credential field, in the order of the

@@ -153,15 +153,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := x.options.validate(); err != nil {
 		return nil, err
 	}
-	if x.request.bypass() || x.options.Bypass || (len(t.cfg.rules) > 0 && t.cfg.rules.bypasses(req.Method, wireHost(req), req.URL.Path)) {
+	// A request whose wire identity cannot be keyed exactly (keyable)
+	// must never find another's entry.
+	if x.request.bypass() || x.options.Bypass || !keyable(req) ||
+		(len(t.cfg.rules) > 0 && t.cfg.rules.bypasses(req.Method, wireHost(req), req.URL.Path)) {
 		return t.forward(req, CacheStatus{Forward: ForwardBypass})
 	}
-	var keyBuffer [512]byte
+	var keyBuffer [256]byte
 	key := x.appendKey(keyBuffer[:0])
-	if hasControlBytes(key[:len(key)-len(x.keySuffix)]) || !keyable(req) {
-		// net/http refuses to send it; it must not find another's entry.
-		return t.forward(req, CacheStatus{Forward: ForwardBypass})
-	}
 	stored, varyMiss := x.selectVariant(t.load(req.Context(), key))
 	if stored == nil {
 		x.forward = ForwardURIMiss
