@@ -12,11 +12,9 @@ import (
 	"hash/crc32"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,10 +26,14 @@ const DefaultDiskBytes = 1 << 30
 const (
 	// diskFileMagic starts every entry file, with a version byte.
 	diskFileMagic   = "HCD"
-	diskFileVersion = 1
+	diskFileVersion = 2
 	// diskRecordHeader is a record's expiry (int64, Unix nanoseconds, 0 for
-	// none) and the length of its encoded entry (uint32).
-	diskRecordHeader = 12
+	// none), the length of its encoded entry (uint32), and a digest of the
+	// key it belongs to (diskKeyDigestSize bytes of a SHA-256), checked on
+	// every read: a file copied or moved to another key's path is never
+	// served for that key.
+	diskKeyDigestSize = 16
+	diskRecordHeader  = 12 + diskKeyDigestSize
 	// diskInlineBody is the largest body read into memory on a Get; larger
 	// bodies stream from the file when the response is read.
 	diskInlineBody = 64 << 10
@@ -40,19 +42,16 @@ const (
 	// diskTempPrefix names files being written; a scan removes those left
 	// by a crash once they are older than diskTempMaxAge.
 	diskTempPrefix = ".tmp-"
-	diskTempMaxAge = time.Hour
-	// diskSpareDir keeps files that were removed, for reuse: creating a
-	// file can cost a millisecond (an inode allocated and journaled), while
-	// renaming one costs tens of microseconds. At most maxSpareFiles are
-	// kept. Only files of up to maxSpareSize are reused: a reader checks
-	// every byte of such a file before it serves any (its bodies are all
-	// inline), so a file rewritten while it is read is a checksum failure,
-	// a miss. A larger file's body streams to the caller, so its content
-	// must never change once renamed into place: it is removed, never
-	// reused.
-	diskSpareDir  = "spare"
-	maxSpareFiles = 256
-	maxSpareSize  = diskInlineBody
+	diskTempMaxAge = time.Minute
+	// diskDirMode and diskFileMode: the directory and its files are the
+	// store's own; no other user may read or plant an entry.
+	diskDirMode  = 0o700
+	diskFileMode = 0o600
+	// diskOldSpareDir is where an earlier version kept removed files for
+	// reuse; it is removed when found. Reusing a file let a reader that
+	// had opened it read another key's record, and kept deleted entries
+	// readable.
+	diskOldSpareDir = "spare"
 )
 
 // DiskStorage is a Storage in a directory, for caches that outlive the
@@ -82,14 +81,7 @@ type DiskStorage struct {
 	usedBytes int64
 	files     map[string]*diskFile // by path relative to dir
 	recency   recencyList[*diskFile]
-	spares    []spareFile // in the spare directory
 	secret    []byte
-}
-
-// spareFile is a file kept for reuse, and its size.
-type spareFile struct {
-	name string
-	size int64
 }
 
 // diskFile is one key's file in the recency list.
@@ -111,7 +103,10 @@ func NewDiskStorage(dir string, maxBytes int64) (*DiskStorage, error) {
 	if maxBytes <= 0 {
 		maxBytes = DefaultDiskBytes
 	}
-	if err := os.MkdirAll(filepath.Join(dir, diskSpareDir), 0o755); err != nil {
+	if err := os.MkdirAll(dir, diskDirMode); err != nil {
+		return nil, fmt.Errorf("httpcache: NewDiskStorage: %w", err)
+	}
+	if err := checkOwnDirectory(dir); err != nil {
 		return nil, fmt.Errorf("httpcache: NewDiskStorage: %w", err)
 	}
 	probe, err := os.CreateTemp(dir, diskTempPrefix+"probe-*")
@@ -120,6 +115,8 @@ func NewDiskStorage(dir string, maxBytes int64) (*DiskStorage, error) {
 	}
 	probe.Close()
 	os.Remove(probe.Name())
+	// An earlier version's spare files: removed entries, still readable.
+	os.RemoveAll(filepath.Join(dir, diskOldSpareDir))
 	d := &DiskStorage{dir: dir, maxBytes: maxBytes, files: make(map[string]*diskFile), secret: newPartitionSecret()}
 	if err := d.scan(); err != nil {
 		return nil, fmt.Errorf("httpcache: NewDiskStorage: scanning %s: %w", dir, err)
@@ -128,7 +125,10 @@ func NewDiskStorage(dir string, maxBytes int64) (*DiskStorage, error) {
 }
 
 // scan rebuilds the accounting from the directory, oldest files least
-// recently used.
+// recently used. It looks at links and files as they are (WalkDir does
+// not follow links): only regular files with an entry file's name count;
+// temporary files a crash left are removed once older than diskTempMaxAge
+// (another process may be writing a younger one), and counted until then.
 func (d *DiskStorage) scan() error {
 	type found struct {
 		name    string
@@ -136,7 +136,6 @@ func (d *DiskStorage) scan() error {
 		modTime time.Time
 	}
 	var files []found
-	var spares []spareFile
 	now := time.Now()
 	err := filepath.WalkDir(d.dir, func(path string, entry fs.DirEntry, err error) error {
 		if err != nil {
@@ -145,32 +144,28 @@ func (d *DiskStorage) scan() error {
 			}
 			return err
 		}
-		if entry.IsDir() {
-			return nil
+		if entry.IsDir() || !entry.Type().IsRegular() {
+			return nil // a directory to walk, or a link or device: never ours
 		}
 		info, err := entry.Info()
 		if err != nil {
 			return nil
 		}
-		if filepath.Base(filepath.Dir(path)) == diskSpareDir {
-			if len(spares) < maxSpareFiles && info.Size() <= maxSpareSize {
-				spares = append(spares, spareFile{entry.Name(), info.Size()})
-			} else {
-				os.Remove(path)
-			}
+		name, err := filepath.Rel(d.dir, path)
+		if err != nil {
 			return nil
 		}
 		if strings.HasPrefix(entry.Name(), diskTempPrefix) {
 			if now.Sub(info.ModTime()) > diskTempMaxAge {
 				os.Remove(path)
+				return nil
 			}
+			files = append(files, found{name, info.Size(), info.ModTime()})
 			return nil
 		}
-		name, err := filepath.Rel(d.dir, path)
-		if err != nil || !isDiskFileName(name) {
-			return nil // not ours
+		if isDiskFileName(name) {
+			files = append(files, found{name, info.Size(), info.ModTime()})
 		}
-		files = append(files, found{name, info.Size(), info.ModTime()})
 		return nil
 	})
 	if err != nil {
@@ -178,7 +173,6 @@ func (d *DiskStorage) scan() error {
 	}
 	slices.SortFunc(files, func(a, b found) int { return a.modTime.Compare(b.modTime) })
 	d.mu.Lock()
-	d.spares = spares
 	for _, f := range files {
 		d.touch(f.name, f.size)
 	}
@@ -232,16 +226,21 @@ func isHexDigest(s string) bool {
 func (d *DiskStorage) Get(_ context.Context, key string) ([]*Entry, error) {
 	name := fileName(key)
 	path := filepath.Join(d.dir, name)
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		d.forget(name)
+		return nil, nil
+	}
+	if errors.Is(err, errNotRegular) {
+		d.forget(name)
+		os.Remove(path) // a link or a device planted at an entry's path
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	records, size, info, err := readDiskFile(f)
+	records, size, info, err := readDiskFile(f, digestOf(key))
 	if errors.Is(err, ErrCorruptEntry) {
 		d.removeCorrupt(name, path, f)
 		return nil, nil
@@ -278,13 +277,13 @@ var smallFileBuffers = sync.Pool{New: func() any { b := make([]byte, 16<<10); re
 // readDiskFile reads the records of an open entry file, with bodies of up
 // to diskInlineBody bytes. info is set when the file is larger than a first
 // read, for the bodies left in it.
-func readDiskFile(f *os.File) (records []diskRecord, size int64, info os.FileInfo, err error) {
+func readDiskFile(f *os.File, digest keyDigest) (records []diskRecord, size int64, info os.FileInfo, err error) {
 	buffer := smallFileBuffers.Get().(*[]byte)
 	defer smallFileBuffers.Put(buffer)
 	n, err := f.ReadAt(*buffer, 0)
 	if err == io.EOF {
 		// The whole file is in the buffer. The records copy what they keep.
-		records, err = readDiskRecordsWithBodies(bytes.NewReader((*buffer)[:n]), int64(n))
+		records, err = readDiskRecordsWithBodies(bytes.NewReader((*buffer)[:n]), int64(n), digest)
 		return records, int64(n), nil, err
 	}
 	if err != nil {
@@ -301,7 +300,7 @@ func readDiskFile(f *os.File) (records []diskRecord, size int64, info os.FileInf
 		}
 		from = bytes.NewReader(data)
 	}
-	records, err = readDiskRecordsWithBodies(from, info.Size())
+	records, err = readDiskRecordsWithBodies(from, info.Size(), digest)
 	return records, info.Size(), info, err
 }
 
@@ -314,7 +313,7 @@ func (d *DiskStorage) Set(_ context.Context, key string, entry *Entry, ttl time.
 	}
 	name := fileName(key)
 	path := filepath.Join(d.dir, name)
-	tmp, oldSize, err := d.tempFile(filepath.Dir(path))
+	tmp, err := d.createTemp(filepath.Dir(path))
 	if err != nil {
 		return err
 	}
@@ -326,14 +325,11 @@ func (d *DiskStorage) Set(_ context.Context, key string, entry *Entry, ttl time.
 	// may.
 	var old *os.File
 	if known {
-		if old, err = os.Open(path); err == nil {
+		if old, err = openRegular(path); err == nil {
 			defer old.Close()
 		}
 	}
-	size, err := writeDiskFile(tmp, old, entry, expiry)
-	if err == nil && oldSize > size {
-		err = tmp.Truncate(size) // a reused spare was longer
-	}
+	size, err := writeDiskFile(tmp, old, key, entry, expiry)
 	if closeErr := tmp.Close(); err == nil {
 		err = closeErr
 	}
@@ -352,92 +348,13 @@ func (d *DiskStorage) Set(_ context.Context, key string, entry *Entry, ttl time.
 	return nil
 }
 
-// tempFile returns a temporary file in dir to write from its start: a
-// spare one when there is one, with its size (its content is to be
-// overwritten, and cut if longer), or a new one.
-func (d *DiskStorage) tempFile(dir string) (*os.File, int64, error) {
-	for {
-		d.mu.Lock()
-		if len(d.spares) == 0 {
-			d.mu.Unlock()
-			f, err := d.createTemp(dir)
-			return f, 0, err
-		}
-		spare := d.spares[len(d.spares)-1]
-		d.spares = d.spares[:len(d.spares)-1]
-		d.mu.Unlock()
-		// Renaming claims it: of processes sharing the directory, one
-		// rename succeeds; the others find it gone.
-		tmp := filepath.Join(dir, diskTempPrefix+randomName())
-		err := os.Rename(filepath.Join(d.dir, diskSpareDir, spare.name), tmp)
-		if errors.Is(err, fs.ErrNotExist) {
-			if _, statErr := os.Stat(dir); statErr != nil {
-				f, err := d.createTemp(dir) // dir itself is gone
-				return f, 0, err
-			}
-			continue // another process took it
-		}
-		if err != nil {
-			f, err := d.createTemp(dir)
-			return f, 0, err
-		}
-		// Not O_TRUNC: the new content overwrites the old blocks, and Set
-		// truncates to the new size; freeing and allocating blocks costs
-		// more than rewriting them.
-		f, err := os.OpenFile(tmp, os.O_WRONLY, 0)
-		if err != nil {
-			os.Remove(tmp)
-			f, err := d.createTemp(dir)
-			return f, 0, err
-		}
-		// The size known when it was recycled may be out of date: another
-		// process may have replaced the file with a larger one, whose body
-		// a reader may be streaming. Such a file is never written to.
-		info, err := f.Stat()
-		if err != nil || info.Size() > maxSpareSize {
-			f.Close()
-			os.Remove(tmp)
-			continue
-		}
-		return f, info.Size(), nil
-	}
-}
-
-// recycle moves a file that is no longer wanted into the spare directory,
-// or removes it when there are spares enough. A file that is not there is
-// not an error.
-//
-// size is the file's size if known, or -1.
-func (d *DiskStorage) recycle(path string, size int64) error {
-	d.mu.Lock()
-	full := len(d.spares) >= maxSpareFiles
-	d.mu.Unlock()
-	if !full {
-		var err error
-		if size < 0 {
-			var info os.FileInfo
-			if info, err = os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-				return nil
-			} else if err == nil {
-				size = info.Size()
-			}
-		}
-		name := randomName()
-		if err == nil && size <= maxSpareSize && os.Rename(path, filepath.Join(d.dir, diskSpareDir, name)) == nil {
-			d.mu.Lock()
-			d.spares = append(d.spares, spareFile{name, size})
-			d.mu.Unlock()
-			return nil
-		}
-	}
+// remove deletes a file that is no longer wanted. A file that is not there
+// is not an error.
+func (d *DiskStorage) remove(path string) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("httpcache: disk storage: %w", err)
 	}
 	return nil
-}
-
-func randomName() string {
-	return strconv.FormatUint(rand.Uint64(), 16)
 }
 
 // createTemp creates a temporary file in dir, creating dir if it was
@@ -445,7 +362,7 @@ func randomName() string {
 func (d *DiskStorage) createTemp(dir string) (*os.File, error) {
 	tmp, err := os.CreateTemp(dir, diskTempPrefix+"*")
 	if errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, diskDirMode); err != nil {
 			return nil, fmt.Errorf("httpcache: disk storage: %w", err)
 		}
 		tmp, err = os.CreateTemp(dir, diskTempPrefix+"*")
@@ -459,7 +376,8 @@ func (d *DiskStorage) createTemp(dir string) (*os.File, error) {
 // writeDiskFile writes a key's new file to w: the variants of the current
 // file old, when not nil (copied byte for byte, unexpired ones only), but
 // the one being replaced; then the new record. It returns the file's size.
-func writeDiskFile(w io.Writer, old *os.File, entry *Entry, expiry int64) (int64, error) {
+func writeDiskFile(w io.Writer, old *os.File, key string, entry *Entry, expiry int64) (int64, error) {
+	digest := digestOf(key)
 	var size int64
 	// The file's header, then the new record, in one buffer: written with
 	// one call when there is no other variant to keep.
@@ -469,6 +387,7 @@ func writeDiskFile(w io.Writer, old *os.File, entry *Entry, expiry int64) (int64
 	headerEnd := len(record)
 	record = binary.BigEndian.AppendUint64(record, uint64(expiry))
 	record = append(record, 0, 0, 0, 0) // the encoded length, set below
+	record = append(record, digest[:]...)
 	record, err := appendEntry(record, entry)
 	if err != nil {
 		return 0, err
@@ -486,7 +405,7 @@ func writeDiskFile(w io.Writer, old *os.File, entry *Entry, expiry int64) (int64
 	}
 	if info, err := old.Stat(); err == nil {
 		// A damaged old file is dropped whole: the new one replaces it.
-		records, _ := readDiskRecords(old, info.Size())
+		records, _ := readDiskRecords(old, info.Size(), digest)
 		kept := 0
 		now := time.Now()
 		for _, r := range records {
@@ -509,7 +428,7 @@ func writeDiskFile(w io.Writer, old *os.File, entry *Entry, expiry int64) (int64
 func (d *DiskStorage) Delete(_ context.Context, key string) error {
 	name := fileName(key)
 	d.forget(name)
-	return d.recycle(filepath.Join(d.dir, name), -1)
+	return d.remove(filepath.Join(d.dir, name))
 }
 
 // Size returns the bytes of the entry files this DiskStorage knows of.
@@ -537,7 +456,7 @@ func (d *DiskStorage) DeleteURL(ctx context.Context, url string) error {
 		if n := entry.Name(); n == base || strings.HasPrefix(n, base+".") {
 			file := filepath.Join(dir, n)
 			d.forget(file)
-			if err := d.recycle(filepath.Join(d.dir, file), -1); err != nil && first == nil {
+			if err := d.remove(filepath.Join(d.dir, file)); err != nil && first == nil {
 				first = err
 			}
 		}
@@ -598,7 +517,7 @@ func (d *DiskStorage) evict(keep *diskFile) []*diskFile {
 
 func (d *DiskStorage) removeFiles(victims []*diskFile) {
 	for _, f := range victims {
-		d.recycle(filepath.Join(d.dir, f.name), f.size)
+		d.remove(filepath.Join(d.dir, f.name))
 	}
 }
 
@@ -637,43 +556,54 @@ func (r *diskRecord) expired(now time.Time) bool {
 
 // readDiskRecordsWithBodies is readDiskRecords that also reads and checks
 // bodies of up to diskInlineBody bytes; larger ones are left in the file
-// (Entry.Body nil, the record saying where).
-func readDiskRecordsWithBodies(f io.ReaderAt, size int64) ([]diskRecord, error) {
-	records, err := readDiskRecords(f, size)
+// (Entry.Body nil, the record saying where). A record whose body fails its
+// check is left out.
+func readDiskRecordsWithBodies(f io.ReaderAt, size int64, digest keyDigest) ([]diskRecord, error) {
+	records, err := readDiskRecords(f, size, digest)
 	if err != nil {
 		return nil, err
 	}
+	kept := records[:0]
 	for i := range records {
-		if err := records[i].readInlineBody(f); err != nil {
-			return nil, err
+		if records[i].readInlineBody(f) == nil {
+			kept = append(kept, records[i])
 		}
 	}
-	return records, nil
+	return kept, nil
 }
 
 // readDiskRecords reads the records of a key's file, without their bodies.
-// Any damage is an error wrapping ErrCorruptEntry.
-func readDiskRecords(f io.ReaderAt, size int64) ([]diskRecord, error) {
+// A file that is not an entry file, whose framing is damaged, or whose
+// records belong to another key (digest) is an error wrapping
+// ErrCorruptEntry. A record that is damaged but framed is left out, and
+// the others are kept.
+func readDiskRecords(f io.ReaderAt, size int64, digest keyDigest) ([]diskRecord, error) {
 	var header [len(diskFileMagic) + 1]byte
 	if _, err := f.ReadAt(header[:], 0); err != nil || string(header[:3]) != diskFileMagic || header[3] != diskFileVersion {
 		return nil, fmt.Errorf("%w: not an entry file", ErrCorruptEntry)
 	}
 	var records []diskRecord
+	framed := 0
 	for offset := int64(len(header)); offset < size; {
-		r, err := readDiskRecord(f, offset, size)
-		if err != nil {
-			return nil, err
+		r, err := readDiskRecord(f, offset, size, digest)
+		if r.length == 0 {
+			return nil, err // the framing is lost: nothing after it can be read
 		}
-		records = append(records, r)
 		offset += r.length
-		if len(records) > maxVariantsPerKey {
+		if framed++; framed > maxVariantsPerKey {
 			return nil, fmt.Errorf("%w: too many variants", ErrCorruptEntry)
+		}
+		if err == nil {
+			records = append(records, r)
 		}
 	}
 	return records, nil
 }
 
-func readDiskRecord(f io.ReaderAt, offset, fileSize int64) (diskRecord, error) {
+// readDiskRecord reads the record at offset. When its framing (header,
+// length, key digest) is sound, the record's length is set, even if the
+// rest fails its checks; otherwise it is zero.
+func readDiskRecord(f io.ReaderAt, offset, fileSize int64, digest keyDigest) (diskRecord, error) {
 	corrupt := func(what string) (diskRecord, error) {
 		return diskRecord{}, fmt.Errorf("%w: %s at offset %d", ErrCorruptEntry, what, offset)
 	}
@@ -681,34 +611,41 @@ func readDiskRecord(f io.ReaderAt, offset, fileSize int64) (diskRecord, error) {
 	if _, err := f.ReadAt(header[:], offset); err != nil {
 		return corrupt("short record header")
 	}
+	if keyDigest(header[12:diskRecordHeader]) != digest {
+		return corrupt("a record of another key")
+	}
 	r := diskRecord{offset: offset, expiry: int64(binary.BigEndian.Uint64(header[:8]))}
 	encodedLen := int64(binary.BigEndian.Uint32(header[8:12]))
-	r.length = diskRecordHeader + encodedLen
-	if offset+r.length > fileSize {
+	length := diskRecordHeader + encodedLen
+	if offset+length > fileSize {
 		return corrupt("record past the end of the file")
+	}
+	damaged := func(err error) (diskRecord, error) {
+		return diskRecord{length: length}, err
 	}
 	metaLen := int64(binary.BigEndian.Uint32(header[diskRecordHeader+4:]))
 	if metaLen > maxEncodedMeta || entryPrefixSize+metaLen+checksumSize > encodedLen {
-		return corrupt("metadata length out of range")
+		return damaged(fmt.Errorf("%w: metadata length out of range at offset %d", ErrCorruptEntry, offset))
 	}
 	encodedStart := offset + diskRecordHeader
 	prefixAndMeta := make([]byte, entryPrefixSize+metaLen+checksumSize)
 	if _, err := f.ReadAt(prefixAndMeta, encodedStart); err != nil {
-		return corrupt("short metadata")
+		return damaged(fmt.Errorf("%w: short metadata at offset %d", ErrCorruptEntry, offset))
 	}
 	entry, bodyLen, bodyStart, err := decodeEntryMeta(prefixAndMeta)
 	if err != nil {
-		return diskRecord{}, err
+		return damaged(err)
 	}
 	if int64(bodyStart)+bodyLen+checksumSize != encodedLen {
-		return corrupt("body length does not match the record")
+		return damaged(fmt.Errorf("%w: body length does not match the record at offset %d", ErrCorruptEntry, offset))
 	}
+	r.length = length
 	r.entry, r.bodyOffset, r.bodySize = entry, encodedStart+int64(bodyStart), bodyLen
 	r.metaChecksumAt = encodedStart + int64(bodyStart) - checksumSize
 	r.metaChecksum = binary.BigEndian.Uint32(prefixAndMeta[bodyStart-checksumSize:])
 	var sum [checksumSize]byte
 	if _, err := f.ReadAt(sum[:], r.bodyOffset+bodyLen); err != nil {
-		return corrupt("short body checksum")
+		return damaged(fmt.Errorf("%w: short body checksum at offset %d", ErrCorruptEntry, offset))
 	}
 	r.bodyChecksum = binary.BigEndian.Uint32(sum[:])
 	return r, nil
@@ -734,9 +671,10 @@ func (r *diskRecord) readInlineBody(f io.ReaderAt) error {
 // diskBody is a body left in its file. Open checks that the file is still
 // the one read: the same file, holding the same record (an inode number
 // can be reused for a new file once the old one is removed), and its
-// reader checks the body's checksum at the end: a mismatch is a read
-// error, never a clean end. Files with such bodies are never rewritten in
-// place (see maxSpareSize), so once open, the content cannot change.
+// reader checks the body's checksum before it returns the last bytes: a
+// mismatch is a read error, never a clean end. No file is ever rewritten
+// in place (a write goes to a new file renamed over the old), so once
+// open, the content cannot change.
 type diskBody struct {
 	path           string
 	info           os.FileInfo
@@ -750,7 +688,7 @@ type diskBody struct {
 func (b *diskBody) Size() int64 { return b.size }
 
 func (b *diskBody) Open() (io.ReadCloser, error) {
-	f, err := os.Open(b.path)
+	f, err := openRegular(b.path)
 	if err != nil {
 		return nil, fmt.Errorf("httpcache: disk storage: %w", err)
 	}
@@ -759,7 +697,7 @@ func (b *diskBody) Open() (io.ReadCloser, error) {
 		return nil, fmt.Errorf("%w: the file was replaced", ErrCorruptEntry)
 	}
 	return &checkedReader{section: io.NewSectionReader(f, b.offset, b.size), file: f,
-		hash: crc32.New(castagnoli), want: b.checksum}, nil
+		hash: crc32.New(castagnoli), want: b.checksum, left: b.size}, nil
 }
 
 // sameRecord reports whether the open file is the one the body was found
@@ -777,19 +715,32 @@ func (b *diskBody) sameRecord(f *os.File) bool {
 	return err == nil && binary.BigEndian.Uint32(sum[:]) == b.checksum
 }
 
-// checkedReader reads a body section and verifies its CRC-32C at the end.
+// checkedReader reads a body section and verifies its CRC-32C before it
+// returns the last bytes: a reader that stops at the body's length (as
+// io.ReadFull and JSON decoders do) gets an error instead of corrupt bytes.
 type checkedReader struct {
 	section *io.SectionReader
 	file    *os.File
 	hash    hash.Hash32
 	want    uint32
+	left    int64 // bytes not yet returned
+	err     error // sticks once the check failed
 }
 
 func (r *checkedReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
 	n, err := r.section.Read(p)
 	r.hash.Write(p[:n])
-	if err == io.EOF && r.hash.Sum32() != r.want {
-		return n, fmt.Errorf("%w: body checksum mismatch", ErrCorruptEntry)
+	r.left -= int64(n)
+	if r.left <= 0 && r.hash.Sum32() != r.want {
+		r.err = fmt.Errorf("%w: body checksum mismatch", ErrCorruptEntry)
+		return 0, r.err // the last bytes are not returned
+	}
+	if err == io.EOF && r.left > 0 {
+		r.err = fmt.Errorf("%w: body shorter than its record", ErrCorruptEntry)
+		return 0, r.err
 	}
 	return n, err
 }
@@ -801,3 +752,12 @@ func (r *checkedReader) Close() error { return r.file.Close() }
 func (d *DiskStorage) Local() bool { return true }
 
 var _ LocalStorage = (*DiskStorage)(nil)
+
+// keyDigest is what a record carries of its key: the first bytes of the
+// key's SHA-256.
+type keyDigest [diskKeyDigestSize]byte
+
+func digestOf(key string) keyDigest {
+	sum := sha256.Sum256([]byte(key))
+	return keyDigest(sum[:diskKeyDigestSize])
+}

@@ -41,7 +41,33 @@ const (
 // checksum or do not decode. Stores treat such an entry as a miss.
 var ErrCorruptEntry = errors.New("httpcache: corrupt cache entry")
 
+// ErrEntryTooLarge is returned, wrapped, by MarshalEntry for an entry whose
+// header or metadata exceeds what UnmarshalEntry reads back; such an entry
+// is not stored.
+var ErrEntryTooLarge = errors.New("httpcache: entry too large to encode")
+
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// checkDecodable reports an entry the decoder's bounds would refuse.
+func checkDecodable(e *Entry) error {
+	if len(e.Header) > maxHeaderFields {
+		return fmt.Errorf("%w: %d header fields", ErrEntryTooLarge, len(e.Header))
+	}
+	if len(e.Variant) > maxEncodedString {
+		return fmt.Errorf("%w: a variant of %d bytes", ErrEntryTooLarge, len(e.Variant))
+	}
+	for name, values := range e.Header {
+		if len(values) > maxHeaderValues || len(name) > maxEncodedString {
+			return fmt.Errorf("%w: field %.64q", ErrEntryTooLarge, name)
+		}
+		for _, v := range values {
+			if len(v) > maxEncodedString {
+				return fmt.Errorf("%w: a value of %s of %d bytes", ErrEntryTooLarge, name, len(v))
+			}
+		}
+	}
+	return nil
+}
 
 // MarshalEntry encodes e in the versioned binary format with checksums, for
 // stores that keep bytes. UnmarshalEntry decodes it.
@@ -49,14 +75,23 @@ func MarshalEntry(e *Entry) ([]byte, error) {
 	return appendEntry(nil, e)
 }
 
-// appendEntry appends the encoding of e to dst.
+// appendEntry appends the encoding of e to dst. An entry the decoder
+// would refuse (more header fields or values, or longer metadata, than it
+// reads) is an error wrapping ErrEntryTooLarge: it is never written, to be
+// found corrupt on every read.
 func appendEntry(dst []byte, e *Entry) ([]byte, error) {
+	if err := checkDecodable(e); err != nil {
+		return nil, err
+	}
 	body, err := bodyBytes(e.Body)
 	if err != nil {
 		return nil, fmt.Errorf("httpcache: reading entry body: %w", err)
 	}
 	var metaBuffer [512]byte
 	meta := appendEntryMeta(metaBuffer[:0], e, int64(len(body)))
+	if len(meta) > maxEncodedMeta {
+		return nil, fmt.Errorf("%w: %d bytes of metadata", ErrEntryTooLarge, len(meta))
+	}
 	dst = slices.Grow(dst, entryPrefixSize+len(meta)+checksumSize+len(body)+checksumSize)
 	start := len(dst)
 	dst = append(dst, entryMagic...)

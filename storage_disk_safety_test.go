@@ -1,0 +1,355 @@
+package httpcache_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/c650553b/httpcache"
+	"github.com/c650553b/httpcache/storage/storagetest"
+)
+
+// The disk store under concurrency and hostile directories (issue 13).
+
+// entryFor is the entry the stress tests store under a key: its id names
+// the key, so that a reader can tell an entry of another key.
+func entryFor(key string, n, size int) *httpcache.Entry {
+	return storagetest.NewEntry("", key+"#"+strconv.Itoa(n), size)
+}
+
+// checkBelongs fails unless e is an entry stored for key, whole.
+func checkBelongs(t *testing.T, key string, e *httpcache.Entry) error {
+	id := e.Header.Get("X-Entry")
+	if owner, _, _ := strings.Cut(id, "#"); owner != key {
+		return fmt.Errorf("Get(%q) returned an entry of %q", key, owner)
+	}
+	size, _ := strconv.Atoi(e.Header.Get("X-Body-Length"))
+	r, err := e.Body.Open()
+	if err != nil {
+		return nil // the file went: a miss, not a wrong entry
+	}
+	defer r.Close()
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return nil // a read error is allowed; wrong bytes are not
+	}
+	if want := storagetest.NewEntry("", id, size).Body.(httpcache.BytesBody); !bytes.Equal(body, want) {
+		return fmt.Errorf("Get(%q): body of %d bytes does not match entry %s", key, len(body), id)
+	}
+	return nil
+}
+
+// TestDiskStorageNeverServesAnotherKeysEntry: writers, deleters and readers
+// on a store small enough to evict all the time; every entry read is the
+// one stored for its key (before, a file recycled between a reader's open
+// and its read could hold another key's record).
+func TestDiskStorageNeverServesAnotherKeysEntry(t *testing.T) {
+	s := newDiskStorage(t, t.TempDir(), 256<<10)
+	keys := make([]string, 40)
+	for i := range keys {
+		keys[i] = "https://example.com/k" + strconv.Itoa(i)
+	}
+	sizes := []int{10, 900, 8 << 10, 30 << 10, 90 << 10} // inline and streamed bodies
+	ctx := context.Background()
+	deadline := time.Now().Add(time.Second)
+	var wg sync.WaitGroup
+	var reads, wrong atomic.Int64
+	var firstErr atomic.Value
+	for w := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rnd := rand.New(rand.NewPCG(uint64(w), 1))
+			for n := 0; time.Now().Before(deadline); n++ {
+				key := keys[rnd.IntN(len(keys))]
+				if rnd.IntN(8) == 0 {
+					s.Delete(ctx, key)
+					continue
+				}
+				s.Set(ctx, key, entryFor(key, n, sizes[rnd.IntN(len(sizes))]), time.Hour)
+			}
+		}()
+	}
+	for r := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rnd := rand.New(rand.NewPCG(uint64(r), 2))
+			for time.Now().Before(deadline) {
+				key := keys[rnd.IntN(len(keys))]
+				entries, err := s.Get(ctx, key)
+				if err != nil {
+					continue
+				}
+				for _, e := range entries {
+					reads.Add(1)
+					if err := checkBelongs(t, key, e); err != nil {
+						wrong.Add(1)
+						firstErr.CompareAndSwap(nil, err)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if wrong.Load() > 0 {
+		t.Fatalf("%d of %d entries read were wrong; first: %v", wrong.Load(), reads.Load(), firstErr.Load())
+	}
+	if reads.Load() == 0 {
+		t.Fatal("no entry was read")
+	}
+	t.Logf("%d entries read, all of their own key", reads.Load())
+}
+
+// TestDiskStorageFileCopiedToAnotherKey: a valid file copied or moved to
+// another key's path is a miss for that key, never its entry.
+func TestDiskStorageFileCopiedToAnotherKey(t *testing.T) {
+	dir := t.TempDir()
+	s := newDiskStorage(t, dir, 0)
+	ctx := context.Background()
+	if err := s.Set(ctx, "https://example.com/a", entryFor("https://example.com/a", 1, 100), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(ctx, "https://example.com/b", entryFor("https://example.com/b", 1, 100), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	a, b := fileOf(t, dir, s, "https://example.com/a"), fileOf(t, dir, s, "https://example.com/b")
+	data, _ := os.ReadFile(a)
+	if err := os.WriteFile(b, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get(ctx, "https://example.com/b"); err != nil || len(got) != 0 {
+		t.Fatalf("b's path holds a's file: %d entries, %v; want a miss", len(got), err)
+	}
+}
+
+// fileOf returns the path of key's entry file: the one file that appears
+// when key alone is stored in an empty store.
+func fileOf(t *testing.T, dir string, s *httpcache.DiskStorage, key string) string {
+	t.Helper()
+	probeDir := t.TempDir()
+	probe := newDiskStorage(t, probeDir, 0)
+	probe.Set(context.Background(), key, storagetest.NewEntry("", "probe", 1), time.Hour)
+	files := entryFiles(probeDir)
+	if len(files) != 1 {
+		t.Fatalf("%d files for one key", len(files))
+	}
+	rel, _ := filepath.Rel(probeDir, files[0])
+	return filepath.Join(dir, rel)
+}
+
+// TestDiskStorageCorruptStreamedBodyAtExactLength: a reader that stops at
+// the body's length, as io.ReadFull and JSON decoders do, gets an error
+// for a corrupt streamed body, never its bytes.
+func TestDiskStorageCorruptStreamedBodyAtExactLength(t *testing.T) {
+	dir := t.TempDir()
+	s := newDiskStorage(t, dir, 0)
+	ctx := context.Background()
+	const size = 200 << 10 // streamed from the file
+	key := "https://example.com/large"
+	if err := s.Set(ctx, key, storagetest.NewEntry("", "large", size), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := s.Get(ctx, key)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("%d entries, %v", len(entries), err)
+	}
+	path := fileOf(t, dir, s, key)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := f.Stat()
+	f.WriteAt([]byte{'!'}, info.Size()-100) // a body byte near the end
+	f.Close()
+	r, err := entries[0].Body.Open()
+	if err != nil {
+		return // refused at once: fine
+	}
+	defer r.Close()
+	buf := make([]byte, size)
+	if _, err := io.ReadFull(r, buf); err == nil {
+		t.Fatal("io.ReadFull of the exact length read a corrupt body without an error")
+	}
+}
+
+// TestDiskStorageDeletedIsGone: a deleted entry's bytes are nowhere in the
+// directory (an earlier version kept removed files for reuse, readable).
+func TestDiskStorageDeletedIsGone(t *testing.T) {
+	dir := t.TempDir()
+	s := newDiskStorage(t, dir, 0)
+	ctx := context.Background()
+	secret := storagetest.NewEntry("", "SECRET-payload", 4<<10)
+	s.Set(ctx, "https://example.com/p", secret, time.Hour)
+	s.Delete(ctx, "https://example.com/p")
+	s.Set(ctx, "https://example.com/q", storagetest.NewEntry("", "other", 100), time.Hour)
+	s.DeleteURL(ctx, "https://example.com/q")
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			data, _ := os.ReadFile(path)
+			if bytes.Contains(data, []byte("SECRET-payload")) || bytes.Contains(data, []byte("other.")) {
+				t.Errorf("%s still holds a deleted entry", path)
+			}
+		}
+		return nil
+	})
+}
+
+// TestDiskStorageRefusesOthersDirectories: a directory others may write to,
+// or owned by another user, is refused with a clear error; a new one is
+// created for the owner alone.
+func TestDiskStorageRefusesOthersDirectories(t *testing.T) {
+	open := t.TempDir()
+	os.Chmod(open, 0o777)
+	if _, err := httpcache.NewDiskStorage(open, 0); err == nil || !strings.Contains(err.Error(), "other users") {
+		t.Fatalf("a 0777 directory: %v", err)
+	}
+	fresh := filepath.Join(t.TempDir(), "cache")
+	newDiskStorage(t, fresh, 0)
+	if info, _ := os.Stat(fresh); info.Mode().Perm() != 0o700 {
+		t.Fatalf("a new cache directory has mode %#o, want 0700", info.Mode().Perm())
+	}
+	if os.Getuid() != 0 {
+		t.Log("not root: the other-owner case needs chown")
+		return
+	}
+	theirs := t.TempDir()
+	if err := os.Chown(theirs, 65534, 65534); err != nil {
+		t.Skipf("chown: %v", err)
+	}
+	if _, err := httpcache.NewDiskStorage(theirs, 0); err == nil || !strings.Contains(err.Error(), "owned by user") {
+		t.Fatalf("a directory owned by another user: %v", err)
+	}
+}
+
+// TestDiskStorageNeverFollowsLinks: a link planted at an entry's path is
+// never read through (a miss) nor written through (the file it names is
+// left as it was), and a link among the entry files is not counted.
+func TestDiskStorageNeverFollowsLinks(t *testing.T) {
+	dir := t.TempDir()
+	s := newDiskStorage(t, dir, 0)
+	ctx := context.Background()
+	key := "https://example.com/linked"
+	victim := filepath.Join(t.TempDir(), "authorized_keys")
+	os.WriteFile(victim, []byte("ssh-ed25519 AAAA owner"), 0o600)
+	path := fileOf(t, dir, s, key)
+	os.MkdirAll(filepath.Dir(path), 0o700)
+	if err := os.Symlink(victim, path); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get(ctx, key); err != nil || len(got) != 0 {
+		t.Fatalf("Get through a link: %d entries, %v", len(got), err)
+	}
+	// A link to a valid entry file the attacker made for the key, kept
+	// outside the directory, is not served either.
+	planted := filepath.Join(t.TempDir(), "planted")
+	plantDir := t.TempDir()
+	plant := newDiskStorage(t, plantDir, 0)
+	plant.Set(ctx, key, storagetest.NewEntry("", "planted", 10), time.Hour)
+	data, _ := os.ReadFile(entryFiles(plantDir)[0])
+	os.WriteFile(planted, data, 0o600)
+	os.Remove(path)
+	os.Symlink(planted, path)
+	if got, _ := s.Get(ctx, key); len(got) != 0 {
+		t.Fatal("an entry planted behind a link was served")
+	}
+	os.Remove(path)
+	os.Symlink(victim, path)
+	if err := s.Set(ctx, key, storagetest.NewEntry("", "new", 10), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(victim); string(data) != "ssh-ed25519 AAAA owner" {
+		t.Fatalf("the linked file was written: %q", data)
+	}
+	if info, err := os.Lstat(path); err != nil || !info.Mode().IsRegular() {
+		t.Fatalf("the entry is not a regular file of the store's: %v", err)
+	}
+	// A link with an entry file's name is not taken for one when a store
+	// opens the directory.
+	other := fileOf(t, dir, s, "https://example.com/other")
+	os.MkdirAll(filepath.Dir(other), 0o700)
+	os.Symlink(victim, other)
+	reopened := newDiskStorage(t, dir, 0)
+	if got, _ := reopened.Get(ctx, "https://example.com/other"); len(got) != 0 {
+		t.Fatal("a planted link was served")
+	}
+}
+
+// TestDiskStorageRefusesUndecodableEntries: an entry the decoder would not
+// read back is not written (an error), and the key's other variants stay.
+func TestDiskStorageRefusesUndecodableEntries(t *testing.T) {
+	s := newDiskStorage(t, t.TempDir(), 0)
+	ctx := context.Background()
+	key := "https://example.com/v"
+	good := storagetest.NewEntry("good", "good", 10)
+	if err := s.Set(ctx, key, good, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	huge := storagetest.NewEntry("huge", "huge", 10)
+	for i := range 5000 {
+		huge.Header["X-F"+strconv.Itoa(i)] = []string{"v"}
+	}
+	if err := s.Set(ctx, key, huge, time.Hour); !errors.Is(err, httpcache.ErrEntryTooLarge) {
+		t.Fatalf("Set of an entry with 5,000 fields: %v, want ErrEntryTooLarge", err)
+	}
+	got, err := s.Get(ctx, key)
+	if err != nil || len(got) != 1 || got[0].Variant != "good" {
+		t.Fatalf("after the refused Set: %d entries, %v", len(got), err)
+	}
+}
+
+// TestDiskStorageOneDamagedVariant: a damaged record drops itself, not the
+// key's other variants.
+func TestDiskStorageOneDamagedVariant(t *testing.T) {
+	dir := t.TempDir()
+	s := newDiskStorage(t, dir, 0)
+	ctx := context.Background()
+	key := "https://example.com/vv"
+	s.Set(ctx, key, storagetest.NewEntry("first", "first-variant", 50), time.Hour)
+	s.Set(ctx, key, storagetest.NewEntry("second", "second-variant", 50), time.Hour)
+	path := fileOf(t, dir, s, key)
+	data, _ := os.ReadFile(path)
+	i := bytes.Index(data, []byte("first-variant"))
+	if i < 0 {
+		t.Fatal("no first variant in the file")
+	}
+	data[i] ^= 1 // a byte of the first variant's header: its metadata checksum fails
+	os.WriteFile(path, data, 0o600)
+	got, err := s.Get(ctx, key)
+	if err != nil || len(got) != 1 || got[0].Variant != "second" {
+		t.Fatalf("%d entries, %v; want the second variant alone", len(got), err)
+	}
+}
+
+// TestDiskStorageCrashLeftovers: temporary files a crash left are removed
+// when a store opens the directory once they are a minute old, and counted
+// until then.
+func TestDiskStorageCrashLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	newDiskStorage(t, dir, 0)
+	sub := filepath.Join(dir, "ab")
+	os.MkdirAll(sub, 0o700)
+	old, young := filepath.Join(sub, ".tmp-old"), filepath.Join(sub, ".tmp-young")
+	os.WriteFile(old, make([]byte, 1000), 0o600)
+	os.WriteFile(young, make([]byte, 700), 0o600)
+	past := time.Now().Add(-2 * time.Minute)
+	os.Chtimes(old, past, past)
+	s := newDiskStorage(t, dir, 0)
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Fatal("a leftover two minutes old was kept")
+	}
+	if s.Size() < 700 {
+		t.Fatalf("Size() = %d: the young temporary file is not counted", s.Size())
+	}
+}
