@@ -1,6 +1,9 @@
 package httpcache
 
-import "net/http"
+import (
+	"net/http"
+	"time"
+)
 
 // Hooks for the tests: names the external test package (httpcache_test)
 // needs, and views of the Transport's internals that take its locks, so that
@@ -58,20 +61,22 @@ func (t *Transport) waitForWrites() {
 	if w == nil {
 		return // a store wholly in memory: nothing is written behind
 	}
-	w.close()
+	w.close(time.Hour)
 	w.mu.Lock()
 	w.closed = false
 	w.mu.Unlock()
 }
 
-// pending reports whether the writer's goroutine runs and how many writes
-// are queued.
-func (w *writeBehind) pending() (running bool, queued int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.running, len(w.queue)
-}
-
 // Memory returns the fake's memory store, for reads and writes behind its
 // back.
 func (s *fakeStorage) Memory() *MemoryStorage { return s.memory }
+
+// pendingHolder returns the key of the write being written, if any.
+func (w *writeBehind) pendingHolder() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.writing == nil {
+		return ""
+	}
+	return w.writing.key
+}

@@ -51,6 +51,9 @@ type config struct {
 	credentialFields []string // canonical
 	partition        PartitionFunc
 	partitionSecret  []byte
+
+	synchronousWrites bool
+	closeTimeout      time.Duration
 }
 
 func defaultConfig() config {
@@ -64,6 +67,7 @@ func defaultConfig() config {
 		backgroundLimit:   DefaultBackgroundLimit,
 		backgroundTimeout: DefaultBackgroundTimeout,
 		credentialFields:  slices.Clone(DefaultCredentialFields),
+		closeTimeout:      DefaultCloseTimeout,
 		policy: policy{
 			heuristicFraction:   0.1,
 			heuristicMax:        24 * time.Hour,
@@ -110,6 +114,31 @@ func WithStorage(s Storage) Option {
 func WithShared(shared bool) Option {
 	return func(c *config) error {
 		c.shared = shared
+		return nil
+	}
+}
+
+// WithSynchronousWrites makes the Transport write entries to a Storage not
+// wholly in memory on the caller's goroutine, before the response's body
+// reaches its end, instead of behind the requests. For command-line tools
+// and programs that may exit without Close (log.Fatal, os.Exit): an entry
+// is stored when the body has been read. The default writes behind.
+func WithSynchronousWrites(synchronous bool) Option {
+	return func(c *config) error {
+		c.synchronousWrites = synchronous
+		return nil
+	}
+}
+
+// WithCloseTimeout bounds how long Close waits for entries still waiting
+// to be written behind the requests; those still queued then are not
+// stored. The default is DefaultCloseTimeout.
+func WithCloseTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("WithCloseTimeout: %v is not a positive duration", d)
+		}
+		c.closeTimeout = d
 		return nil
 	}
 }

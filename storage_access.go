@@ -2,8 +2,10 @@ package httpcache
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"reflect"
+	"slices"
 	"time"
 )
 
@@ -93,9 +95,37 @@ func sameStorage(a, b Storage) bool {
 	return ta == tb && ta.Comparable() && a == b
 }
 
-// load returns the stored variants of key; a storage error is logged and
-// counts as a miss.
+// errWriteQueueFull is logged for a write dropped because the writes
+// waiting behind the requests fill their bound.
+var errWriteQueueFull = errors.New("httpcache: the queue of writes behind the requests is full; the entry is not stored")
+
+// load returns the stored variants of key, with the writes still pending
+// for it (read-your-writes) and without what a failed delete meant to
+// remove; a storage error is logged and counts as a miss.
 func (t *Transport) load(ctx context.Context, key []byte) []*Entry {
+	entries := t.loadStored(ctx, key)
+	if t.writes != nil {
+		if pending := t.writes.pendingEntries(key); pending != nil {
+			entries = withPending(entries, pending)
+		}
+	}
+	return t.failedDeletes.filter(key, entries)
+}
+
+// withPending returns stored entries updated by pending ones, oldest
+// first: a pending entry replaces the stored one of its Variant.
+func withPending(stored, pending []*Entry) []*Entry {
+	out := make([]*Entry, 0, len(stored)+len(pending))
+	out = append(out, stored...)
+	for _, p := range pending {
+		out = slices.DeleteFunc(out, func(e *Entry) bool { return e.Variant == p.Variant })
+		out = append(out, p)
+	}
+	return out
+}
+
+// loadStored looks key up in the Storage: the memory tier first, if any.
+func (t *Transport) loadStored(ctx context.Context, key []byte) []*Entry {
 	s := &t.storage
 	var entries []*Entry
 	switch {
@@ -157,11 +187,19 @@ func (t *Transport) store(x *exchange, entry *Entry, ttl time.Duration) {
 	if memory := t.storage.memory; memory.Storage != nil {
 		t.storeIn(ctx, memory, key, entry, ttl) // at once: no timeout, no detaching
 	}
-	if behind := t.storage.behind; behind.Storage != nil {
-		// The write may run after the caller has gone: its context must
-		// not end with the caller's.
-		detached := context.WithoutCancel(ctx)
-		t.writes.write(entrySize(entry), func() { t.storeIn(detached, behind, key, entry, ttl) })
+	behind := t.storage.behind
+	if behind.Storage == nil {
+		return
+	}
+	if t.writes == nil { // WithSynchronousWrites
+		t.storeIn(ctx, behind, key, entry, ttl)
+		return
+	}
+	// The write may run after the caller has gone: its context must not
+	// end with the caller's.
+	detached := context.WithoutCancel(ctx)
+	if !t.writes.write(key, entry, entrySize(entry), func() { t.storeIn(detached, behind, key, entry, ttl) }) {
+		t.storageErrors.log(ctx, "set", key, errWriteQueueFull)
 	}
 }
 
@@ -192,37 +230,56 @@ func (t *Transport) removeURL(req *http.Request, url string) {
 	}
 }
 
-// delete removes every variant of key from the whole Storage and returns
-// the Storage's error.
+// delete removes every variant of key from the whole Storage, once no
+// write of it queued before can land after it, and returns the Storage's
+// error. A failed delete is remembered: what it meant to remove is not
+// served until a retry succeeds (failed_deletes.go).
 func (t *Transport) delete(ctx context.Context, key string) error {
-	return t.deleteInOrder(ctx, func(ctx context.Context) error { return t.storage.all.Delete(ctx, key) })
-}
-
-// deleteURL removes every key of url from the whole Storage and returns
-// the Storage's error.
-func (t *Transport) deleteURL(ctx context.Context, url string) error {
-	return t.deleteInOrder(ctx, func(ctx context.Context) error { return t.storage.all.DeleteURL(ctx, url) })
-}
-
-// deleteInOrder runs a delete after the writes queued before it, so that
-// none brings back what it removes, under the storage timeout.
-func (t *Transport) deleteInOrder(ctx context.Context, del func(context.Context) error) error {
 	var err error
-	t.inOrder(func() {
-		ctx, cancel := storageContext(ctx, t.storage.all, t.cfg.storageTimeout)
-		defer cancel()
-		err = del(ctx)
+	t.inOrder(func(k string) bool { return k == key }, func() {
+		if err = t.deleteAt(ctx, key); err != nil {
+			t.failedDeletes.remember(t, key, false, t.cfg.now())
+		} else {
+			t.failedDeletes.confirm(key, false)
+		}
 	})
 	return err
 }
 
-// inOrder runs a delete after the writes queued before it (writeBehind).
-func (t *Transport) inOrder(del func()) {
+// deleteURL is delete for every key of url.
+func (t *Transport) deleteURL(ctx context.Context, url string) error {
+	var err error
+	t.inOrder(func(k string) bool { return KeyURL(k) == url }, func() {
+		if err = t.deleteURLAt(ctx, url); err != nil {
+			t.failedDeletes.remember(t, url, true, t.cfg.now())
+		} else {
+			t.failedDeletes.confirm(url, true)
+		}
+	})
+	return err
+}
+
+// deleteAt and deleteURLAt call the Storage, under its timeout.
+func (t *Transport) deleteAt(ctx context.Context, key string) error {
+	ctx, cancel := storageContext(ctx, t.storage.all, t.cfg.storageTimeout)
+	defer cancel()
+	return t.storage.all.Delete(ctx, key)
+}
+
+func (t *Transport) deleteURLAt(ctx context.Context, url string) error {
+	ctx, cancel := storageContext(ctx, t.storage.all, t.cfg.storageTimeout)
+	defer cancel()
+	return t.storage.all.DeleteURL(ctx, url)
+}
+
+// inOrder runs a delete of the keys matches selects once no write of them
+// queued behind the requests can land after it (writeBehind.delete).
+func (t *Transport) inOrder(matches func(key string) bool, del func()) {
 	if t.writes == nil {
 		del()
 		return
 	}
-	t.writes.delete(del)
+	t.writes.delete(matches, del)
 }
 
 // storageContext bounds a call to a tier by timeout. Calls to a local

@@ -35,6 +35,8 @@ type Transport struct {
 	storageErrors *storageErrorLog
 	// partitions names the partitions of requests (partition.go).
 	partitions *partitioner
+	// failedDeletes remembers deletes the Storage did not confirm.
+	failedDeletes *failedDeletes
 }
 
 // New returns a caching Transport. With no options it is a private cache in
@@ -70,6 +72,7 @@ func NewTransport(opts ...Option) (*Transport, error) {
 		return nil, fmt.Errorf("httpcache: %w", err)
 	}
 	t := &Transport{
+		failedDeletes: newFailedDeletes(),
 		partitions:    newPartitioner(cfg.credentialFields, cfg.partition, partitionSecret(&cfg)),
 		cfg:           cfg,
 		storage:       newStorageAccess(cfg.storage),
@@ -79,7 +82,7 @@ func NewTransport(opts ...Option) (*Transport, error) {
 	if !cfg.coalesce.Disabled {
 		t.coalescer = newCoalescer(&t.cfg)
 	}
-	if t.storage.behind.Storage != nil {
+	if t.storage.behind.Storage != nil && !cfg.synchronousWrites {
 		t.writes = newWriteBehind()
 	}
 	return t, nil
@@ -102,12 +105,20 @@ func partitionSecret(cfg *config) []byte {
 // Close stops the Transport's background work: it starts no more
 // stale-while-revalidate revalidations, cancels those that run, and waits
 // for them to end, for shared requests to the origin to end, and for
-// entries still waiting to be written to the Storage (see WithStorage).
-// Call it before the program exits. The Transport still answers requests
-// after Close, but revalidates stale responses before serving them, no
-// longer coalesces requests, and writes entries before it returns them.
-// Close does not close the Storage, which the caller may share.
+// entries still waiting to be written to the Storage (see WithStorage),
+// up to WithCloseTimeout (DefaultCloseTimeout) plus one storage call;
+// entries still queued then are not stored, and Close logs how many. It
+// stops retrying failed deletes. Call it before the program exits: entries
+// written behind the requests are lost with a process that exits without
+// Close (log.Fatal, os.Exit) or is killed, unless WithSynchronousWrites is
+// set. The Transport still answers requests after Close, but revalidates
+// stale responses before serving them, no longer coalesces requests, and
+// writes entries before it returns them. Close does not close the
+// Storage, which the caller may share.
 func (t *Transport) Close() error {
+	if t.err != nil {
+		return nil
+	}
 	if t.background != nil {
 		t.background.close()
 	}
@@ -115,8 +126,12 @@ func (t *Transport) Close() error {
 		t.coalescer.close()
 	}
 	if t.writes != nil {
-		t.writes.close()
+		if dropped := t.writes.close(t.cfg.closeTimeout); dropped > 0 {
+			t.cfg.logger.LogAttrs(context.Background(), slog.LevelWarn, "httpcache: Close timed out; entries not stored",
+				slog.Int("dropped", dropped), slog.Duration("timeout", t.cfg.closeTimeout))
+		}
 	}
+	t.failedDeletes.close()
 	return nil
 }
 

@@ -2,105 +2,193 @@ package httpcache
 
 import (
 	"sync"
+	"time"
 )
 
-// Writing behind: a Storage other than MemoryStorage may take a while to
-// write (a file, a network round trip), and a caller should not wait for
-// an entry to be stored. Its writes run on a goroutine of their own, in
-// the order they were made. A delete waits for the writes before it, and
-// for itself, so that an invalidation is done when the response that
-// caused it reaches the caller.
+// Writing behind: a Storage not wholly in memory may take a while to write
+// (a file, a network round trip), and a caller should not wait for an
+// entry to be stored. Its writes run on a goroutine of their own, in the
+// order they were made.
+//
+//   - Reads see pending writes (pendingEntries): the next request is a hit
+//     while its entry waits to be written.
+//   - A delete waits only for the writes of its own keys: queued ones it
+//     supersedes are dropped, and it waits for one being written to end.
+//     So an invalidation is done when the response that caused it reaches
+//     the caller, without waiting for the whole queue.
+//   - The queue is bounded by bytes. A write that does not fit is dropped,
+//     with the queued writes of its key, so that no older version of a key
+//     lands after a newer one was dropped: the key is a miss, never older
+//     than it should be.
+//   - close waits for the queue up to a bound, then drops what is left.
 
-// maxPendingWriteBytes bounds the entries waiting to be written; a write
-// over it runs at once, on the caller's goroutine.
+// maxPendingWriteBytes bounds the entries waiting to be written.
 const maxPendingWriteBytes = 64 << 20
+
+// DefaultCloseTimeout bounds how long Close waits for writes still queued
+// behind the requests (WithCloseTimeout).
+const DefaultCloseTimeout = 10 * time.Second
 
 // writeBehind runs storage writes in order on one goroutine, started when
 // there is work and ending when there is none.
 type writeBehind struct {
-	limit        int64 // maxPendingWriteBytes; tests lower it
+	limit int64 // maxPendingWriteBytes; tests lower it
+
 	mu           sync.Mutex
-	queue        []func()
+	queue        []*pendingWrite // not started, oldest first
+	byKey        map[string][]*pendingWrite
 	pendingBytes int64
-	running      bool
+	writing      *pendingWrite // the write running, if any
+	running      bool          // the goroutine runs
 	closed       bool
-	idle         *sync.Cond // signalled when the queue empties
+	changed      *sync.Cond // a write ended, or the queue emptied
+}
+
+// pendingWrite is one entry waiting to be written.
+type pendingWrite struct {
+	key       string
+	entry     *Entry
+	size      int64
+	work      func()
+	cancelled bool
 }
 
 func newWriteBehind() *writeBehind {
-	w := &writeBehind{limit: maxPendingWriteBytes}
-	w.idle = sync.NewCond(&w.mu)
+	w := &writeBehind{limit: maxPendingWriteBytes, byKey: make(map[string][]*pendingWrite)}
+	w.changed = sync.NewCond(&w.mu)
 	return w
 }
 
-// write queues work that stores size bytes, or runs it at once when the
-// queue is full or closed.
-func (w *writeBehind) write(size int64, work func()) {
+// write queues work, which stores entry (of size bytes) under key. After
+// close it runs at once. It reports false when the write was dropped
+// because the queue is full.
+func (w *writeBehind) write(key string, entry *Entry, size int64, work func()) bool {
 	w.mu.Lock()
-	if w.closed || w.pendingBytes+size > w.limit {
+	if w.closed {
 		w.mu.Unlock()
 		work()
-		return
+		return true
 	}
+	if w.pendingBytes+size > w.limit {
+		w.cancelLocked(func(k string) bool { return k == key })
+		w.mu.Unlock()
+		return false
+	}
+	p := &pendingWrite{key: key, entry: entry, size: size, work: work}
+	w.queue = append(w.queue, p)
+	w.byKey[key] = append(w.byKey[key], p)
 	w.pendingBytes += size
-	w.enqueue(func() {
-		work()
-		w.mu.Lock()
-		w.pendingBytes -= size
-		w.mu.Unlock()
-	})
-	w.mu.Unlock()
-}
-
-// delete runs work after every write queued before it, and returns once it
-// has run.
-func (w *writeBehind) delete(work func()) {
-	w.mu.Lock()
-	if !w.running {
-		w.mu.Unlock()
-		work()
-		return
-	}
-	done := make(chan struct{})
-	w.enqueue(func() {
-		work()
-		close(done)
-	})
-	w.mu.Unlock()
-	<-done
-}
-
-// enqueue adds work and starts the goroutine if it is not running. w.mu is
-// held.
-func (w *writeBehind) enqueue(work func()) {
-	w.queue = append(w.queue, work)
 	if !w.running {
 		w.running = true
 		go w.run()
 	}
+	w.mu.Unlock()
+	return true
+}
+
+// pendingEntries returns the entries queued or being written under key,
+// oldest first; nil when there are none. It does not copy key.
+func (w *writeBehind) pendingEntries(key []byte) []*Entry {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	writes := w.byKey[string(key)]
+	if len(writes) == 0 {
+		return nil
+	}
+	entries := make([]*Entry, 0, len(writes))
+	for _, p := range writes {
+		entries = append(entries, p.entry)
+	}
+	return entries
+}
+
+// delete runs work, a delete of the keys matches selects, once no write of
+// those keys can land after it: queued writes of them are dropped (the
+// delete supersedes them), and it waits for one being written to end.
+// Writes of other keys neither wait nor are waited for.
+func (w *writeBehind) delete(matches func(key string) bool, work func()) {
+	w.mu.Lock()
+	w.cancelLocked(matches)
+	for w.writing != nil && matches(w.writing.key) {
+		w.changed.Wait()
+	}
+	w.mu.Unlock()
+	work()
+}
+
+// cancelLocked drops the queued writes of the keys matches selects, and
+// returns how many. w.mu is held.
+func (w *writeBehind) cancelLocked(matches func(key string) bool) (cancelled int) {
+	for key, writes := range w.byKey {
+		if !matches(key) {
+			continue
+		}
+		for _, p := range writes {
+			if p != w.writing && !p.cancelled {
+				p.cancelled = true
+				w.pendingBytes -= p.size
+				cancelled++
+			}
+		}
+		w.forgetLocked(key, func(p *pendingWrite) bool { return p != w.writing })
+	}
+	return cancelled
+}
+
+// forgetLocked removes from byKey the writes of key that drop selects.
+func (w *writeBehind) forgetLocked(key string, drop func(*pendingWrite) bool) {
+	kept := w.byKey[key][:0]
+	for _, p := range w.byKey[key] {
+		if !drop(p) {
+			kept = append(kept, p)
+		}
+	}
+	if len(kept) == 0 {
+		delete(w.byKey, key)
+		return
+	}
+	w.byKey[key] = kept
 }
 
 func (w *writeBehind) run() {
 	w.mu.Lock()
 	for len(w.queue) > 0 {
-		work := w.queue[0]
+		p := w.queue[0]
 		w.queue[0] = nil
 		w.queue = w.queue[1:]
+		if p.cancelled {
+			continue
+		}
+		w.writing = p
 		w.mu.Unlock()
-		work()
+		p.work()
 		w.mu.Lock()
+		w.writing = nil
+		w.pendingBytes -= p.size
+		w.forgetLocked(p.key, func(q *pendingWrite) bool { return q == p })
+		w.changed.Broadcast()
 	}
 	w.running = false
-	w.idle.Broadcast()
+	w.changed.Broadcast()
 	w.mu.Unlock()
 }
 
-// close makes later writes run at once and waits for the queued ones.
-func (w *writeBehind) close() {
+// close makes later writes run at once, and waits up to timeout for the
+// queued ones (and for the one being written, which its storage timeout
+// bounds); those still queued then are dropped, and their number returned.
+func (w *writeBehind) close(timeout time.Duration) (dropped int) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.closed = true
+	timer := time.AfterFunc(timeout, func() {
+		w.mu.Lock()
+		dropped = w.cancelLocked(func(string) bool { return true })
+		w.changed.Broadcast()
+		w.mu.Unlock()
+	})
+	defer timer.Stop()
 	for w.running {
-		w.idle.Wait()
+		w.changed.Wait()
 	}
-	w.mu.Unlock()
+	return dropped
 }

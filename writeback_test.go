@@ -2,9 +2,11 @@ package httpcache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -75,6 +77,9 @@ func TestInvalidationWaitsForEarlierWrites(t *testing.T) {
 		fmt.Fprint(w, "ok")
 	}, WithStorage(store))
 	h.get("/a") // its write waits
+	for h.transport.writes.pendingHolder() == "" {
+		time.Sleep(time.Millisecond) // the write has started: the POST must wait for it
+	}
 	posted := make(chan struct{})
 	go func() {
 		h.do(http.MethodPost, "/a")
@@ -98,24 +103,196 @@ func TestInvalidationWaitsForEarlierWrites(t *testing.T) {
 	}
 }
 
-func TestWritesRunAtOnceWhenTooManyArePending(t *testing.T) {
+// TestWritesOverTheLimitAreDropped: a write that does not fit the queue is
+// dropped, with the queued writes of its key, so that no older version of
+// the key lands after it; writes of other keys stay queued.
+func TestWritesOverTheLimitAreDropped(t *testing.T) {
 	w := newWriteBehind()
 	w.limit = 10
 	release := make(chan struct{})
-	w.write(8, func() { <-release }) // queued, and holding the goroutine
-	ran := false
-	w.write(8, func() { ran = true }) // over the limit: runs here
-	if !ran {
-		t.Fatal("a write over the pending limit was queued")
+	var ran []string
+	var mu sync.Mutex
+	record := func(name string) func() {
+		return func() { mu.Lock(); ran = append(ran, name); mu.Unlock() }
+	}
+	w.write("hold", nil, 1, func() { <-release }) // holds the goroutine
+	for w.pendingHolder() != "hold" {
+		time.Sleep(time.Millisecond)
+	}
+	w.write("a", nil, 4, record("a v1"))
+	w.write("b", nil, 4, record("b v1"))
+	if w.write("a", nil, 4, record("a v2")) {
+		t.Fatal("a write over the limit was queued")
 	}
 	close(release)
-	w.close()
-	if running, queued := w.pending(); running || queued != 0 {
-		t.Fatal("close returned with writes pending")
+	w.close(time.Minute)
+	if fmt.Sprint(ran) != "[b v1]" {
+		t.Fatalf("ran %v, want [b v1]: a's older version must not land after its newer one was dropped", ran)
 	}
-	ran = false
-	w.write(1, func() { ran = true }) // after close: at once
-	if !ran {
+	ran = nil
+	w.write("c", nil, 1, record("c")) // after close: at once
+	if fmt.Sprint(ran) != "[c]" {
 		t.Fatal("a write after close was queued")
+	}
+}
+
+// TestDeleteWaitsOnlyForItsKeys: a delete supersedes the queued writes of
+// its keys, waits for one being written, and never for other keys' writes.
+func TestDeleteWaitsOnlyForItsKeys(t *testing.T) {
+	w := newWriteBehind()
+	release := make(chan struct{})
+	var ran []string
+	var mu sync.Mutex
+	record := func(name string) func() {
+		return func() { mu.Lock(); ran = append(ran, name); mu.Unlock() }
+	}
+	w.write("other", nil, 1, func() { <-release }) // a slow write of another key
+	for w.pendingHolder() != "other" {
+		time.Sleep(time.Millisecond)
+	}
+	w.write("k", nil, 1, record("set k"))
+	deleted := make(chan struct{})
+	go func() {
+		w.delete(func(key string) bool { return key == "k" }, record("delete k"))
+		close(deleted)
+	}()
+	select {
+	case <-deleted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the delete of k waited for another key's write")
+	}
+	close(release)
+	w.close(time.Minute)
+	if fmt.Sprint(ran) != "[delete k]" {
+		t.Fatalf("ran %v: the queued write of k must be superseded by its delete", ran)
+	}
+}
+
+// TestCloseIsBounded: Close waits for the queue up to its timeout, then
+// drops what is left and says how much.
+func TestCloseIsBounded(t *testing.T) {
+	w := newWriteBehind()
+	release := make(chan struct{})
+	defer close(release)
+	w.write("slow", nil, 1, func() { <-release })
+	for w.pendingHolder() != "slow" {
+		time.Sleep(time.Millisecond)
+	}
+	w.write("a", nil, 1, func() {})
+	w.write("b", nil, 1, func() {})
+	done := make(chan int)
+	go func() { done <- w.close(10 * time.Millisecond) }()
+	time.Sleep(20 * time.Millisecond)
+	release <- struct{}{} // the slow write ends once the timeout has passed
+	if dropped := <-done; dropped != 2 {
+		t.Fatalf("close dropped %d writes, want 2", dropped)
+	}
+}
+
+// TestReadYourWrites: with a store written behind, the next request is a
+// hit while its entry still waits to be written.
+func TestReadYourWrites(t *testing.T) {
+	store := newGatedStorage()
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, "ok")
+	}, WithStorage(store))
+	defer close(store.release)
+	h.get("/a")
+	for i := range 3 {
+		if got := h.get("/a"); !got.cache.Hit || got.body != "ok" {
+			t.Fatalf("request %d while the write is pending: %+v", i+2, got.cache)
+		}
+	}
+	h.wantOriginRequests(1)
+}
+
+// TestSynchronousWrites: WithSynchronousWrites stores the entry before the
+// body's end reaches the caller, with no goroutine behind.
+func TestSynchronousWrites(t *testing.T) {
+	store := newFakeStorage()
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, "ok")
+	}, WithStorage(store), WithSynchronousWrites(true))
+	h.get("/a")
+	if h.transport.writes != nil || store.sets.Load() != 1 {
+		t.Fatalf("write behind %v, %d sets once the body was read", h.transport.writes != nil, store.sets.Load())
+	}
+}
+
+// TestFailedInvalidationIsNotForgotten: when the store fails to delete, the
+// invalidated entry is not served, and the delete is retried until it
+// succeeds.
+func TestFailedInvalidationIsNotForgotten(t *testing.T) {
+	store := newFakeStorage()
+	var failing atomic.Bool
+	store.deleteURL = func(ctx context.Context, url string) error {
+		if failing.Load() {
+			return errors.New("the store is unreachable")
+		}
+		return store.memory.DeleteURL(ctx, url)
+	}
+	var version atomic.Int64
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			version.Add(1)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprintf(w, "v%d", version.Load())
+	}, WithStorage(store))
+	h.get("/a")
+	h.transport.waitForWrites()
+	failing.Store(true)
+	h.do(http.MethodPost, "/a") // its invalidation fails
+	h.clock.Advance(time.Second)
+	if got := h.get("/a"); got.cache.Hit || got.body != "v1" {
+		t.Fatalf("after a failed invalidation: %q (hit %v), want v1 from the origin", got.body, got.cache.Hit)
+	}
+	h.transport.waitForWrites()
+	if got := h.get("/a"); !got.cache.Hit || got.body != "v1" {
+		t.Fatalf("the entry stored after the failed invalidation: %q (hit %v)", got.body, got.cache.Hit)
+	}
+	failing.Store(false)
+	deadline := time.Now().Add(10 * time.Second)
+	for h.transport.failedDeletes.count.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the failed delete was not retried")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestInvalidationDoesNotWaitForOtherKeys: with a store stuck on earlier
+// writes of other URLs, an unsafe request returns at once: its
+// invalidation supersedes its URL's queued write and waits for no other.
+func TestInvalidationDoesNotWaitForOtherKeys(t *testing.T) {
+	store := newGatedStorage()
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, "ok")
+	}, WithStorage(store))
+	for i := range 20 {
+		h.get(fmt.Sprintf("/b%d", i)) // queued behind the stuck store
+	}
+	h.get("/a")
+	posted := make(chan struct{})
+	go func() {
+		h.do(http.MethodPost, "/a")
+		close(posted)
+	}()
+	select {
+	case <-posted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the POST waited for other URLs' writes")
+	}
+	if got := h.get("/a"); got.cache.Hit {
+		t.Fatal("the invalidated entry was served from the pending writes")
+	}
+	close(store.release)
+	h.transport.waitForWrites()
+	if got := h.get("/b3"); !got.cache.Hit {
+		t.Fatal("another URL's write was lost")
 	}
 }
