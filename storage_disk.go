@@ -128,7 +128,7 @@ func NewDiskStorage(dir string, maxBytes int64) (*DiskStorage, error) {
 // recently used. It looks at links and files as they are (WalkDir does
 // not follow links): only regular files with an entry file's name count;
 // temporary files a crash left are removed once older than diskTempMaxAge
-// (another process may be writing a younger one), and counted until then.
+// (another process may be writing a younger one).
 func (d *DiskStorage) scan() error {
 	type found struct {
 		name    string
@@ -156,11 +156,11 @@ func (d *DiskStorage) scan() error {
 			return nil
 		}
 		if strings.HasPrefix(entry.Name(), diskTempPrefix) {
+			// A younger one is another process's write in progress: it is
+			// renamed into place, or removed, by its writer.
 			if now.Sub(info.ModTime()) > diskTempMaxAge {
 				os.Remove(path)
-				return nil
 			}
-			files = append(files, found{name, info.Size(), info.ModTime()})
 			return nil
 		}
 		if isDiskFileName(name) {

@@ -295,7 +295,7 @@ func TestDiskStorageSurvivesSIGKILL(t *testing.T) {
 	}
 	dir := t.TempDir()
 	served := 0
-	for round := range 25 {
+	for round := range crashRounds {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestDiskStorageCrashChild$")
 		cmd.Env = append(os.Environ(), "HTTPCACHE_DISK_CRASH_DIR="+dir)
 		stdout, err := cmd.StdoutPipe()
@@ -323,9 +323,9 @@ func TestDiskStorageSurvivesSIGKILL(t *testing.T) {
 	})
 	t.Logf("%d files left half-written by the kills", temporary)
 	if served == 0 {
-		t.Fatal("nothing survived any of 25 kills of the writer")
+		t.Fatalf("nothing survived any of %d kills of the writer", crashRounds)
 	}
-	t.Logf("%d whole entries served after 25 kills", served)
+	t.Logf("%d whole entries served after %d kills", served, crashRounds)
 }
 
 // readCrashKeys opens the crash test's directory as a new process would,
@@ -363,7 +363,10 @@ func waitForLine(t *testing.T, r io.Reader, want string) {
 	t.Fatalf("the child ended before it printed %q: %v", want, lines.Err())
 }
 
-// TestDiskStorageSharedByProcesses runs three writer processes on one
+// crashRounds is how many times the crash test kills its writer.
+const crashRounds = 40
+
+// TestDiskStorageSharedByProcesses runs four writer processes on one
 // directory while this one reads: every read is a whole entry or a miss.
 func TestDiskStorageSharedByProcesses(t *testing.T) {
 	if testing.Short() {
@@ -371,9 +374,9 @@ func TestDiskStorageSharedByProcesses(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var children []*exec.Cmd
-	for range 3 {
+	for range 4 {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestDiskStorageCrashChild$")
-		cmd.Env = append(os.Environ(), "HTTPCACHE_DISK_CRASH_DIR="+dir, "HTTPCACHE_DISK_CHILD_FOR=700ms")
+		cmd.Env = append(os.Environ(), "HTTPCACHE_DISK_CRASH_DIR="+dir, "HTTPCACHE_DISK_CHILD_FOR=1s")
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -383,7 +386,7 @@ func TestDiskStorageSharedByProcesses(t *testing.T) {
 	s := newDiskStorage(t, dir, 256<<10)
 	ctx := context.Background()
 	reads, whole := 0, 0
-	deadline := time.Now().Add(600 * time.Millisecond)
+	deadline := time.Now().Add(900 * time.Millisecond)
 	for time.Now().Before(deadline) {
 		for _, key := range crashKeys {
 			entries, err := s.Get(ctx, key)
