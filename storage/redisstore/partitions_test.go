@@ -400,3 +400,64 @@ func TestNoCredentialInRedis(t *testing.T) {
 		t.Fatalf("%d Redis keys for 3 users", keys)
 	}
 }
+
+// TestFailedInvalidationIsNotForgotten: Redis takes reads but drops writes
+// (CLIENT PAUSE WRITE) when a POST invalidates a URL. The invalidated
+// entry, which Redis still returns, is not served; once Redis takes writes
+// again, the delete is retried and the entry gone from Redis.
+func TestFailedInvalidationIsNotForgotten(t *testing.T) {
+	r := startRedis(t, freePort(t))
+	client := redis.NewClient(&redis.Options{Addr: r.addr(), ContextTimeoutEnabled: true})
+	defer client.Close()
+	admin := redis.NewClient(&redis.Options{Addr: r.addr()})
+	defer admin.Close()
+	var version atomic.Int64
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			version.Add(1)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=3600")
+		fmt.Fprintf(w, "v%d", version.Load())
+	}))
+	defer origin.Close()
+	upstream := &http.Transport{}
+	defer upstream.CloseIdleConnections()
+	store := redisstore.New(client, redisstore.WithTimeout(100*time.Millisecond), redisstore.WithRetryWait(time.Millisecond))
+	tr := httpcache.New(httpcache.WithTransport(upstream), httpcache.WithStorage(store), httpcache.WithSynchronousWrites(true))
+	defer tr.Close()
+	do := func(method string) (string, *http.Response) {
+		req, _ := http.NewRequest(method, origin.URL+"/doc", nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return string(body), resp
+	}
+	do(http.MethodGet)
+	if body, resp := do(http.MethodGet); body != "v0" || !isHit(resp) {
+		t.Fatalf("before: %q %s", body, resp.Header.Get("Cache-Status"))
+	}
+	if err := admin.Do(context.Background(), "CLIENT", "PAUSE", "3000", "WRITE").Err(); err != nil {
+		t.Skipf("CLIENT PAUSE WRITE: %v", err)
+	}
+	do(http.MethodPost) // the origin changes; the delete times out
+	time.Sleep(10 * time.Millisecond)
+	if body, resp := do(http.MethodGet); isHit(resp) || body != "v1" {
+		t.Fatalf("after a failed invalidation: %q %s; want v1 from the origin", body, resp.Header.Get("Cache-Status"))
+	}
+	admin.Do(context.Background(), "CLIENT", "UNPAUSE")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		keys, _ := admin.Keys(context.Background(), "*").Result()
+		if len(keys) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the delete was not retried: %d keys left", len(keys))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
