@@ -427,3 +427,76 @@ func TestDiskStoreUnderLoadThroughTheTransport(t *testing.T) {
 func bodyOf(path string, size int) []byte {
 	return bytes.Repeat([]byte(path+"."), size/(len(path)+1)+1)[:size]
 }
+
+// rewritingStore is a DiskStorage whose file for a key is rewritten right
+// after each Get has read it: the race in which a body found by Get can no
+// longer be opened when the response is served.
+type rewritingStore struct {
+	*httpcache.DiskStorage
+	gets atomic.Int64
+}
+
+func (s *rewritingStore) Get(ctx context.Context, key string) ([]*httpcache.Entry, error) {
+	entries, err := s.DiskStorage.Get(ctx, key)
+	if len(entries) > 0 {
+		s.gets.Add(1)
+		old := entries[0] // the same response, in a new file
+		e := &httpcache.Entry{Variant: old.Variant, StatusCode: old.StatusCode, Header: old.Header,
+			RequestTime: old.RequestTime, ResponseTime: old.ResponseTime, Body: storagetest.NewEntry("", "rewritten", 100<<10).Body}
+		s.DiskStorage.Set(ctx, key, e, time.Hour)
+	}
+	return entries, err
+}
+
+// TestRewrittenFileIsFetchedAnew: a stored body whose file was rewritten
+// since Get, on a hit and after a 304, is fetched anew: the request never
+// waits on itself (it used to join its own shared request until the
+// coalescing timeout) and gets the origin's body.
+func TestRewrittenFileIsFetchedAnew(t *testing.T) {
+	var requests atomic.Int64
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Cache-Control", "max-age="+r.URL.Query().Get("max-age"))
+		w.Header().Set("ETag", `"v1"`)
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Write(bodyOf(r.URL.Path, 100<<10)) // streamed from the file
+	}))
+	defer origin.Close()
+	for _, maxAge := range []string{"3600", "0"} { // a hit, then a 304
+		t.Run("max-age="+maxAge, func(t *testing.T) {
+			store := &rewritingStore{DiskStorage: newDiskStorage(t, t.TempDir(), 0)}
+			tr := httpcache.New(httpcache.WithStorage(store), httpcache.WithSynchronousWrites(true))
+			defer tr.Close()
+			url := origin.URL + "/doc?max-age=" + maxAge
+			get := func() []byte {
+				resp, err := tr.RoundTrip(must(http.NewRequest(http.MethodGet, url, nil)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				body, err := io.ReadAll(resp.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return body
+			}
+			get()
+			done := make(chan []byte)
+			go func() { done <- get() }()
+			select {
+			case body := <-done:
+				if !bytes.Equal(body, bodyOf("/doc", 100<<10)) {
+					t.Fatalf("a body of %d bytes that is not the origin's", len(body))
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the request waited on itself")
+			}
+			if store.gets.Load() == 0 {
+				t.Fatal("the race was not staged")
+			}
+		})
+	}
+}
