@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -498,5 +500,53 @@ func TestRewrittenFileIsFetchedAnew(t *testing.T) {
 				t.Fatal("the race was not staged")
 			}
 		})
+	}
+}
+
+// TestDiskStorageAttackerChild plants a link in the directory it is given,
+// as the attacker of TestDiskStorageOtherUserCannotPlant; it does nothing
+// unless started by that test.
+func TestDiskStorageAttackerChild(t *testing.T) {
+	dir := os.Getenv("HTTPCACHE_ATTACK_DIR")
+	if dir == "" {
+		t.Skip("run by TestDiskStorageOtherUserCannotPlant")
+	}
+	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "planted")); err != nil {
+		fmt.Println("refused:", err)
+		return
+	}
+	fmt.Println("attack: link planted")
+}
+
+// TestDiskStorageOtherUserCannotPlant runs the attacker's step as another
+// user (nobody), where the machine allows: the store's directory is its
+// own, so a link cannot be planted in it.
+func TestDiskStorageOtherUserCannotPlant(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run a child as another user")
+	}
+	base := t.TempDir()
+	for d := base; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		os.Chmod(d, 0o755) // the attacker may reach the cache, not write in it
+	}
+	dir := filepath.Join(base, "cache")
+	newDiskStorage(t, dir, 0)
+	// The test binary, where the attacker may run it.
+	binary := filepath.Join(base, "attacker.test")
+	if data, err := os.ReadFile(os.Args[0]); err != nil || os.WriteFile(binary, data, 0o755) != nil {
+		t.Skip("cannot copy the test binary")
+	}
+	cmd := exec.Command(binary, "-test.run=^TestDiskStorageAttackerChild$")
+	cmd.Env = append(os.Environ(), "HTTPCACHE_ATTACK_DIR="+dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil && !strings.Contains(string(out), "refused") {
+		t.Skipf("could not run a child as nobody: %v: %s", err, out)
+	}
+	if strings.Contains(string(out), "attack: link planted") {
+		t.Fatal("another user planted a link in the cache directory")
+	}
+	if !strings.Contains(string(out), "refused") {
+		t.Fatalf("the attacker's step did not run: %s", out)
 	}
 }
