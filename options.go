@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -76,16 +77,26 @@ func defaultConfig() config {
 	}
 }
 
-// WithTransport sets where requests that the cache cannot answer go. The
-// default is http.DefaultTransport.
+// WithTransport sets where requests that the cache cannot answer go. Nil
+// means http.DefaultTransport, as for http.Client, so that wrapping a
+// client's transport works whether or not it has one:
+//
+//	client.Transport = httpcache.New(httpcache.WithTransport(client.Transport))
 func WithTransport(rt http.RoundTripper) Option {
 	return func(c *config) error {
-		if rt == nil {
-			return errors.New("WithTransport: transport is nil")
+		if rt == nil || isNilPointer(rt) {
+			rt = http.DefaultTransport
 		}
 		c.upstream = rt
 		return nil
 	}
+}
+
+// isNilPointer reports an interface holding a nil pointer, such as a
+// typed-nil *MemoryStorage: not nil as an interface, and a panic on use.
+func isNilPointer(v any) bool {
+	r := reflect.ValueOf(v)
+	return r.Kind() == reflect.Pointer && r.IsNil()
 }
 
 // WithStorage sets where responses are kept. The default is a MemoryStorage
@@ -100,6 +111,9 @@ func WithStorage(s Storage) Option {
 	return func(c *config) error {
 		if s == nil {
 			return errors.New("WithStorage: storage is nil")
+		}
+		if isNilPointer(s) {
+			return fmt.Errorf("WithStorage: storage is a nil %T", s)
 		}
 		c.storage = s
 		return nil

@@ -18,9 +18,6 @@ import (
 // last member says what the cache did; StatusOf reads it.
 type Transport struct {
 	cfg config
-	// err is a configuration error from New: every request then fails
-	// with it, so that a mistake is seen at once rather than ignored.
-	err error
 	// storage is how the configured Storage is read and written.
 	storage storageAccess
 	// background runs stale-while-revalidate revalidations.
@@ -42,13 +39,13 @@ type Transport struct {
 // New returns a caching Transport. With no options it is a private cache in
 // memory (DefaultMemoryBytes) in front of http.DefaultTransport.
 //
-// An invalid option makes every request through the Transport fail with an
-// error that names it; use NewTransport to check options when the program
-// starts.
+// New panics on an invalid option, with an error that names it, as
+// regexp.MustCompile does: options are fixed when a program is written. Use
+// NewTransport to get the error instead, for options built at run time.
 func New(opts ...Option) *Transport {
 	t, err := NewTransport(opts...)
 	if err != nil {
-		return &Transport{err: err}
+		panic(err)
 	}
 	return t
 }
@@ -116,8 +113,8 @@ func partitionSecret(cfg *config) []byte {
 // writes entries before it returns them. Close does not close the
 // Storage, which the caller may share.
 func (t *Transport) Close() error {
-	if t.err != nil {
-		return nil
+	if t == nil || t.partitions == nil {
+		return nil // not made by New: nothing runs
 	}
 	if t.background != nil {
 		t.background.close()
@@ -138,8 +135,8 @@ func (t *Transport) Close() error {
 // Invalidate removes every stored variant of a URL, as a successful unsafe
 // request to it would (RFC 9111 §4.4).
 func (t *Transport) Invalidate(ctx context.Context, rawURL string) error {
-	if t.err != nil {
-		return t.err
+	if err := t.check(); err != nil {
+		return err
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -151,11 +148,32 @@ func (t *Transport) Invalidate(ctx context.Context, rawURL string) error {
 	return t.deleteURL(ctx, cacheKey(u))
 }
 
+// errNotMade is returned by a Transport that New or NewTransport did not
+// make, such as a zero Transport.
+var errNotMade = errors.New("httpcache: the Transport was not made by New or NewTransport")
+
+// check reports a Transport that cannot work.
+func (t *Transport) check() error {
+	if t == nil || t.partitions == nil {
+		return errNotMade
+	}
+	return nil
+}
+
 // RoundTrip answers req from the cache where RFC 9111 allows, and from the
 // upstream transport otherwise, storing what may be reused.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.err != nil {
-		return nil, t.err
+	if err := t.check(); err != nil {
+		return nil, err
+	}
+	if req == nil || req.URL == nil {
+		return nil, errors.New("httpcache: RoundTrip: the request has no URL")
+	}
+	if req.Method == "" {
+		// net/http sends an empty method as GET; so the cache treats it.
+		r := *req
+		r.Method = http.MethodGet
+		req = &r
 	}
 	if isUnsafe(req.Method) {
 		return t.forwardUnsafe(req)

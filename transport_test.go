@@ -680,8 +680,10 @@ func TestBadOptions(t *testing.T) {
 		opt  Option
 		want string
 	}{
-		{"nil transport", WithTransport(nil), "WithTransport: transport is nil"},
 		{"nil storage", WithStorage(nil), "WithStorage: storage is nil"},
+		{"typed nil memory storage", WithStorage((*MemoryStorage)(nil)), "WithStorage: storage is a nil *httpcache.MemoryStorage"},
+		{"typed nil disk storage", WithStorage((*DiskStorage)(nil)), "WithStorage: storage is a nil *httpcache.DiskStorage"},
+		{"negative close timeout", WithCloseTimeout(-time.Second), "WithCloseTimeout: -1s is not a positive duration"},
 		{"nil logger", WithLogger(nil), "WithLogger: logger is nil"},
 		{"nil clock", WithClock(nil), "WithClock: clock is nil"},
 		{"bad name", WithName("my cache"), `WithName: "my cache" is not an HTTP token`},
@@ -696,10 +698,14 @@ func TestBadOptions(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("NewTransport error = %v, want %q", err, tt.want)
 			}
-			req, _ := http.NewRequest(http.MethodGet, "http://example.com/", nil)
-			if _, err := New(tt.opt).RoundTrip(req); err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("New(...).RoundTrip error = %v, want %q", err, tt.want)
-			}
+			defer func() {
+				p := recover()
+				err, _ := p.(error)
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("New panicked with %v, want an error naming %q", p, tt.want)
+				}
+			}()
+			New(tt.opt)
 		})
 	}
 }
@@ -1013,5 +1019,87 @@ func TestStorageErrorsAreNotFlooded(t *testing.T) {
 	defer mu.Unlock()
 	if n := strings.Count(logs.String(), "level=WARN"); n == 0 || n > 4 {
 		t.Fatalf("%d warnings for 400 failed storage calls, want one or two per operation:\n%s", n, logs.String())
+	}
+}
+
+// TestNilTransportMeansDefault: WithTransport(nil) means
+// http.DefaultTransport, as an http.Client's nil Transport does, so that
+// wrapping a client's transport works when it has none.
+func TestNilTransportMeansDefault(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
+	defer srv.Close()
+	client := &http.Client{}
+	client.Transport = New(WithTransport(client.Transport))
+	resp, err := client.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "ok" {
+		t.Fatalf("got %q", body)
+	}
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+}
+
+// TestNoPanicOnOddRequests: requests net/http accepts or rejects, a zero
+// Transport and a nil one give a clear error or a response, never a panic.
+func TestNoPanicOnOddRequests(t *testing.T) {
+	tr := New(WithTransport(roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Header: http.Header{"Cache-Control": {"max-age=60"}}, Body: http.NoBody, Request: req}, nil
+	})))
+	if _, err := tr.RoundTrip(&http.Request{Method: http.MethodGet}); err == nil {
+		t.Error("a request without a URL got no error")
+	}
+	if _, err := tr.RoundTrip(nil); err == nil {
+		t.Error("a nil request got no error")
+	}
+	for _, method := range []string{"", "get", "PROPFIND", "M-SEARCH", strings.Repeat("X", 1000)} {
+		req, _ := http.NewRequest(http.MethodGet, "http://example.com/a", nil)
+		req.Method = method
+		if resp, err := tr.RoundTrip(req); err != nil || resp == nil {
+			t.Errorf("method %q: %v", method, err)
+		}
+	}
+	huge, _ := http.NewRequest(http.MethodGet, "http://example.com/"+strings.Repeat("a/", 50000), nil)
+	if _, err := tr.RoundTrip(huge); err != nil {
+		t.Errorf("a 100 KB URL: %v", err)
+	}
+	var zero Transport
+	req, _ := http.NewRequest(http.MethodGet, "http://example.com/", nil)
+	if _, err := zero.RoundTrip(req); err == nil || !strings.Contains(err.Error(), "not made by New") {
+		t.Errorf("a zero Transport: %v", err)
+	}
+	if err := zero.Invalidate(context.Background(), "http://example.com/"); err == nil {
+		t.Error("a zero Transport's Invalidate gave no error")
+	}
+	zero.Close()
+	var nilTransport *Transport
+	if _, err := nilTransport.RoundTrip(req); err == nil {
+		t.Error("a nil *Transport gave no error")
+	}
+	nilTransport.Close()
+}
+
+// TestEmptyMethodIsGET: net/http sends an empty method as GET; so the cache
+// treats it: cached, and never an invalidation.
+func TestEmptyMethodIsGET(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, r.Method)
+	})
+	h.get("/a")
+	req, _ := http.NewRequest(http.MethodGet, h.origin.URL+"/a", nil)
+	req.Method = ""
+	resp, err := h.transport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if status, _ := StatusOf(resp); !status.Hit {
+		t.Fatalf("an empty method: %+v", status)
+	}
+	if got := h.get("/a"); !got.cache.Hit {
+		t.Fatal("an empty method invalidated the stored GET")
 	}
 }
