@@ -21,18 +21,36 @@ type capturingBody struct {
 	finished bool       // onComplete ran, or the copy was abandoned
 }
 
+// initialCaptureBytes is the copy's first capacity: a body's copy grows
+// with what arrives, never to what its Content-Length declares before the
+// bytes come (200 responses declaring 8 MB each would hold 1.6 GB at once).
+const initialCaptureBytes = 4 << 10
+
 func newCapturingBody(body io.ReadCloser, expected, limit int64, onComplete func([]byte)) *capturingBody {
-	capacity := int64(512)
-	if expected >= 0 {
-		capacity = expected
-	}
 	return &capturingBody{
 		body:       body,
-		buf:        make([]byte, 0, min(capacity, limit)),
 		limit:      limit,
 		expected:   expected,
 		onComplete: onComplete,
 	}
+}
+
+// grow makes room for n more bytes: doubling, as append does, but never
+// past the declared length or the limit, so that the copy of a body of
+// known length ends at its exact size.
+func (c *capturingBody) grow(n int) {
+	need := int64(len(c.buf) + n)
+	if need <= int64(cap(c.buf)) {
+		return
+	}
+	capacity := max(need, 2*int64(cap(c.buf)), initialCaptureBytes)
+	if c.expected >= need {
+		capacity = min(capacity, c.expected)
+	}
+	capacity = min(capacity, c.limit)
+	grown := make([]byte, len(c.buf), capacity)
+	copy(grown, c.buf)
+	c.buf = grown
 }
 
 func (c *capturingBody) Read(p []byte) (int, error) {
@@ -46,6 +64,7 @@ func (c *capturingBody) Read(p []byte) (int, error) {
 		if int64(len(c.buf)+n) > c.limit {
 			c.abandon()
 		} else {
+			c.grow(n)
 			c.buf = append(c.buf, p[:n]...)
 		}
 	}
@@ -82,6 +101,10 @@ func (c *capturingBody) complete() {
 		return // the body does not match its declared length
 	}
 	body := c.buf
+	if spare := cap(body) - len(body); spare > len(body)/4 && spare > 512 {
+		// A body of unknown length: stored at its size, not the buffer's.
+		body = append([]byte(nil), body...)
+	}
 	c.buf = nil
 	c.onComplete(body)
 }

@@ -295,7 +295,7 @@ func (c *coalescer) settle(f *flight, result stepResult) {
 		f.stream = withCancelOnClose(resp, f.cancel)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, addSizes(c.maxBody, 1)))
 	if err != nil {
 		resp.Body.Close()
 		f.cancel()

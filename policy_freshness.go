@@ -79,10 +79,10 @@ func currentAge(e *Entry, f *responseFacts, now time.Time) time.Duration {
 		apparentAge = max(0, e.ResponseTime.Sub(f.date))
 	}
 	responseDelay := max(0, e.ResponseTime.Sub(e.RequestTime))
-	correctedAgeValue := f.age + responseDelay
+	correctedAgeValue := addDurations(f.age, responseDelay)
 	correctedInitialAge := max(apparentAge, correctedAgeValue)
 	residentTime := max(0, now.Sub(e.ResponseTime))
-	return correctedInitialAge + residentTime
+	return addDurations(correctedInitialAge, residentTime)
 }
 
 // action is what the cache does with a stored response.
@@ -187,9 +187,9 @@ func (p policy) mustRevalidateWhenStale(f *responseFacts) bool {
 // longer, since a conditional request can still save the body.
 func (p policy) storageTTL(d decision, f *responseFacts) time.Duration {
 	ttl := max(0, d.ttl())
-	ttl += max(f.staleWhileRevalidate, f.staleIfError)
+	ttl = addDurations(ttl, max(f.staleWhileRevalidate, f.staleIfError))
 	if f.etag != "" || !f.lastModified.IsZero() {
-		ttl += p.keepForRevalidation
+		ttl = addDurations(ttl, p.keepForRevalidation)
 	}
 	return max(ttl, time.Second)
 }

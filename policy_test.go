@@ -2,9 +2,11 @@ package httpcache
 
 import (
 	"maps"
+	"math"
 	"net/http"
 	"reflect"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -590,4 +592,56 @@ func TestStaleWindows(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTimeArithmeticSaturates: a Date centuries old, a huge Age, and a
+// rule's TTL of math.MaxInt64 give the largest age or lifetime, never one
+// that wrapped around.
+func TestTimeArithmeticSaturates(t *testing.T) {
+	p := testPolicy
+	old := storedAt(header("Cache-Control", "max-age=1", "Date", httpDate(epoch.AddDate(-300, 0, 0))))
+	if d := p.evaluate(cacheControl{}, old, old.responseFacts(), epoch.Add(time.Hour)); d.action == actionServe || d.age < 0 {
+		t.Errorf("a Date 300 years old: action %v, age %v; want stale", d.action, d.age)
+	}
+	aged := storedAt(header("Cache-Control", "max-age=1", "Age", "99999999999999999999"))
+	if d := p.evaluate(cacheControl{}, aged, aged.responseFacts(), epoch.Add(math.MaxInt64)); d.action == actionServe || d.age < 0 {
+		t.Errorf("a huge Age: action %v, age %v", d.action, d.age)
+	}
+	ruled := storedAt(header())
+	facts := p.withRule(ruled.responseFacts(), &compiledRule{Rule: Rule{TTL: math.MaxInt64, Override: true, StaleIfError: math.MaxInt64}})
+	d := p.evaluate(cacheControl{}, ruled, facts, epoch)
+	if ttl := p.storageTTL(d, facts); ttl < time.Hour {
+		t.Errorf("a rule TTL of MaxInt64 kept the entry for %v", ttl)
+	}
+}
+
+// FuzzPolicyTimes drives the age and freshness arithmetic with extreme
+// dates, ages, lifetimes and clocks: the age is never negative, a
+// response is fresh only while its age is below its lifetime, and the
+// storage TTL is positive.
+func FuzzPolicyTimes(f *testing.F) {
+	f.Add(int64(0), int64(0), int64(60), int64(0), int64(10), int64(0))
+	f.Add(int64(-9e18), int64(9e18), int64(1), int64(-9e18), int64(9e18), int64(9e18))
+	f.Fuzz(func(t *testing.T, dateOffset, ageSeconds, maxAge, expiresOffset, elapsed, ruleTTL int64) {
+		h := header("Date", httpDate(epoch.Add(time.Duration(dateOffset))),
+			"Expires", httpDate(epoch.Add(time.Duration(expiresOffset))),
+			"Cache-Control", "max-age="+strconv.FormatInt(maxAge, 10)+", stale-while-revalidate=60",
+			"Age", strconv.FormatInt(ageSeconds, 10), "Last-Modified", httpDate(epoch.Add(-time.Hour)))
+		e := storedAt(h)
+		facts := e.responseFacts()
+		if ruleTTL > 0 {
+			facts = testPolicy.withRule(facts, &compiledRule{Rule: Rule{TTL: time.Duration(ruleTTL)}})
+		}
+		now := epoch.Add(time.Duration(elapsed))
+		d := testPolicy.evaluate(cacheControl{}, e, facts, now)
+		if d.age < 0 || d.lifetime < 0 {
+			t.Fatalf("age %v, lifetime %v", d.age, d.lifetime)
+		}
+		if d.action == actionServe && d.age >= d.lifetime {
+			t.Fatalf("served with age %v and lifetime %v", d.age, d.lifetime)
+		}
+		if ttl := testPolicy.storageTTL(d, facts); ttl <= 0 {
+			t.Fatalf("storage TTL %v", ttl)
+		}
+	})
 }

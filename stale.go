@@ -49,7 +49,7 @@ func (t *Transport) finishBackgroundRevalidation(x *exchange) {
 	resp, err := t.network(x, (*Transport).revalidate)
 	if err == nil {
 		// Read no more than could be stored: a larger body is not kept anyway.
-		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, t.cfg.maxBodyBytes+1))
+		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, addSizes(t.cfg.maxBodyBytes, 1)))
 		resp.Body.Close()
 		if err == nil && originFailed(resp.StatusCode) {
 			err = fmt.Errorf("the origin answered %d", resp.StatusCode)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Storage keeps cached responses for a Transport. Implementations must be
@@ -141,17 +142,38 @@ func bodyBytes(b Body) ([]byte, error) {
 	return w.Bytes(), err
 }
 
-// entrySize estimates the memory an entry takes, for stores bounded by bytes.
+// entrySize is what an entry costs in memory, for stores and queues
+// bounded by bytes: the Entry, the facts the Transport keeps with it (its
+// parsed header and the layout a hit copies from), the header map's slots
+// and value slices, every string's bytes, and the body's capacity. The
+// constants were measured (TestMemoryStorageHoldsItsBound), and include
+// the allocator's size classes and a map's spare slots.
 func entrySize(e *Entry) int64 {
-	size := int64(len(e.Variant)) + 128
+	size := entryFixedCost + int64(len(e.Variant))
+	fields := int64(len(e.Header))
+	size += fields * headerFieldCost
 	for name, values := range e.Header {
-		size += int64(len(name)) + 16
+		size += int64(len(name)) + int64(cap(values))*stringHeaderSize
 		for _, v := range values {
-			size += int64(len(v)) + 16
+			size += int64(len(v))
 		}
 	}
-	if e.Body != nil {
-		size += e.Body.Size()
+	switch body := e.Body.(type) {
+	case nil:
+	case BytesBody:
+		size += int64(cap(body))
+	default:
+		size += body.Size()
 	}
 	return size
 }
+
+const (
+	stringHeaderSize = int64(unsafe.Sizeof(""))
+	// entryFixedCost: the Entry, its parsed facts, a map's fixed part.
+	entryFixedCost = int64(unsafe.Sizeof(Entry{})) + int64(unsafe.Sizeof(responseFacts{})) + 96
+	// headerFieldCost: a field's map slot (key, value slice header and
+	// control byte, at the map's load), and its entry in the header
+	// layout of the facts (name and values again).
+	headerFieldCost = 2*(stringHeaderSize+24) + 16
+)

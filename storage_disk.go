@@ -23,6 +23,10 @@ import (
 // DefaultDiskBytes bounds a DiskStorage made with a bound of zero or less.
 const DefaultDiskBytes = 1 << 30
 
+// maxDiskTTL bounds the expiry a DiskStorage records: a far-off one could
+// not be written as Unix nanoseconds.
+const maxDiskTTL = 100 * 365 * 24 * time.Hour
+
 const (
 	// diskFileMagic starts every entry file, with a version byte.
 	diskFileMagic   = "HCD"
@@ -309,7 +313,8 @@ func readDiskFile(f *os.File, digest keyDigest) (records []diskRecord, size int6
 func (d *DiskStorage) Set(_ context.Context, key string, entry *Entry, ttl time.Duration) error {
 	var expiry int64
 	if ttl > 0 {
-		expiry = time.Now().Add(ttl).UnixNano()
+		// Held below what UnixNano can give (the year 2262).
+		expiry = time.Now().Add(min(ttl, maxDiskTTL)).UnixNano()
 	}
 	name := fileName(key)
 	path := filepath.Join(d.dir, name)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // MemoryStorage is a Storage in memory, bounded by bytes: when a new entry
@@ -36,6 +37,14 @@ type memoryItem struct {
 	size     int64
 	node     recencyNode[*memoryItem]
 }
+
+// What a key costs a MemoryStorage beside its entries: the item, its slot
+// in the key map (and the URL index), and a variant's place in the item's
+// slices. Measured with entrySize (TestMemoryStorageHoldsItsBound).
+const (
+	memoryItemCost    = int64(unsafe.Sizeof(memoryItem{})) + 96
+	memoryVariantCost = int64(unsafe.Sizeof(&Entry{})) + int64(unsafe.Sizeof(variantMeta{}))
+)
 
 // variantMeta is what a MemoryStorage keeps beside a variant.
 type variantMeta struct {
@@ -98,7 +107,7 @@ func (m *MemoryStorage) Set(_ context.Context, key string, entry *Entry, ttl tim
 	}
 	var expiry time.Duration
 	if ttl > 0 {
-		expiry = time.Since(m.epoch) + ttl
+		expiry = addDurations(time.Since(m.epoch), ttl)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -168,7 +177,7 @@ func (m *MemoryStorage) Size() int64 {
 }
 
 func (m *MemoryStorage) setVariants(item *memoryItem, variants []*Entry, meta []variantMeta) {
-	size := int64(len(item.key))
+	size := memoryItemCost + int64(len(item.key)) + int64(len(variants))*memoryVariantCost
 	for _, v := range meta {
 		size += v.size
 	}

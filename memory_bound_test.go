@@ -1,0 +1,150 @@
+package httpcache
+
+import (
+	"bytes"
+	"io"
+	"math"
+	"net/http"
+	"runtime"
+	"strconv"
+	"testing"
+)
+
+// heapInUse returns the live heap after a full collection.
+func heapInUse() int64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
+}
+
+// TestMemoryStorageHoldsItsBound fills an 8 MiB MemoryStorage to four
+// times its bound through the Transport, with entries of several shapes,
+// and measures the heap after collection: within 1.25 times the bound plus
+// a small constant, whatever the mix.
+func TestMemoryStorageHoldsItsBound(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills 128 MiB")
+	}
+	const bound = 8 << 20
+	shapes := []struct {
+		name   string
+		body   int
+		fields int
+		chunk  bool
+	}{
+		{name: "empty bodies", body: 0, fields: 6},
+		{name: "100-byte bodies", body: 100, fields: 6},
+		{name: "small chunked bodies", body: 300, fields: 6, chunk: true},
+		{name: "many fields", body: 50, fields: 40},
+		{name: "16 KiB bodies", body: 16 << 10, fields: 6},
+	}
+	for _, shape := range shapes {
+		t.Run(shape.name, func(t *testing.T) {
+			body := bytes.Repeat([]byte("b"), shape.body)
+			header := http.Header{"Cache-Control": {"max-age=3600"}, "Content-Type": {"application/json"}}
+			for i := 2; i < shape.fields; i++ {
+				header["X-Field-"+strconv.Itoa(i)] = []string{"value-" + strconv.Itoa(i)}
+			}
+			origin := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+				length := int64(len(body))
+				if shape.chunk {
+					length = -1
+				}
+				return &http.Response{StatusCode: 200, Header: header.Clone(), ContentLength: length,
+					Body: io.NopCloser(bytes.NewReader(body)), Request: req}, nil
+			})
+			before := heapInUse()
+			store := NewMemoryStorage(bound)
+			tr := New(WithTransport(origin), WithStorage(store))
+			written := int64(0)
+			for i := 0; written < 4*bound; i++ {
+				req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/items/"+strconv.Itoa(i), nil)
+				resp, err := tr.RoundTrip(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				written += int64(len(body)) + 200
+			}
+			used := heapInUse() - before
+			t.Logf("heap %.1f MiB for a %d MiB bound (%.2fx); Size() %.1f MiB, %d keys",
+				float64(used)/(1<<20), bound>>20, float64(used)/bound, float64(store.Size())/(1<<20), store.Len())
+			if limit := int64(bound)*5/4 + 2<<20; used > limit {
+				t.Fatalf("the store holds %.1f MiB on the heap, over 1.25x its %d MiB bound", float64(used)/(1<<20), bound>>20)
+			}
+			if store.Size() > bound {
+				t.Fatalf("Size() %d over the bound", store.Size())
+			}
+			runtime.KeepAlive(tr)
+			runtime.KeepAlive(store)
+		})
+	}
+}
+
+// slowBody gives its first kilobyte, then waits for release.
+type slowBody struct {
+	sent    bool
+	release chan struct{}
+}
+
+func (b *slowBody) Read(p []byte) (int, error) {
+	if !b.sent {
+		b.sent = true
+		return copy(p, bytes.Repeat([]byte("x"), 1024)), nil
+	}
+	<-b.release
+	return 0, io.ErrUnexpectedEOF
+}
+
+func (b *slowBody) Close() error { return nil }
+
+// TestCaptureGrowsWithWhatArrives: 200 responses in progress that declare
+// 8 MB each but have sent 1 KB hold kilobytes, not 1.6 GB: the copy kept
+// for storage grows with what arrives.
+func TestCaptureGrowsWithWhatArrives(t *testing.T) {
+	release := make(chan struct{})
+	origin := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Header: http.Header{"Cache-Control": {"max-age=60"}},
+			ContentLength: 8 << 20, Body: &slowBody{release: release}, Request: req}, nil
+	})
+	tr := New(WithTransport(origin))
+	defer tr.Close()
+	before := heapInUse()
+	var bodies []io.ReadCloser
+	for i := range 200 {
+		req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/big/"+strconv.Itoa(i), nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 1024)
+		io.ReadFull(resp.Body, buf)
+		bodies = append(bodies, resp.Body)
+	}
+	used := heapInUse() - before
+	close(release)
+	for _, b := range bodies {
+		b.Close()
+	}
+	t.Logf("200 responses in progress hold %.1f MiB", float64(used)/(1<<20))
+	if used > 32<<20 {
+		t.Fatalf("200 responses in progress hold %.1f MiB: their copies were sized by what they declared", float64(used)/(1<<20))
+	}
+}
+
+// TestHugeBodyLimitDoesNotOverflow: WithMaxBodyBytes(math.MaxInt64) is a
+// limit like any other: callers sharing a response get all of its body.
+func TestHugeBodyLimitDoesNotOverflow(t *testing.T) {
+	origin := newGatedOrigin()
+	tr := New(WithTransport(origin), WithMaxBodyBytes(math.MaxInt64))
+	defer tr.Close()
+	outcomes := concurrentGets(t, tr, origin, 10, "http://api.example/huge-limit")
+	for i, o := range outcomes {
+		if o.err != nil || o.body != "body of /huge-limit" {
+			t.Fatalf("caller %d: %q, %v", i, o.body, o.err)
+		}
+	}
+}
