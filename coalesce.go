@@ -81,10 +81,12 @@ type CoalesceOptions struct {
 	// Zero means the WithMaxBodyBytes limit.
 	MaxBodyBytes int64
 
-	// Timeout bounds the shared request to the origin, which runs on a
-	// context of its own: no one caller's cancellation ends it, but it is
-	// cancelled when every caller waiting for it has gone. Zero means
-	// DefaultCoalesceTimeout.
+	// Timeout bounds the shared request to the origin while several
+	// callers share it: it runs on a context of its own, which no one
+	// caller's cancellation ends, but it is cancelled when every caller
+	// waiting for it has gone. A caller alone keeps its own context: no
+	// deadline it did not set, and its cancellation stops the body at once.
+	// Zero means DefaultCoalesceTimeout.
 	Timeout time.Duration
 }
 
@@ -174,7 +176,8 @@ type flight struct {
 
 	// Guarded by coalescer.mu.
 	waiters int
-	claimed bool // the stream has been handed to a waiter, or closed
+	claimed bool        // the stream has been handed to a waiter, or closed
+	timeout *time.Timer // the shared timeout, armed once a second caller joins
 
 	// Set before done is closed.
 	resp   *http.Response // the shared response, its Body nil
@@ -199,6 +202,11 @@ func (c *coalescer) do(t *Transport, x *exchange, send step) (*http.Response, er
 		f = c.start(string(identity), x)
 	}
 	f.waiters++
+	if f.waiters == 2 && f.timeout == nil {
+		// Shared from now on: no one caller's deadline may hold up the
+		// others, so the shared request gets its own.
+		f.timeout = time.AfterFunc(c.timeout, f.cancel)
+	}
 	c.mu.Unlock()
 
 	if !joined {
@@ -224,9 +232,12 @@ func (c *coalescer) do(t *Transport, x *exchange, send step) (*http.Response, er
 	}
 }
 
-// start registers a flight for key, to be run with run. c.mu is held.
+// start registers a flight for key, to be run with run. c.mu is held. The
+// flight's context keeps the first caller's values but not its
+// cancellation, and gets no deadline while that caller is alone: a caller
+// alone keeps its own context (see collect).
 func (c *coalescer) start(key string, x *exchange) *flight {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(x.req.Context()), c.timeout)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(x.req.Context()))
 	f := &flight{key: key, x: *x, done: make(chan struct{}), cancel: cancel}
 	f.x.req = x.req.WithContext(ctx)
 	c.flights[key] = f
@@ -260,6 +271,9 @@ func (c *coalescer) run(t *Transport, f *flight, send step) {
 	c.mu.Lock()
 	if f.waiters == 0 {
 		f.discardStream() // everyone has gone
+	}
+	if f.timeout != nil && f.stream == nil {
+		f.timeout.Stop() // the shared body has been read, or it failed
 	}
 	close(f.done)
 	c.mu.Unlock()
@@ -345,12 +359,19 @@ func (c *coalescer) collect(t *Transport, f *flight, x *exchange, send step) (re
 	takeStream := f.stream != nil && !f.claimed
 	if takeStream {
 		f.claimed = true
+		if f.timeout != nil {
+			f.timeout.Stop() // the stream is this caller's alone now
+		}
 	}
 	c.mu.Unlock()
 	switch {
 	case f.err != nil:
 		return nil, false, f.err
 	case takeStream:
+		// The body is this caller's: its own context governs it, and its
+		// cancellation stops the read at once.
+		stop := context.AfterFunc(x.req.Context(), f.cancel)
+		f.stream.Body = &cancelOnClose{ReadCloser: f.stream.Body, cancel: func() { stop() }}
 		f.stream.Request = x.req
 		return f.stream, true, nil
 	case f.stream != nil:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"sync"
@@ -420,5 +421,61 @@ func TestCoalesceBadOptions(t *testing.T) {
 		if _, err := NewTransport(WithCoalescing(tt.opts)); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("error = %v, want %q", err, tt.want)
 		}
+	}
+}
+
+// TestCallerAloneKeepsItsContext: a caller alone is not bound by the shared
+// request's timeout (a body slower than it arrives whole), and its own
+// cancellation stops the body at once.
+func TestCallerAloneKeepsItsContext(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		for i := 0; i < 6; i++ {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			fmt.Fprint(w, "chunk.")
+			w.(http.Flusher).Flush()
+		}
+	}))
+	defer origin.Close()
+	upstream := &http.Transport{}
+	defer upstream.CloseIdleConnections()
+	tr := New(WithTransport(upstream), WithCoalescing(CoalesceOptions{Timeout: 60 * time.Millisecond}))
+	defer tr.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, origin.URL+"/slow", nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || string(body) != strings.Repeat("chunk.", 6) {
+		t.Fatalf("a body slower than the shared timeout, for a caller alone: %q, %v", body, err)
+	}
+
+	ctx, cancel = context.WithCancel(context.Background())
+	req, _ = http.NewRequestWithContext(ctx, http.MethodGet, origin.URL+"/slow2", nil)
+	resp, err = tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 6)
+	io.ReadFull(resp.Body, buf)
+	cancel()
+	start := time.Now()
+	if _, err := io.ReadAll(resp.Body); err == nil {
+		t.Fatal("reading went on to the end after the caller cancelled")
+	}
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Fatalf("reading went on for %v after the caller cancelled", waited)
 	}
 }
