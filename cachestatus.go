@@ -33,10 +33,14 @@ type CacheStatus struct {
 	// when HasTTL is set.
 	TTL    time.Duration
 	HasTTL bool
-	// Stored reports that the response is being stored: it is stored once
-	// its body has been read to the end, if the body turns out to be no
-	// larger than WithMaxBodyBytes (a body of unknown length can only be
-	// measured as it is read).
+	// Stored reports that the response may be stored, and will be once
+	// its body has arrived whole: the header is sent before the body is
+	// read, so it is a promise on the body's arrival. The body is stored
+	// when the caller reads it to its end, or closes it with no more left
+	// than WithBodyDrain reads for it, and when it is no larger than
+	// WithMaxBodyBytes (a body of unknown length can only be measured as
+	// it is read). A body that is not stored after all is logged at debug
+	// level ("body not stored").
 	Stored bool
 	// Collapsed reports that the request shared another request's response.
 	Collapsed bool

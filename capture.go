@@ -3,22 +3,31 @@ package httpcache
 import (
 	"io"
 	"sync"
+	"time"
 )
 
 // capturingBody passes a response body to the caller and keeps a copy of
 // it. Only when the whole body has arrived without error (EOF, or all
 // Content-Length bytes read before Close) does it hand the copy to onComplete,
-// once. A caller that stops early, a broken connection or a body over the
-// limit leaves nothing behind, so no truncated response is ever stored.
+// once. A caller that closes the body before its end, as json.Decoder
+// users do, has the rest read for it when it is small (bodyDrain). A
+// broken connection, a body over the limit or a rest too large leaves
+// nothing behind, and onAbandon says why: no truncated response is ever
+// stored.
 type capturingBody struct {
 	body       io.ReadCloser
 	buf        []byte
 	limit      int64
 	expected   int64 // Content-Length, or -1 when unknown
+	drain      bodyDrain
 	onComplete func(body []byte)
+	onAbandon  func(reason string)
 
 	mu       sync.Mutex // Read and Close may race when a caller cancels
 	finished bool       // onComplete ran, or the copy was abandoned
+	// draining: Close reads the rest; drainLeft is what it may still read.
+	draining  bool
+	drainLeft int64
 }
 
 // initialCaptureBytes is the copy's first capacity: a body's copy grows
@@ -26,12 +35,27 @@ type capturingBody struct {
 // bytes come (200 responses declaring 8 MB each would hold 1.6 GB at once).
 const initialCaptureBytes = 4 << 10
 
-func newCapturingBody(body io.ReadCloser, expected, limit int64, onComplete func([]byte)) *capturingBody {
+// bodyDrain bounds what Close reads of a body the caller did not read to
+// its end, so that it is stored whole (WithBodyDrain).
+type bodyDrain struct {
+	maxBytes int64
+	timeout  time.Duration
+}
+
+// Defaults of WithBodyDrain.
+const (
+	DefaultDrainBytes   = 64 << 10
+	DefaultDrainTimeout = 250 * time.Millisecond
+)
+
+func newCapturingBody(body io.ReadCloser, expected, limit int64, drain bodyDrain, onComplete func([]byte), onAbandon func(string)) *capturingBody {
 	return &capturingBody{
 		body:       body,
 		limit:      limit,
 		expected:   expected,
+		drain:      drain,
 		onComplete: onComplete,
+		onAbandon:  onAbandon,
 	}
 }
 
@@ -60,9 +84,15 @@ func (c *capturingBody) Read(p []byte) (int, error) {
 	if c.finished {
 		return n, err
 	}
+	if c.draining {
+		if c.drainLeft -= int64(n); c.drainLeft < 0 {
+			c.abandonFor("closed before its end, with more left than the drain reads")
+			return n, err
+		}
+	}
 	if n > 0 {
 		if int64(len(c.buf)+n) > c.limit {
-			c.abandon()
+			c.abandonFor("larger than the body limit")
 		} else {
 			c.grow(n)
 			c.buf = append(c.buf, p[:n]...)
@@ -73,7 +103,7 @@ func (c *capturingBody) Read(p []byte) (int, error) {
 	case err == io.EOF:
 		c.complete()
 	case err != nil:
-		c.abandon()
+		c.abandonFor("read error: " + err.Error())
 	}
 	return n, err
 }
@@ -81,18 +111,49 @@ func (c *capturingBody) Read(p []byte) (int, error) {
 // Close stores the copy when the caller read exactly Content-Length bytes
 // but stopped before seeing EOF (as decoders often do); any shorter read is
 // abandoned.
+//
+// A body closed before its end has its rest read first, when the rest is no
+// more than the drain's bytes and arrives within its timeout: json.Decoder
+// stops at the end of the value, before EOF, and most Go API clients
+// decode that way.
 func (c *capturingBody) Close() error {
+	c.drainRest()
 	c.mu.Lock()
 	if !c.finished {
 		if c.expected >= 0 && int64(len(c.buf)) == c.expected {
 			c.complete()
 		} else {
-			c.abandon()
+			c.abandonFor("closed before its end")
 		}
 	}
 	c.mu.Unlock()
 	return c.body.Close()
 }
+
+// drainRest reads what remains of the body through Read (which keeps the
+// copy, and completes it at the end), up to the drain's bytes and time.
+func (c *capturingBody) drainRest() {
+	c.mu.Lock()
+	rest := int64(-1)
+	if c.expected >= 0 {
+		rest = c.expected - int64(len(c.buf))
+	}
+	skip := c.finished || c.drain.maxBytes <= 0 || rest == 0 || rest > c.drain.maxBytes
+	c.draining, c.drainLeft = true, c.drain.maxBytes
+	c.mu.Unlock()
+	if skip {
+		return
+	}
+	// Closing the body from the timer ends a read that waits.
+	timer := time.AfterFunc(c.drain.timeout, func() { c.body.Close() })
+	defer timer.Stop()
+	io.CopyN(io.Discard, readerFunc(c.Read), c.drain.maxBytes+1)
+}
+
+// readerFunc makes a Read method an io.Reader.
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
 func (c *capturingBody) complete() {
 	c.finished = true
@@ -109,7 +170,12 @@ func (c *capturingBody) complete() {
 	c.onComplete(body)
 }
 
-func (c *capturingBody) abandon() {
+// abandonFor drops the copy, and says why when there is a reason worth
+// telling.
+func (c *capturingBody) abandonFor(reason string) {
 	c.finished = true
 	c.buf = nil
+	if reason != "" && c.onAbandon != nil {
+		c.onAbandon(reason)
+	}
 }

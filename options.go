@@ -55,6 +55,7 @@ type config struct {
 
 	synchronousWrites bool
 	closeTimeout      time.Duration
+	drain             bodyDrain
 }
 
 func defaultConfig() config {
@@ -69,6 +70,7 @@ func defaultConfig() config {
 		backgroundTimeout: DefaultBackgroundTimeout,
 		credentialFields:  slices.Clone(DefaultCredentialFields),
 		closeTimeout:      DefaultCloseTimeout,
+		drain:             bodyDrain{maxBytes: DefaultDrainBytes, timeout: DefaultDrainTimeout},
 		policy: policy{
 			heuristicFraction:   0.1,
 			heuristicMax:        24 * time.Hour,
@@ -128,6 +130,23 @@ func WithStorage(s Storage) Option {
 func WithShared(shared bool) Option {
 	return func(c *config) error {
 		c.shared = shared
+		return nil
+	}
+}
+
+// WithBodyDrain sets what the cache reads of a response body the caller
+// closes before its end, so that the response is stored whole: at most
+// maxBytes more, for at most timeout (DefaultDrainBytes,
+// DefaultDrainTimeout). json.NewDecoder(resp.Body).Decode(&v) stops at
+// the end of the value, before the body's end; without a drain, nothing
+// would be stored. A body whose rest is larger, or slower, is not stored.
+// A maxBytes of zero turns draining off.
+func WithBodyDrain(maxBytes int64, timeout time.Duration) Option {
+	return func(c *config) error {
+		if maxBytes < 0 || timeout <= 0 {
+			return fmt.Errorf("WithBodyDrain: %d bytes, %v: want bytes of zero or more and a positive timeout", maxBytes, timeout)
+		}
+		c.drain = bodyDrain{maxBytes: maxBytes, timeout: timeout}
 		return nil
 	}
 }

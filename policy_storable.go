@@ -79,10 +79,22 @@ func (p policy) storable(method string, r *cacheRequest, status int, f *response
 	return true, ""
 }
 
-// isFullResponse reports final statuses that replace a stored response:
-// not 304, and not a server error.
-func isFullResponse(status int) bool {
-	return status >= 200 && status < 500 && status != http.StatusNotModified
+// outdatesStored reports whether a response to a GET, one that is not
+// stored itself (for reason), says the stored response of its key is no
+// longer right, which must then not stay (RFC 9111 §4.3.3): a 200 that may
+// not be stored, a 404 or a 410. Anything else leaves it: a 429, 408, 425
+// or 5xx, a redirect, a response a configured rule keeps out of storage.
+// A rate-limited or failing origin must not wipe the cache that protects
+// it.
+func outdatesStored(status int, reason string) bool {
+	if reason == detailRule {
+		return false
+	}
+	switch status {
+	case http.StatusOK, http.StatusNotFound, http.StatusGone:
+		return true
+	}
+	return false
 }
 
 // reusable reports whether a stored response could ever answer a request

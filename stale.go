@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 )
 
 // Serving stale responses: stale-while-revalidate and stale-if-error
@@ -61,6 +62,12 @@ func (t *Transport) finishBackgroundRevalidation(x *exchange) {
 	}
 }
 
+// ruleCountsAsFailure reports a status the rule that applies to a stored
+// response lists among its ErrorStatuses.
+func ruleCountsAsFailure(f *responseFacts, status int) bool {
+	return f != nil && f.rule != nil && slices.Contains(f.rule.ErrorStatuses, status)
+}
+
 // originFailed reports the statuses stale-if-error covers (RFC 5861 §4).
 func originFailed(status int) bool {
 	switch status {
@@ -84,7 +91,7 @@ func (t *Transport) serveStaleOnError(x *exchange, resp *http.Response, err erro
 	if err != nil && req.Context().Err() != nil {
 		return stepResult{}, false
 	}
-	if err == nil && !originFailed(resp.StatusCode) {
+	if err == nil && !originFailed(resp.StatusCode) && !ruleCountsAsFailure(x.facts, resp.StatusCode) {
 		return stepResult{}, false
 	}
 	d, ok := t.cfg.policy.mayServeStaleOnError(x.request.directives, x.stored, x.facts, t.cfg.now())

@@ -160,18 +160,16 @@ func (t *Transport) receive(x *exchange, resp *http.Response, requestTime time.T
 	if entry != nil {
 		source = fromOriginStored
 		status.Stored, status.TTL, status.HasTTL = true, d.ttl(), true
-		resp.Body = newCapturingBody(resp.Body, resp.ContentLength, t.cfg.maxBodyBytes, func(body []byte) {
+		resp.Body = newCapturingBody(resp.Body, resp.ContentLength, t.cfg.maxBodyBytes, t.cfg.drain, func(body []byte) {
 			entry.Body = BytesBody(body)
 			t.store(x, entry, ttl)
+		}, func(reason string) {
+			t.logDecision(x.req, "body not stored", slog.String("detail", reason))
 		})
 	} else {
 		status.Detail = reason
-		if x.stored != nil && x.req.Method == http.MethodGet && isFullResponse(resp.StatusCode) {
-			// §4.3.3: a full response replaces the stored one; when it may
-			// not be stored itself, the outdated one must not stay. (A 304
-			// here answers the caller's own validators; a 5xx leaves the
-			// stored response for a later try.)
-			t.remove(x.req, x.key)
+		if x.stored != nil && x.req.Method == http.MethodGet {
+			t.keepOrRemoveStored(x, resp.StatusCode, reason)
 		}
 		if resp.StatusCode == http.StatusNotModified {
 			source = fromOriginNotModified
@@ -187,6 +185,20 @@ func (t *Transport) receive(x *exchange, resp *http.Response, requestTime time.T
 		return stepResult{resp: notModifiedResponse(x.req, header), source: source}
 	}
 	return stepResult{resp: resp, source: source}
+}
+
+// keepOrRemoveStored removes the stored response a response that is not
+// stored outdates (outdatesStored), and keeps it otherwise; an info record
+// says which.
+func (t *Transport) keepOrRemoveStored(x *exchange, status int, reason string) {
+	if outdatesStored(status, reason) {
+		t.remove(x.req, x.key)
+		t.cfg.logger.LogAttrs(x.req.Context(), slog.LevelInfo, "httpcache: the origin's response outdates the stored one, which is removed",
+			slog.String("url", x.req.URL.String()), slog.Int("status", status), slog.String("detail", reason))
+		return
+	}
+	t.cfg.logger.LogAttrs(x.req.Context(), slog.LevelInfo, "httpcache: the origin's response is not stored; the stored response stays",
+		slog.String("url", x.req.URL.String()), slog.Int("status", status), slog.String("detail", reason))
 }
 
 // entryToStore decides whether a response from the network is stored and

@@ -347,11 +347,12 @@ func TestCallerConditionalRequests(t *testing.T) {
 	h.wantOriginRequests(2)
 }
 
-// TestTruncatedBodiesAreNotStored covers a caller that stops reading and a
-// connection that breaks mid-body: only a body read to the end is stored.
-// A caller alone gets the origin's stream with coalescing on or off.
+// TestTruncatedBodiesAreNotStored covers a caller that stops reading (with
+// more left than the cache drains on Close) and a connection that breaks
+// mid-body: only a body read to the end is stored. A caller alone gets the
+// origin's stream with coalescing on or off.
 func TestTruncatedBodiesAreNotStored(t *testing.T) {
-	big := strings.Repeat("x", 64<<10)
+	big := strings.Repeat("x", 4*DefaultDrainBytes)
 	handler := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		if r.URL.Path == "/broken" {

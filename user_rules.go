@@ -74,6 +74,12 @@ type Rule struct {
 	// precedence unless Override is set.
 	StaleIfError time.Duration
 
+	// ErrorStatuses are more statuses that count as the origin failing,
+	// for stale-if-error, beside RFC 5861's 500, 502, 503 and 504: for
+	// example 429 and 408, for an API that rate-limits. Within the
+	// stale-if-error window, the stored response answers instead.
+	ErrorStatuses []int
+
 	// CacheableStatuses are the status codes that may be stored under this
 	// rule, whatever the response says. Empty means the statuses RFC 9110
 	// calls heuristically cacheable except 501: 200, 203, 204, 206, 300,
@@ -164,7 +170,7 @@ func compileRule(index int, r Rule) (*compiledRule, error) {
 			return nil, fmt.Errorf("method %q: the cache handles only GET and HEAD", m)
 		}
 	}
-	for _, list := range [][]int{r.Statuses, r.CacheableStatuses} {
+	for _, list := range [][]int{r.Statuses, r.CacheableStatuses, r.ErrorStatuses} {
 		for _, s := range list {
 			if s < 100 || s > 599 {
 				return nil, fmt.Errorf("status %d is not an HTTP status code", s)

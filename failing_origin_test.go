@@ -1,0 +1,155 @@
+package httpcache
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Rate-limited and failing origins (issue 15): keep what you have.
+
+// TestFailuresNeverRemoveTheStoredResponse: a 429, 408, 425 or 503 to a
+// revalidation, in the foreground or the background, leaves the stored
+// response; a 404 or a 410 removes it.
+func TestFailuresNeverRemoveTheStoredResponse(t *testing.T) {
+	tests := []struct {
+		status  int
+		removes bool
+	}{
+		{status: http.StatusTooManyRequests},
+		{status: http.StatusRequestTimeout},
+		{status: http.StatusTooEarly},
+		{status: http.StatusServiceUnavailable},
+		{status: http.StatusBadRequest},
+		{status: http.StatusNotFound, removes: true},
+		{status: http.StatusGone, removes: true},
+	}
+	for _, background := range []bool{false, true} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("background=%v/%d", background, tt.status), func(t *testing.T) {
+				var failing atomic.Bool
+				cc := "max-age=1"
+				if background {
+					cc += ", stale-while-revalidate=60"
+				}
+				h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+					if failing.Load() {
+						w.WriteHeader(tt.status)
+						return
+					}
+					w.Header().Set("Cache-Control", cc)
+					fmt.Fprint(w, "page")
+				})
+				h.get("/p")
+				h.clock.Advance(2 * time.Second)
+				failing.Store(true)
+				h.get("/p") // revalidated: in the background, or now
+				h.transport.waitForBackground()
+				failing.Store(false)
+				stored := h.transport.load(t.Context(), []byte(cacheKey(mustParseURL(t, h.origin.URL+"/p"))))
+				if kept := len(stored) > 0; kept == tt.removes {
+					t.Fatalf("a %d: stored response kept = %v, want %v", tt.status, kept, !tt.removes)
+				}
+			})
+		}
+	}
+}
+
+// TestErrorStatusesOfARule: a rule's ErrorStatuses count as the origin
+// failing for stale-if-error: a 429 is answered with the stored response
+// within the window.
+func TestErrorStatusesOfARule(t *testing.T) {
+	var limited atomic.Bool
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		if limited.Load() {
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		fmt.Fprint(w, "page")
+	}, WithRules(Rule{Pattern: "*", TTL: time.Second, StaleIfError: time.Hour, ErrorStatuses: []int{http.StatusTooManyRequests}}))
+	h.get("/p")
+	h.clock.Advance(2 * time.Second)
+	limited.Store(true)
+	if got := h.get("/p"); got.status != 200 || got.body != "page" || got.cache.Detail != detailStaleIfError {
+		t.Fatalf("a 429 within stale-if-error: %d %q %+v", got.status, got.body, got.cache)
+	}
+	if _, err := NewTransport(WithRules(Rule{Pattern: "*", ErrorStatuses: []int{42}})); err == nil {
+		t.Error("an error status of 42 was accepted")
+	}
+}
+
+// TestDecodedBodiesAreStored: json.NewDecoder(resp.Body).Decode(&v) then
+// Close, the usual Go client pattern, stops before the body's end; the
+// cache reads the small rest on Close and stores the response, chunked or
+// of known length.
+func TestDecodedBodiesAreStored(t *testing.T) {
+	value := `{"id":42,"name":"` + strings.Repeat("n", 20<<10) + `"}` + "\n\n"
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		body := value
+		if r.URL.Path == "/fixed" {
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		} else {
+			w.(http.Flusher).Flush() // chunked
+		}
+		io.WriteString(w, body)
+	})
+	decode := func(path string) CacheStatus {
+		resp, err := h.client.Get(h.origin.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct{ ID int }
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || v.ID != 42 {
+			t.Fatalf("%s: decoded %+v, %v", path, v, err)
+		}
+		resp.Body.Close()
+		status, _ := StatusOf(resp)
+		return status
+	}
+	for _, path := range []string{"/chunked", "/fixed"} {
+		decode(path)
+		if status := decode(path); !status.Hit {
+			t.Errorf("%s: a decoded body was not stored: %+v", path, status)
+		}
+	}
+}
+
+// TestDrainBound: a body closed with exactly the drain bound left is read
+// through and stored; with one byte more, it is not, chunked or of known
+// length.
+func TestDrainBound(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		rest := DefaultDrainBytes
+		if strings.HasSuffix(r.URL.Path, "-over") {
+			rest++
+		}
+		body := "0123456789" + strings.Repeat("r", rest)
+		if strings.HasPrefix(r.URL.Path, "/fixed") {
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+			io.WriteString(w, body)
+			return
+		}
+		w.Write([]byte(body[:10]))
+		w.(http.Flusher).Flush() // chunked, and the first read gets only these
+		io.WriteString(w, body[10:])
+	})
+	for _, path := range []string{"/fixed-at", "/fixed-over", "/chunked-at", "/chunked-over"} {
+		resp, err := h.client.Get(h.origin.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadFull(resp.Body, make([]byte, 10))
+		resp.Body.Close()
+		got := h.get(path)
+		if want := strings.HasSuffix(path, "-at"); got.cache.Hit != want {
+			t.Errorf("%s: stored = %v, want %v", path, got.cache.Hit, want)
+		}
+	}
+}
