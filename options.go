@@ -53,6 +53,7 @@ type config struct {
 	partition        PartitionFunc
 	partitionSecret  []byte
 
+	backoff           BackoffOptions
 	synchronousWrites bool
 	closeTimeout      time.Duration
 	drain             bodyDrain

@@ -29,6 +29,12 @@ func (t *Transport) revalidateInBackground(x *exchange, key []byte) bool {
 	if !started {
 		return !closed
 	}
+	if t.backoff.active() {
+		if _, held := t.backoff.holds(backoffScope(x), t.cfg.now()); held {
+			t.background.release(id)
+			return true // the origin asked to wait: the stale response answers
+		}
+	}
 	// The caller may reuse its request once it has the response: the
 	// revalidation works on its own copy, and no stale fallback: a failure
 	// leaves the stale entry for the next request.

@@ -51,6 +51,7 @@ func (t *Transport) fetch(x *exchange) (stepResult, error) {
 	t.logDecision(x.req, "fetch", slog.String("fwd", x.forward))
 	requestTime := t.cfg.now()
 	resp, err := t.cfg.upstream.RoundTrip(x.req)
+	t.observeOrigin(x, resp)
 	if stale, served := t.serveStaleOnError(x, resp, err); served {
 		return stale, nil
 	}
@@ -84,6 +85,7 @@ func (t *Transport) revalidate(x *exchange) (stepResult, error) {
 	t.logDecision(x.req, "revalidate", slog.String("fwd", x.forward))
 	requestTime := t.cfg.now()
 	resp, err := t.cfg.upstream.RoundTrip(outreq)
+	t.observeOrigin(x, resp)
 	if stale, served := t.serveStaleOnError(x, resp, err); served {
 		return stale, nil
 	}

@@ -34,6 +34,9 @@ type Transport struct {
 	partitions *partitioner
 	// failedDeletes remembers deletes the Storage did not confirm.
 	failedDeletes *failedDeletes
+	// backoff holds requests to origins that asked to wait (Retry-After);
+	// nil when off.
+	backoff *backoff
 }
 
 // New returns a caching Transport. With no options it is a private cache in
@@ -70,6 +73,7 @@ func NewTransport(opts ...Option) (*Transport, error) {
 	}
 	t := &Transport{
 		failedDeletes: newFailedDeletes(),
+		backoff:       newBackoff(cfg.backoff),
 		partitions:    newPartitioner(cfg.credentialFields, cfg.partition, partitionSecret(&cfg)),
 		cfg:           cfg,
 		storage:       newStorageAccess(cfg.storage),
@@ -239,6 +243,11 @@ func (t *Transport) serveHit(x *exchange, key []byte, status CacheStatus) (*http
 func (t *Transport) fromOrigin(x *exchange, key []byte, send step) (*http.Response, error) {
 	if x.request.directives.onlyIfCached {
 		return t.gatewayTimeout(x.req, x.forward), nil
+	}
+	if t.backoff.active() {
+		if st, held := t.backoff.holds(backoffScope(x), t.cfg.now()); held {
+			return t.serveDuringBackoff(x, st), nil
+		}
 	}
 	x.key = string(key)
 	return t.network(x, send)

@@ -1,0 +1,258 @@
+package httpcache
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Back-off: an origin that answers 429 or 503 with Retry-After has asked
+// not to be sent requests until then. For that origin and partition, the
+// cache sends none: a caller with a usable stored response gets it, any
+// other the origin's last answer again, made by the cache, with
+// Retry-After counting down. When the time is up, one request probes.
+
+// Defaults of back-off.
+const (
+	// DefaultMaxRetryAfter caps the Retry-After the cache honours.
+	DefaultMaxRetryAfter = 10 * time.Minute
+	// maxReplayedBody bounds the body of an origin's answer kept to be
+	// given again during a back-off; a larger one is given without body.
+	maxReplayedBody = 16 << 10
+	// maxBackoffScopes bounds the origins and partitions remembered.
+	maxBackoffScopes = 4096
+)
+
+// detailRetryAfter is the Cache-Status detail of a response made or served
+// from storage because the origin asked not to be sent requests yet.
+const detailRetryAfter = "retry-after"
+
+// BackoffOptions configure back-off (WithBackoff).
+type BackoffOptions struct {
+	// Disabled turns back-off off: every request the cache cannot answer
+	// goes to the origin, whatever it said.
+	Disabled bool
+
+	// MaxRetryAfter caps the Retry-After honoured. Zero means
+	// DefaultMaxRetryAfter.
+	MaxRetryAfter time.Duration
+
+	// StaleWindow lets a stored response answer during a back-off up to
+	// this long after it went stale, beside its stale-if-error window.
+	// Zero means only within stale-if-error.
+	StaleWindow time.Duration
+}
+
+// WithBackoff configures back-off: after a 429 or 503 with Retry-After (in
+// seconds or an HTTP date, capped by MaxRetryAfter), the cache sends no
+// request to that origin, for that partition, until then. Callers with a
+// usable stored response get it (within its stale-if-error window, or
+// StaleWindow), with "retry-after" in Cache-Status's detail; others get the
+// origin's last answer again, made by the cache, with Retry-After counting
+// down and no network request. When the time is up, one request probes
+// the origin. On by default.
+func WithBackoff(opts BackoffOptions) Option {
+	return func(c *config) error {
+		if opts.MaxRetryAfter < 0 || opts.StaleWindow < 0 {
+			return fmt.Errorf("WithBackoff: negative duration in %+v", opts)
+		}
+		c.backoff = opts
+		return nil
+	}
+}
+
+// backoff remembers, per origin and partition, until when the origin asked
+// not to be sent requests.
+type backoff struct {
+	max   time.Duration
+	stale time.Duration
+
+	count atomic.Int64 // len(scopes), read without the lock
+
+	mu     sync.Mutex
+	scopes map[string]*backoffState
+}
+
+// backoffState is one origin and partition backing off.
+type backoffState struct {
+	until   time.Time
+	status  int
+	header  http.Header
+	body    []byte
+	probing bool // a request is at the origin, the time being up
+}
+
+func newBackoff(opts BackoffOptions) *backoff {
+	if opts.Disabled {
+		return nil
+	}
+	max := opts.MaxRetryAfter
+	if max == 0 {
+		max = DefaultMaxRetryAfter
+	}
+	return &backoff{max: max, stale: opts.StaleWindow, scopes: make(map[string]*backoffState)}
+}
+
+// backoffScope names the origin and partition of x's request.
+func backoffScope(x *exchange) string {
+	u := x.req.URL
+	return lowerASCII(u.Scheme) + "://" + normalizeHost(lowerASCII(u.Scheme), wireHost(x.req)) + x.keySuffix
+}
+
+// holds reports whether requests of scope must not go to the origin now,
+// with what the origin last answered. When the time is up, the first
+// caller is let through to probe, and the others still held.
+func (b *backoff) holds(scope string, now time.Time) (*backoffState, bool) {
+	if !b.active() {
+		return nil, false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	st := b.scopes[scope]
+	switch {
+	case st == nil:
+		return nil, false
+	case now.Before(st.until) || st.probing:
+		return st, true
+	}
+	st.probing = true // this caller probes
+	return nil, false
+}
+
+// active reports whether any origin is backing off.
+func (b *backoff) active() bool { return b != nil && b.count.Load() > 0 }
+
+// concerns reports whether a response (nil for a network error) may start
+// or end a back-off, so that scopes are worked out only then.
+func (b *backoff) concerns(resp *http.Response) bool {
+	return b != nil && (b.active() || resp != nil &&
+		(resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable))
+}
+
+// observe records what the origin answered a request of scope: a 429 or
+// 503 with Retry-After starts (or extends) a back-off; anything else, a
+// network error (resp nil) included, ends one. It replaces a recorded
+// answer's body so that the caller still reads it whole.
+func (b *backoff) observe(scope string, resp *http.Response, now time.Time) {
+	if b == nil {
+		return
+	}
+	var wait time.Duration
+	ok := false
+	if resp != nil {
+		wait, ok = retryAfter(resp, now)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	defer func() { b.count.Store(int64(len(b.scopes))) }()
+	if !ok {
+		delete(b.scopes, scope)
+		return
+	}
+	if len(b.scopes) >= maxBackoffScopes {
+		for k, st := range b.scopes {
+			if !now.Before(st.until) {
+				delete(b.scopes, k)
+			}
+		}
+		if len(b.scopes) >= maxBackoffScopes {
+			clear(b.scopes)
+		}
+	}
+	st := &backoffState{until: now.Add(min(wait, b.max)), status: resp.StatusCode, header: resp.Header.Clone()}
+	removeHopByHop(st.header)
+	delete(st.header, "Cache-Status")
+	st.body = keepSmallBody(resp)
+	b.scopes[scope] = st
+}
+
+// retryAfter returns the wait a 429 or 503 asks for (RFC 9110 §10.2.3):
+// delay-seconds or an HTTP date.
+func retryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return 0, false
+	}
+	value := strings.TrimSpace(fieldValue(resp.Header, "Retry-After"))
+	if value == "" {
+		return 0, false
+	}
+	if seconds, ok := parseDeltaSeconds(value); ok {
+		return time.Duration(seconds) * time.Second, seconds > 0
+	}
+	if date := parseHTTPDate(value); !date.IsZero() && date.After(now) {
+		return date.Sub(now), true
+	}
+	return 0, false
+}
+
+// keepSmallBody reads up to maxReplayedBody of resp's body for replay,
+// and gives resp a body that reads the same bytes, then the rest.
+func keepSmallBody(resp *http.Response) []byte {
+	if resp.Body == nil || resp.Body == http.NoBody {
+		return nil
+	}
+	head, err := io.ReadAll(io.LimitReader(resp.Body, maxReplayedBody+1))
+	rest := resp.Body
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), rest), rest}
+	if err != nil || len(head) > maxReplayedBody {
+		return nil
+	}
+	return head
+}
+
+// replay makes the origin's last answer again, with Retry-After counting
+// down to the end of the back-off.
+func (t *Transport) replay(x *exchange, st *backoffState, now time.Time) *http.Response {
+	header := st.header.Clone()
+	remaining := max(st.until.Sub(now), 0)
+	header.Set("Retry-After", strconv.FormatInt(int64((remaining+time.Second-1)/time.Second), 10))
+	header.Set("Content-Length", strconv.Itoa(len(st.body)))
+	setCacheStatus(header, t.cfg.name, CacheStatus{Forward: x.forward, Detail: detailRetryAfter})
+	t.logDecision(x.req, "backing off: the origin's last answer again", slog.Int("status", st.status))
+	resp := storedResponse(x.req, st.status, header)
+	resp.ContentLength = int64(len(st.body))
+	if len(st.body) > 0 {
+		resp.Body = io.NopCloser(bytes.NewReader(st.body))
+	}
+	return &resp
+}
+
+// serveDuringBackoff answers x while its origin backs off: with the stored
+// response when it may still answer (its stale-if-error window, or
+// BackoffOptions.StaleWindow), and with the origin's last answer again
+// otherwise.
+func (t *Transport) serveDuringBackoff(x *exchange, st *backoffState) *http.Response {
+	now := t.cfg.now()
+	if x.stored != nil {
+		d, ok := t.cfg.policy.mayServeStaleOnError(x.request.directives, x.stored, x.facts, now)
+		if !ok && t.backoff.stale > 0 && !x.request.directives.noCache {
+			ok = d.age-d.lifetime <= t.backoff.stale
+		}
+		if ok {
+			status := CacheStatus{Forward: ForwardStale, TTL: d.ttl(), HasTTL: true, Detail: detailRetryAfter}
+			if resp, err := t.serveStored(x, x.stored, nil, d.age, status); err == nil {
+				t.logDecision(x.req, "backing off: the stored response", slog.Duration("age", d.age))
+				return resp
+			}
+		}
+	}
+	return t.replay(x, st, now)
+}
+
+// observeOrigin lets the back-off see what the origin answered x (resp
+// nil for a network error).
+func (t *Transport) observeOrigin(x *exchange, resp *http.Response) {
+	if t.backoff.concerns(resp) {
+		t.backoff.observe(backoffScope(x), resp, t.cfg.now())
+	}
+}

@@ -1,0 +1,126 @@
+package httpcache
+
+import (
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Back-off (issue 15): an origin's Retry-After is honoured per origin and
+// partition, with an injected clock.
+
+// limitedOrigin answers 429 with Retry-After while limited, and counts the
+// requests it gets.
+type limitedOrigin struct {
+	limited    atomic.Bool
+	retryAfter atomic.Value // string
+}
+
+func (o *limitedOrigin) handler(w http.ResponseWriter, r *http.Request) {
+	if o.limited.Load() {
+		w.Header().Set("Retry-After", o.retryAfter.Load().(string))
+		w.WriteHeader(http.StatusTooManyRequests)
+		fmt.Fprint(w, "slow down")
+		return
+	}
+	w.Header().Set("Cache-Control", r.URL.Query().Get("cc"))
+	fmt.Fprint(w, "page for "+r.Header.Get("Authorization"))
+}
+
+func TestBackoffHonoursRetryAfter(t *testing.T) {
+	for _, coalescing := range []bool{true, false} {
+		t.Run(fmt.Sprintf("coalescing=%v", coalescing), func(t *testing.T) {
+			o := &limitedOrigin{}
+			o.retryAfter.Store("30")
+			h := newHarness(t, o.handler, WithCoalescing(CoalesceOptions{Disabled: !coalescing}))
+			o.limited.Store(true)
+			if got := h.get("/a"); got.status != 429 {
+				t.Fatalf("first: %d", got.status)
+			}
+			h.wantOriginRequests(1)
+			h.clock.Advance(10 * time.Second)
+			for range 5 {
+				got := h.get("/a")
+				if got.status != 429 || got.body != "slow down" || got.header.Get("Retry-After") != "20" || got.cache.Detail != detailRetryAfter {
+					t.Fatalf("during the back-off: %d %q Retry-After %q %+v", got.status, got.body, got.header.Get("Retry-After"), got.cache)
+				}
+			}
+			if got := h.get("/b"); got.status != 429 {
+				t.Fatalf("another URL of the origin: %d", got.status)
+			}
+			h.wantOriginRequests(1) // no request went out
+			// Another partition, another origin: not held.
+			if got := h.get("/a", "Authorization", "alice"); got.cache.Detail == detailRetryAfter {
+				t.Fatal("another partition was held")
+			}
+			h.wantOriginRequests(2)
+			o.limited.Store(false)
+			h.clock.Advance(21 * time.Second)
+			if got := h.get("/a"); got.status != 200 {
+				t.Fatalf("the probe: %d", got.status)
+			}
+			h.wantOriginRequests(3)
+			if got := h.get("/a"); got.status != 200 {
+				t.Fatalf("after the back-off: %d", got.status)
+			}
+			h.wantOriginRequests(4)
+		})
+	}
+}
+
+func TestBackoffRetryAfterDateAndCap(t *testing.T) {
+	o := &limitedOrigin{}
+	h := newHarness(t, o.handler, WithBackoff(BackoffOptions{MaxRetryAfter: time.Minute}))
+	o.retryAfter.Store(httpDate(h.clock.Now().Add(2 * time.Hour))) // capped at a minute
+	o.limited.Store(true)
+	h.get("/a")
+	if got := h.get("/a"); got.header.Get("Retry-After") != "60" {
+		t.Fatalf("Retry-After as a date, capped: %q", got.header.Get("Retry-After"))
+	}
+	h.clock.Advance(61 * time.Second)
+	h.get("/a") // the probe
+	h.wantOriginRequests(2)
+	if _, err := NewTransport(WithBackoff(BackoffOptions{MaxRetryAfter: -1})); err == nil {
+		t.Error("a negative cap was accepted")
+	}
+}
+
+// TestBackoffServesStoredResponse: a stale stored response answers during
+// a back-off within its stale-if-error window, or the option's window;
+// background revalidations wait too.
+func TestBackoffServesStoredResponse(t *testing.T) {
+	o := &limitedOrigin{}
+	o.retryAfter.Store("120")
+	h := newHarness(t, o.handler, WithBackoff(BackoffOptions{StaleWindow: time.Hour}))
+	h.get("/a?cc=max-age%3D1")
+	h.get("/s?cc=max-age%3D1,stale-while-revalidate%3D600")
+	h.clock.Advance(5 * time.Second)
+	o.limited.Store(true)
+	h.get("/a?cc=max-age%3D1") // revalidated: 429, back-off starts
+	requests := h.requests.Load()
+	for range 3 {
+		if got := h.get("/a?cc=max-age%3D1"); got.status != 200 || got.body != "page for " || got.cache.Detail != detailRetryAfter {
+			t.Fatalf("during the back-off: %d %q %+v", got.status, got.body, got.cache)
+		}
+		if got := h.get("/s?cc=max-age%3D1,stale-while-revalidate%3D600"); !got.cache.Hit {
+			t.Fatalf("a stale-while-revalidate hit: %+v", got.cache)
+		}
+		h.transport.waitForBackground()
+	}
+	if n := h.requests.Load(); n != requests {
+		t.Fatalf("%d requests reached the origin during the back-off", n-requests)
+	}
+}
+
+func TestBackoffOff(t *testing.T) {
+	o := &limitedOrigin{}
+	o.retryAfter.Store("30")
+	h := newHarness(t, o.handler, WithBackoff(BackoffOptions{Disabled: true}))
+	o.limited.Store(true)
+	for range 3 {
+		h.get("/a")
+	}
+	h.wantOriginRequests(3)
+}
