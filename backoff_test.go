@@ -3,6 +3,7 @@ package httpcache
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -56,6 +57,11 @@ func TestBackoffHonoursRetryAfter(t *testing.T) {
 				t.Fatal("another partition was held")
 			}
 			h.wantOriginRequests(2)
+			other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "other") }))
+			defer other.Close()
+			if body, status := getWith(t, h.client, other.URL+"/a", nil); body != "other" || status.Detail == detailRetryAfter {
+				t.Fatalf("another origin was held: %q %+v", body, status)
+			}
 			o.limited.Store(false)
 			h.clock.Advance(21 * time.Second)
 			if got := h.get("/a"); got.status != 200 {

@@ -6,7 +6,11 @@
 // The origin sends no cache headers at all. A rule gives its responses a
 // lifetime of one second, and windows in which a stale response is served
 // while it is revalidated in the background (stale-while-revalidate) or
-// when the origin fails (stale-if-error).
+// when the origin fails (stale-if-error), a 429 counting as a failure.
+//
+// For a while in the middle of the run, the origin rate-limits: it answers
+// 429 with Retry-After: 2. The cache then sends it no request until the
+// time is up, but one probe, and callers keep getting stored answers.
 //
 //	go run ./examples/flaky
 package main
@@ -34,7 +38,9 @@ func main() {
 	flag.Parse()
 
 	var originRequests atomic.Int64
-	origin := httptest.NewServer(flakyOrigin(&originRequests))
+	start := time.Now()
+	phase := rateLimit{from: start.Add(*duration * 4 / 10), until: start.Add(*duration * 6 / 10)}
+	origin := httptest.NewServer(flakyOrigin(&originRequests, &phase))
 	defer origin.Close()
 
 	// A hanging origin must count as a failure before the caller gives up:
@@ -49,6 +55,7 @@ func main() {
 			TTL:                  time.Second,
 			StaleWhileRevalidate: time.Minute,
 			StaleIfError:         time.Hour,
+			ErrorStatuses:        []int{http.StatusTooManyRequests},
 		}),
 	)
 	if err != nil {
@@ -59,6 +66,7 @@ func main() {
 	paths := []string{"/v1/rates/eur", "/v1/rates/usd", "/v1/rates/gbp"}
 	var (
 		requests, stale, errorsBeforeSuccess, errorsAfterSuccess int
+		duringLimit, okDuringLimit                               int
 		latencies                                                []time.Duration
 		succeeded                                                = map[string]bool{}
 	)
@@ -81,6 +89,12 @@ func main() {
 				stale++
 			}
 		}
+		if now := time.Now(); now.After(phase.from) && now.Before(phase.until) {
+			duringLimit++
+			if err == nil && status.ForwardStatus != http.StatusTooManyRequests {
+				okDuringLimit++
+			}
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	cache.Close() // waits for background revalidations
@@ -92,6 +106,9 @@ func main() {
 	fmt.Fprintf(out, "errors before a first success\t%d\t\n", errorsBeforeSuccess)
 	fmt.Fprintf(out, "errors after a first success\t%d\t\n", errorsAfterSuccess)
 	fmt.Fprintf(out, "stale answers served\t%d\t\n", stale)
+	fmt.Fprintf(out, "requests while the origin rate-limited (429, Retry-After: 2)\t%d\t\n", duringLimit)
+	fmt.Fprintf(out, "  answered from storage\t%d\t\n", okDuringLimit)
+	fmt.Fprintf(out, "  origin requests meanwhile (the cache waits as asked)\t%d\t\n", phase.requests.Load())
 	fmt.Fprintf(out, "latency p50\t%v\t\n", percentile(latencies, 50))
 	fmt.Fprintf(out, "latency p99\t%v\t\n", percentile(latencies, 99))
 	out.Flush()
@@ -100,11 +117,24 @@ func main() {
 	}
 }
 
+// rateLimit is the time the origin rate-limits, and what it saw then.
+type rateLimit struct {
+	from, until time.Time
+	requests    atomic.Int64
+}
+
 // flakyOrigin answers after 20 to 80 ms; about half its answers are
-// failures: a 503, a 500, a dropped connection, or a hang of 10 s.
-func flakyOrigin(requests *atomic.Int64) http.Handler {
+// failures: a 503, a 500, a dropped connection, or a hang of 10 s. While
+// phase lasts, it answers 429 with Retry-After: 2.
+func flakyOrigin(requests *atomic.Int64, phase *rateLimit) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
+		if now := time.Now(); now.After(phase.from) && now.Before(phase.until) {
+			phase.requests.Add(1)
+			w.Header().Set("Retry-After", "2")
+			http.Error(w, "rate limited", http.StatusTooManyRequests)
+			return
+		}
 		time.Sleep(time.Duration(20+rand.IntN(60)) * time.Millisecond)
 		switch n := rand.IntN(100); {
 		case n < 20:
