@@ -35,6 +35,13 @@ type capturingBody struct {
 // bytes come (200 responses declaring 8 MB each would hold 1.6 GB at once).
 const initialCaptureBytes = 4 << 10
 
+// Why a body was not stored after all (Stats.NotStored, debug records).
+const (
+	abandonedClosedEarly = "body-closed-early"
+	abandonedTooLarge    = "body-too-large"
+	abandonedReadError   = "body-read-error"
+)
+
 // bodyDrain bounds what Close reads of a body the caller did not read to
 // its end, so that it is stored whole (WithBodyDrain).
 type bodyDrain struct {
@@ -86,13 +93,13 @@ func (c *capturingBody) Read(p []byte) (int, error) {
 	}
 	if c.draining {
 		if c.drainLeft -= int64(n); c.drainLeft < 0 {
-			c.abandonFor("closed before its end, with more left than the drain reads")
+			c.abandonFor(abandonedClosedEarly)
 			return n, err
 		}
 	}
 	if n > 0 {
 		if int64(len(c.buf)+n) > c.limit {
-			c.abandonFor("larger than the body limit")
+			c.abandonFor(abandonedTooLarge)
 		} else {
 			c.grow(n)
 			c.buf = append(c.buf, p[:n]...)
@@ -103,7 +110,7 @@ func (c *capturingBody) Read(p []byte) (int, error) {
 	case err == io.EOF:
 		c.complete()
 	case err != nil:
-		c.abandonFor("read error: " + err.Error())
+		c.abandonFor(abandonedReadError)
 	}
 	return n, err
 }
@@ -123,7 +130,7 @@ func (c *capturingBody) Close() error {
 		if c.expected >= 0 && int64(len(c.buf)) == c.expected {
 			c.complete()
 		} else {
-			c.abandonFor("closed before its end")
+			c.abandonFor(abandonedClosedEarly)
 		}
 	}
 	c.mu.Unlock()

@@ -153,3 +153,28 @@ func TestDrainBound(t *testing.T) {
 		}
 	}
 }
+
+// TestStatsCountBodiesNotStored: Stats counts responses stored, refused at
+// once by reason, and abandoned because their bodies did not arrive whole.
+func TestStatsCountBodiesNotStored(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", r.URL.Query().Get("cc"))
+		io.WriteString(w, strings.Repeat("x", 4*DefaultDrainBytes))
+	})
+	h.get("/a?cc=max-age%3D60")
+	h.get("/b?cc=no-store")
+	resp, err := h.client.Get(h.origin.URL + "/c?cc=max-age%3D60")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadFull(resp.Body, make([]byte, 10))
+	resp.Body.Close() // far more left than the drain reads
+	s := h.transport.Stats()
+	if s.Stored != 1 || s.NotStored[detailNoStore] != 1 || s.NotStored[abandonedClosedEarly] != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+	var zero Transport
+	if got := zero.Stats(); got.Stored != 0 || got.NotStored != nil {
+		t.Fatalf("a zero Transport's stats: %+v", got)
+	}
+}

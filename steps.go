@@ -165,11 +165,16 @@ func (t *Transport) receive(x *exchange, resp *http.Response, requestTime time.T
 		resp.Body = newCapturingBody(resp.Body, resp.ContentLength, t.cfg.maxBodyBytes, t.cfg.drain, func(body []byte) {
 			entry.Body = BytesBody(body)
 			t.store(x, entry, ttl)
+			t.stats.stored.Add(1)
 		}, func(reason string) {
+			t.stats.countNotStored(reason)
 			t.logDecision(x.req, "body not stored", slog.String("detail", reason))
 		})
 	} else {
 		status.Detail = reason
+		if reason != "" {
+			t.stats.countNotStored(reason)
+		}
 		if x.stored != nil && x.req.Method == http.MethodGet {
 			t.keepOrRemoveStored(x, resp.StatusCode, reason)
 		}

@@ -37,6 +37,8 @@ type Transport struct {
 	// backoff holds requests to origins that asked to wait (Retry-After);
 	// nil when off.
 	backoff *backoff
+	// stats are the counters Stats reports.
+	stats stats
 }
 
 // New returns a caching Transport. With no options it is a private cache in
