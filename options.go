@@ -76,6 +76,7 @@ func defaultConfig() config {
 			heuristicFraction:   0.1,
 			heuristicMax:        24 * time.Hour,
 			keepForRevalidation: 24 * time.Hour,
+			keepStale:           DefaultStaleRetention,
 		},
 	}
 }
@@ -131,6 +132,27 @@ func WithStorage(s Storage) Option {
 func WithShared(shared bool) Option {
 	return func(c *config) error {
 		c.shared = shared
+		return nil
+	}
+}
+
+// DefaultStaleRetention is how long past its freshness a stored response
+// without validators is kept by default (WithStaleRetention).
+const DefaultStaleRetention = time.Hour
+
+// WithStaleRetention sets how long past its freshness a stored response
+// without validators (no ETag, no Last-Modified) is kept, within the
+// store's bound: a request with max-stale, a HEAD response that freshens
+// it (RFC 9111 §4.3.5) and the stale windows can still use it. Responses
+// with validators are kept longer, since a conditional request can still
+// save their bodies. Zero drops them when they go stale. The default is
+// DefaultStaleRetention.
+func WithStaleRetention(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("WithStaleRetention: %v is negative", d)
+		}
+		c.policy.keepStale = d
 		return nil
 	}
 }

@@ -22,6 +22,10 @@ type policy struct {
 	// keepForRevalidation is how long past its freshness an entry with
 	// validators stays useful: a conditional request can still save a body.
 	keepForRevalidation time.Duration
+	// keepStale is how long past its freshness an entry without
+	// validators is kept, for max-stale requests, HEAD freshening (§4.3.5)
+	// and stale windows (WithStaleRetention).
+	keepStale time.Duration
 	// stripSetCookie: a shared cache stores responses that set cookies
 	// without their cookies (WithStripSetCookie) rather than not at all.
 	stripSetCookie bool

@@ -190,6 +190,8 @@ func (p policy) storageTTL(d decision, f *responseFacts) time.Duration {
 	ttl = addDurations(ttl, max(f.staleWhileRevalidate, f.staleIfError))
 	if f.etag != "" || !f.lastModified.IsZero() {
 		ttl = addDurations(ttl, p.keepForRevalidation)
+	} else {
+		ttl = addDurations(ttl, p.keepStale)
 	}
 	return max(ttl, time.Second)
 }

@@ -483,8 +483,8 @@ func TestStorageTTL(t *testing.T) {
 		header http.Header
 		want   time.Duration
 	}{
-		{"remaining freshness", header("Cache-Control", "max-age=60"), time.Minute},
-		{"plus RFC 5861 windows", header("Cache-Control", "max-age=60, stale-while-revalidate=30, stale-if-error=300"), 6 * time.Minute},
+		{"remaining freshness, and the stale retention without validators", header("Cache-Control", "max-age=60"), time.Minute + DefaultStaleRetention},
+		{"plus RFC 5861 windows", header("Cache-Control", "max-age=60, stale-while-revalidate=30, stale-if-error=300"), 6*time.Minute + DefaultStaleRetention},
 		{"plus the revalidation window with validators", header("Cache-Control", "max-age=60", "ETag", `"x"`), time.Minute + 24*time.Hour},
 	}
 	for _, tt := range tests {

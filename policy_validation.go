@@ -156,9 +156,25 @@ func freshened(e *Entry, update http.Header, requestTime, responseTime time.Time
 }
 
 // conditionalNotModified evaluates the caller's own conditional request
-// against a response the cache would serve (RFC 9110 §13.2.2): true when a
-// 304 is the answer. If-None-Match takes precedence over If-Modified-Since.
+// against a response from the origin (RFC 9110 §13.2.2): true when a 304
+// is the answer. If-None-Match takes precedence over If-Modified-Since.
 func conditionalNotModified(req *http.Request, status int, h http.Header) bool {
+	return notModified(req, status, h, parseHTTPDate(h.Get("Last-Modified")))
+}
+
+// storedNotModified is conditionalNotModified for a stored response: one
+// without Last-Modified is compared by its Date (RFC 9111 §4.3.2).
+func storedNotModified(req *http.Request, status int, h http.Header) bool {
+	modified := parseHTTPDate(h.Get("Last-Modified"))
+	if modified.IsZero() {
+		modified = parseHTTPDate(h.Get("Date"))
+	}
+	return notModified(req, status, h, modified)
+}
+
+// notModified evaluates a conditional request against a response whose
+// last modification is modified (zero when unknown).
+func notModified(req *http.Request, status int, h http.Header, modified time.Time) bool {
 	if status != http.StatusOK {
 		return false
 	}
@@ -178,11 +194,10 @@ func conditionalNotModified(req *http.Request, status int, h http.Header) bool {
 		return false
 	}
 	ims := parseHTTPDate(fieldValue(req.Header, "If-Modified-Since"))
-	lastModified := parseHTTPDate(h.Get("Last-Modified"))
-	if ims.IsZero() || lastModified.IsZero() {
+	if ims.IsZero() || modified.IsZero() {
 		return false
 	}
-	return !lastModified.After(ims)
+	return !modified.After(ims)
 }
 
 // weakETagMatch is the weak comparison of RFC 9110 §8.8.3.2.

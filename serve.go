@@ -50,7 +50,7 @@ func (t *Transport) serveStored(x *exchange, entry *Entry, fresh http.Header, ag
 	spare[0], spare[1] = t.ageAndCacheStatus(entry, age, status)
 	header["Age"], header["Cache-Status"] = spare[0:1:1], spare[1:2:2]
 	t.logDecision(req, "serve stored", slog.Bool("hit", status.Hit), slog.Duration("age", age))
-	if x.request.conditional && conditionalNotModified(req, entry.StatusCode, header) {
+	if x.request.conditional && storedNotModified(req, entry.StatusCode, header) {
 		return notModifiedResponse(req, header), nil
 	}
 	if body, ok := entry.Body.(BytesBody); ok && req.Method != http.MethodHead {

@@ -459,3 +459,36 @@ func TestNotModifiedNeverStoresPrivateFields(t *testing.T) {
 		t.Fatalf("a later hit: X-User %q (hit %v)", got.header.Get("X-User"), got.cache.Hit)
 	}
 }
+
+// TestStaleWithoutValidatorsIsKept: a response without validators stays
+// stored past its freshness (WithStaleRetention), so that a max-stale
+// request can use it (RFC 9111 §4.2.4, §5.2.1.2); with a retention of zero
+// it is dropped when it goes stale.
+func TestStaleWithoutValidatorsIsKept(t *testing.T) {
+	handler := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=1")
+		fmt.Fprint(w, "page")
+	}
+	h := newHarness(t, handler)
+	h.get("/p")
+	h.clock.Advance(time.Minute)
+	if got := h.get("/p", "Cache-Control", "max-stale=3600"); !got.cache.Hit {
+		t.Fatalf("a max-stale request for a stale response without validators: %+v", got.cache)
+	}
+}
+
+// TestIfModifiedSinceByStoredDate: a stored response without
+// Last-Modified answers If-Modified-Since by its Date (RFC 9111 §4.3.2).
+func TestIfModifiedSinceByStoredDate(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, "page")
+	})
+	h.get("/p")
+	if got := h.get("/p", "If-Modified-Since", httpDate(epoch.Add(time.Second))); got.status != http.StatusNotModified || !got.cache.Hit {
+		t.Fatalf("§4.3.2 If-Modified-Since after the stored Date: %d %+v", got.status, got.cache)
+	}
+	if got := h.get("/p", "If-Modified-Since", httpDate(epoch.Add(-time.Hour))); got.status != http.StatusOK {
+		t.Fatalf("§4.3.2 If-Modified-Since before the stored Date: %d", got.status)
+	}
+}
