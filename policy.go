@@ -148,10 +148,11 @@ func (p policy) withRule(f *responseFacts, r *compiledRule) *responseFacts {
 }
 
 // parseExpires reports whether h has Expires, and the time it gives: zero
-// when invalid, which means already expired (§5.3).
+// when invalid, which means already expired (§5.3). Expires is a single
+// date: sent on several field lines, it is invalid.
 func parseExpires(h http.Header) (found bool, expires time.Time) {
 	values, found := h["Expires"]
-	if len(values) > 0 {
+	if len(values) == 1 {
 		expires = parseHTTPDate(values[0])
 	}
 	return found, expires

@@ -5,8 +5,10 @@ import (
 	"math"
 	"net/http"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -512,6 +514,16 @@ func TestParseHTTPDate(t *testing.T) {
 		{"numeric, as Expires: 0", "0", time.Time{}},
 		{"31 February", "Sat, 31 Feb 2026 08:49:37 GMT", time.Time{}},
 		{"wrong time zone", "Sun, 06 Nov 1994 08:49:37 UTC", time.Time{}},
+		{"§5.6.7 asctime with a two-digit day", "Sun Nov 06 08:49:37 1994", want},
+		{"§5.6.7 two spaces", "Sun, 06 Nov 1994  08:49:37 GMT", time.Time{}},
+		{"§5.6.7 a one-digit hour", "Sun, 06 Nov 1994 8:49:37 GMT", time.Time{}},
+		{"§5.6.7 a one-digit day", "Sun, 6 Nov 1994 08:49:37 GMT", time.Time{}},
+		{"§5.6.7 a lower-case month", "Sun, 06 nov 1994 08:49:37 GMT", time.Time{}},
+		{"§5.6.7 the wrong day name", "Mon, 06 Nov 1994 08:49:37 GMT", time.Time{}},
+		{"§5.6.7 RFC 850 with a short day name", "Sun, 06-Nov-94 08:49:37 GMT", time.Time{}},
+		{"§5.6.7 asctime with two spaces before the time", "Sun Nov  6  08:49:37 1994", time.Time{}},
+		{"§5.6.7 trailing space", "Sun, 06 Nov 1994 08:49:37 GMT ", time.Time{}},
+		{"§5.6.7 a leap second", "Sat, 31 Dec 2016 23:59:60 GMT", time.Date(2016, 12, 31, 23, 59, 59, 0, time.UTC)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -522,19 +534,59 @@ func TestParseHTTPDate(t *testing.T) {
 	}
 }
 
-// FuzzParseHTTPDate holds the IMF-fixdate fast path to http.ParseTime.
+// referenceHTTPDate is a second reading of RFC 9110 §5.6.7, by regular
+// expressions over the grammar, for FuzzParseHTTPDate.
+func referenceHTTPDate(s string) time.Time {
+	const month = `(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)`
+	const clock = `([0-9]{2}):([0-9]{2}):([0-9]{2})`
+	forms := []struct {
+		re                                               *regexp.Regexp
+		dayName, day, mon, year, h, m, sec, twoDigitYear int
+	}{
+		{re: regexp.MustCompile(`^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) ` + month + ` ([0-9]{4}) ` + clock + ` GMT$`),
+			dayName: 1, day: 2, mon: 3, year: 4, h: 5, m: 6, sec: 7},
+		{re: regexp.MustCompile(`^(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), ([0-9]{2})-` + month + `-([0-9]{2}) ` + clock + ` GMT$`),
+			dayName: 1, day: 2, mon: 3, year: 4, h: 5, m: 6, sec: 7, twoDigitYear: 1},
+		{re: regexp.MustCompile(`^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) ` + month + ` ([0-9]{2}| [0-9]) ` + clock + ` ([0-9]{4})$`),
+			dayName: 1, mon: 2, day: 3, h: 4, m: 5, sec: 6, year: 7},
+	}
+	for _, form := range forms {
+		p := form.re.FindStringSubmatch(s)
+		if p == nil {
+			continue
+		}
+		n := func(i int) int { v, _ := strconv.Atoi(strings.TrimSpace(p[i])); return v }
+		year := n(form.year)
+		if form.twoDigitYear == 1 {
+			now := time.Now().UTC().Year()
+			if year = now - now%100 + year; year > now+50 {
+				year -= 100
+			}
+		}
+		mon := strings.Index("JanFebMarAprMayJunJulAugSepOctNovDec", p[form.mon])/3 + 1
+		sec := n(form.sec)
+		if n(form.h) > 23 || n(form.m) > 59 || sec > 60 {
+			return time.Time{}
+		}
+		t := time.Date(year, time.Month(mon), n(form.day), n(form.h), n(form.m), min(sec, 59), 0, time.UTC)
+		if t.Day() != n(form.day) || t.Weekday().String()[:3] != p[form.dayName][:3] {
+			return time.Time{}
+		}
+		return t
+	}
+	return time.Time{}
+}
+
+// FuzzParseHTTPDate holds parseHTTPDate to the reference reading of the
+// grammar: the same date for every input, or none for both.
 func FuzzParseHTTPDate(f *testing.F) {
-	for _, seed := range []string{"Sun, 06 Nov 1994 08:49:37 GMT", "Mon, 29 Feb 2027 00:00:00 GMT", "Xyz, 06 Nov 1994 08:49:37 GMT", "0"} {
+	for _, seed := range []string{"Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994",
+		"Mon, 29 Feb 2027 00:00:00 GMT", "Xyz, 06 Nov 1994 08:49:37 GMT", "0", "Sun, 06 Nov 1994  8:49:37 GMT"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, value string) {
-		fast, ok := parseIMFFixdate(value)
-		if !ok {
-			return
-		}
-		std, err := http.ParseTime(value)
-		if err != nil || !std.Equal(fast) {
-			t.Fatalf("parseIMFFixdate(%q) = %v, http.ParseTime = %v, %v", value, fast, std, err)
+		if got, want := parseHTTPDate(value), referenceHTTPDate(value); !got.Equal(want) {
+			t.Fatalf("parseHTTPDate(%q) = %v, the grammar says %v", value, got, want)
 		}
 	})
 }
@@ -644,4 +696,14 @@ func FuzzPolicyTimes(f *testing.F) {
 			t.Fatalf("storage TTL %v", ttl)
 		}
 	})
+}
+
+// TestExpiresOnSeveralLinesIsInvalid: Expires is one date (RFC 9111 §5.3);
+// sent on several field lines it is invalid, which means already expired.
+func TestExpiresOnSeveralLinesIsInvalid(t *testing.T) {
+	future := httpDate(epoch.Add(time.Hour))
+	e := storedAt(http.Header{"Date": {httpDate(epoch)}, "Expires": {future, future}})
+	if lifetime := testPolicy.freshnessLifetime(e, e.responseFacts()); lifetime != 0 {
+		t.Fatalf("§5.3 Expires on two lines: lifetime %v, want 0", lifetime)
+	}
 }
