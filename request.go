@@ -13,8 +13,12 @@ type cacheRequest struct {
 	// Pragma: no-cache counted as no-cache when there is no Cache-Control
 	// (RFC 9111 §5.4).
 	directives cacheControl
-	// hasRange: the request asks for part of the representation.
-	hasRange bool
+	// hasRange: the request asks for part of the representation;
+	// singleRange that it asks for one byte range, byteRange.
+	hasRange    bool
+	singleRange bool
+	byteRange   byteRange
+	rangeSeen   bool
 	// hasCredentials: it carries a credential field (partition.go), under
 	// a map key of any case.
 	hasCredentials bool
@@ -74,6 +78,13 @@ func (r *cacheRequest) readField(name, key string, values []string, lines *reque
 		lines.pragma = appendLines(lines.pragma, values)
 	case "Range":
 		r.hasRange = r.hasRange || nonEmpty
+		// One field line with one range; a second Range key (another
+		// case) makes it several.
+		r.byteRange, r.singleRange = byteRange{}, false
+		if len(values) == 1 && !r.rangeSeen {
+			r.byteRange, r.singleRange = parseSingleRange(values[0])
+		}
+		r.rangeSeen = true
 	case "If-None-Match", "If-Modified-Since":
 		r.conditional = r.conditional || nonEmpty
 	default:
@@ -109,10 +120,11 @@ func isCanonicalKey(key string) bool {
 }
 
 // bypass reports requests the cache must not answer or store: the client
-// forbids storing (§5.2.1.5), asks for a range (not cached here), or sends a
+// forbids storing (§5.2.1.5), asks for several ranges or a malformed one
+// (one range is answered from a stored response: ranges.go), or sends a
 // body, whose content the key does not capture.
 func (r *cacheRequest) bypass() bool {
-	return r.directives.noStore || r.hasRange || r.hasBody
+	return r.directives.noStore || (r.hasRange && !r.singleRange) || r.hasBody
 }
 
 // pragmaNoCache reports a no-cache member in Pragma field lines.

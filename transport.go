@@ -201,6 +201,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var keyBuffer [256]byte
 	key := x.appendKey(keyBuffer[:0])
 	stored, varyMiss := x.selectVariant(t.load(req.Context(), key))
+	if x.request.hasRange && (stored == nil || req.Method != http.MethodGet) {
+		return t.forward(req, CacheStatus{Forward: ForwardBypass}) // nothing to take a range from
+	}
 	if stored == nil {
 		x.forward = ForwardURIMiss
 		if varyMiss {
@@ -211,6 +214,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	x.stored = stored
 	x.facts = t.factsFor(&x, stored)
 	x.decision = t.cfg.policy.evaluate(x.request.directives, stored, x.facts, t.cfg.now())
+	if x.request.hasRange {
+		if _, checked := stored.Body.(BytesBody); x.decision.action != actionServe || stored.StatusCode != http.StatusOK || !checked {
+			// A range of what the origin has now. A body streamed from a
+			// file is checked as it ends, which a range may not reach.
+			return t.forward(req, CacheStatus{Forward: ForwardBypass})
+		}
+		return t.serveRange(&x, CacheStatus{Hit: true, TTL: x.decision.ttl(), HasTTL: true})
+	}
 	switch x.decision.action {
 	case actionServe:
 		status := CacheStatus{Hit: true, TTL: x.decision.ttl(), HasTTL: true}

@@ -571,7 +571,8 @@ func TestBypass(t *testing.T) {
 		pairs []string
 	}{
 		{"§5.2.1.5 request no-store", []string{"Cache-Control", "no-store"}},
-		{"Range requests are not cached", []string{"Range", "bytes=0-1"}},
+		{"a Range request with nothing stored goes to the origin, unstored", []string{"Range", "bytes=0-1"}},
+		{"several ranges go to the origin", []string{"Range", "bytes=0-1,3-4"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
