@@ -29,6 +29,9 @@ type policy struct {
 	// stripSetCookie: a shared cache stores responses that set cookies
 	// without their cookies (WithStripSetCookie) rather than not at all.
 	stripSetCookie bool
+	// targeted are the targeted cache-control fields a shared cache obeys
+	// (RFC 9213), in order (WithTargetedCacheControl).
+	targeted []string
 }
 
 // responseFacts is what the policy reads from a response header, parsed once.

@@ -299,23 +299,28 @@ func (t *Transport) ruleFor(x *exchange, status int) *compiledRule {
 // hit does not amend them again.
 func (t *Transport) factsFor(x *exchange, e *Entry) *responseFacts {
 	if x.optionRule == nil && len(t.cfg.rules) == 0 {
-		return e.responseFacts()
+		return t.cfg.policy.targetedFacts(e.responseFacts(), e.Header)
 	}
 	return t.factsWithRule(e, t.ruleFor(x, e.StatusCode))
 }
 
-// factsWithRule returns an entry's facts as rule amends them, kept on the
-// entry for the next hit under the same rule.
+// factsWithRule returns an entry's facts, with a targeted field's
+// directives where this cache obeys one (targeted.go), as rule amends
+// them. Without a targeted field, the amended facts are kept on the entry
+// for the next hit under the same rule.
 func (t *Transport) factsWithRule(e *Entry, rule *compiledRule) *responseFacts {
-	f := e.responseFacts()
+	plain := e.responseFacts()
+	f := t.cfg.policy.targetedFacts(plain, e.Header)
 	if rule == nil {
 		return f
 	}
-	if cached := e.ruled.Load(); cached != nil && cached.rule.same(rule) {
+	if cached := e.ruled.Load(); cached != nil && cached.rule.same(rule) && f == plain {
 		return cached
 	}
 	amended := t.cfg.policy.withRule(f, rule)
-	e.ruled.Store(amended)
+	if f == plain {
+		e.ruled.Store(amended)
+	}
 	return amended
 }
 
