@@ -189,7 +189,13 @@ func (p *partitioner) keySuffix(req *http.Request, r *cacheRequest) string {
 	if !r.hasCredentials && named == "" {
 		return ""
 	}
-	noted := r.credentials[:r.credentialCount]
+	// In the configured order, so that the fingerprint does not depend on
+	// the order a map is ranged over.
+	var ordered [maxNotedCredentials]notedCredential
+	noted := ordered[:copy(ordered[:], r.credentials[:r.credentialCount])]
+	if len(noted) == 2 && noted[0].field > noted[1].field {
+		noted[0], noted[1] = noted[1], noted[0]
+	}
 	if r.credentialsOverflow {
 		noted = p.credentialsOf(req)
 	}
@@ -276,17 +282,31 @@ func (p *partitioner) appendInput(b []byte, credentials []notedCredential, named
 // input.
 const namedPartitionSeparator = "\x00partition\x00"
 
-// credentialsOf returns every credential field of a request, in the order
-// noteCredential keeps: for a request with more than a cacheRequest notes.
+// credentialsOf returns every credential field of a request, ordered by
+// the configured list, then by map key: for a request whose credentials
+// overflow a cacheRequest's notes.
 func (p *partitioner) credentialsOf(req *http.Request) []notedCredential {
-	var found []notedCredential
+	type keyed struct {
+		notedCredential
+		key string
+	}
+	var found []keyed
 	for name, values := range req.Header {
 		if field := p.fieldIndex(http.CanonicalHeaderKey(name)); field >= 0 && len(values) > 0 {
-			found = append(found, notedCredential{field: field, key: name, values: values})
+			found = append(found, keyed{notedCredential{field: field, values: values}, name})
 		}
 	}
-	slices.SortFunc(found, compareNotedCredentials)
-	return found
+	slices.SortFunc(found, func(a, b keyed) int {
+		if a.field != b.field {
+			return a.field - b.field
+		}
+		return strings.Compare(a.key, b.key)
+	})
+	notes := make([]notedCredential, len(found))
+	for i, k := range found {
+		notes[i] = k.notedCredential
+	}
+	return notes
 }
 
 func appendCredentialValues(b []byte, field string, values []string) []byte {

@@ -48,8 +48,8 @@ func readRequestInto(r *cacheRequest, req *http.Request, credentials *partitione
 	for key, values := range req.Header {
 		// Most keys are canonical and are recognised as they are; only one
 		// that is not is canonicalised, which costs a scan.
-		if !r.readField(key, key, values, &lines, credentials) && !isCanonicalKey(key) {
-			r.readField(http.CanonicalHeaderKey(key), key, values, &lines, credentials)
+		if !r.readField(key, values, &lines, credentials) && !isCanonicalKey(key) {
+			r.readField(http.CanonicalHeaderKey(key), values, &lines, credentials)
 		}
 	}
 	for _, line := range lines.cacheControl {
@@ -67,9 +67,9 @@ type requestLines struct {
 	cacheControl, pragma []string
 }
 
-// readField reads one field of the request, by its canonical name; key is
-// its key in the header map. It reports whether it knew the name.
-func (r *cacheRequest) readField(name, key string, values []string, lines *requestLines, credentials *partitioner) bool {
+// readField reads one field of the request, by its canonical name. It
+// reports whether it knew the name.
+func (r *cacheRequest) readField(name string, values []string, lines *requestLines, credentials *partitioner) bool {
 	nonEmpty := len(values) > 0 && values[0] != ""
 	switch name {
 	case "Cache-Control":
@@ -97,7 +97,7 @@ func (r *cacheRequest) readField(name, key string, values []string, lines *reque
 		}
 		if len(values) > 0 {
 			r.hasCredentials = true
-			r.noteCredential(notedCredential{field: field, key: key, values: values})
+			r.noteCredential(field, values)
 		}
 	}
 	return true
@@ -153,35 +153,28 @@ func appendLines(lines, more []string) []string {
 const maxNotedCredentials = 2
 
 // notedCredential is a credential field a request carries: its place in
-// the configured list, its key in the header map, and its lines.
+// the configured list, and its lines.
 type notedCredential struct {
 	field  int
-	key    string
 	values []string
 }
 
-// noteCredential records a credential field, in the order of the
-// configured list (then of map keys), so that the fingerprint does not
-// depend on the order a map is ranged over.
-func (r *cacheRequest) noteCredential(c notedCredential) {
+// noteCredential records a credential field as it is met, in the map's
+// order; keySuffix orders the notes. A field met twice (under map keys of
+// two cases) or more fields than fit overflow the notes: the slow path
+// then reads the header whole.
+func (r *cacheRequest) noteCredential(field int, values []string) {
+	for _, c := range r.credentials[:r.credentialCount] {
+		if c.field == field {
+			r.credentialsOverflow = true
+		}
+	}
 	if r.credentialCount == maxNotedCredentials {
 		r.credentialsOverflow = true
+	}
+	if r.credentialsOverflow {
 		return
 	}
-	i := r.credentialCount
-	for i > 0 && compareNotedCredentials(r.credentials[i-1], c) > 0 {
-		r.credentials[i] = r.credentials[i-1]
-		i--
-	}
-	r.credentials[i] = c
+	r.credentials[r.credentialCount] = notedCredential{field: field, values: values}
 	r.credentialCount++
-}
-
-// compareNotedCredentials orders credential fields by their place in the
-// configured list, then by map key.
-func compareNotedCredentials(a, b notedCredential) int {
-	if a.field != b.field {
-		return a.field - b.field
-	}
-	return strings.Compare(a.key, b.key)
 }
