@@ -460,6 +460,8 @@ func (c *coalescer) appendIdentity(b []byte, x *exchange) []byte {
 	opts := x.options
 	b = append(b, "\noptions: "...)
 	b = strconv.AppendBool(b, opts.Refresh)
+	b = strconv.AppendBool(b, opts.OnlyIfCached)
+	b = strconv.AppendInt(b, int64(opts.MaxStale), 10)
 	b = append(b, ' ')
 	return strconv.AppendInt(b, int64(opts.TTL), 10)
 }

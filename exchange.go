@@ -3,6 +3,7 @@ package httpcache
 import (
 	"net/http"
 	"strings"
+	"time"
 )
 
 // exchange is one request's dealings with the cache: what RoundTrip works
@@ -63,6 +64,12 @@ func (t *Transport) readExchange(x *exchange, req *http.Request) {
 	x.optionRule = x.options.rule()
 	if x.options.Refresh {
 		x.request.directives.noCache = true // as a client's no-cache (§5.2.1.4)
+	}
+	if x.options.OnlyIfCached {
+		x.request.directives.onlyIfCached = true // §5.2.1.7, with any staleness allowed
+		x.request.directives.maxStale = deltaSeconds{present: true, seconds: maxDeltaSeconds}
+	} else if x.options.MaxStale > 0 {
+		x.request.directives.maxStale = deltaSeconds{present: true, seconds: min(int64(x.options.MaxStale/time.Second), maxDeltaSeconds)}
 	}
 	x.keySuffix = t.partitions.keySuffix(req, &x.request)
 }

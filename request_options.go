@@ -24,6 +24,17 @@ type RequestOptions struct {
 	// response it gets is stored and fresh for TTL, whatever the origin's
 	// cache headers say (in a shared cache, "private" still prevails).
 	TTL time.Duration
+
+	// OnlyIfCached answers from storage only, for offline use: a stored
+	// response of any age where RFC 9111 lets a stale one answer (as with
+	// MaxStale unbounded), and a 504 otherwise, without a request to the
+	// origin. Like a client's "Cache-Control: only-if-cached, max-stale".
+	OnlyIfCached bool
+
+	// MaxStale, when positive, accepts a stored response up to this long
+	// past its freshness, where the response does not forbid it. Like a
+	// client's "Cache-Control: max-stale=...".
+	MaxStale time.Duration
 }
 
 type requestOptionsKey struct{}
@@ -47,6 +58,9 @@ func requestOptionsFrom(ctx context.Context) RequestOptions {
 func (o RequestOptions) validate() error {
 	if o.TTL < 0 {
 		return errors.New("httpcache: RequestOptions.TTL must not be negative")
+	}
+	if o.MaxStale < 0 {
+		return errors.New("httpcache: RequestOptions.MaxStale must not be negative")
 	}
 	return nil
 }

@@ -372,3 +372,43 @@ func TestRuledFactsAreKept(t *testing.T) {
 		t.Error("another per-request TTL reused the facts of the first")
 	}
 }
+
+// TestOfflineRequestOptions: OnlyIfCached answers from storage only (any
+// age a stale response may answer; else 504, and no origin request), and
+// MaxStale accepts a stale response up to its bound.
+func TestOfflineRequestOptions(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=1")
+		fmt.Fprint(w, "page")
+	})
+	with := func(opts RequestOptions, path string) result {
+		req, _ := http.NewRequestWithContext(RequestContext(context.Background(), opts), http.MethodGet, h.origin.URL+path, nil)
+		resp, err := h.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		status, _ := StatusOf(resp)
+		return result{status: resp.StatusCode, body: string(body), cache: status}
+	}
+	h.get("/p")
+	h.clock.Advance(time.Hour)
+	if got := with(RequestOptions{OnlyIfCached: true}, "/p"); got.status != 200 || !got.cache.Hit {
+		t.Fatalf("offline, a stale stored response: %d %+v", got.status, got.cache)
+	}
+	if got := with(RequestOptions{OnlyIfCached: true}, "/none"); got.status != http.StatusGatewayTimeout {
+		t.Fatalf("offline, nothing stored: %d", got.status)
+	}
+	h.wantOriginRequests(1)
+	if got := with(RequestOptions{MaxStale: 2 * time.Hour}, "/p"); !got.cache.Hit {
+		t.Fatalf("MaxStale 2h on a response stale for 1h: %+v", got.cache)
+	}
+	if got := with(RequestOptions{MaxStale: time.Minute}, "/p"); got.cache.Hit {
+		t.Fatalf("MaxStale 1m on a response stale for 1h: %+v", got.cache)
+	}
+	req, _ := http.NewRequestWithContext(RequestContext(context.Background(), RequestOptions{MaxStale: -1}), http.MethodGet, h.origin.URL+"/p", nil)
+	if _, err := h.transport.RoundTrip(req); err == nil {
+		t.Fatal("a negative MaxStale was accepted")
+	}
+}
