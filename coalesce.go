@@ -284,7 +284,7 @@ func (c *coalescer) send(t *Transport, x *exchange, send step) (result stepResul
 	defer func() {
 		if p := recover(); p != nil {
 			c.logger.LogAttrs(x.req.Context(), slog.LevelError, "httpcache: the upstream transport panicked",
-				slog.String("url", x.req.URL.String()), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+				slog.String("url", t.logURL(x.req)), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
 			result, err = stepResult{}, fmt.Errorf("httpcache: the upstream transport panicked: %v", p)
 		}
 	}()

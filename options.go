@@ -54,6 +54,7 @@ type config struct {
 	partitionSecret  []byte
 
 	backoff           BackoffOptions
+	redacted          []string
 	synchronousWrites bool
 	closeTimeout      time.Duration
 	drain             bodyDrain
@@ -71,6 +72,7 @@ func defaultConfig() config {
 		backgroundTimeout: DefaultBackgroundTimeout,
 		credentialFields:  slices.Clone(DefaultCredentialFields),
 		closeTimeout:      DefaultCloseTimeout,
+		redacted:          DefaultRedactedQueryParams,
 		drain:             bodyDrain{maxBytes: DefaultDrainBytes, timeout: DefaultDrainTimeout},
 		policy: policy{
 			heuristicFraction:   0.1,

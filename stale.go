@@ -64,7 +64,7 @@ func (t *Transport) finishBackgroundRevalidation(x *exchange) {
 	}
 	if err != nil {
 		t.cfg.logger.LogAttrs(x.req.Context(), slog.LevelWarn, "httpcache: background revalidation failed; the stale response stays",
-			slog.String("url", x.req.URL.String()), slog.Any("error", err))
+			slog.String("url", t.logURL(x.req)), slog.Any("error", t.storageErrors.redact.err(err)))
 	}
 }
 
@@ -113,7 +113,7 @@ func (t *Transport) serveStaleOnError(x *exchange, resp *http.Response, err erro
 		return stepResult{}, false
 	}
 	t.cfg.logger.LogAttrs(req.Context(), slog.LevelInfo, "httpcache: origin failed; serving a stale response",
-		slog.String("url", req.URL.String()), slog.Int("status", status.ForwardStatus), slog.Any("error", err))
+		slog.String("url", t.logURL(req)), slog.Int("status", status.ForwardStatus), slog.Any("error", t.storageErrors.redact.err(err)))
 	if resp != nil {
 		discard(resp.Body)
 	}

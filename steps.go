@@ -201,11 +201,11 @@ func (t *Transport) keepOrRemoveStored(x *exchange, status int, reason string) {
 	if outdatesStored(status, reason) {
 		t.remove(x.req, x.key)
 		t.cfg.logger.LogAttrs(x.req.Context(), slog.LevelInfo, "httpcache: the origin's response outdates the stored one, which is removed",
-			slog.String("url", x.req.URL.String()), slog.Int("status", status), slog.String("detail", reason))
+			slog.String("url", t.logURL(x.req)), slog.Int("status", status), slog.String("detail", reason))
 		return
 	}
 	t.cfg.logger.LogAttrs(x.req.Context(), slog.LevelInfo, "httpcache: the origin's response is not stored; the stored response stays",
-		slog.String("url", x.req.URL.String()), slog.Int("status", status), slog.String("detail", reason))
+		slog.String("url", t.logURL(x.req)), slog.Int("status", status), slog.String("detail", reason))
 }
 
 // entryToStore decides whether a response from the network is stored and

@@ -16,14 +16,15 @@ const storageErrorInterval = time.Second
 // interval.
 type storageErrorLog struct {
 	logger *slog.Logger
+	redact redactor
 
 	mu         sync.Mutex
 	last       map[string]time.Time // by operation
 	suppressed map[string]int
 }
 
-func newStorageErrorLog(logger *slog.Logger) *storageErrorLog {
-	return &storageErrorLog{logger: logger, last: make(map[string]time.Time), suppressed: make(map[string]int)}
+func newStorageErrorLog(logger *slog.Logger, redact redactor) *storageErrorLog {
+	return &storageErrorLog{logger: logger, redact: redact, last: make(map[string]time.Time), suppressed: make(map[string]int)}
 }
 
 // log reports that op failed for a cache key, unless op was reported less
@@ -42,5 +43,5 @@ func (l *storageErrorLog) log(ctx context.Context, op, key string, err error) {
 	l.suppressed[op] = 0
 	l.mu.Unlock()
 	l.logger.LogAttrs(ctx, slog.LevelWarn, "httpcache: storage "+op+" failed; the request goes on without the cache",
-		slog.String("key", key), slog.Any("error", err), slog.Int("suppressed_since_last", suppressed))
+		slog.String("key", l.redact.key(key)), slog.Any("error", l.redact.err(err)), slog.Int("suppressed_since_last", suppressed))
 }

@@ -79,7 +79,7 @@ func NewTransport(opts ...Option) (*Transport, error) {
 		partitions:    newPartitioner(cfg.credentialFields, cfg.partition, partitionSecret(&cfg)),
 		cfg:           cfg,
 		storage:       newStorageAccess(cfg.storage),
-		storageErrors: newStorageErrorLog(cfg.logger),
+		storageErrors: newStorageErrorLog(cfg.logger, redactor{params: cfg.redacted}),
 		background:    newBackground(cfg.backgroundLimit, cfg.backgroundTimeout),
 	}
 	if !cfg.coalesce.Disabled {
@@ -351,12 +351,17 @@ func (t *Transport) forwardUnsafe(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// logURL is a request's URL as logs show it (redact.go).
+func (t *Transport) logURL(req *http.Request) string {
+	return t.storageErrors.redact.url(req.URL)
+}
+
 func (t *Transport) logDecision(req *http.Request, msg string, attrs ...slog.Attr) {
 	ctx := req.Context()
 	if !t.cfg.logger.Enabled(ctx, slog.LevelDebug) {
 		return
 	}
-	attrs = append(attrs, slog.String("method", req.Method), slog.String("url", req.URL.String()))
+	attrs = append(attrs, slog.String("method", req.Method), slog.String("url", t.logURL(req)))
 	t.cfg.logger.LogAttrs(ctx, slog.LevelDebug, "httpcache: "+msg, attrs...)
 }
 
