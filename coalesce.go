@@ -224,6 +224,7 @@ func (c *coalescer) do(t *Transport, x *exchange, send step) (*http.Response, er
 		resp, fromFlight, err := c.collect(t, f, x, send)
 		if joined && fromFlight {
 			markCollapsed(resp.Header)
+			t.stats.collapsed.Add(1)
 		}
 		return resp, err
 	case <-req.Context().Done():

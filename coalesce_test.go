@@ -117,6 +117,9 @@ func TestCoalesceThousandCallers(t *testing.T) {
 	if collapsed != 999 {
 		t.Fatalf("%d responses say collapsed, want 999 (all but the first caller's)", collapsed)
 	}
+	if got := tr.Stats().Collapsed; got != 999 {
+		t.Fatalf("Stats().Collapsed = %d, want 999", got)
+	}
 	if len(headers) != 1000 {
 		t.Fatalf("1000 responses share %d header maps, want 1000 of their own", len(headers))
 	}

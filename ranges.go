@@ -94,6 +94,9 @@ func ifRangeMatches(req *http.Request, e *Entry) bool {
 // satisfied, or the whole response when If-Range does not name it.
 func (t *Transport) serveRange(x *exchange, status CacheStatus) (*http.Response, error) {
 	resp, err := t.serveStored(x, x.stored, nil, x.decision.age, status)
+	if err == nil {
+		t.stats.countHit(status, nil)
+	}
 	if err != nil || resp.StatusCode != http.StatusOK || !ifRangeMatches(x.req, x.stored) {
 		return resp, err
 	}

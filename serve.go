@@ -135,6 +135,7 @@ func notModifiedResponse(req *http.Request, full http.Header) *http.Response {
 // gatewayTimeout answers an only-if-cached request that nothing stored can
 // satisfy (RFC 9111 §5.2.1.7).
 func (t *Transport) gatewayTimeout(req *http.Request, forward string) *http.Response {
+	t.stats.onlyIfCached504.Add(1)
 	t.logDecision(req, "only-if-cached: nothing usable stored", slog.String("fwd", forward))
 	header := http.Header{"Content-Length": {"0"}}
 	setCacheStatus(header, t.cfg.name, CacheStatus{Detail: detailOnlyIfCached})

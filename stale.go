@@ -27,6 +27,9 @@ func (t *Transport) revalidateInBackground(x *exchange, key []byte) bool {
 	idBytes := append(append(append(idBuffer[:0], key...), 0), x.stored.Variant...)
 	id, started, closed := t.background.acquire(idBytes)
 	if !started {
+		if !closed {
+			t.stats.backgroundSkipped.Add(1)
+		}
 		return !closed
 	}
 	if t.backoff.active() {
@@ -43,6 +46,7 @@ func (t *Transport) revalidateInBackground(x *exchange, key []byte) bool {
 	background.forward = ForwardStale
 	background.staleFallback = false
 	t.logDecision(x.req, "revalidate in background")
+	t.stats.backgroundStarted.Add(1)
 	t.background.run(id, x.req.Context(), func(ctx context.Context) {
 		background.req = background.req.WithContext(ctx)
 		t.finishBackgroundRevalidation(background)
@@ -63,6 +67,7 @@ func (t *Transport) finishBackgroundRevalidation(x *exchange) {
 		}
 	}
 	if err != nil {
+		t.stats.backgroundFailed.Add(1)
 		t.cfg.logger.LogAttrs(x.req.Context(), slog.LevelWarn, "httpcache: background revalidation failed; the stale response stays",
 			slog.String("url", t.logURL(x.req)), slog.Any("error", t.storageErrors.redact.err(err)))
 	}
@@ -117,5 +122,6 @@ func (t *Transport) serveStaleOnError(x *exchange, resp *http.Response, err erro
 	if resp != nil {
 		discard(resp.Body)
 	}
+	t.stats.staleOnError.Add(1)
 	return stepResult{resp: stale, source: fromStorageOnError}, true
 }

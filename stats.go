@@ -2,13 +2,16 @@ package httpcache
 
 import (
 	"maps"
+	"net/http"
 	"sync"
 	"sync/atomic"
 )
 
-// Stats is a snapshot of what a Transport did with the responses it saw
-// (Transport.Stats). Counters only grow.
+// Stats is a snapshot of what a Transport did (Transport.Stats). Counters
+// only grow; the queue figures are as they are at the snapshot.
 type Stats struct {
+	// Requests counts the requests the Transport answered, by outcome.
+	Requests RequestCounts
 	// Stored counts responses stored: their bodies arrived whole.
 	Stored int64
 	// NotStored counts responses not stored, by reason: the Cache-Status
@@ -17,29 +20,100 @@ type Stats struct {
 	// after all, "body-closed-early", "body-too-large" or
 	// "body-read-error".
 	NotStored map[string]int64
+	// Collapsed counts callers that shared another's request to the origin.
+	Collapsed int64
+	// Background revalidations (stale-while-revalidate): started, failed,
+	// and not started because one ran already or the limit was reached.
+	BackgroundStarted, BackgroundFailed, BackgroundSkipped int64
+	// StorageErrors counts failed storage calls by operation ("get",
+	// "set", "delete", "delete url", "open body").
+	StorageErrors map[string]int64
+	// QueuedWrites and QueuedBytes are the entries waiting to be written
+	// behind the requests.
+	QueuedWrites, QueuedBytes int64
+	// BytesServed counts body bytes served from storage on hits.
+	BytesServed int64
+}
+
+// RequestCounts are requests by what the cache did.
+type RequestCounts struct {
+	FreshHits, StaleHits   int64 // served from storage; stale ones while revalidated in the background
+	Misses, VaryMisses     int64 // nothing stored, or nothing for the request's Vary fields
+	Revalidated304         int64 // validated by the origin
+	Revalidated            int64 // revalidated and replaced by the origin's full response
+	StaleOnError           int64 // served stale because the origin failed (RFC 5861 §4)
+	Backoff                int64 // answered without the origin, which asked to wait (Retry-After)
+	Bypassed, OtherMethods int64 // not for the cache, or not GET or HEAD
+	OnlyIfCached504        int64 // only-if-cached with nothing usable stored
 }
 
 // stats are a Transport's counters.
 type stats struct {
-	stored atomic.Int64
+	freshHits, staleHits, misses, varyMisses, revalidated304, revalidated     atomic.Int64
+	staleOnError, backoff, bypassed, otherMethods, onlyIfCached504, collapsed atomic.Int64
+	backgroundStarted, backgroundFailed, backgroundSkipped, bytesServed       atomic.Int64
+	stored                                                                    atomic.Int64
 
-	mu        sync.Mutex
-	notStored map[string]int64
+	mu            sync.Mutex
+	notStored     map[string]int64
+	storageErrors map[string]int64
 }
 
-func (s *stats) countNotStored(reason string) {
-	s.mu.Lock()
-	if s.notStored == nil {
-		s.notStored = make(map[string]int64)
+func countInto(m *map[string]int64, mu *sync.Mutex, name string) {
+	mu.Lock()
+	if *m == nil {
+		*m = make(map[string]int64)
 	}
-	s.notStored[reason]++
-	s.mu.Unlock()
+	(*m)[name]++
+	mu.Unlock()
+}
+
+func (s *stats) countNotStored(reason string) { countInto(&s.notStored, &s.mu, reason) }
+
+func (s *stats) countStorageError(op string) { countInto(&s.storageErrors, &s.mu, op) }
+
+// countHit counts a response served from storage without the origin.
+func (s *stats) countHit(status CacheStatus, resp *http.Response) {
+	if status.Forward == ForwardStale {
+		s.staleHits.Add(1)
+	} else {
+		s.freshHits.Add(1)
+	}
+	if resp != nil && resp.ContentLength > 0 && resp.Body != http.NoBody {
+		s.bytesServed.Add(resp.ContentLength)
+	}
+}
+
+// countForward counts a request going to the origin by why it goes.
+func (s *stats) countForward(forward string) {
+	switch forward {
+	case ForwardURIMiss:
+		s.misses.Add(1)
+	case ForwardVaryMiss:
+		s.varyMisses.Add(1)
+	}
 }
 
 func (s *stats) snapshot() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Stored: s.stored.Load(), NotStored: maps.Clone(s.notStored)}
+	return Stats{
+		Requests: RequestCounts{
+			FreshHits: s.freshHits.Load(), StaleHits: s.staleHits.Load(),
+			Misses: s.misses.Load(), VaryMisses: s.varyMisses.Load(),
+			Revalidated304: s.revalidated304.Load(), Revalidated: s.revalidated.Load(),
+			StaleOnError: s.staleOnError.Load(), Backoff: s.backoff.Load(),
+			Bypassed: s.bypassed.Load(), OtherMethods: s.otherMethods.Load(), OnlyIfCached504: s.onlyIfCached504.Load(),
+		},
+		Stored:            s.stored.Load(),
+		NotStored:         maps.Clone(s.notStored),
+		Collapsed:         s.collapsed.Load(),
+		BackgroundStarted: s.backgroundStarted.Load(),
+		BackgroundFailed:  s.backgroundFailed.Load(),
+		BackgroundSkipped: s.backgroundSkipped.Load(),
+		StorageErrors:     maps.Clone(s.storageErrors),
+		BytesServed:       s.bytesServed.Load(),
+	}
 }
 
 // Stats returns a snapshot of the Transport's counters.
@@ -47,5 +121,9 @@ func (t *Transport) Stats() Stats {
 	if t.check() != nil {
 		return Stats{}
 	}
-	return t.stats.snapshot()
+	s := t.stats.snapshot()
+	if t.writes != nil {
+		s.QueuedWrites, s.QueuedBytes = t.writes.queued()
+	}
+	return s
 }

@@ -93,6 +93,7 @@ func (t *Transport) revalidate(x *exchange) (stepResult, error) {
 		return stepResult{}, err
 	}
 	if resp.StatusCode != http.StatusNotModified {
+		t.stats.revalidated.Add(1)
 		return t.receive(x, resp, requestTime), nil
 	}
 	responseTime := t.cfg.now()
@@ -100,6 +101,7 @@ func (t *Transport) revalidate(x *exchange) (stepResult, error) {
 	if !notModifiedMatches(resp.Header, x.stored) {
 		return t.fetchUnconditionally(x, outreq)
 	}
+	t.stats.revalidated304.Add(1)
 	updated := freshened(x.stored, resp.Header, requestTime, responseTime)
 	d := t.storeFreshened(x, updated, responseTime)
 	status := CacheStatus{Forward: x.forward, ForwardStatus: http.StatusNotModified, TTL: d.ttl(), HasTTL: true}

@@ -17,20 +17,22 @@ const storageErrorInterval = time.Second
 type storageErrorLog struct {
 	logger *slog.Logger
 	redact redactor
+	count  func(op string) // counts every error, reported or not
 
 	mu         sync.Mutex
 	last       map[string]time.Time // by operation
 	suppressed map[string]int
 }
 
-func newStorageErrorLog(logger *slog.Logger, redact redactor) *storageErrorLog {
-	return &storageErrorLog{logger: logger, redact: redact, last: make(map[string]time.Time), suppressed: make(map[string]int)}
+func newStorageErrorLog(logger *slog.Logger, redact redactor, count func(op string)) *storageErrorLog {
+	return &storageErrorLog{logger: logger, redact: redact, count: count, last: make(map[string]time.Time), suppressed: make(map[string]int)}
 }
 
 // log reports that op failed for a cache key, unless op was reported less
 // than an interval ago; then it is counted, and the count goes with the
 // next report.
 func (l *storageErrorLog) log(ctx context.Context, op, key string, err error) {
+	l.count(op)
 	now := time.Now()
 	l.mu.Lock()
 	if now.Sub(l.last[op]) < storageErrorInterval {

@@ -79,9 +79,9 @@ func NewTransport(opts ...Option) (*Transport, error) {
 		partitions:    newPartitioner(cfg.credentialFields, cfg.partition, partitionSecret(&cfg)),
 		cfg:           cfg,
 		storage:       newStorageAccess(cfg.storage),
-		storageErrors: newStorageErrorLog(cfg.logger, redactor{params: cfg.redacted}),
 		background:    newBackground(cfg.backgroundLimit, cfg.backgroundTimeout),
 	}
+	t.storageErrors = newStorageErrorLog(cfg.logger, redactor{params: cfg.redacted}, t.stats.countStorageError)
 	if !cfg.coalesce.Disabled {
 		t.coalescer = newCoalescer(&t.cfg)
 	}
@@ -248,6 +248,7 @@ func (t *Transport) serveHit(x *exchange, key []byte, status CacheStatus) (*http
 		x.forward = ForwardURIMiss
 		return t.fromOrigin(x, key, (*Transport).fetchAfterUnreadableBody)
 	}
+	t.stats.countHit(status, resp)
 	return resp, err
 }
 
@@ -259,9 +260,11 @@ func (t *Transport) fromOrigin(x *exchange, key []byte, send step) (*http.Respon
 	}
 	if t.backoff.active() {
 		if st, held := t.backoff.holds(backoffScope(x), t.cfg.now()); held {
+			t.stats.backoff.Add(1)
 			return t.serveDuringBackoff(x, st), nil
 		}
 	}
+	t.stats.countForward(x.forward)
 	x.key = string(key)
 	return t.network(x, send)
 }
@@ -327,6 +330,11 @@ func (t *Transport) factsWithRule(e *Entry, rule *compiledRule) *responseFacts {
 // forward sends a request the cache does not handle and marks the response.
 func (t *Transport) forward(req *http.Request, status CacheStatus) (*http.Response, error) {
 	t.logDecision(req, "forward", slog.String("fwd", status.Forward))
+	if status.Forward == ForwardBypass {
+		t.stats.bypassed.Add(1)
+	} else {
+		t.stats.otherMethods.Add(1)
+	}
 	resp, err := t.cfg.upstream.RoundTrip(req)
 	if err != nil {
 		return nil, err

@@ -192,3 +192,15 @@ func (w *writeBehind) close(timeout time.Duration) (dropped int) {
 	}
 	return dropped
 }
+
+// queued returns the writes waiting and their bytes (Stats).
+func (w *writeBehind) queued() (writes, bytes int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, p := range w.queue {
+		if !p.cancelled {
+			writes++
+		}
+	}
+	return writes, w.pendingBytes
+}
