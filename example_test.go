@@ -128,3 +128,38 @@ func ExampleWithCoalescing() {
 	defer cache.Close()
 	_ = &http.Client{Transport: cache}
 }
+
+// Stats and a response hook tell what the cache did, for dashboards and
+// traces.
+func ExampleTransport_Stats() {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		fmt.Fprint(w, "hello")
+	}))
+	defer origin.Close()
+	upstream := &http.Transport{}
+	defer upstream.CloseIdleConnections()
+
+	outcomes := map[bool]int{} // hit or not, as a metrics library would count it
+	cache := httpcache.New(
+		httpcache.WithTransport(upstream),
+		httpcache.WithSynchronousWrites(true),
+		httpcache.WithResponseHook(func(e httpcache.ResponseEvent) { outcomes[e.Cache.Hit]++ }),
+	)
+	defer cache.Close()
+	client := &http.Client{Transport: cache}
+	for range 3 {
+		resp, err := client.Get(origin.URL + "/greeting")
+		if err != nil {
+			panic(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	s := cache.Stats()
+	fmt.Println("misses:", s.Requests.Misses, "hits:", s.Requests.FreshHits, "stored:", s.Stored)
+	fmt.Println("hook saw hits:", outcomes[true], "others:", outcomes[false])
+	// Output:
+	// misses: 1 hits: 2 stored: 1
+	// hook saw hits: 2 others: 1
+}

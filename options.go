@@ -38,6 +38,7 @@ type config struct {
 	storage        Storage
 	shared         bool
 	logger         *slog.Logger
+	responseHook   func(ResponseEvent)
 	now            func() time.Time
 	name           string
 	maxBodyBytes   int64

@@ -172,6 +172,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := t.check(); err != nil {
 		return nil, err
 	}
+	if t.cfg.responseHook != nil {
+		return t.roundTripReported(req)
+	}
+	return t.roundTrip(req)
+}
+
+// roundTrip is RoundTrip on a Transport that was made.
+func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 	if req == nil || req.URL == nil {
 		return nil, errors.New("httpcache: RoundTrip: the request has no URL")
 	}
