@@ -28,6 +28,10 @@ type capturingBody struct {
 	// draining: Close reads the rest; drainLeft is what it may still read.
 	draining  bool
 	drainLeft int64
+	// reading counts Reads of the body under way. Reads that overlap (a
+	// caller's Read racing Close's drain) may append their bytes out of
+	// stream order, so the copy is abandoned.
+	reading int
 }
 
 // initialCaptureBytes is the copy's first capacity: a body's copy grows
@@ -85,9 +89,17 @@ func (c *capturingBody) grow(n int) {
 }
 
 func (c *capturingBody) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	if c.reading++; c.reading > 1 && !c.finished {
+		c.abandonFor(abandonedClosedEarly)
+	}
+	c.mu.Unlock()
 	n, err := c.body.Read(p)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.reading--; c.reading > 0 && !c.finished {
+		c.abandonFor(abandonedClosedEarly) // another Read began meanwhile
+	}
 	if c.finished {
 		return n, err
 	}
