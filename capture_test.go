@@ -61,4 +61,3 @@ func TestCaptureOverlappingReadsStoreNothingOutOfOrder(t *testing.T) {
 		t.Fatalf("stored body %q, the stream was %q", stored, "AAAABBBBCCCC")
 	}
 }
-
