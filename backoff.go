@@ -82,12 +82,20 @@ type backoff struct {
 
 // backoffState is one origin and partition backing off.
 type backoffState struct {
-	until   time.Time
-	status  int
-	header  http.Header
-	body    []byte
-	probing bool // a request is at the origin, the time being up
+	until  time.Time
+	status int
+	header http.Header
+	// body is the answer's body, once its caller has read it to its end
+	// (replayBody); nil before, and for a body past maxReplayedBody.
+	body atomic.Pointer[[]byte]
+	// probing: a request is at the origin, the time being up, until
+	// probeDeadline; past it (a probe that hung or panicked) another may go.
+	probing       bool
+	probeDeadline time.Time
 }
+
+// backoffProbeTimeout bounds how long a probe holds the others back.
+const backoffProbeTimeout = 30 * time.Second
 
 func newBackoff(opts BackoffOptions) *backoff {
 	if opts.Disabled {
@@ -119,10 +127,10 @@ func (b *backoff) holds(scope string, now time.Time) (*backoffState, bool) {
 	switch {
 	case st == nil:
 		return nil, false
-	case now.Before(st.until) || st.probing:
+	case now.Before(st.until) || (st.probing && now.Before(st.probeDeadline)):
 		return st, true
 	}
-	st.probing = true // this caller probes
+	st.probing, st.probeDeadline = true, now.Add(backoffProbeTimeout) // this caller probes
 	return nil, false
 }
 
@@ -169,7 +177,7 @@ func (b *backoff) observe(scope string, resp *http.Response, now time.Time) {
 	st := &backoffState{until: now.Add(min(wait, b.max)), status: resp.StatusCode, header: resp.Header.Clone()}
 	removeHopByHop(st.header)
 	delete(st.header, "Cache-Status")
-	st.body = keepSmallBody(resp)
+	keepSmallBody(resp, st)
 	b.scopes[scope] = st
 }
 
@@ -192,22 +200,50 @@ func retryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-// keepSmallBody reads up to maxReplayedBody of resp's body for replay,
-// and gives resp a body that reads the same bytes, then the rest.
-func keepSmallBody(resp *http.Response) []byte {
+// keepSmallBody gives resp a body that keeps, for replay in st, what the
+// caller reads of it when that is the whole body, up to maxReplayedBody.
+// Nothing is read ahead of the caller: a slow body delays only its own
+// reader.
+func keepSmallBody(resp *http.Response, st *backoffState) {
 	if resp.Body == nil || resp.Body == http.NoBody {
-		return nil
+		return
 	}
-	head, err := io.ReadAll(io.LimitReader(resp.Body, maxReplayedBody+1))
-	rest := resp.Body
-	resp.Body = struct {
-		io.Reader
-		io.Closer
-	}{io.MultiReader(bytes.NewReader(head), rest), rest}
-	if err != nil || len(head) > maxReplayedBody {
-		return nil
+	resp.Body = &replayBody{ReadCloser: resp.Body, state: st}
+}
+
+// replayBody is an answer's body that, read to its end, stores a copy in
+// its backoffState.
+type replayBody struct {
+	io.ReadCloser
+	state *backoffState
+	buf   []byte
+	done  bool // stored, or too large to keep
+}
+
+func (r *replayBody) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if r.done {
+		return n, err
 	}
-	return head
+	if len(r.buf)+n > maxReplayedBody {
+		r.done, r.buf = true, nil
+		return n, err
+	}
+	r.buf = append(r.buf, p[:n]...)
+	if err == io.EOF {
+		body := r.buf
+		r.state.body.Store(&body)
+		r.done, r.buf = true, nil
+	}
+	return n, err
+}
+
+// replayedBody is the body a replay of st sends.
+func (st *backoffState) replayedBody() []byte {
+	if body := st.body.Load(); body != nil {
+		return *body
+	}
+	return nil
 }
 
 // replay makes the origin's last answer again, with Retry-After counting
@@ -216,13 +252,14 @@ func (t *Transport) replay(x *exchange, st *backoffState, now time.Time) *http.R
 	header := st.header.Clone()
 	remaining := max(st.until.Sub(now), 0)
 	header.Set("Retry-After", strconv.FormatInt(int64((remaining+time.Second-1)/time.Second), 10))
-	header.Set("Content-Length", strconv.Itoa(len(st.body)))
+	body := st.replayedBody()
+	header.Set("Content-Length", strconv.Itoa(len(body)))
 	setCacheStatus(header, t.cfg.name, CacheStatus{Forward: x.forward, Detail: detailRetryAfter})
 	t.logDecision(x.req, "backing off: the origin's last answer again", slog.Int("status", st.status))
 	resp := storedResponse(x.req, st.status, header)
-	resp.ContentLength = int64(len(st.body))
-	if len(st.body) > 0 {
-		resp.Body = io.NopCloser(bytes.NewReader(st.body))
+	resp.ContentLength = int64(len(body))
+	if len(body) > 0 {
+		resp.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	return &resp
 }
