@@ -121,6 +121,16 @@ func (f *failedDeletes) retry(t *Transport) {
 	defer close(f.done)
 	ticker := time.NewTicker(failedDeleteRetry)
 	defer ticker.Stop()
+	// close ends a pass at once, and the storage call under way.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-f.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	for {
 		select {
 		case <-ticker.C:
@@ -136,12 +146,18 @@ func (f *failedDeletes) retry(t *Transport) {
 		keys, urls := mapKeys(f.keys), mapKeys(f.urls)
 		f.mu.Unlock()
 		for _, key := range keys {
-			if t.deleteAt(context.Background(), key) == nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if t.deleteAt(ctx, key) == nil {
 				f.confirm(key, false)
 			}
 		}
 		for _, url := range urls {
-			if t.deleteURLAt(context.Background(), url) == nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if t.deleteURLAt(ctx, url) == nil {
 				f.confirm(url, true)
 			}
 		}

@@ -200,6 +200,9 @@ func (t *Transport) store(x *exchange, entry *Entry, ttl time.Duration) {
 	detached := context.WithoutCancel(ctx)
 	if !t.writes.write(key, entry, entrySize(entry), func() { t.storeIn(detached, behind, key, entry, ttl) }) {
 		t.storageErrors.log(ctx, "set", key, errWriteQueueFull)
+		// What the store holds under key is older than this response:
+		// hidden from reads and deleted, as a failed delete is.
+		t.failedDeletes.remember(t, key, false, t.cfg.now())
 	}
 }
 

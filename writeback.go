@@ -41,6 +41,7 @@ type writeBehind struct {
 	writing      *pendingWrite // the write running, if any
 	running      bool          // the goroutine runs
 	closed       bool
+	dropped      int        // by close, once its timeout passed
 	changed      *sync.Cond // a write ended, or the queue emptied
 }
 
@@ -61,12 +62,15 @@ func newWriteBehind() *writeBehind {
 
 // write queues work, which stores entry (of size bytes) under key. After
 // close it runs at once. It reports false when the write was dropped
-// because the queue is full.
+// because the queue is full: the caller must then hide what the store
+// holds under key, which is older.
 func (w *writeBehind) write(key string, entry *Entry, size int64, work func()) bool {
 	w.mu.Lock()
 	if w.closed {
+		// Run at once, but after any write of the key still queued or
+		// under way, which it supersedes, as a delete does.
 		w.mu.Unlock()
-		work()
+		w.delete(func(k string) bool { return k == key }, work)
 		return true
 	}
 	if w.pendingBytes+size > w.limit {
@@ -109,8 +113,12 @@ func (w *writeBehind) pendingEntries(key []byte) []*Entry {
 func (w *writeBehind) delete(matches func(key string) bool, work func()) {
 	w.mu.Lock()
 	w.cancelLocked(matches)
-	for w.writing != nil && matches(w.writing.key) {
-		w.changed.Wait()
+	// Only the write under way now can land after the delete; writes of
+	// the keys queued later come after it, and are not waited for.
+	if inFlight := w.writing; inFlight != nil && matches(inFlight.key) {
+		for w.writing == inFlight {
+			w.changed.Wait()
+		}
 	}
 	w.mu.Unlock()
 	work()
@@ -182,7 +190,7 @@ func (w *writeBehind) close(timeout time.Duration) (dropped int) {
 	w.closed = true
 	timer := time.AfterFunc(timeout, func() {
 		w.mu.Lock()
-		dropped = w.cancelLocked(func(string) bool { return true })
+		w.dropped += w.cancelLocked(func(string) bool { return true })
 		w.changed.Broadcast()
 		w.mu.Unlock()
 	})
@@ -190,7 +198,7 @@ func (w *writeBehind) close(timeout time.Duration) (dropped int) {
 	for w.running {
 		w.changed.Wait()
 	}
-	return dropped
+	return w.dropped
 }
 
 // queued returns the writes waiting and their bytes (Stats).
