@@ -388,6 +388,12 @@ func (c *coalescer) leave(f *flight) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	f.waiters--
+	if f.waiters == 1 && f.timeout != nil {
+		// Alone again, the caller keeps its own context: the shared
+		// request's deadline goes, and a new joiner arms it afresh.
+		f.timeout.Stop()
+		f.timeout = nil
+	}
 	if f.waiters > 0 {
 		return
 	}

@@ -482,3 +482,59 @@ func TestCallerAloneKeepsItsContext(t *testing.T) {
 		t.Fatalf("reading went on for %v after the caller cancelled", waited)
 	}
 }
+
+// A caller that joins a shared request and leaves arms the shared timeout;
+// the first caller, alone again, must keep its own context and not be cut
+// off at a deadline it never set. (Found by review.)
+func TestCoalesceTimeoutDisarmedWhenAloneAgain(t *testing.T) {
+	release := make(chan struct{})
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "slow page")
+	}))
+	defer origin.Close()
+	defer close(release)
+	upstream := &http.Transport{}
+	defer upstream.CloseIdleConnections()
+	const timeout = 50 * time.Millisecond
+	tr := New(WithTransport(upstream), WithCoalescing(CoalesceOptions{Timeout: timeout}))
+	defer tr.Close()
+	client := &http.Client{Transport: tr}
+	get := func(ctx context.Context) (string, error) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", origin.URL+"/p", nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return string(body), err
+	}
+	ctxA, cancelA := context.WithCancel(context.Background())
+	defer cancelA()
+	type result struct {
+		body string
+		err  error
+	}
+	a := make(chan result, 1)
+	go func() { body, err := get(ctxA); a <- result{body, err} }()
+	for tr.coalescedWaiters() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	ctxB, cancelB := context.WithCancel(context.Background())
+	b := make(chan error, 1)
+	go func() { _, err := get(ctxB); b <- err }()
+	for tr.coalescedWaiters() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	cancelB()
+	if err := <-b; err == nil {
+		t.Fatal("B, cancelled, got no error")
+	}
+	time.Sleep(4 * timeout) // past the shared deadline B armed
+	release <- struct{}{}
+	if r := <-a; r.err != nil || r.body != "slow page" {
+		t.Fatalf("A, alone again after B left: %q, %v", r.body, r.err)
+	}
+}
