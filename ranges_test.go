@@ -2,6 +2,7 @@ package httpcache
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"testing"
 )
@@ -70,4 +71,15 @@ func TestRangesFromStoredResponses(t *testing.T) {
 		t.Fatalf("the stored response after the ranges: %d %q", got.status, got.body)
 	}
 	h.wantOriginRequests(1)
+}
+
+// only-if-cached forbids the network (RFC 9111 §5.2.1.7), for a Range
+// request with nothing stored as for any other. (Found by review.)
+func TestRangeOnlyIfCachedNeverGoesToOrigin(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "page") })
+	got := h.get("/r", "Range", "bytes=0-1", "Cache-Control", "only-if-cached")
+	if got.status != http.StatusGatewayTimeout {
+		t.Errorf("status %d, want 504", got.status)
+	}
+	h.wantOriginRequests(0)
 }

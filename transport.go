@@ -210,7 +210,7 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 	key := x.appendKey(keyBuffer[:0])
 	stored, varyMiss := x.selectVariant(t.load(req.Context(), key))
 	if x.request.hasRange && (stored == nil || req.Method != http.MethodGet) {
-		return t.forward(req, CacheStatus{Forward: ForwardBypass}) // nothing to take a range from
+		return t.forwardRange(&x, ForwardURIMiss) // nothing to take a range from
 	}
 	if stored == nil {
 		x.forward = ForwardURIMiss
@@ -226,7 +226,7 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 		if _, checked := stored.Body.(BytesBody); x.decision.action != actionServe || stored.StatusCode != http.StatusOK || !checked {
 			// A range of what the origin has now. A body streamed from a
 			// file is checked as it ends, which a range may not reach.
-			return t.forward(req, CacheStatus{Forward: ForwardBypass})
+			return t.forwardRange(&x, ForwardStale)
 		}
 		return t.serveRange(&x, CacheStatus{Hit: true, TTL: x.decision.ttl(), HasTTL: true})
 	}
@@ -333,6 +333,16 @@ func (t *Transport) factsWithRule(e *Entry, rule *compiledRule) *responseFacts {
 		e.ruled.Store(amended)
 	}
 	return amended
+}
+
+// forwardRange sends a Range request the cache cannot answer from what
+// it stores, unless only-if-cached forbids it (RFC 9111 §5.2.1.7): then
+// the answer is a 504, as forward would give for the whole response.
+func (t *Transport) forwardRange(x *exchange, forward string) (*http.Response, error) {
+	if x.request.directives.onlyIfCached {
+		return t.gatewayTimeout(x.req, forward), nil
+	}
+	return t.forward(x.req, CacheStatus{Forward: ForwardBypass})
 }
 
 // forward sends a request the cache does not handle and marks the response.
