@@ -34,6 +34,9 @@ type exchange struct {
 	// a NUL byte and the fingerprint naming its partition (partition.go);
 	// empty for a request without credentials.
 	keySuffix string
+	// keying is how the query enters the key (query_keying.go); nil keeps
+	// it as sent.
+	keying *queryKeying
 
 	// key is the storage key (appendKey). It is set when the exchange
 	// leaves RoundTrip for the network: a hit looks its key up in a buffer
@@ -72,12 +75,13 @@ func (t *Transport) readExchange(x *exchange, req *http.Request) {
 		x.request.directives.maxStale = deltaSeconds{present: true, seconds: min(int64(x.options.MaxStale/time.Second), maxDeltaSeconds)}
 	}
 	x.keySuffix = t.partitions.keySuffix(req, &x.request)
+	x.keying = t.keyingFor(wireHost(req), req.URL.Path)
 }
 
 // appendKey appends x's storage key to b: the URL part, as net/http sends
 // the request, then, in a partition, a NUL byte and its fingerprint.
 func (x *exchange) appendKey(b []byte) []byte {
-	b = appendURLKey(b, x.req.URL.Scheme, wireHost(x.req), x.req.URL)
+	b = appendURLKey(b, x.req.URL.Scheme, wireHost(x.req), x.req.URL, x.keying)
 	return append(b, x.keySuffix...)
 }
 

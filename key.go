@@ -39,15 +39,15 @@ func KeyPartition(key string) string {
 // cacheKey returns the URL part of the key of a request for u, sent with
 // u.Host as its Host.
 func cacheKey(u *url.URL) string {
-	return string(appendURLKey(nil, u.Scheme, u.Host, u))
+	return string(appendURLKey(nil, u.Scheme, u.Host, u, nil))
 }
 
 // appendURLKey appends to b the URL part of a key: scheme, host (case and
 // default port normalised: RFC 9110 §4.2.3) and the request target as
 // net/http writes it (url.URL.RequestURI: the opaque form, or the escaped
-// path, and the query). It builds in the caller's buffer, so that a hit can
+// path, and the query, as keying says: nil keeps it as sent). It builds in the caller's buffer, so that a hit can
 // keep it on the stack.
-func appendURLKey(b []byte, scheme, host string, u *url.URL) []byte {
+func appendURLKey(b []byte, scheme, host string, u *url.URL, keying *queryKeying) []byte {
 	scheme = lowerASCII(scheme)
 	host = normalizeHost(scheme, host)
 	b = append(b, scheme...)
@@ -72,7 +72,10 @@ func appendURLKey(b []byte, scheme, host string, u *url.URL) []byte {
 		}
 		b = append(b, path...)
 	}
-	if u.RawQuery != "" || u.ForceQuery {
+	switch {
+	case !keying.exact() && u.RawQuery != "":
+		return keying.appendQuery(b, u.RawQuery)
+	case u.RawQuery != "" || u.ForceQuery:
 		b = append(b, '?')
 		b = append(b, u.RawQuery...)
 	}

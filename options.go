@@ -45,6 +45,8 @@ type config struct {
 	storageTimeout time.Duration
 	policy         policy
 	rules          ruleSet
+	queryKeying    queryKeying
+	ruleKeying     bool // a rule sets IgnoredQueryParams
 
 	backgroundLimit   int
 	backgroundTimeout time.Duration

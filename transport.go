@@ -73,6 +73,9 @@ func NewTransport(opts ...Option) (*Transport, error) {
 	if err := cfg.coalesce.checkIgnored(cfg.credentialFields); err != nil {
 		return nil, fmt.Errorf("httpcache: %w", err)
 	}
+	if err := settleQueryKeying(&cfg); err != nil {
+		return nil, fmt.Errorf("httpcache: %w", err)
+	}
 	t := &Transport{
 		failedDeletes: newFailedDeletes(),
 		backoff:       newBackoff(cfg.backoff),
@@ -151,7 +154,7 @@ func (t *Transport) Invalidate(ctx context.Context, rawURL string) error {
 	if !u.IsAbs() {
 		return fmt.Errorf("httpcache: Invalidate: %q is not an absolute URL", rawURL)
 	}
-	return t.deleteURL(ctx, cacheKey(u))
+	return t.deleteURL(ctx, t.urlKey(u))
 }
 
 // errNotMade is returned by a Transport that New or NewTransport did not
@@ -371,7 +374,7 @@ func (t *Transport) forwardUnsafe(req *http.Request) (*http.Response, error) {
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 400 {
 		for _, u := range invalidatedURLs(effectiveURL(req), resp.Header) {
-			t.removeURL(req, cacheKey(u))
+			t.removeURL(req, t.urlKey(u))
 		}
 	}
 	return resp, nil

@@ -91,6 +91,14 @@ type Rule struct {
 	// origin, and nothing is read from or written to storage. With
 	// Statuses, matching responses are not stored.
 	Bypass bool
+
+	// IgnoredQueryParams leaves these query parameters out of the storage
+	// keys of requests the rule's Pattern matches (whatever its Methods
+	// and Statuses, which a key cannot depend on), on top of
+	// WithIgnoredQueryParams: globs such as "utm_*" or "_". See
+	// WithIgnoredQueryParams for the risk. The first rule whose Pattern
+	// matches and that sets IgnoredQueryParams decides.
+	IgnoredQueryParams []string
 }
 
 // WithRules sets the rules applied to responses, in order: the first rule
@@ -118,7 +126,8 @@ type compiledRule struct {
 	index       int    // its place in the configured list; perRequestRule for a RequestOptions.TTL
 	host        string // lower-case glob; "" matches any host
 	hostHasPort bool
-	path        string // glob; "" matches any path
+	path        string       // glob; "" matches any path
+	keying      *queryKeying // with IgnoredQueryParams: the Transport's keying and the rule's
 }
 
 // ruleSet is the configured rules, in order.
@@ -177,6 +186,9 @@ func compileRule(index int, r Rule) (*compiledRule, error) {
 			}
 		}
 	}
+	if err := checkIgnorableParams(r.IgnoredQueryParams); err != nil {
+		return nil, fmt.Errorf("IgnoredQueryParams: %w", err)
+	}
 	switch {
 	case r.TTL < 0 || r.StaleWhileRevalidate < 0 || r.StaleIfError < 0:
 		return nil, errors.New("durations must not be negative")
@@ -212,6 +224,11 @@ func (r *compiledRule) matches(method, host, path string, status int) bool {
 	if len(r.Methods) > 0 && !slices.Contains(r.Methods, method) {
 		return false
 	}
+	return r.matchesTarget(host, path)
+}
+
+// matchesTarget reports whether the rule's Pattern matches path on host.
+func (r *compiledRule) matchesTarget(host, path string) bool {
 	if r.host != "" {
 		if !r.hostHasPort {
 			host = (&url.URL{Host: host}).Hostname()
@@ -260,6 +277,17 @@ func (s ruleSet) bypasses(method, host, path string) bool {
 		}
 	}
 	return false
+}
+
+// keyingFor returns the query keying of the first rule whose Pattern
+// matches path on host and that sets IgnoredQueryParams, or nil.
+func (s ruleSet) keyingFor(host, path string) *queryKeying {
+	for _, r := range s {
+		if r.keying != nil && r.matchesTarget(host, path) {
+			return r.keying
+		}
+	}
+	return nil
 }
 
 // globMatch reports whether s matches pattern, in which "*" matches any run
