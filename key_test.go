@@ -48,7 +48,7 @@ func TestCacheKeyPathIsEscapedPath(t *testing.T) {
 
 func TestRequestVariant(t *testing.T) {
 	req := func(pairs ...string) *http.Request {
-		return &http.Request{Header: header(pairs...)}
+		return &http.Request{Header: header(pairs...), URL: &url.URL{Scheme: "https", Host: "h", Path: "/"}}
 	}
 	tests := []struct {
 		name    string
@@ -70,7 +70,7 @@ func TestRequestVariant(t *testing.T) {
 		{name: "shared cache: credentials count too", a: req("Authorization", "a"), b: req("Authorization", "b"), same: false},
 		{name: "an API key counts", a: req("X-Api-Key", "a"), b: req("X-Api-Key", "b"), private: true, same: false},
 		{name: "an API key differs from none", a: req("X-Api-Key", "a"), b: req(), same: false},
-		{name: "a credential under a lower-case map key counts", a: req(), b: &http.Request{Header: http.Header{"authorization": {"a"}}}, same: false},
+		{name: "a credential under a lower-case map key counts", a: req(), b: &http.Request{Header: http.Header{"authorization": {"a"}}, URL: &url.URL{Scheme: "https", Host: "h", Path: "/"}}, same: false},
 		{name: "Vary: Cookie in one partition", a: req("Cookie", "s=1"), b: req("Cookie", "s=1"), vary: []string{"cookie"}, same: true},
 		{name: "private cache: cookies count", a: req("Cookie", "session=a"), b: req("Cookie", "session=b"), private: true, same: false},
 		{name: "private cache: a cookie differs from none", a: req("Cookie", "session=a"), b: req(), private: true, same: false},

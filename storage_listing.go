@@ -1,0 +1,172 @@
+package httpcache
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Inspection and purge: a Storage that can list its keys (KeyLister) lets
+// the Transport show what it stores (Entries), remove every URL under a
+// prefix (InvalidatePrefix) and empty itself (Clear). MemoryStorage lists;
+// so does a TieredStorage whose back tier lists. Stores that cannot list
+// (DiskStorage, which names files by digest, and the Redis and gregjones
+// backends for now) make these return ErrCannotList.
+
+// KeyLister is a Storage that can list its keys.
+type KeyLister interface {
+	// Keys calls fn with each stored key whose URL part (KeyURL) starts
+	// with prefix, until fn returns false. Keys stored or deleted while it
+	// runs may or may not be seen. fn may call the Storage.
+	Keys(ctx context.Context, prefix string, fn func(key string) bool) error
+}
+
+// ErrCannotList is returned by Transport.Entries, InvalidatePrefix and
+// Clear when the Storage does not implement KeyLister.
+var ErrCannotList = errors.New("httpcache: the Storage cannot list its keys")
+
+// Keys lists the stored keys whose URL starts with prefix (KeyLister).
+func (m *MemoryStorage) Keys(ctx context.Context, prefix string, fn func(key string) bool) error {
+	m.mu.Lock()
+	keys := make([]string, 0, len(m.items))
+	for key := range m.items {
+		if strings.HasPrefix(KeyURL(key), prefix) {
+			keys = append(keys, key)
+		}
+	}
+	m.mu.Unlock()
+	slices.Sort(keys)
+	for _, key := range keys {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !fn(key) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Keys lists the keys of both tiers whose URL starts with prefix, each
+// once (KeyLister). It returns ErrCannotList when the back tier cannot
+// list.
+func (s *TieredStorage) Keys(ctx context.Context, prefix string, fn func(key string) bool) error {
+	back, ok := s.back.(KeyLister)
+	if !ok {
+		return ErrCannotList
+	}
+	seen := make(map[string]bool)
+	more := true
+	collect := func(key string) bool {
+		if !seen[key] {
+			seen[key] = true
+			more = fn(key)
+		}
+		return more
+	}
+	if err := s.front.Keys(ctx, prefix, collect); err != nil || !more {
+		return err
+	}
+	return back.Keys(ctx, prefix, collect)
+}
+
+// EntryInfo describes the entries stored under one key (Transport.Entries).
+// It holds no header, body or credential.
+type EntryInfo struct {
+	// URL is the key's URL part, with the values of redacted query
+	// parameters (WithRedactedQueryParams) replaced.
+	URL string
+	// Partitioned reports a response stored for a request with
+	// credentials, in a partition of its own; which one is not shown.
+	Partitioned bool
+	// Variants is how many responses are stored for the key (Vary).
+	Variants int
+	// Size is the bytes the variants take, as stores count them.
+	Size int64
+	// StoredAt is when the newest variant was received.
+	StoredAt time.Time
+}
+
+// Entries lists what the Storage holds under URLs that start with prefix
+// ("" for everything), at most limit keys (0 for no limit), sorted by
+// URL. It returns ErrCannotList for a Storage that cannot list.
+func (t *Transport) Entries(ctx context.Context, prefix string, limit int) ([]EntryInfo, error) {
+	if err := t.check(); err != nil {
+		return nil, err
+	}
+	lister, ok := t.cfg.storage.(KeyLister)
+	if !ok {
+		return nil, ErrCannotList
+	}
+	redact := redactor{params: t.cfg.redacted}
+	var infos []EntryInfo
+	var failure error
+	err := lister.Keys(ctx, prefix, func(key string) bool {
+		entries, err := t.cfg.storage.Get(ctx, key)
+		if err != nil {
+			failure = err
+			return false
+		}
+		entries = t.failedDeletes.filter([]byte(key), entries)
+		if len(entries) == 0 {
+			return true
+		}
+		info := EntryInfo{URL: redact.key(KeyURL(key)), Partitioned: KeyPartition(key) != "", Variants: len(entries)}
+		for _, e := range entries {
+			info.Size = addSizes(info.Size, entrySize(e))
+			if e.ResponseTime.After(info.StoredAt) {
+				info.StoredAt = e.ResponseTime
+			}
+		}
+		infos = append(infos, info)
+		return limit <= 0 || len(infos) < limit
+	})
+	if err == nil {
+		err = failure
+	}
+	slices.SortStableFunc(infos, func(a, b EntryInfo) int { return strings.Compare(a.URL, b.URL) })
+	return infos, err
+}
+
+// InvalidatePrefix removes the entries of every URL that starts with
+// prefix, in every partition, and returns how many keys it removed; the
+// prefix is compared with storage keys' URL part ("https://host/path",
+// host in lower case, without the scheme's default port), without the
+// query normalisation of WithIgnoredQueryParams. Writes still queued for
+// such URLs are dropped. It returns ErrCannotList for a Storage that
+// cannot list.
+func (t *Transport) InvalidatePrefix(ctx context.Context, prefix string) (int, error) {
+	if err := t.check(); err != nil {
+		return 0, err
+	}
+	lister, ok := t.cfg.storage.(KeyLister)
+	if !ok {
+		return 0, ErrCannotList
+	}
+	// Queued writes first, so that none lands after the listing.
+	under := func(key string) bool { return strings.HasPrefix(KeyURL(key), prefix) }
+	t.inOrder(under, func() {})
+	var keys []string
+	if err := lister.Keys(ctx, prefix, func(key string) bool { keys = append(keys, key); return true }); err != nil {
+		return 0, err
+	}
+	var errs []error
+	removed := 0
+	for _, key := range keys {
+		if err := t.delete(ctx, key); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed++
+	}
+	return removed, errors.Join(errs...)
+}
+
+// Clear removes every entry of the Storage (InvalidatePrefix of ""). Use
+// it after a deploy that changes what responses mean, or in tests.
+func (t *Transport) Clear(ctx context.Context) error {
+	_, err := t.InvalidatePrefix(ctx, "")
+	return err
+}

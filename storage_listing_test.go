@@ -1,0 +1,129 @@
+package httpcache
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func listingHarness(t *testing.T, opts ...Option) *harness {
+	return newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Vary", "Accept")
+		io.WriteString(w, "body of "+r.URL.Path)
+	}, append([]Option{WithSynchronousWrites(true)}, opts...)...)
+}
+
+func TestEntriesInvalidatePrefixAndClear(t *testing.T) {
+	stores := map[string]func() Storage{
+		"memory": func() Storage { return NewMemoryStorage(0) },
+		"tiered": func() Storage {
+			s, err := NewTieredStorage(NewMemoryStorage(0), NewMemoryStorage(0), time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+	}
+	for name, store := range stores {
+		t.Run(name, func(t *testing.T) {
+			h := listingHarness(t, WithStorage(store()))
+			ctx := context.Background()
+			h.get("/v1/a?token=s3cr3t")
+			h.get("/v1/a?token=s3cr3t", "Accept", "text/html") // a second variant
+			h.get("/v1/b", "Authorization", "Bearer alice")    // a partition
+			h.get("/v2/c")
+			all, err := h.transport.Entries(ctx, "", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(all) != 3 {
+				t.Fatalf("entries %+v", all)
+			}
+			a := all[0]
+			if !strings.HasSuffix(a.URL, "/v1/a?token=REDACTED") || a.Variants != 2 || a.Size <= 0 || a.Partitioned || !a.StoredAt.Equal(epoch) {
+				t.Fatalf("entry a %+v", a)
+			}
+			if !all[1].Partitioned || strings.Contains(all[1].URL, "alice") {
+				t.Fatalf("entry b %+v", all[1])
+			}
+			if some, _ := h.transport.Entries(ctx, "", 1); len(some) != 1 {
+				t.Fatalf("limit 1 gave %d", len(some))
+			}
+			n, err := h.transport.InvalidatePrefix(ctx, h.origin.URL+"/v1/")
+			if err != nil || n != 2 {
+				t.Fatalf("InvalidatePrefix removed %d, %v", n, err)
+			}
+			if h.get("/v1/a?token=s3cr3t").cache.Hit || h.get("/v1/b", "Authorization", "Bearer alice").cache.Hit {
+				t.Fatal("an entry under the prefix is still served")
+			}
+			if !h.get("/v2/c").cache.Hit {
+				t.Fatal("an entry outside the prefix was removed")
+			}
+			if err := h.transport.Clear(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if left, _ := h.transport.Entries(ctx, "", 0); len(left) != 0 {
+				t.Fatalf("after Clear: %+v", left)
+			}
+			if h.get("/v2/c").cache.Hit {
+				t.Fatal("served after Clear")
+			}
+		})
+	}
+}
+
+// Clear drops writes still queued behind the requests, so none lands after
+// it.
+func TestClearDropsQueuedWrites(t *testing.T) {
+	store := newFakeStorage()
+	release := make(chan struct{})
+	store.set = func(ctx context.Context, key string, e *Entry, ttl time.Duration) error {
+		<-release
+		return store.memory.Set(ctx, key, e, ttl)
+	}
+	lister := struct {
+		*fakeStorage
+		KeyLister
+	}{store, store.memory}
+	h := listingHarness(t, WithStorage(lister), WithSynchronousWrites(false))
+	h.get("/held")   // its write holds the writer
+	h.get("/queued") // queued behind it
+	cleared := make(chan error, 1)
+	go func() { cleared <- h.transport.Clear(context.Background()) }()
+	for h.transport.Stats().QueuedWrites != 0 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	if err := <-cleared; err != nil {
+		t.Fatal(err)
+	}
+	h.transport.waitForWrites()
+	if left, _ := h.transport.Entries(context.Background(), "", 0); len(left) != 0 {
+		t.Fatalf("after Clear: %+v", left)
+	}
+}
+
+func TestEntriesOnAStoreThatCannotList(t *testing.T) {
+	h := listingHarness(t, WithStorage(newFakeStorage()))
+	if _, err := h.transport.Entries(context.Background(), "", 0); !errors.Is(err, ErrCannotList) {
+		t.Fatalf("Entries: %v", err)
+	}
+	if err := h.transport.Clear(context.Background()); !errors.Is(err, ErrCannotList) {
+		t.Fatalf("Clear: %v", err)
+	}
+	back := newFakeStorage()
+	tiered, _ := NewTieredStorage(NewMemoryStorage(0), back, time.Minute)
+	h = listingHarness(t, WithStorage(tiered))
+	if _, err := h.transport.Entries(context.Background(), "", 0); !errors.Is(err, ErrCannotList) {
+		t.Fatalf("tiered over a store that cannot list: %v", err)
+	}
+	var zero Transport
+	if _, err := zero.Entries(context.Background(), "", 0); err == nil {
+		t.Fatal("a zero Transport listed")
+	}
+}
