@@ -177,6 +177,10 @@ func (b *backoff) observe(scope string, resp *http.Response, now time.Time) {
 	st := &backoffState{until: now.Add(min(wait, b.max)), status: resp.StatusCode, header: resp.Header.Clone()}
 	removeHopByHop(st.header)
 	delete(st.header, "Cache-Status")
+	// The answer is replayed to every caller of the scope, who need not
+	// be the one it was sent to: never a cookie (RFC 6265 §3).
+	delete(st.header, "Set-Cookie")
+	delete(st.header, "Set-Cookie2")
 	keepSmallBody(resp, st)
 	b.scopes[scope] = st
 }

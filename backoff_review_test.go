@@ -112,3 +112,26 @@ func TestBackoffSlow429BodyHoldsNobodyElse(t *testing.T) {
 		t.Fatal("a slow 429 body held the 429's headers or another origin's request")
 	}
 }
+
+// A back-off's answer is replayed to every caller of its scope, who need
+// not be the one it was sent to: never with the first caller's cookie.
+// (Found by review.)
+func TestBackoffReplaysNoCookie(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Set-Cookie", "session=alice-secret")
+		w.Header().Set("Retry-After", "60")
+		w.WriteHeader(http.StatusTooManyRequests)
+		io.WriteString(w, "slow down")
+	}, WithShared(true))
+	if first := h.get("/a"); first.header.Get("Set-Cookie") == "" {
+		t.Fatal("the origin's own answer lost its cookie")
+	}
+	replayed := h.get("/a")
+	if replayed.cache.Detail != detailRetryAfter || replayed.status != http.StatusTooManyRequests {
+		t.Fatalf("not a replay: %d %+v", replayed.status, replayed.cache)
+	}
+	if c := replayed.header.Values("Set-Cookie"); len(c) != 0 {
+		t.Fatalf("replayed to another caller with cookie %q", c)
+	}
+	h.wantOriginRequests(1)
+}

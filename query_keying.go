@@ -40,7 +40,8 @@ func WithIgnoredQueryParams(names ...string) Option {
 
 // WithSortedQuery sorts query parameters by name in storage keys, so that
 // "?a=1&b=2" and "?b=2&a=1" share an entry. Parameters of the same name
-// keep their order, since "?a=1&a=2" may differ from "?a=2&a=1". Use it
+// keep their order, since "?a=1&a=2" may differ from "?a=2&a=1"; names
+// are compared unescaped ("%61" is "a"). Use it
 // for APIs known not to care about parameter order.
 func WithSortedQuery(sorted bool) Option {
 	return func(c *config) error {
@@ -101,7 +102,7 @@ func (q *queryKeying) appendQuery(b []byte, raw string) []byte {
 		return b
 	}
 	if q.sorted {
-		slices.SortStableFunc(parts, func(a, b string) int { return strings.Compare(paramName(a), paramName(b)) })
+		slices.SortStableFunc(parts, func(a, b string) int { return strings.Compare(unescapedName(a), unescapedName(b)) })
 	}
 	b = append(b, '?')
 	for i, part := range parts {
@@ -115,19 +116,28 @@ func (q *queryKeying) appendQuery(b []byte, raw string) []byte {
 
 // ignores reports whether a query part ("name=value") is left out.
 func (q *queryKeying) ignores(part string) bool {
-	if len(q.ignored) == 0 || part == "" {
+	if len(q.ignored) == 0 || part == "" || strings.IndexByte(part, ';') >= 0 {
+		// Some servers split parameters on ';' too: a part holding one
+		// may hold a parameter that matters, so it is always kept.
 		return false
 	}
-	name := paramName(part)
-	if unescaped, err := url.QueryUnescape(name); err == nil {
-		name = unescaped
-	}
+	name := unescapedName(part)
 	for _, glob := range q.ignored {
 		if globMatch(glob, name) {
 			return true
 		}
 	}
 	return false
+}
+
+// unescapedName is the name of a query part as servers read it: "%61"
+// and "a" are one name, and keep their order when sorted.
+func unescapedName(part string) string {
+	name := paramName(part)
+	if unescaped, err := url.QueryUnescape(name); err == nil {
+		return unescaped
+	}
+	return name
 }
 
 // paramName is the name of a query part as sent, escaped.

@@ -10,7 +10,12 @@ import (
 // Stats is a snapshot of what a Transport did (Transport.Stats). Counters
 // only grow; the queue figures are as they are at the snapshot.
 type Stats struct {
-	// Requests counts the requests the Transport answered, by outcome.
+	// Requests counts what the Transport did for requests, by outcome.
+	// Each request counts once, with two exceptions: a stale hit whose
+	// background revalidation (stale-while-revalidate) reaches the origin
+	// also counts that revalidation's outcome; and callers that share one
+	// coalesced revalidation count once (coalesced misses count once per
+	// caller; Collapsed counts the callers that shared).
 	Requests RequestCounts
 	// Stored counts responses stored: their bodies arrived whole.
 	Stored int64
@@ -40,7 +45,7 @@ type RequestCounts struct {
 	FreshHits, StaleHits   int64 // served from storage; stale ones while revalidated in the background
 	Misses, VaryMisses     int64 // nothing stored, or nothing for the request's Vary fields
 	Revalidated304         int64 // validated by the origin
-	Revalidated            int64 // revalidated and replaced by the origin's full response
+	Revalidated            int64 // stale, and replaced by the origin's full response (no validators, HEAD, or a changed resource)
 	StaleOnError           int64 // served stale because the origin failed (RFC 5861 §4)
 	Backoff                int64 // answered without the origin, which asked to wait (Retry-After)
 	Bypassed, OtherMethods int64 // not for the cache, or not GET or HEAD

@@ -107,3 +107,20 @@ func TestStatsCountStorageErrors(t *testing.T) {
 		t.Fatal("changing a snapshot changed the Transport's counters")
 	}
 }
+
+// A stale response without validators, revalidated by a full request,
+// counts as Revalidated, not nowhere. (Found by review.)
+func TestStatsCountRevalidationWithoutValidators(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=1")
+		io.WriteString(w, "body")
+	}, WithSynchronousWrites(true))
+	h.get("/a")
+	h.clock.Advance(time.Minute)
+	h.get("/a")
+	h.clock.Advance(time.Minute)
+	h.do(http.MethodHead, "/a")
+	if s := h.transport.Stats().Requests; s.Misses != 1 || s.Revalidated != 2 {
+		t.Fatalf("requests %+v, want 1 miss and 2 revalidated", s)
+	}
+}

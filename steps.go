@@ -69,17 +69,28 @@ func (t *Transport) fetchAfterUnreadableBody(x *exchange) (stepResult, error) {
 	return t.fetch(x.asMiss(ForwardURIMiss))
 }
 
+// fetchReplacing is fetch for a stale response that cannot be validated
+// with a conditional request; it counts as Revalidated unless the stored
+// response was served because the origin failed.
+func (t *Transport) fetchReplacing(x *exchange) (stepResult, error) {
+	r, err := t.fetch(x)
+	if err == nil && r.source != fromStorageOnError {
+		t.stats.revalidated.Add(1)
+	}
+	return r, err
+}
+
 // revalidate validates a stored response with the origin (RFC 9111 §4.3)
 // and serves it, updated, when the origin answers 304.
 func (t *Transport) revalidate(x *exchange) (stepResult, error) {
 	if x.req.Method == http.MethodHead {
 		// A HEAD response freshens or invalidates the stored GET (§4.3.5).
-		return t.fetch(x)
+		return t.fetchReplacing(x)
 	}
 	if !hasValidators(x.stored) {
 		// Nothing to validate with: a full request, with the caller's own
 		// validators, if any, left for the origin to answer.
-		return t.fetch(x)
+		return t.fetchReplacing(x)
 	}
 	outreq := conditionalRequest(x.req, x.stored)
 	t.logDecision(x.req, "revalidate", slog.String("fwd", x.forward))
@@ -99,6 +110,7 @@ func (t *Transport) revalidate(x *exchange) (stepResult, error) {
 	responseTime := t.cfg.now()
 	discard(resp.Body)
 	if !notModifiedMatches(resp.Header, x.stored) {
+		t.stats.revalidated.Add(1)
 		return t.fetchUnconditionally(x, outreq)
 	}
 	t.stats.revalidated304.Add(1)

@@ -207,6 +207,9 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 	// must never find another's entry.
 	if x.request.bypass() || x.options.Bypass || !keyable(req) ||
 		(len(t.cfg.rules) > 0 && t.cfg.rules.bypasses(req.Method, wireHost(req), req.URL.Path)) {
+		if x.request.directives.onlyIfCached { // RFC 9111 §5.2.1.7: never the network
+			return t.gatewayTimeout(req, ForwardBypass), nil
+		}
 		return t.forward(req, CacheStatus{Forward: ForwardBypass})
 	}
 	var keyBuffer [256]byte
