@@ -44,8 +44,8 @@ func TestQueryKeying(t *testing.T) {
 		}},
 		{"ignored parameters", []Option{WithIgnoredQueryParams("utm_*", "_")}, []step{
 			{"/p?x=1&utm_source=a", false}, {"/p?utm_medium=b&x=1&_=99", true}, {"/p?x=2", false},
-			{"/p?utm%5Fsource=c&x=1", true}, // matched by its unescaped name
-			{"/p?X=1", false},               // names keep their case
+			{"/p?utm%5Fsource=c&x=1", true},    // matched by its unescaped name
+			{"/p?X=1", false},                  // names keep their case
 			{"/p?x=1&utm_source=y;x=2", false}, // a part with ';' may hide a parameter: kept
 		}},
 		{"all parameters ignored", []Option{WithIgnoredQueryParams("_")}, []step{
