@@ -75,7 +75,9 @@ func (t *Transport) readExchange(x *exchange, req *http.Request) {
 		x.request.directives.maxStale = deltaSeconds{present: true, seconds: min(int64(x.options.MaxStale/time.Second), maxDeltaSeconds)}
 	}
 	x.keySuffix = t.partitions.keySuffix(req, &x.request)
-	x.keying = t.keyingFor(wireHost(req), req.URL.Path)
+	if req.URL != nil { // RoundTrip refuses a request without one
+		x.keying = t.keyingFor(wireHost(req), req.URL.Path)
+	}
 }
 
 // appendKey appends x's storage key to b: the URL part, as net/http sends
