@@ -76,7 +76,7 @@ func (t *Transport) readExchange(x *exchange, req *http.Request) {
 	}
 	x.keySuffix = t.partitions.keySuffix(req, &x.request)
 	if req.URL != nil { // RoundTrip refuses a request without one
-		x.keying = t.keyingFor(wireHost(req), req.URL.Path)
+		x.keying = t.keyingFor(req.URL.Scheme, wireHost(req), req.URL.Path)
 	}
 }
 

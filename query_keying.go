@@ -163,9 +163,9 @@ func settleQueryKeying(cfg *config) error {
 
 // keyingFor returns how the query of a request for path on host enters
 // its storage key: nil keeps it as sent.
-func (t *Transport) keyingFor(host, path string) *queryKeying {
+func (t *Transport) keyingFor(scheme, host, path string) *queryKeying {
 	if t.cfg.ruleKeying {
-		if k := t.cfg.rules.keyingFor(host, path); k != nil {
+		if k := t.ruleKeyingFor(scheme, host, path); k != nil {
 			return k
 		}
 	}
@@ -175,8 +175,30 @@ func (t *Transport) keyingFor(host, path string) *queryKeying {
 	return &t.cfg.queryKeying
 }
 
+// ruleKeyingFor matches the rules on the origin as keys name it, so that
+// "h", "h:80" and "H" (for http) find the same rule whether or not its
+// pattern names the default port.
+func (t *Transport) ruleKeyingFor(scheme, host, path string) *queryKeying {
+	scheme = lowerASCII(scheme)
+	host = normalizeHost(scheme, host)
+	if k := t.cfg.rules.keyingFor(host, path); k != nil {
+		return k
+	}
+	port := ""
+	switch scheme {
+	case "http":
+		port = "80"
+	case "https":
+		port = "443"
+	}
+	if hasPort := strings.LastIndexByte(host, ':') > strings.LastIndexByte(host, ']'); port == "" || hasPort {
+		return nil
+	}
+	return t.cfg.rules.keyingFor(host+":"+port, path)
+}
+
 // urlKey returns the URL part of the key of a request for u, sent with
 // u.Host as its Host: what invalidation deletes.
 func (t *Transport) urlKey(u *url.URL) string {
-	return string(appendURLKey(nil, u.Scheme, u.Host, u, t.keyingFor(u.Host, u.Path)))
+	return string(appendURLKey(nil, u.Scheme, u.Host, u, t.keyingFor(u.Scheme, u.Host, u.Path)))
 }

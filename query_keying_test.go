@@ -166,3 +166,39 @@ func FuzzQueryKeying(f *testing.F) {
 		}
 	})
 }
+
+// A rule whose pattern names the scheme's default port keys requests sent
+// with and without it alike, so that invalidation of either form reaches
+// the entry. (Found by review.)
+func TestQueryKeyingRuleWithDefaultPort(t *testing.T) {
+	var calls int
+	upstream := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		calls++
+		return &http.Response{StatusCode: 200, Header: http.Header{"Cache-Control": {"max-age=600"}},
+			Body: io.NopCloser(strings.NewReader("v")), ContentLength: 1, Request: req}, nil
+	})
+	tr := New(WithTransport(upstream), WithRules(Rule{Pattern: "example.com:80/*", IgnoredQueryParams: []string{"utm"}}))
+	defer tr.Close()
+	get := func(raw string) CacheStatus {
+		req, _ := http.NewRequest("GET", raw, nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		tr.waitForWrites()
+		st, _ := StatusOf(resp)
+		return st
+	}
+	get("http://example.com:80/p?utm=1")
+	if !get("http://example.com/p?utm=2").Hit {
+		t.Fatal("the same origin without its default port missed the entry")
+	}
+	if err := tr.Invalidate(context.Background(), "http://example.com/p?utm=3"); err != nil {
+		t.Fatal(err)
+	}
+	if get("http://example.com:80/p?utm=1").Hit {
+		t.Fatal("Invalidate without the default port left the entry")
+	}
+}

@@ -27,7 +27,8 @@
 // A storage key is the URL, or the URL, a NUL byte and the partition's
 // fingerprint; the set holds the fingerprints (what follows the NUL) of
 // the URL's partitioned keys, so that DeleteURL finds every partition
-// without a SCAN. The set is written with its entry in one script and
+// without a SCAN. Keys (httpcache.KeyLister, for Transport.Entries,
+// InvalidatePrefix and Clear) does SCAN, for the entry hashes alone. The set is written with its entry in one script and
 // lives at least as long as the URL's longest-lived entry; a Set checks a
 // few of its members and drops those whose entry has expired, so it stays
 // near the number of live partitions. Needs Redis 4.0 or later (UNLINK).
