@@ -10,12 +10,14 @@ import (
 
 // Inspection and purge: a Storage that can list its keys (KeyLister) lets
 // the Transport show what it stores (Entries), remove every URL under a
-// prefix (InvalidatePrefix) and empty itself (Clear). MemoryStorage lists;
-// so does a TieredStorage whose back tier lists. Stores that cannot list
-// (DiskStorage, which names files by digest, and the Redis and gregjones
-// backends for now) make these return ErrCannotList.
+// prefix (InvalidatePrefix) and empty itself (Clear). MemoryStorage lists,
+// and so do the Redis store (storage/redisstore, with SCAN) and a
+// TieredStorage whose back tier lists. Stores that cannot list
+// (DiskStorage, which names files by digest, and the gregjones backends
+// for now) make these return ErrCannotList.
 
-// KeyLister is a Storage that can list its keys.
+// KeyLister is a Storage that can list its keys, for Transport.Entries,
+// InvalidatePrefix and Clear.
 type KeyLister interface {
 	// Keys calls fn with each stored key whose URL part (KeyURL) starts
 	// with prefix, until fn returns false. Keys stored or deleted while it
