@@ -16,40 +16,58 @@ type Stats struct {
 	// also counts that revalidation's outcome; and callers that share one
 	// coalesced revalidation count once (coalesced misses count once per
 	// caller; Collapsed counts the callers that shared).
-	Requests RequestCounts
+	Requests RequestCounts `json:"requests"`
 	// Stored counts responses stored: their bodies arrived whole.
-	Stored int64
+	Stored int64 `json:"stored"`
 	// NotStored counts responses not stored, by reason: the Cache-Status
 	// detail of those refused at once ("no-store", "private",
 	// "set-cookie", ...), and, for those whose body did not arrive whole
 	// after all, "body-closed-early", "body-too-large" or
 	// "body-read-error".
-	NotStored map[string]int64
+	NotStored map[string]int64 `json:"not_stored"`
 	// Collapsed counts callers that shared another's request to the origin.
-	Collapsed int64
+	Collapsed int64 `json:"collapsed"`
 	// Background revalidations (stale-while-revalidate): started, failed,
 	// and not started because one ran already or the limit was reached.
-	BackgroundStarted, BackgroundFailed, BackgroundSkipped int64
+	BackgroundStarted int64 `json:"background_started"`
+	BackgroundFailed  int64 `json:"background_failed"`
+	BackgroundSkipped int64 `json:"background_skipped"`
 	// StorageErrors counts failed storage calls by operation ("get",
 	// "set", "delete", "delete url", "open body").
-	StorageErrors map[string]int64
+	StorageErrors map[string]int64 `json:"storage_errors"`
 	// QueuedWrites and QueuedBytes are the entries waiting to be written
 	// behind the requests.
-	QueuedWrites, QueuedBytes int64
+	QueuedWrites int64 `json:"queued_writes"`
+	QueuedBytes  int64 `json:"queued_bytes"`
 	// BytesServed counts body bytes served from storage on hits.
-	BytesServed int64
+	BytesServed int64 `json:"bytes_served"`
 }
 
 // RequestCounts are requests by what the cache did.
 type RequestCounts struct {
-	FreshHits, StaleHits   int64 // served from storage; stale ones while revalidated in the background
-	Misses, VaryMisses     int64 // nothing stored, or nothing for the request's Vary fields
-	Revalidated304         int64 // validated by the origin
-	Revalidated            int64 // stale, and replaced by the origin's full response (no validators, HEAD, or a changed resource)
-	StaleOnError           int64 // served stale because the origin failed (RFC 5861 §4)
-	Backoff                int64 // answered without the origin, which asked to wait (Retry-After)
-	Bypassed, OtherMethods int64 // not for the cache, or not GET or HEAD
-	OnlyIfCached504        int64 // only-if-cached with nothing usable stored
+	// FreshHits and StaleHits were served from storage; stale ones while
+	// revalidated in the background (stale-while-revalidate).
+	FreshHits int64 `json:"fresh_hits"`
+	StaleHits int64 `json:"stale_hits"`
+	// Misses found nothing stored; VaryMisses nothing for the request's
+	// Vary fields.
+	Misses     int64 `json:"misses"`
+	VaryMisses int64 `json:"vary_misses"`
+	// Revalidated304 were validated by the origin (304).
+	Revalidated304 int64 `json:"revalidated_304"`
+	// Revalidated were stale, and replaced by the origin's full response
+	// (no validators, HEAD, or a changed resource).
+	Revalidated int64 `json:"revalidated"`
+	// StaleOnError were served stale because the origin failed (RFC 5861 §4).
+	StaleOnError int64 `json:"stale_on_error"`
+	// Backoff were answered without the origin, which asked to wait
+	// (Retry-After).
+	Backoff int64 `json:"backoff"`
+	// Bypassed were not for the cache; OtherMethods were not GET or HEAD.
+	Bypassed     int64 `json:"bypassed"`
+	OtherMethods int64 `json:"other_methods"`
+	// OnlyIfCached504 asked for only-if-cached with nothing usable stored.
+	OnlyIfCached504 int64 `json:"only_if_cached_504"`
 }
 
 // stats are a Transport's counters.

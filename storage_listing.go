@@ -79,16 +79,16 @@ func (s *TieredStorage) Keys(ctx context.Context, prefix string, fn func(key str
 type EntryInfo struct {
 	// URL is the key's URL part, with the values of redacted query
 	// parameters (WithRedactedQueryParams) replaced.
-	URL string
+	URL string `json:"url"`
 	// Partitioned reports a response stored for a request with
 	// credentials, in a partition of its own; which one is not shown.
-	Partitioned bool
+	Partitioned bool `json:"partitioned"`
 	// Variants is how many responses are stored for the key (Vary).
-	Variants int
+	Variants int `json:"variants"`
 	// Size is the bytes the variants take, as stores count them.
-	Size int64
+	Size int64 `json:"size"`
 	// StoredAt is when the newest variant was received.
-	StoredAt time.Time
+	StoredAt time.Time `json:"stored_at"`
 }
 
 // Entries lists what the Storage holds under URLs that start with prefix
