@@ -157,8 +157,8 @@ var debugTemplate = template.Must(template.New("debug").Funcs(template.FuncMap{
 <h2>Entries</h2>
 <form method="get"><input name="prefix" value="{{.Prefix}}" size="60" placeholder="https://api.example.com/v1/"/> <button>Filter</button></form>
 {{if .EntriesError}}<p id="entries-error">{{.EntriesError}}</p>{{else}}
-<table id="entries"><tr><th>URL</th><th>partitioned</th><th>variants</th><th>bytes</th><th>stored at</th></tr>
-{{range .Entries}}<tr><td>{{.URL}}</td><td>{{if .Partitioned}}yes{{end}}</td><td class="n">{{.Variants}}</td><td class="n">{{.Size}}</td><td>{{when .StoredAt}}</td></tr>
+<table id="entries"><tr><th>URL</th><th>partitioned</th><th>variants</th><th>bytes</th><th>stored at</th><th>fresh until</th></tr>
+{{range .Entries}}<tr><td>{{.URL}}</td><td>{{if .Partitioned}}yes{{end}}</td><td class="n">{{.Variants}}</td><td class="n">{{.Size}}</td><td>{{when .StoredAt}}</td><td>{{when .FreshUntil}}</td></tr>
 {{end}}</table>{{end}}
 {{if .AllowPurge}}<h2>Purge</h2>
 <form method="post" id="purge-prefix"><input name="prefix" value="{{.Prefix}}" size="60"/> <button>Purge URLs under this prefix</button></form>

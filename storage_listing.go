@@ -3,6 +3,8 @@ package httpcache
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -89,6 +91,26 @@ type EntryInfo struct {
 	Size int64 `json:"size"`
 	// StoredAt is when the newest variant was received.
 	StoredAt time.Time `json:"stored_at"`
+	// FreshUntil is when the freshest variant goes stale, by its headers
+	// and the rules (WithRules) for a GET of the URL; in the past for a
+	// stale one, kept for revalidation or stale-if-error.
+	FreshUntil time.Time `json:"fresh_until"`
+}
+
+// maxShownTTL bounds FreshUntil, so that a saturated lifetime makes no
+// absurd date.
+const maxShownTTL = 100 * 365 * 24 * time.Hour
+
+// freshUntil is when e, stored under key, goes stale (EntryInfo).
+func (t *Transport) freshUntil(key string, e *Entry, now time.Time) time.Time {
+	var rule *compiledRule
+	if len(t.cfg.rules) > 0 {
+		if u, err := url.Parse(KeyURL(key)); err == nil {
+			rule = t.cfg.rules.match(http.MethodGet, u.Host, u.Path, e.StatusCode)
+		}
+	}
+	d := t.cfg.policy.evaluate(cacheControl{}, e, t.factsWithRule(e, rule), now)
+	return now.Add(min(d.ttl(), maxShownTTL))
 }
 
 // Entries lists what the Storage holds under URLs that start with prefix
@@ -116,7 +138,11 @@ func (t *Transport) Entries(ctx context.Context, prefix string, limit int) ([]En
 			return true
 		}
 		info := EntryInfo{URL: redact.key(KeyURL(key)), Partitioned: KeyPartition(key) != "", Variants: len(entries)}
+		now := t.cfg.now()
 		for _, e := range entries {
+			if until := t.freshUntil(key, e, now); until.After(info.FreshUntil) {
+				info.FreshUntil = until
+			}
 			info.Size = addSizes(info.Size, entrySize(e))
 			if e.ResponseTime.After(info.StoredAt) {
 				info.StoredAt = e.ResponseTime

@@ -48,6 +48,9 @@ func TestEntriesInvalidatePrefixAndClear(t *testing.T) {
 			if !strings.HasSuffix(a.URL, "/v1/a?token=REDACTED") || a.Variants != 2 || a.Size <= 0 || a.Partitioned || !a.StoredAt.Equal(epoch) {
 				t.Fatalf("entry a %+v", a)
 			}
+			if want := epoch.Add(600 * time.Second); !a.FreshUntil.Equal(want) {
+				t.Fatalf("entry a fresh until %v, want %v", a.FreshUntil, want)
+			}
 			if !all[1].Partitioned || strings.Contains(all[1].URL, "alice") {
 				t.Fatalf("entry b %+v", all[1])
 			}
