@@ -25,6 +25,11 @@ type KeyLister interface {
 	// with prefix, until fn returns false. Keys stored or deleted while it
 	// runs may or may not be seen. fn may call the Storage.
 	Keys(ctx context.Context, prefix string, fn func(key string) bool) error
+	// Peek returns the variants stored under key, as Get does, but
+	// without Get's side effects: it marks nothing recently used and
+	// copies nothing between tiers, so that listing leaves the store as
+	// it was.
+	Peek(ctx context.Context, key string) ([]*Entry, error)
 }
 
 // ErrCannotList is returned by Transport.Entries, InvalidatePrefix and
@@ -51,6 +56,38 @@ func (m *MemoryStorage) Keys(ctx context.Context, prefix string, fn func(key str
 		}
 	}
 	return nil
+}
+
+// Peek returns the variants under key without marking them recently used
+// (KeyLister).
+func (m *MemoryStorage) Peek(_ context.Context, key string) ([]*Entry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	item := m.items[key]
+	if item == nil {
+		return nil, nil
+	}
+	now := time.Since(m.epoch)
+	var live []*Entry
+	for i, e := range item.variants {
+		if expiry := item.meta[i].expiry; expiry == 0 || expiry > now {
+			live = append(live, e)
+		}
+	}
+	return live, nil
+}
+
+// Peek returns the variants under key from memory, or else from the back
+// tier, without copying them into memory (KeyLister).
+func (s *TieredStorage) Peek(ctx context.Context, key string) ([]*Entry, error) {
+	if entries, _ := s.front.Peek(ctx, key); len(entries) > 0 {
+		return entries, nil
+	}
+	back, ok := s.back.(KeyLister)
+	if !ok {
+		return nil, ErrCannotList
+	}
+	return back.Peek(ctx, key)
 }
 
 // Keys lists the keys of both tiers whose URL starts with prefix, each
@@ -114,7 +151,7 @@ func (t *Transport) freshUntil(key string, e *Entry, now time.Time) time.Time {
 }
 
 // Entries lists what the Storage holds under URLs that start with prefix
-// ("" for everything), at most limit keys (0 for no limit), sorted by
+// ("" for everything; compared as InvalidatePrefix compares it), at most limit keys (0 for no limit), sorted by
 // URL. It returns ErrCannotList for a Storage that cannot list.
 func (t *Transport) Entries(ctx context.Context, prefix string, limit int) ([]EntryInfo, error) {
 	if err := t.check(); err != nil {
@@ -127,8 +164,8 @@ func (t *Transport) Entries(ctx context.Context, prefix string, limit int) ([]En
 	redact := redactor{params: t.cfg.redacted}
 	var infos []EntryInfo
 	var failure error
-	err := lister.Keys(ctx, prefix, func(key string) bool {
-		entries, err := t.cfg.storage.Get(ctx, key)
+	err := t.listKeys(ctx, lister, prefix, func(key string) bool {
+		entries, err := lister.Peek(ctx, key)
 		if err != nil {
 			failure = err
 			return false
@@ -158,11 +195,27 @@ func (t *Transport) Entries(ctx context.Context, prefix string, limit int) ([]En
 	return infos, err
 }
 
+// listKeys lists the keys whose URL, as logs and Entries show it (values
+// of redacted query parameters replaced), starts with prefix. Matching
+// the redacted form keeps a prefix from probing a redacted value (a
+// token) one character at a time.
+func (t *Transport) listKeys(ctx context.Context, lister KeyLister, prefix string, fn func(key string) bool) error {
+	redact := redactor{params: t.cfg.redacted}
+	storePrefix, _, _ := strings.Cut(prefix, "?") // the path part matches alike
+	return lister.Keys(ctx, storePrefix, func(key string) bool {
+		if !strings.HasPrefix(redact.key(KeyURL(key)), prefix) {
+			return true
+		}
+		return fn(key)
+	})
+}
+
 // InvalidatePrefix removes the entries of every URL that starts with
 // prefix, in every partition, and returns how many keys it removed; the
 // prefix is compared with storage keys' URL part ("https://host/path",
-// host in lower case, without the scheme's default port), without the
-// query normalisation of WithIgnoredQueryParams. Writes still queued for
+// host in lower case, without the scheme's default port), as Entries
+// shows it (redacted query values read "REDACTED"), without the query
+// normalisation of WithIgnoredQueryParams. Writes still queued for
 // such URLs are dropped. It returns ErrCannotList for a Storage that
 // cannot list.
 func (t *Transport) InvalidatePrefix(ctx context.Context, prefix string) (int, error) {
@@ -177,7 +230,7 @@ func (t *Transport) InvalidatePrefix(ctx context.Context, prefix string) (int, e
 	under := func(key string) bool { return strings.HasPrefix(KeyURL(key), prefix) }
 	t.inOrder(under, func() {})
 	var keys []string
-	if err := lister.Keys(ctx, prefix, func(key string) bool { keys = append(keys, key); return true }); err != nil {
+	if err := t.listKeys(ctx, lister, prefix, func(key string) bool { keys = append(keys, key); return true }); err != nil {
 		return 0, err
 	}
 	var errs []error

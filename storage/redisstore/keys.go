@@ -133,3 +133,9 @@ func globEscape(s string) string {
 }
 
 var _ httpcache.KeyLister = (*Store)(nil)
+
+// Peek returns the variants stored under key (httpcache.KeyLister). A
+// Redis read has no side effects, so it is Get.
+func (s *Store) Peek(ctx context.Context, key string) ([]*httpcache.Entry, error) {
+	return s.Get(ctx, key)
+}
