@@ -287,3 +287,27 @@ func (t *Transport) coalesceIdentity(req *http.Request) string {
 	x.key = string(x.appendKey(buffer[:0]))
 	return string(t.coalescer.appendIdentity(nil, &x))
 }
+
+// must returns v, and panics on err: for set-up that cannot fail.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// send runs req through rt and reads the whole body; it fails the test on
+// an error. Use harness.get for requests to a harness's origin.
+func send(t testing.TB, rt http.RoundTripper, req *http.Request) (*http.Response, string) {
+	t.Helper()
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(body)
+}

@@ -288,13 +288,6 @@ func storesUnderTest(t *testing.T) map[string]func() Storage {
 	}
 }
 
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
-}
-
 // TestThousandUsersOnOneURL: after one request each, every one of 1,000
 // users' next request is a hit with their own response, on every store.
 func TestThousandUsersOnOneURL(t *testing.T) {

@@ -180,13 +180,7 @@ func TestQueryKeyingRuleWithDefaultPort(t *testing.T) {
 	tr := New(WithTransport(upstream), WithRules(Rule{Pattern: "example.com:80/*", IgnoredQueryParams: []string{"utm"}}))
 	defer tr.Close()
 	get := func(raw string) CacheStatus {
-		req, _ := http.NewRequest("GET", raw, nil)
-		resp, err := tr.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		resp, _ := send(t, tr, must(http.NewRequest("GET", raw, nil)))
 		tr.waitForWrites()
 		st, _ := StatusOf(resp)
 		return st

@@ -130,3 +130,20 @@ func TestEntriesOnAStoreThatCannotList(t *testing.T) {
 		t.Fatal("a zero Transport listed")
 	}
 }
+
+// FreshUntil follows the rules, as serving does.
+func TestEntriesFreshUntilFollowsRules(t *testing.T) {
+	h := listingHarness(t, WithRules(Rule{Pattern: "*/ruled/*", TTL: time.Hour, Override: true}))
+	h.get("/ruled/a")
+	h.get("/plain")
+	all, err := h.transport.Entries(context.Background(), "", 0)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("entries %+v, %v", all, err)
+	}
+	if got, want := all[0].FreshUntil, epoch.Add(600*time.Second); !strings.HasSuffix(all[0].URL, "/plain") || !got.Equal(want) {
+		t.Fatalf("plain %+v, want fresh until %v", all[0], want)
+	}
+	if got, want := all[1].FreshUntil, epoch.Add(time.Hour); !got.Equal(want) {
+		t.Fatalf("ruled %+v, want fresh until %v", all[1], want)
+	}
+}

@@ -207,16 +207,13 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 	// must never find another's entry.
 	if x.request.bypass() || x.options.Bypass || !keyable(req) ||
 		(len(t.cfg.rules) > 0 && t.cfg.rules.bypasses(req.Method, wireHost(req), req.URL.Path)) {
-		if x.request.directives.onlyIfCached { // RFC 9111 §5.2.1.7: never the network
-			return t.gatewayTimeout(req, ForwardBypass), nil
-		}
-		return t.forward(req, CacheStatus{Forward: ForwardBypass})
+		return t.forwardBypass(&x, ForwardBypass)
 	}
 	var keyBuffer [256]byte
 	key := x.appendKey(keyBuffer[:0])
 	stored, varyMiss := x.selectVariant(t.load(req.Context(), key))
 	if x.request.hasRange && (stored == nil || req.Method != http.MethodGet) {
-		return t.forwardRange(&x, ForwardURIMiss) // nothing to take a range from
+		return t.forwardBypass(&x, ForwardURIMiss) // nothing to take a range from
 	}
 	if stored == nil {
 		x.forward = ForwardURIMiss
@@ -232,7 +229,7 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 		if _, checked := stored.Body.(BytesBody); x.decision.action != actionServe || stored.StatusCode != http.StatusOK || !checked {
 			// A range of what the origin has now. A body streamed from a
 			// file is checked as it ends, which a range may not reach.
-			return t.forwardRange(&x, ForwardStale)
+			return t.forwardBypass(&x, ForwardStale)
 		}
 		return t.serveRange(&x, CacheStatus{Hit: true, TTL: x.decision.ttl(), HasTTL: true})
 	}
@@ -341,10 +338,11 @@ func (t *Transport) factsWithRule(e *Entry, rule *compiledRule) *responseFacts {
 	return amended
 }
 
-// forwardRange sends a Range request the cache cannot answer from what
-// it stores, unless only-if-cached forbids it (RFC 9111 §5.2.1.7): then
-// the answer is a 504, as forward would give for the whole response.
-func (t *Transport) forwardRange(x *exchange, forward string) (*http.Response, error) {
+// forwardBypass sends a GET or HEAD the cache does not answer from
+// storage (a bypass, or a Range it cannot take from what it stores),
+// unless only-if-cached forbids the network (RFC 9111 §5.2.1.7): then the
+// answer is a 504, with forward as the reason.
+func (t *Transport) forwardBypass(x *exchange, forward string) (*http.Response, error) {
 	if x.request.directives.onlyIfCached {
 		return t.gatewayTimeout(x.req, forward), nil
 	}

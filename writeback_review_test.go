@@ -36,17 +36,12 @@ func TestWriteDroppedForFullQueueHidesOlderVersion(t *testing.T) {
 	tr := New(WithTransport(upstream), WithStorage(s))
 	defer tr.Close()
 	get := func(path string, hdr ...string) string {
-		req, _ := http.NewRequest("GET", "http://example.test"+path, nil)
+		req := must(http.NewRequest("GET", "http://example.test"+path, nil))
 		for i := 0; i+1 < len(hdr); i += 2 {
 			req.Header.Set(hdr[i], hdr[i+1])
 		}
-		resp, err := tr.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return string(b)
+		_, body := send(t, tr, req)
+		return body
 	}
 	get("/k") // v1, written behind
 	for s.sets.Load() < 1 {
