@@ -13,7 +13,7 @@ import (
 // DebugOptions configure DebugHandler.
 type DebugOptions struct {
 	// AllowPurge shows purge buttons and accepts purges (POST with
-	// "prefix", or "all"). Off by default: anyone who can reach the page
+	// "prefix", "tag", or "all"). Off by default: anyone who can reach the page
 	// could empty the cache.
 	AllowPurge bool
 	// MaxEntries bounds the entries shown; zero means 500.
@@ -98,9 +98,16 @@ func (t *Transport) debugPurge(r *http.Request, opts DebugOptions) (message stri
 		}
 		return "cleared", http.StatusOK
 	}
+	if tag := r.FormValue("tag"); tag != "" {
+		n, err := t.InvalidateTag(r.Context(), tag)
+		if err != nil {
+			return "purge: " + err.Error(), http.StatusInternalServerError
+		}
+		return "purged " + strconv.Itoa(n) + " keys tagged " + tag, http.StatusOK
+	}
 	prefix := r.FormValue("prefix")
 	if prefix == "" {
-		return `a purge needs a "prefix" (or "all")`, http.StatusBadRequest
+		return `a purge needs a "prefix", a "tag" (or "all")`, http.StatusBadRequest
 	}
 	n, err := t.InvalidatePrefix(r.Context(), prefix)
 	if err != nil {
@@ -123,6 +130,7 @@ func hitRatio(r RequestCounts) float64 {
 var debugTemplate = template.Must(template.New("debug").Funcs(template.FuncMap{
 	"percent": func(f float64) string { return strconv.Itoa(int(f*100+0.5)) + "%" },
 	"when":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"join":    func(tags []string) string { return strings.Join(tags, " ") },
 }).Parse(`<!DOCTYPE html>
 <html><head><meta charset="utf-8"/><title>{{.Name}} cache</title>
 <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}th{background:#eee}.n{text-align:right}</style>
@@ -157,11 +165,12 @@ var debugTemplate = template.Must(template.New("debug").Funcs(template.FuncMap{
 <h2>Entries</h2>
 <form method="get"><input name="prefix" value="{{.Prefix}}" size="60" placeholder="https://api.example.com/v1/"/> <button>Filter</button></form>
 {{if .EntriesError}}<p id="entries-error">{{.EntriesError}}</p>{{else}}
-<table id="entries"><tr><th>URL</th><th>partitioned</th><th>variants</th><th>bytes</th><th>stored at</th><th>fresh until</th></tr>
-{{range .Entries}}<tr><td>{{.URL}}</td><td>{{if .Partitioned}}yes{{end}}</td><td class="n">{{.Variants}}</td><td class="n">{{.Size}}</td><td>{{when .StoredAt}}</td><td>{{when .FreshUntil}}</td></tr>
+<table id="entries"><tr><th>URL</th><th>partitioned</th><th>variants</th><th>bytes</th><th>stored at</th><th>fresh until</th><th>tags</th></tr>
+{{range .Entries}}<tr><td>{{.URL}}</td><td>{{if .Partitioned}}yes{{end}}</td><td class="n">{{.Variants}}</td><td class="n">{{.Size}}</td><td>{{when .StoredAt}}</td><td>{{when .FreshUntil}}</td><td>{{join .Tags}}</td></tr>
 {{end}}</table>{{end}}
 {{if .AllowPurge}}<h2>Purge</h2>
 <form method="post" id="purge-prefix"><input name="prefix" value="{{.Prefix}}" size="60"/> <button>Purge URLs under this prefix</button></form>
+<form method="post" id="purge-tag"><input name="tag" size="30" placeholder="product-42"/> <button>Purge responses with this tag</button></form>
 <form method="post" id="purge-all"><input type="hidden" name="all" value="1"/><button>Clear everything</button></form>{{end}}
 </body></html>
 `))

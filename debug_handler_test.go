@@ -157,3 +157,27 @@ func TestDebugHandler(t *testing.T) {
 		t.Fatalf("DELETE: %d", w.Code)
 	}
 }
+
+// The page shows each entry's tags and, with AllowPurge, purges by tag.
+func TestDebugHandlerPurgesByTag(t *testing.T) {
+	h := taggedHarness(t)
+	h.get("/a?ct=product-1,list")
+	h.get("/b?ct=product-2")
+	handler := h.transport.DebugHandler(DebugOptions{AllowPurge: true})
+	w := httptest.NewRecorder()
+	handler.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	entries := htmlCells(t, w.Body.String(), "entries")
+	if len(entries) != 3 || entries[1][6] != "product-1 list" || entries[2][6] != "product-2" {
+		t.Fatalf("entries %q", entries)
+	}
+	req := httptest.NewRequest("POST", "/", strings.NewReader(url.Values{"tag": {"product-1"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w = httptest.NewRecorder()
+	handler.ServeHTTP(w, req)
+	if w.Code != 200 || !strings.Contains(w.Body.String(), "purged 1 keys tagged product-1") {
+		t.Fatalf("purge by tag: %d %s", w.Code, w.Body.String())
+	}
+	if h.get("/a?ct=product-1,list").cache.Hit || !h.get("/b?ct=product-2").cache.Hit {
+		t.Fatal("the purge removed the wrong entries")
+	}
+}

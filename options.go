@@ -58,6 +58,7 @@ type config struct {
 
 	backoff           BackoffOptions
 	redacted          []string
+	tagFields         []string // canonical
 	synchronousWrites bool
 	closeTimeout      time.Duration
 	drain             bodyDrain
@@ -76,6 +77,7 @@ func defaultConfig() config {
 		credentialFields:  slices.Clone(DefaultCredentialFields),
 		closeTimeout:      DefaultCloseTimeout,
 		redacted:          DefaultRedactedQueryParams,
+		tagFields:         DefaultTagFields,
 		drain:             bodyDrain{maxBytes: DefaultDrainBytes, timeout: DefaultDrainTimeout},
 		policy: policy{
 			heuristicFraction:   0.1,

@@ -153,6 +153,10 @@ func (t *Transport) storeFreshened(x *exchange, updated *Entry, responseTime tim
 		t.logDecision(x.req, "update not stored", slog.String("detail", reason))
 		return d
 	}
+	if !t.tagEntry(updated) {
+		t.logDecision(x.req, "update not stored", slog.String("detail", detailTags))
+		return d
+	}
 	t.store(x, updated, t.cfg.policy.storageTTL(d, facts))
 	return d
 }
@@ -245,6 +249,9 @@ func (t *Transport) entryToStore(x *exchange, resp *http.Response, requestTime, 
 	}
 	if resp.ContentLength > t.cfg.maxBodyBytes {
 		return nil, decision{}, 0, detailTooLarge
+	}
+	if !t.tagEntry(entry) {
+		return nil, decision{}, 0, detailTags
 	}
 	d := t.cfg.policy.evaluate(cacheControl{}, entry, ruled, responseTime)
 	if !t.cfg.policy.reusable(d.lifetime, ruled) {

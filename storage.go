@@ -82,6 +82,12 @@ type Entry struct {
 	// Body is the response body.
 	Body Body
 
+	// Tags are the response's cache tags (WithTagFields), set by the
+	// Transport when it stores the entry, for a store that indexes them
+	// (TagIndexer). They are not part of the encoded entry: an entry a
+	// store decodes has none, and the Transport reads tags from Header.
+	Tags []string
+
 	// facts caches what the policy parses out of Header. Stores that keep
 	// decoded entries (MemoryStorage) thereby parse a header once, not on
 	// every hit. Entries are immutable once stored, so it never goes stale.
@@ -158,6 +164,8 @@ func entrySize(e *Entry) int64 {
 			size += int64(len(v))
 		}
 	}
+	// Tags share the header's bytes: their slice is the cost.
+	size += int64(cap(e.Tags)) * stringHeaderSize
 	switch body := e.Body.(type) {
 	case nil:
 	case BytesBody:

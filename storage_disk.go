@@ -28,9 +28,16 @@ const DefaultDiskBytes = 1 << 30
 const maxDiskTTL = 100 * 365 * 24 * time.Hour
 
 const (
-	// diskFileMagic starts every entry file, with a version byte.
-	diskFileMagic   = "HCD"
-	diskFileVersion = 2
+	// diskFileMagic starts every entry file, with a version byte. Version
+	// 3 follows it with the file's key (uvarint length, bytes), so that
+	// the store can list its keys; version 2 files, without it, are read
+	// but not listed, and are rewritten as version 3 when next stored.
+	diskFileMagic     = "HCD"
+	diskFileVersion   = 3
+	diskFileVersionV2 = 2
+	// diskMaxKey bounds the key a file header holds, as the entry
+	// encoding bounds its strings.
+	diskMaxKey = maxEncodedString
 	// diskRecordHeader is a record's expiry (int64, Unix nanoseconds, 0 for
 	// none), the length of its encoded entry (uint32), and a digest of the
 	// key it belongs to (diskKeyDigestSize bytes of a SHA-256), checked on
@@ -228,6 +235,13 @@ func isHexDigest(s string) bool {
 // Get returns the unexpired variants stored under key. A file that fails
 // its checks is removed and counts as a miss.
 func (d *DiskStorage) Get(_ context.Context, key string) ([]*Entry, error) {
+	return d.read(key, false)
+}
+
+// read returns the unexpired variants stored under key. Unless it peeks,
+// it marks the key's file recently used and removes one that fails its
+// checks or holds nothing unexpired.
+func (d *DiskStorage) read(key string, peek bool) ([]*Entry, error) {
 	name := fileName(key)
 	path := filepath.Join(d.dir, name)
 	f, err := openRegular(path)
@@ -246,7 +260,9 @@ func (d *DiskStorage) Get(_ context.Context, key string) ([]*Entry, error) {
 	defer f.Close()
 	records, size, info, err := readDiskFile(f, digestOf(key))
 	if errors.Is(err, ErrCorruptEntry) {
-		d.removeCorrupt(name, path, f)
+		if !peek {
+			d.removeCorrupt(name, path, f)
+		}
 		return nil, nil
 	}
 	if err != nil {
@@ -263,6 +279,9 @@ func (d *DiskStorage) Get(_ context.Context, key string) ([]*Entry, error) {
 				checksum: r.bodyChecksum, metaChecksumAt: r.metaChecksumAt, metaChecksum: r.metaChecksum}
 		}
 		entries = append(entries, r.entry)
+	}
+	if peek {
+		return entries, nil
 	}
 	if len(entries) == 0 {
 		d.Delete(context.Background(), key)
@@ -387,8 +406,7 @@ func writeDiskFile(w io.Writer, old *os.File, key string, entry *Entry, expiry i
 	// The file's header, then the new record, in one buffer: written with
 	// one call when there is no other variant to keep.
 	record := make([]byte, 0, 64+entrySize(entry))
-	record = append(record, diskFileMagic...)
-	record = append(record, diskFileVersion)
+	record = appendDiskFileHeader(record, key)
 	headerEnd := len(record)
 	record = binary.BigEndian.AppendUint64(record, uint64(expiry))
 	record = append(record, 0, 0, 0, 0) // the encoded length, set below
@@ -583,13 +601,13 @@ func readDiskRecordsWithBodies(f io.ReaderAt, size int64, digest keyDigest) ([]d
 // ErrCorruptEntry. A record that is damaged but framed is left out, and
 // the others are kept.
 func readDiskRecords(f io.ReaderAt, size int64, digest keyDigest) ([]diskRecord, error) {
-	var header [len(diskFileMagic) + 1]byte
-	if _, err := f.ReadAt(header[:], 0); err != nil || string(header[:3]) != diskFileMagic || header[3] != diskFileVersion {
-		return nil, fmt.Errorf("%w: not an entry file", ErrCorruptEntry)
+	_, start, err := readDiskFileHeader(f, size)
+	if err != nil {
+		return nil, err
 	}
 	var records []diskRecord
 	framed := 0
-	for offset := int64(len(header)); offset < size; {
+	for offset := start; offset < size; {
 		r, err := readDiskRecord(f, offset, size, digest)
 		if r.length == 0 {
 			return nil, err // the framing is lost: nothing after it can be read
@@ -765,4 +783,56 @@ type keyDigest [diskKeyDigestSize]byte
 func digestOf(key string) keyDigest {
 	sum := sha256.Sum256([]byte(key))
 	return keyDigest(sum[:diskKeyDigestSize])
+}
+
+// appendDiskFileHeader appends what starts a key's file: the magic, the
+// version, and the key.
+func appendDiskFileHeader(b []byte, key string) []byte {
+	b = append(b, diskFileMagic...)
+	b = append(b, diskFileVersion)
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	return append(b, key...)
+}
+
+// readDiskFileHeader reads the header of an entry file of size bytes:
+// where the key it names is (empty in a version 2 file) and where its
+// records start. A file that is not an entry file is an error wrapping
+// ErrCorruptEntry.
+func readDiskFileHeader(f io.ReaderAt, size int64) (keyAt, start int64, err error) {
+	notEntry := fmt.Errorf("%w: not an entry file", ErrCorruptEntry)
+	var first [len(diskFileMagic) + 1 + binary.MaxVarintLen64]byte
+	n, _ := f.ReadAt(first[:min(int64(len(first)), size)], 0)
+	if n < len(diskFileMagic)+1 || string(first[:3]) != diskFileMagic {
+		return 0, 0, notEntry
+	}
+	switch first[3] {
+	case diskFileVersionV2:
+		return 4, 4, nil
+	case diskFileVersion:
+	default:
+		return 0, 0, notEntry
+	}
+	keyLen, lenBytes := binary.Uvarint(first[4:n])
+	if lenBytes <= 0 || keyLen > diskMaxKey {
+		return 0, 0, notEntry
+	}
+	keyAt = 4 + int64(lenBytes)
+	if start = keyAt + int64(keyLen); start > size {
+		return 0, 0, notEntry
+	}
+	return keyAt, start, nil
+}
+
+// readDiskFileKey returns the key an entry file names; empty for a
+// version 2 file.
+func readDiskFileKey(f io.ReaderAt, size int64) (string, error) {
+	keyAt, start, err := readDiskFileHeader(f, size)
+	if err != nil {
+		return "", err
+	}
+	key := make([]byte, start-keyAt)
+	if _, err := f.ReadAt(key, keyAt); err != nil {
+		return "", fmt.Errorf("%w: short key", ErrCorruptEntry)
+	}
+	return string(key), nil
 }

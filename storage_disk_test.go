@@ -433,7 +433,8 @@ func must[T any](v T, err error) T {
 }
 
 // FuzzDiskFile feeds arbitrary bytes to the disk store as a key's file: Get
-// returns whole entries or a miss, never panics.
+// and Peek return whole entries or a miss, and Keys lists the key or
+// nothing, never panicking.
 func FuzzDiskFile(f *testing.F) {
 	dir := f.TempDir()
 	seed := newDiskStorage(f, dir, 0)
@@ -444,6 +445,9 @@ func FuzzDiskFile(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte("HCD\x01"))
+	f.Add([]byte("HCD\x03\x01k"))
+	f.Add([]byte("HCD\x03\xff\xff\xff\xff\x0fk"))
+	f.Add([]byte("HCD\x02"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dir := t.TempDir()
 		s := newDiskStorage(t, dir, 0)
@@ -452,8 +456,15 @@ func FuzzDiskFile(f *testing.F) {
 		if err := os.WriteFile(file, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
+		s.Keys(context.Background(), "", func(key string) bool {
+			if key != "k" {
+				t.Fatalf("listed %q", key)
+			}
+			return true
+		})
+		peeked, _ := s.Peek(context.Background(), "k")
 		entries, _ := s.Get(context.Background(), "k")
-		for _, e := range entries {
+		for _, e := range append(peeked, entries...) {
 			if r, err := e.Body.Open(); err == nil {
 				io.Copy(io.Discard, r)
 				r.Close()

@@ -3,8 +3,11 @@ package httpcache
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -12,11 +15,11 @@ import (
 
 // Inspection and purge: a Storage that can list its keys (KeyLister) lets
 // the Transport show what it stores (Entries), remove every URL under a
-// prefix (InvalidatePrefix) and empty itself (Clear). MemoryStorage lists,
-// and so do the Redis store (storage/redisstore, with SCAN) and a
-// TieredStorage whose back tier lists. Stores that cannot list
-// (DiskStorage, which names files by digest, and the gregjones backends
-// for now) make these return ErrCannotList.
+// prefix (InvalidatePrefix) and empty itself (Clear). MemoryStorage and
+// DiskStorage list, and so do the Redis store (storage/redisstore, with
+// SCAN) and a TieredStorage whose back tier lists. Stores that cannot
+// list (the gregjones backends, whose interface has no way to) make
+// these return ErrCannotList.
 
 // KeyLister is a Storage that can list its keys, for Transport.Entries,
 // InvalidatePrefix and Clear.
@@ -113,6 +116,69 @@ func (s *TieredStorage) Keys(ctx context.Context, prefix string, fn func(key str
 	return back.Keys(ctx, prefix, collect)
 }
 
+// Keys lists the keys whose URL starts with prefix (KeyLister): every
+// entry file in the directory, this process's and other processes' alike,
+// read for the key its header names. A file whose key does not name its
+// path, or written by an earlier version without a key, is skipped.
+func (d *DiskStorage) Keys(ctx context.Context, prefix string, fn func(key string) bool) error {
+	var names []string
+	err := filepath.WalkDir(d.dir, func(path string, entry fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed while we walk
+			}
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if entry.Type().IsRegular() {
+			if name, err := filepath.Rel(d.dir, path); err == nil && isDiskFileName(name) {
+				names = append(names, name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("httpcache: disk storage: listing: %w", err)
+	}
+	for _, name := range names {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		key, ok := d.keyOf(name)
+		if ok && strings.HasPrefix(KeyURL(key), prefix) && !fn(key) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// keyOf returns the key a file names, and false for a file that is gone,
+// unreadable, without a key, or whose key does not name its path.
+func (d *DiskStorage) keyOf(name string) (string, bool) {
+	f, err := openRegular(filepath.Join(d.dir, name))
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return "", false
+	}
+	key, err := readDiskFileKey(f, info.Size())
+	if err != nil || key == "" || fileName(key) != name {
+		return "", false
+	}
+	return key, true
+}
+
+// Peek returns the unexpired variants under key without marking the file
+// recently used or removing anything (KeyLister).
+func (d *DiskStorage) Peek(_ context.Context, key string) ([]*Entry, error) {
+	return d.read(key, true)
+}
+
 // EntryInfo describes the entries stored under one key (Transport.Entries).
 // It holds no header, body or credential.
 type EntryInfo struct {
@@ -132,6 +198,8 @@ type EntryInfo struct {
 	// and the rules (WithRules) for a GET of the URL; in the past for a
 	// stale one, kept for revalidation or stale-if-error.
 	FreshUntil time.Time `json:"fresh_until"`
+	// Tags are the cache tags of the variants (WithTagFields), each once.
+	Tags []string `json:"tags,omitempty"`
 }
 
 // maxShownTTL bounds FreshUntil, so that a saturated lifetime makes no
@@ -183,6 +251,12 @@ func (t *Transport) Entries(ctx context.Context, prefix string, limit int) ([]En
 			info.Size = addSizes(info.Size, entrySize(e))
 			if e.ResponseTime.After(info.StoredAt) {
 				info.StoredAt = e.ResponseTime
+			}
+			tags, _ := tagsOf(t.cfg.tagFields, e.Header)
+			for _, tag := range tags {
+				if !slices.Contains(info.Tags, tag) {
+					info.Tags = append(info.Tags, tag)
+				}
 			}
 		}
 		infos = append(infos, info)

@@ -28,6 +28,14 @@ func TestEntriesInvalidatePrefixAndClear(t *testing.T) {
 			}
 			return s
 		},
+		"disk": func() Storage { return must(NewDiskStorage(t.TempDir(), 0)) },
+		"tiered over disk": func() Storage {
+			s, err := NewTieredStorage(NewMemoryStorage(0), must(NewDiskStorage(t.TempDir(), 0)), time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
 	}
 	for name, store := range stores {
 		t.Run(name, func(t *testing.T) {

@@ -106,6 +106,24 @@ func (w *writeBehind) pendingEntries(key []byte) []*Entry {
 	return entries
 }
 
+// keysOf calls fn with each key with a write queued or under way whose
+// entry matches selects, under the queue's lock: fn must not call the
+// queue.
+func (w *writeBehind) keysOf(selects func(*Entry) bool, fn func(key string) bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for key, writes := range w.byKey {
+		for _, p := range writes {
+			if !p.cancelled && selects(p.entry) {
+				if !fn(key) {
+					return
+				}
+				break
+			}
+		}
+	}
+}
+
 // delete runs work, a delete of the keys matches selects, once no write of
 // those keys can land after it: queued writes of them are dropped (the
 // delete supersedes them), and it waits for one being written to end.

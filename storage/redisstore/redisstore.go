@@ -23,6 +23,7 @@
 //
 //	prefix{tag}e:<storage key>  a hash of the key's variants (field: Variant)
 //	prefix{tag}u:<URL>          a set of the partitions stored for the URL
+//	prefix{hash}t:<cache tag>   a sorted set of the keys tagged so (InvalidateTag)
 //
 // A storage key is the URL, or the URL, a NUL byte and the partition's
 // fingerprint; the set holds the fingerprints (what follows the NUL) of
@@ -326,7 +327,8 @@ func (s *Store) Get(ctx context.Context, key string) ([]*httpcache.Entry, error)
 // Set stores entry under key, replacing the variant with the same
 // Variant. The key expires ttl from now, or later if another variant
 // lives longer; with no ttl, after the store's maximum TTL. A partitioned
-// key is added to its URL's index in the same script.
+// key is added to its URL's index in the same script; a tagged entry's key
+// is added to its tags' sets before (see tags.go).
 func (s *Store) Set(ctx context.Context, key string, entry *httpcache.Entry, ttl time.Duration) error {
 	if ttl <= 0 || ttl > s.maxTTL {
 		ttl = s.maxTTL
@@ -351,6 +353,9 @@ func (s *Store) Set(ctx context.Context, key string, entry *httpcache.Entry, ttl
 		args = append(args, httpcache.KeyPartition(key), s.partitionBase(url))
 	}
 	err = s.run(ctx, func(ctx context.Context) error {
+		if err := s.indexTags(ctx, key, entry.Tags, ttl); err != nil {
+			return err
+		}
 		return setScript.Run(ctx, s.client, keys, args...).Err()
 	})
 	if err = s.end(ctx, err); err != nil {
