@@ -163,3 +163,38 @@ func ExampleTransport_Stats() {
 	// misses: 1 hits: 2 stored: 1
 	// hook saw hits: 2 others: 1
 }
+
+// An origin tags its responses; one call purges every response with a
+// tag, whatever its URL. Entries lists what is stored.
+func ExampleTransport_InvalidateTag() {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		w.Header().Set("Cache-Tag", "product-42,"+r.URL.Path[1:])
+		fmt.Fprint(w, "about product 42")
+	}))
+	defer origin.Close()
+	upstream := &http.Transport{}
+	defer upstream.CloseIdleConnections()
+	cache := httpcache.New(httpcache.WithTransport(upstream))
+	defer cache.Close()
+	client := &http.Client{Transport: cache}
+	for _, path := range []string{"/product", "/reviews", "/price"} {
+		resp, err := client.Get(origin.URL + path)
+		if err != nil {
+			panic(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	ctx := context.Background()
+	removed, err := cache.InvalidateTag(ctx, "price")
+	fmt.Println("removed:", removed, err)
+	entries, _ := cache.Entries(ctx, origin.URL, 0)
+	fmt.Println("left:", len(entries), entries[0].Tags)
+	removed, _ = cache.InvalidateTag(ctx, "product-42")
+	fmt.Println("removed:", removed)
+	// Output:
+	// removed: 1 <nil>
+	// left: 2 [product-42 product]
+	// removed: 2
+}

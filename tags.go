@@ -112,13 +112,14 @@ func (s *TieredStorage) KeysTagged(ctx context.Context, tag string, fn func(key 
 
 // InvalidateTag removes every stored response tagged tag (by a field of
 // WithTagFields), in every partition and variant, and returns how many
-// keys it removed. Writes still queued for such responses are dropped.
-// With a store that indexes tags (TagIndexer: Redis) one call purges what
-// the whole fleet shares; a TieredStorage in another process may serve
-// its memory copy for up to its trustFor. Other stores are searched
-// entry by entry (KeyLister); one that can neither index nor list makes
-// it return ErrCannotList, after removing what the memory tier and the
-// queue held.
+// keys it removed (with the gregjones adapter, whose index cannot tell,
+// keys already gone count too). Writes still queued for such responses
+// are dropped. With a store that indexes tags (TagIndexer: Redis, the
+// gregjones adapter) one call purges what the whole fleet shares; a
+// TieredStorage in another process may serve its memory copy for up to
+// its trustFor. Other stores are searched entry by entry (KeyLister:
+// memory, disk); one that can neither index nor list makes it return
+// ErrCannotList, after removing what the memory tier and the queue held.
 func (t *Transport) InvalidateTag(ctx context.Context, tag string) (int, error) {
 	if err := t.check(); err != nil {
 		return 0, err

@@ -12,6 +12,9 @@
 // expiry, so each variant carries its own and expired ones are dropped on
 // read; a backend that evicts (memcache, an LRU) bounds the space.
 //
+// Cache tags (httpcache.Transport.InvalidateTag) are kept in an index per
+// tag, as partitions are below (see tags.go).
+//
 // # Partitions and DeleteURL
 //
 // Each partition of a URL (each user, for a request with credentials) is a
@@ -77,10 +80,13 @@ const indexMagic = "HCGI1"
 // maxVariants bounds the variants kept under one key.
 const maxVariants = 32
 
-// maxIndexEntries bounds the partitions an index lists: some 80 bytes
-// each, so that an index stays within a memcache item (1 MB). A variable
-// for the tests.
-var maxIndexEntries = 8192
+// maxIndexEntries and maxIndexBytes bound the members an index lists
+// (partitions of a URL, some 80 bytes each; keys of a tag), so that an
+// index stays within a memcache item (1 MB). Variables for the tests.
+var (
+	maxIndexEntries = 8192
+	maxIndexBytes   = 768 << 10
+)
 
 // indexCheckInterval is how often a full index may check which of its
 // partitions are still stored: a check reads every one. A variable for the
@@ -100,11 +106,12 @@ type Storage struct {
 	cache ghttpcache.Cache
 	seed  maphash.Seed
 	locks [lockStripes]sync.Mutex
+	tags  tagLocks
 }
 
 // New returns a Storage on cache.
 func New(cache ghttpcache.Cache) *Storage {
-	return &Storage{cache: cache, seed: maphash.MakeSeed()}
+	return &Storage{cache: cache, seed: maphash.MakeSeed(), tags: tagLocks{seed: maphash.MakeSeed()}}
 }
 
 // lock locks the writes to url and returns the unlock.
@@ -138,7 +145,8 @@ func (s *Storage) Get(_ context.Context, key string) ([]*httpcache.Entry, error)
 // Set stores entry under key, replacing the variant with the same Variant
 // and dropping expired ones. A key with a partition is added to its URL's
 // index, after the entry is written: an entry never stored is never
-// listed, and an entry stored is listed by the time Set returns. When the
+// listed, and an entry stored is listed by the time Set returns. A tagged
+// entry's key is added to its tags' indexes before (tags.go). When an
 // index is full, the entry is not stored.
 func (s *Storage) Set(_ context.Context, key string, entry *httpcache.Entry, ttl time.Duration) error {
 	encoded, err := httpcache.MarshalEntry(entry)
@@ -158,11 +166,17 @@ func (s *Storage) Set(_ context.Context, key string, entry *httpcache.Entry, ttl
 			kept = append(kept, r)
 		}
 	}
+	if !s.indexTags(key, entry.Tags, lastExpiry(kept)) {
+		// A tag's index is full: the entry is forgotten, and so is one
+		// stored before under the key, which the index may not list.
+		s.cache.Delete(keyPrefix + key)
+		return nil
+	}
 	if !strings.Contains(key, "\x00") {
 		s.cache.Set(keyPrefix+key, encodeValue(kept))
 		return nil
 	}
-	idx, changed, ok := s.indexAdd(url, partition, lastExpiry(kept))
+	idx, changed, ok := s.indexAdd(indexPrefix+url, partition, lastExpiry(kept), func(p string) string { return url + "\x00" + p })
 	if !ok {
 		// The index is full: the entry is forgotten, and so is one stored
 		// before under the key, which the index does not list.
@@ -192,7 +206,7 @@ func (s *Storage) DeleteURL(_ context.Context, url string) error {
 		return nil // no key's URL part has a NUL
 	}
 	defer s.lock(url)()
-	idx, _ := s.readIndex(url)
+	idx, _ := s.readIndex(indexPrefix + url)
 	for _, e := range idx.entries {
 		s.cache.Delete(keyPrefix + url + "\x00" + e.partition)
 	}
@@ -231,13 +245,15 @@ func (s *Storage) read(key string) []record {
 	return records
 }
 
-// index lists the partitions stored for one URL.
+// index lists the partitions stored for one URL, or the keys stored with
+// one tag.
 type index struct {
 	checked int64 // Unix seconds of the last check of which are stored
 	entries []indexEntry
 }
 
-// indexEntry is one partition in an index and when its entry expires.
+// indexEntry is one member of an index (a partition, or a tag's key) and
+// when its entry expires.
 type indexEntry struct {
 	expiry    int64 // Unix seconds, rounded up; 0 for none
 	partition string
@@ -249,9 +265,10 @@ func (e indexEntry) expired(nowMilli int64) bool {
 	return e.expiry != 0 && e.expiry*1000 < nowMilli
 }
 
-// readIndex returns url's index: empty, and not ok, if it is damaged.
-func (s *Storage) readIndex(url string) (idx index, ok bool) {
-	value, found := s.cache.Get(indexPrefix + url)
+// readIndex returns the index stored under the backend key name: empty,
+// and not ok, if it is damaged.
+func (s *Storage) readIndex(name string) (idx index, ok bool) {
+	value, found := s.cache.Get(name)
 	if !found {
 		return index{}, true
 	}
@@ -259,21 +276,23 @@ func (s *Storage) readIndex(url string) (idx index, ok bool) {
 	return idx, err == nil
 }
 
-// indexAdd returns url's index with partition listed until expiry (Unix
-// milliseconds, 0 for none), its expired partitions dropped; whether it
-// differs from the stored one; and, not ok, when it is full and partition
-// is not in it. The caller holds url's lock and writes the index back.
-func (s *Storage) indexAdd(url, partition string, expiryMilli int64) (idx index, changed, ok bool) {
+// indexAdd returns the index stored under name (a URL's, or a tag's)
+// with member listed until expiry (Unix milliseconds, 0 for none), its
+// expired members dropped; whether it differs from the stored one; and,
+// not ok, when it is full and member is not in it. keyOf names the
+// storage key of a member, to check which are still stored when the
+// index is full. The caller holds the index's lock and writes it back.
+func (s *Storage) indexAdd(name, member string, expiryMilli int64, keyOf func(member string) string) (idx index, changed, ok bool) {
 	expiry := (expiryMilli + 999) / 1000
 	nowMilli := time.Now().UnixMilli()
 	now := nowMilli / 1000
-	idx, intact := s.readIndex(url)
+	idx, intact := s.readIndex(name)
 	changed = !intact
 	live := idx.entries[:0]
 	found := false
 	for _, e := range idx.entries {
 		switch {
-		case e.partition == partition:
+		case e.partition == member:
 			found = true
 			if e.expiry != 0 && (expiry == 0 || e.expiry < expiry) {
 				e.expiry = expiry
@@ -289,13 +308,13 @@ func (s *Storage) indexAdd(url, partition string, expiryMilli int64) (idx index,
 	if found {
 		return idx, changed, true
 	}
-	if len(idx.entries) >= maxIndexEntries && now-idx.checked >= int64(indexCheckInterval/time.Second) {
-		// Keep only the partitions still stored, with their expiry as
+	if idx.full(member) && now-idx.checked >= int64(indexCheckInterval/time.Second) {
+		// Keep only the members still stored, with their expiry as
 		// stored: evicted and deleted ones go.
 		idx.checked = now
 		stored := idx.entries[:0]
 		for _, e := range idx.entries {
-			if records := s.read(url + "\x00" + e.partition); len(records) > 0 {
+			if records := s.read(keyOf(e.partition)); len(records) > 0 {
 				if last := lastExpiry(records); last == 0 || last >= nowMilli {
 					e.expiry = (last + 999) / 1000
 					stored = append(stored, e)
@@ -306,14 +325,27 @@ func (s *Storage) indexAdd(url, partition string, expiryMilli int64) (idx index,
 		idx.entries = stored
 		changed = true
 	}
-	if len(idx.entries) >= maxIndexEntries {
+	if idx.full(member) {
 		if changed {
-			s.cache.Set(indexPrefix+url, encodeIndex(idx))
+			s.cache.Set(name, encodeIndex(idx))
 		}
 		return idx, false, false
 	}
-	idx.entries = append(idx.entries, indexEntry{expiry: expiry, partition: partition})
+	idx.entries = append(idx.entries, indexEntry{expiry: expiry, partition: member})
 	return idx, true, true
+}
+
+// full reports whether the index has no room for member: it lists
+// maxIndexEntries members, or member would take it past maxIndexBytes.
+func (idx *index) full(member string) bool {
+	if len(idx.entries) >= maxIndexEntries {
+		return true
+	}
+	size := len(member)
+	for _, e := range idx.entries {
+		size += len(e.partition) + 8
+	}
+	return size > maxIndexBytes
 }
 
 // encodeValue lays out records as: magic, then for each its expiry
