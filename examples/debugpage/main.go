@@ -10,6 +10,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 
 	"github.com/c650553b/httpcache"
 )
@@ -21,6 +22,9 @@ func main() {
 		w.Header().Set("Cache-Control", "max-age=300")
 		if r.URL.Path == "/v1/private" {
 			w.Header().Set("Cache-Control", "no-store")
+		}
+		if strings.HasPrefix(r.URL.Path, "/v1/users/") {
+			w.Header().Set("Cache-Tag", "users,user-"+strings.TrimPrefix(r.URL.Path, "/v1/users/"))
 		}
 		fmt.Fprint(w, `{"id": 1, "name": "example"}`)
 	}))
