@@ -282,6 +282,9 @@ func storesUnderTest(t *testing.T) map[string]func() Storage {
 	return map[string]func() Storage{
 		"memory": func() Storage { return NewMemoryStorage(0) },
 		"disk":   func() Storage { return must(NewDiskStorage(t.TempDir(), 0)) },
+		"encrypted disk": func() Storage {
+			return must(NewEncryptedDiskStorage(t.TempDir(), 0, must(NewKeyring(NewKey()))))
+		},
 		"tiered": func() Storage {
 			return must(NewTieredStorage(NewMemoryStorage(0), must(NewDiskStorage(t.TempDir(), 0)), time.Minute))
 		},

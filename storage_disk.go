@@ -93,6 +93,7 @@ type DiskStorage struct {
 	files     map[string]*diskFile // by path relative to dir
 	recency   recencyList[*diskFile]
 	secret    []byte
+	keys      *Keyring // nil for a store in clear
 }
 
 // diskFile is one key's file in the recency list.
@@ -108,31 +109,66 @@ type diskFile struct {
 // half-written, and evicts down to the bound. It returns an error when dir
 // cannot be used: not a directory, or not writable.
 func NewDiskStorage(dir string, maxBytes int64) (*DiskStorage, error) {
+	return openDiskStorage("NewDiskStorage", dir, maxBytes, nil)
+}
+
+// NewEncryptedDiskStorage is NewDiskStorage for a store that encrypts and
+// authenticates everything it writes with keys (see Keyring): each file's
+// metadata and body, in segments checked as a body streams, and file
+// names that are keyed hashes, so that the directory shows no URL, header
+// or body. Files written in clear, or under a key keys does not hold, are
+// removed when found.
+func NewEncryptedDiskStorage(dir string, maxBytes int64, keys *Keyring) (*DiskStorage, error) {
+	if keys == nil {
+		return nil, errors.New("httpcache: NewEncryptedDiskStorage: nil Keyring")
+	}
+	return openDiskStorage("NewEncryptedDiskStorage", dir, maxBytes, keys)
+}
+
+func openDiskStorage(op, dir string, maxBytes int64, keys *Keyring) (*DiskStorage, error) {
 	if dir == "" {
-		return nil, errors.New("httpcache: NewDiskStorage: empty directory name")
+		return nil, fmt.Errorf("httpcache: %s: empty directory name", op)
 	}
 	if maxBytes <= 0 {
 		maxBytes = DefaultDiskBytes
 	}
 	if err := os.MkdirAll(dir, diskDirMode); err != nil {
-		return nil, fmt.Errorf("httpcache: NewDiskStorage: %w", err)
+		return nil, fmt.Errorf("httpcache: %s: %w", op, err)
 	}
 	if err := checkOwnDirectory(dir); err != nil {
-		return nil, fmt.Errorf("httpcache: NewDiskStorage: %w", err)
+		return nil, fmt.Errorf("httpcache: %s: %w", op, err)
 	}
 	probe, err := os.CreateTemp(dir, diskTempPrefix+"probe-*")
 	if err != nil {
-		return nil, fmt.Errorf("httpcache: NewDiskStorage: directory %s is not writable: %w", dir, err)
+		return nil, fmt.Errorf("httpcache: %s: directory %s is not writable: %w", op, dir, err)
 	}
 	probe.Close()
 	os.Remove(probe.Name())
 	// An earlier version's spare files: removed entries, still readable.
 	os.RemoveAll(filepath.Join(dir, diskOldSpareDir))
-	d := &DiskStorage{dir: dir, maxBytes: maxBytes, files: make(map[string]*diskFile), secret: newPartitionSecret()}
+	d := &DiskStorage{dir: dir, maxBytes: maxBytes, files: make(map[string]*diskFile), secret: newPartitionSecret(), keys: keys}
 	if err := d.scan(); err != nil {
-		return nil, fmt.Errorf("httpcache: NewDiskStorage: scanning %s: %w", dir, err)
+		return nil, fmt.Errorf("httpcache: %s: scanning %s: %w", op, dir, err)
 	}
 	return d, nil
+}
+
+// names returns the paths, relative to dir, where key's file may be: one
+// for a store in clear; for an encrypted one, its name under each key of
+// the ring, the current key's first.
+func (d *DiskStorage) names(key string) []string {
+	if d.keys == nil {
+		return []string{fileName(key)}
+	}
+	return sealedNames(d.keys, key)
+}
+
+// urlNames is names for the file of url's key without a partition.
+func (d *DiskStorage) urlNames(url string) []string {
+	if d.keys == nil {
+		return []string{urlFileName(url)}
+	}
+	return sealedURLNames(d.keys, url)
 }
 
 // scan rebuilds the accounting from the directory, oldest files least
@@ -175,6 +211,10 @@ func (d *DiskStorage) scan() error {
 			return nil
 		}
 		if isDiskFileName(name) {
+			if d.keys != nil && !d.sealedByRing(path, info.Size()) {
+				os.Remove(path) // in clear, or under a key no longer held
+				return nil
+			}
 			files = append(files, found{name, info.Size(), info.ModTime()})
 		}
 		return nil
@@ -242,31 +282,41 @@ func (d *DiskStorage) Get(_ context.Context, key string) ([]*Entry, error) {
 // it marks the key's file recently used and removes one that fails its
 // checks or holds nothing unexpired.
 func (d *DiskStorage) read(key string, peek bool) ([]*Entry, error) {
-	name := fileName(key)
+	for _, name := range d.names(key) {
+		entries, found, err := d.readName(key, name, peek)
+		if found || err != nil {
+			return entries, err
+		}
+	}
+	return nil, nil
+}
+
+// readName reads key's file at name, and reports whether there was one.
+func (d *DiskStorage) readName(key, name string, peek bool) (_ []*Entry, found bool, _ error) {
 	path := filepath.Join(d.dir, name)
 	f, err := openRegular(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		d.forget(name)
-		return nil, nil
+		return nil, false, nil
 	}
 	if errors.Is(err, errNotRegular) {
 		d.forget(name)
 		os.Remove(path) // a link or a device planted at an entry's path
-		return nil, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, true, err
 	}
 	defer f.Close()
-	records, size, info, err := readDiskFile(f, digestOf(key))
+	records, size, info, err := d.readFile(f, key)
 	if errors.Is(err, ErrCorruptEntry) {
 		if !peek {
 			d.removeCorrupt(name, path, f)
 		}
-		return nil, nil
+		return nil, true, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, true, err
 	}
 	now := time.Now()
 	var entries []*Entry
@@ -276,21 +326,31 @@ func (d *DiskStorage) read(key string, peek bool) ([]*Entry, error) {
 		}
 		if r.entry.Body == nil {
 			r.entry.Body = &diskBody{path: path, info: info, offset: r.bodyOffset, size: r.bodySize,
-				checksum: r.bodyChecksum, metaChecksumAt: r.metaChecksumAt, metaChecksum: r.metaChecksum}
+				checksum: r.bodyChecksum, metaChecksumAt: r.metaChecksumAt, metaChecksum: r.metaChecksum,
+				keys: d.keys, key: key}
 		}
 		entries = append(entries, r.entry)
 	}
 	if peek {
-		return entries, nil
+		return entries, true, nil
 	}
 	if len(entries) == 0 {
 		d.Delete(context.Background(), key)
-		return nil, nil
+		return nil, true, nil
 	}
 	d.mu.Lock()
 	d.touch(name, size)
 	d.mu.Unlock()
-	return entries, nil
+	return entries, true, nil
+}
+
+// readFile reads the records of key's open file, with bodies of up to
+// diskInlineBody bytes, through the view of an encrypted store.
+func (d *DiskStorage) readFile(f *os.File, key string) (records []diskRecord, size int64, info os.FileInfo, err error) {
+	if d.keys == nil {
+		return readDiskFile(f, digestOf(key))
+	}
+	return readSealedDiskFile(f, d.keys, key)
 }
 
 // smallFileBuffers hold the first read of a Get: most entry files fit, and
@@ -335,7 +395,8 @@ func (d *DiskStorage) Set(_ context.Context, key string, entry *Entry, ttl time.
 		// Held below what UnixNano can give (the year 2262).
 		expiry = time.Now().Add(min(ttl, maxDiskTTL)).UnixNano()
 	}
-	name := fileName(key)
+	names := d.names(key)
+	name := names[0]
 	path := filepath.Join(d.dir, name)
 	tmp, err := d.createTemp(filepath.Dir(path))
 	if err != nil {
@@ -353,7 +414,7 @@ func (d *DiskStorage) Set(_ context.Context, key string, entry *Entry, ttl time.
 			defer old.Close()
 		}
 	}
-	size, err := writeDiskFile(tmp, old, key, entry, expiry)
+	size, err := d.writeFile(tmp, old, key, entry, expiry)
 	if closeErr := tmp.Close(); err == nil {
 		err = closeErr
 	}
@@ -369,7 +430,62 @@ func (d *DiskStorage) Set(_ context.Context, key string, entry *Entry, ttl time.
 	victims := d.evict(d.files[name])
 	d.mu.Unlock()
 	d.removeFiles(victims)
+	// The key's file under a previous key of the ring is superseded.
+	for _, previous := range names[1:] {
+		d.forget(previous)
+		d.remove(filepath.Join(d.dir, previous))
+	}
 	return nil
+}
+
+// writeFile writes key's new file to f: its header, then its records (see
+// writeDiskRecords), sealed for an encrypted store. It returns the file's
+// size.
+func (d *DiskStorage) writeFile(f *os.File, old *os.File, key string, entry *Entry, expiry int64) (int64, error) {
+	out := &countingWriter{w: f}
+	var oldView io.ReaderAt
+	var oldSize int64
+	if old != nil {
+		if info, err := old.Stat(); err == nil {
+			oldView, oldSize = old, info.Size()
+			if d.keys != nil {
+				// A damaged old file is dropped whole: the new one replaces it.
+				if view, err := openSealedFile(old, oldSize, d.keys, key); err == nil {
+					oldView, oldSize = view, view.Size()
+				} else {
+					oldView = nil
+				}
+			}
+		}
+	}
+	if d.keys == nil {
+		if _, err := out.Write(appendDiskFileHeader(nil, key)); err != nil {
+			return out.n, err
+		}
+		err := writeDiskRecords(out, oldView, oldSize, key, entry, expiry)
+		return out.n, err
+	}
+	sealed, err := newSealedFileWriter(out, d.keys, key)
+	if err != nil {
+		return out.n, err
+	}
+	if err := writeDiskRecords(sealed, oldView, oldSize, key, entry, expiry); err != nil {
+		return out.n, err
+	}
+	err = sealed.Close()
+	return out.n, err
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // remove deletes a file that is no longer wanted. A file that is not there
@@ -397,61 +513,50 @@ func (d *DiskStorage) createTemp(dir string) (*os.File, error) {
 	return tmp, nil
 }
 
-// writeDiskFile writes a key's new file to w: the variants of the current
-// file old, when not nil (copied byte for byte, unexpired ones only), but
-// the one being replaced; then the new record. It returns the file's size.
-func writeDiskFile(w io.Writer, old *os.File, key string, entry *Entry, expiry int64) (int64, error) {
+// writeDiskRecords writes a key's records to w: the variants of the
+// current file, shown by old (of oldSize bytes) when not nil, copied byte
+// for byte, unexpired ones only, but the one being replaced; then the new
+// record.
+func writeDiskRecords(w io.Writer, old io.ReaderAt, oldSize int64, key string, entry *Entry, expiry int64) error {
 	digest := digestOf(key)
-	var size int64
-	// The file's header, then the new record, in one buffer: written with
-	// one call when there is no other variant to keep.
 	record := make([]byte, 0, 64+entrySize(entry))
-	record = appendDiskFileHeader(record, key)
-	headerEnd := len(record)
 	record = binary.BigEndian.AppendUint64(record, uint64(expiry))
 	record = append(record, 0, 0, 0, 0) // the encoded length, set below
 	record = append(record, digest[:]...)
 	record, err := appendEntry(record, entry)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	binary.BigEndian.PutUint32(record[headerEnd+8:], uint32(len(record)-headerEnd-diskRecordHeader))
-
-	if old == nil {
-		n, err := w.Write(record)
-		return int64(n), err
-	}
-	n, err := w.Write(record[:headerEnd])
-	size += int64(n)
-	if err != nil {
-		return size, err
-	}
-	if info, err := old.Stat(); err == nil {
+	binary.BigEndian.PutUint32(record[8:], uint32(len(record)-diskRecordHeader))
+	if old != nil {
 		// A damaged old file is dropped whole: the new one replaces it.
-		records, _ := readDiskRecords(old, info.Size(), digest)
+		records, _ := readDiskRecords(old, oldSize, digest)
 		kept := 0
 		now := time.Now()
 		for _, r := range records {
 			if r.entry.Variant == entry.Variant || r.expired(now) || kept >= maxVariantsPerKey-1 {
 				continue
 			}
-			copied, err := io.Copy(w, io.NewSectionReader(old, r.offset, r.length))
-			size += copied
-			if err != nil {
-				return size, err
+			if _, err := io.Copy(w, io.NewSectionReader(old, r.offset, r.length)); err != nil {
+				return err
 			}
 			kept++
 		}
 	}
-	n, err = w.Write(record[headerEnd:])
-	return size + int64(n), err
+	_, err = w.Write(record)
+	return err
 }
 
 // Delete removes the key's file.
 func (d *DiskStorage) Delete(_ context.Context, key string) error {
-	name := fileName(key)
-	d.forget(name)
-	return d.remove(filepath.Join(d.dir, name))
+	var first error
+	for _, name := range d.names(key) {
+		d.forget(name)
+		if err := d.remove(filepath.Join(d.dir, name)); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // Size returns the bytes of the entry files this DiskStorage knows of.
@@ -465,7 +570,18 @@ func (d *DiskStorage) Size() int64 {
 // partition, and every partition's, found in the URL's subdirectory, this
 // process's and other processes' alike.
 func (d *DiskStorage) DeleteURL(ctx context.Context, url string) error {
-	name := urlFileName(url)
+	var first error
+	for _, name := range d.urlNames(url) {
+		if err := d.deleteURLFiles(name); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// deleteURLFiles removes the files of a URL whose file without a
+// partition is name: it, and those that start with its name and a dot.
+func (d *DiskStorage) deleteURLFiles(name string) error {
 	dir, base := filepath.Split(name)
 	entries, err := os.ReadDir(filepath.Join(d.dir, dir))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -701,11 +817,13 @@ func (r *diskRecord) readInlineBody(f io.ReaderAt) error {
 type diskBody struct {
 	path           string
 	info           os.FileInfo
-	offset         int64
+	offset         int64 // in the file, or in the view of an encrypted one
 	size           int64
 	checksum       uint32
 	metaChecksumAt int64
 	metaChecksum   uint32
+	keys           *Keyring // an encrypted store's, or nil
+	key            string   // the storage key, which an encrypted file is sealed for
 }
 
 func (b *diskBody) Size() int64 { return b.size }
@@ -715,26 +833,36 @@ func (b *diskBody) Open() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("httpcache: disk storage: %w", err)
 	}
-	if !b.sameRecord(f) {
+	var records io.ReaderAt = f
+	if b.keys != nil {
+		view, err := openSealedFile(f, b.info.Size(), b.keys, b.key)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		records = view
+	}
+	if !b.sameRecord(f, records) {
 		f.Close()
 		return nil, fmt.Errorf("%w: the file was replaced", ErrCorruptEntry)
 	}
-	return &checkedReader{section: io.NewSectionReader(f, b.offset, b.size), file: f,
+	return &checkedReader{section: io.NewSectionReader(records, b.offset, b.size), file: f,
 		hash: crc32.New(castagnoli), want: b.checksum, left: b.size}, nil
 }
 
 // sameRecord reports whether the open file is the one the body was found
-// in, still holding its record.
-func (b *diskBody) sameRecord(f *os.File) bool {
+// in, still holding its record, read through records (the file, or its
+// view).
+func (b *diskBody) sameRecord(f *os.File, records io.ReaderAt) bool {
 	info, err := f.Stat()
 	if err != nil || !os.SameFile(info, b.info) || info.Size() != b.info.Size() {
 		return false
 	}
 	var sum [checksumSize]byte
-	if _, err := f.ReadAt(sum[:], b.metaChecksumAt); err != nil || binary.BigEndian.Uint32(sum[:]) != b.metaChecksum {
+	if _, err := records.ReadAt(sum[:], b.metaChecksumAt); err != nil || binary.BigEndian.Uint32(sum[:]) != b.metaChecksum {
 		return false
 	}
-	_, err = f.ReadAt(sum[:], b.offset+b.size)
+	_, err = records.ReadAt(sum[:], b.offset+b.size)
 	return err == nil && binary.BigEndian.Uint32(sum[:]) == b.checksum
 }
 

@@ -36,6 +36,20 @@ func TestDiskStorageAcceptance(t *testing.T) {
 	})
 }
 
+func TestEncryptedDiskStorageAcceptance(t *testing.T) {
+	keys, err := httpcache.NewKeyring(httpcache.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	storagetest.Run(t, func(t *testing.T, maxBytes int64) httpcache.Storage {
+		s, err := httpcache.NewEncryptedDiskStorage(t.TempDir(), maxBytes, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
 // entryFiles lists the entry files under dir (not temporary or spare ones).
 func entryFiles(dir string) []string {
 	var files []string

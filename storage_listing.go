@@ -166,6 +166,10 @@ func (d *DiskStorage) keyOf(name string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
+	if d.keys != nil {
+		key, rk, err := readSealedKey(f, info.Size(), d.keys)
+		return key, err == nil && sealedName(rk, key) == name
+	}
 	key, err := readDiskFileKey(f, info.Size())
 	if err != nil || key == "" || fileName(key) != name {
 		return "", false
