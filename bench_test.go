@@ -323,8 +323,11 @@ func BenchmarkCoalescedWaiters(b *testing.B) {
 	b.ReportMetric(float64(origin.requests.Load())/float64(b.N), "origin-req/round")
 }
 
-func benchmarkDiskHit(b *testing.B, size int) {
+func benchmarkDiskHit(b *testing.B, size int, keys *Keyring) {
 	disk, err := NewDiskStorage(b.TempDir(), 0)
+	if keys != nil {
+		disk, err = NewEncryptedDiskStorage(b.TempDir(), 0, keys)
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -341,8 +344,19 @@ func benchmarkDiskHit(b *testing.B, size int) {
 
 // BenchmarkDiskHit1KiB and BenchmarkDiskHit256KiB measure fresh hits from
 // a DiskStorage: the file is read on every hit (the page cache keeps it).
-func BenchmarkDiskHit1KiB(b *testing.B)   { benchmarkDiskHit(b, 1<<10) }
-func BenchmarkDiskHit256KiB(b *testing.B) { benchmarkDiskHit(b, 256<<10) }
+func BenchmarkDiskHit1KiB(b *testing.B)   { benchmarkDiskHit(b, 1<<10, nil) }
+func BenchmarkDiskHit256KiB(b *testing.B) { benchmarkDiskHit(b, 256<<10, nil) }
+
+// BenchmarkEncryptedDiskHit1KiB and BenchmarkEncryptedDiskHit256KiB are
+// the disk hits with NewEncryptedDiskStorage: every hit opens the file's
+// segments.
+func BenchmarkEncryptedDiskHit1KiB(b *testing.B) {
+	benchmarkDiskHit(b, 1<<10, must(NewKeyring(NewKey())))
+}
+
+func BenchmarkEncryptedDiskHit256KiB(b *testing.B) {
+	benchmarkDiskHit(b, 256<<10, must(NewKeyring(NewKey())))
+}
 
 // BenchmarkDiskMissAndStore measures a miss whose response is written to a
 // DiskStorage at its bound, as a cache in use is: each store evicts an

@@ -833,20 +833,33 @@ func (b *diskBody) Open() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("httpcache: disk storage: %w", err)
 	}
-	var records io.ReaderAt = f
 	if b.keys != nil {
-		view, err := openSealedFile(f, b.info.Size(), b.keys, b.key)
-		if err != nil {
-			f.Close()
-			return nil, err
-		}
-		records = view
+		return b.openSealed(f)
 	}
-	if !b.sameRecord(f, records) {
+	if !b.sameRecord(f, f) {
 		f.Close()
 		return nil, fmt.Errorf("%w: the file was replaced", ErrCorruptEntry)
 	}
-	return &checkedReader{section: io.NewSectionReader(records, b.offset, b.size), file: f,
+	return &checkedReader{section: io.NewSectionReader(f, b.offset, b.size), file: f,
+		hash: crc32.New(castagnoli), want: b.checksum, left: b.size}, nil
+}
+
+// openSealed opens the body of an encrypted file through its view. The
+// file must be the one the body was found in (files are replaced by
+// rename, never rewritten): its segments are checked as they are read,
+// and the body's checksum at its end.
+func (b *diskBody) openSealed(f *os.File) (io.ReadCloser, error) {
+	info, err := f.Stat()
+	if err != nil || !os.SameFile(info, b.info) || info.Size() != b.info.Size() {
+		f.Close()
+		return nil, fmt.Errorf("%w: the file was replaced", ErrCorruptEntry)
+	}
+	view, err := openSealedFile(f, info.Size(), b.keys, b.key)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &checkedReader{section: io.NewSectionReader(view, b.offset, b.size), file: f, view: view,
 		hash: crc32.New(castagnoli), want: b.checksum, left: b.size}, nil
 }
 
@@ -872,6 +885,7 @@ func (b *diskBody) sameRecord(f *os.File, records io.ReaderAt) bool {
 type checkedReader struct {
 	section *io.SectionReader
 	file    *os.File
+	view    *sealedFileView // of an encrypted file, or nil
 	hash    hash.Hash32
 	want    uint32
 	left    int64 // bytes not yet returned
@@ -896,7 +910,13 @@ func (r *checkedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (r *checkedReader) Close() error { return r.file.Close() }
+func (r *checkedReader) Close() error {
+	if r.view != nil {
+		r.view.release()
+		r.view = nil
+	}
+	return r.file.Close()
+}
 
 // Local reports true: a DiskStorage's calls read and write local files,
 // which a context could not interrupt (LocalStorage).

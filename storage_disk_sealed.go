@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 // An encrypted DiskStorage (NewEncryptedDiskStorage) writes each key's
@@ -176,6 +177,26 @@ type sealedFileView struct {
 	buf    []byte
 }
 
+// segmentBuffers hold a view's segment, opened and sealed: a hit does not
+// allocate them afresh.
+var segmentBuffers = sync.Pool{New: func() any { b := make([]byte, 0, diskSegment+diskSegmentTag); return &b }}
+
+// release returns the view's buffers to the pool; the view is not used
+// after.
+func (v *sealedFileView) release() {
+	for _, b := range []*[]byte{&v.plain, &v.buf} {
+		if cap(*b) == diskSegment+diskSegmentTag {
+			buf := (*b)[:0]
+			segmentBuffers.Put(&buf)
+		}
+		*b = nil
+	}
+	v.opened = -1
+}
+
+// segmentBuffer returns a pooled buffer of a segment's capacity.
+func segmentBuffer() []byte { return (*segmentBuffers.Get().(*[]byte))[:0] }
+
 // openSealedFile reads the header of a version 4 file of size bytes,
 // meant to hold key, and returns its view. A file that is not one, or is
 // sealed by a key the ring lacks, is an error wrapping ErrCorruptEntry;
@@ -283,8 +304,8 @@ func (v *sealedFileView) open(segment int64) error {
 	}
 	full := int64(diskSegment + diskSegmentTag)
 	length := min(full, v.cipherLen-segment*full)
-	if cap(v.buf) < int(length) {
-		v.buf = make([]byte, length)
+	if v.buf == nil {
+		v.buf, v.plain = segmentBuffer(), segmentBuffer()
 	}
 	buf := v.buf[:length]
 	if _, err := v.file.ReadAt(buf, v.segStart+segment*full); err != nil {
@@ -326,6 +347,7 @@ func readSealedDiskFile(f *os.File, keys *Keyring, key string) (records []diskRe
 		return nil, 0, nil, err
 	}
 	records, err = readDiskRecordsWithBodies(view, view.Size(), digestOf(key))
+	view.release()
 	return records, size, info, err
 }
 
