@@ -30,11 +30,11 @@ const maxDiskTTL = 100 * 365 * 24 * time.Hour
 const (
 	// diskFileMagic starts every entry file, with a version byte. Version
 	// 3 follows it with the file's key (uvarint length, bytes), so that
-	// the store can list its keys; version 2 files, without it, are read
-	// but not listed, and are rewritten as version 3 when next stored.
-	diskFileMagic     = "HCD"
-	diskFileVersion   = 3
-	diskFileVersionV2 = 2
+	// the store can list its keys. Files of earlier versions, which a
+	// listing could not see and so a purge could not reach, are misses,
+	// removed when found.
+	diskFileMagic   = "HCD"
+	diskFileVersion = 3
 	// diskMaxKey bounds the key a file header holds, as the entry
 	// encoding bounds its strings.
 	diskMaxKey = maxEncodedString
@@ -943,8 +943,7 @@ func appendDiskFileHeader(b []byte, key string) []byte {
 }
 
 // readDiskFileHeader reads the header of an entry file of size bytes:
-// where the key it names is (empty in a version 2 file) and where its
-// records start. A file that is not an entry file is an error wrapping
+// where the key it names is and where its records start. A file that is not an entry file is an error wrapping
 // ErrCorruptEntry.
 func readDiskFileHeader(f io.ReaderAt, size int64) (keyAt, start int64, err error) {
 	notEntry := fmt.Errorf("%w: not an entry file", ErrCorruptEntry)
@@ -953,11 +952,7 @@ func readDiskFileHeader(f io.ReaderAt, size int64) (keyAt, start int64, err erro
 	if n < len(diskFileMagic)+1 || string(first[:3]) != diskFileMagic {
 		return 0, 0, notEntry
 	}
-	switch first[3] {
-	case diskFileVersionV2:
-		return 4, 4, nil
-	case diskFileVersion:
-	default:
+	if first[3] != diskFileVersion {
 		return 0, 0, notEntry
 	}
 	keyLen, lenBytes := binary.Uvarint(first[4:n])
@@ -971,8 +966,7 @@ func readDiskFileHeader(f io.ReaderAt, size int64) (keyAt, start int64, err erro
 	return keyAt, start, nil
 }
 
-// readDiskFileKey returns the key an entry file names; empty for a
-// version 2 file.
+// readDiskFileKey returns the key an entry file names.
 func readDiskFileKey(f io.ReaderAt, size int64) (string, error) {
 	keyAt, start, err := readDiskFileHeader(f, size)
 	if err != nil {

@@ -72,9 +72,9 @@ func TestDiskStorageDoesNotListAFileAtAnotherKeysPath(t *testing.T) {
 	}
 }
 
-// A file an earlier version wrote (version 2, without its key) is still
-// served, is not listed, and is written as version 3 when next stored.
-func TestDiskStorageReadsVersion2Files(t *testing.T) {
+// A file an earlier version wrote (version 2, without its key) could not
+// be listed, and so not purged: it is not served, and is removed.
+func TestDiskStorageDropsVersion2Files(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	d := must(NewDiskStorage(dir, 0))
@@ -89,25 +89,14 @@ func TestDiskStorageReadsVersion2Files(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v2 := append([]byte("HCD\x02"), data[start:]...)
-	if err := os.WriteFile(path, v2, 0o600); err != nil {
+	if err := os.WriteFile(path, append([]byte("HCD\x02"), data[start:]...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	entries, err := d.Get(ctx, key)
-	if err != nil || len(entries) != 1 || string(must(bodyBytes(entries[0].Body))) != "old" {
-		t.Fatalf("a version 2 file: %v, %v", entries, err)
+	if entries, err := d.Get(ctx, key); err != nil || len(entries) != 0 {
+		t.Fatalf("a version 2 file served: %d, %v", len(entries), err)
 	}
-	if got := diskKeys(t, d); len(got) != 0 {
-		t.Fatalf("a version 2 file listed: %q", got)
-	}
-	next := diskTestEntry("new")
-	next.Variant = "v"
-	d.Set(ctx, key, next, time.Hour) // keeps the old variant, in a version 3 file
-	if got := diskKeys(t, d); !slices.Equal(got, []string{key}) {
-		t.Fatalf("after a write: %q", got)
-	}
-	if entries, _ := d.Get(ctx, key); len(entries) != 2 {
-		t.Fatalf("variants after the rewrite: %d", len(entries))
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("the version 2 file is still there: %v", err)
 	}
 }
 

@@ -80,17 +80,19 @@ func (m *MemoryStorage) Peek(_ context.Context, key string) ([]*Entry, error) {
 	return live, nil
 }
 
-// Peek returns the variants under key from memory, or else from the back
-// tier, without copying them into memory (KeyLister).
+// Peek returns the variants under key in both tiers, without copying
+// them into memory (KeyLister): memory's first, then the back tier's,
+// which may be newer (another process's) or outlive their memory copy. A
+// variant in both appears twice, so that a search of what Peek returns
+// (a purge by tag) misses neither copy.
 func (s *TieredStorage) Peek(ctx context.Context, key string) ([]*Entry, error) {
-	if entries, _ := s.front.Peek(ctx, key); len(entries) > 0 {
-		return entries, nil
-	}
 	back, ok := s.back.(KeyLister)
 	if !ok {
 		return nil, ErrCannotList
 	}
-	return back.Peek(ctx, key)
+	front, _ := s.front.Peek(ctx, key)
+	behind, err := back.Peek(ctx, key)
+	return append(front, behind...), err
 }
 
 // Keys lists the keys of both tiers whose URL starts with prefix, each
@@ -119,7 +121,7 @@ func (s *TieredStorage) Keys(ctx context.Context, prefix string, fn func(key str
 // Keys lists the keys whose URL starts with prefix (KeyLister): every
 // entry file in the directory, this process's and other processes' alike,
 // read for the key its header names. A file whose key does not name its
-// path, or written by an earlier version without a key, is skipped.
+// path is skipped (it is never served).
 func (d *DiskStorage) Keys(ctx context.Context, prefix string, fn func(key string) bool) error {
 	var names []string
 	err := filepath.WalkDir(d.dir, func(path string, entry fs.DirEntry, err error) error {
@@ -246,9 +248,14 @@ func (t *Transport) Entries(ctx context.Context, prefix string, limit int) ([]En
 		if len(entries) == 0 {
 			return true
 		}
-		info := EntryInfo{URL: redact.key(KeyURL(key)), Partitioned: KeyPartition(key) != "", Variants: len(entries)}
+		info := EntryInfo{URL: redact.key(KeyURL(key)), Partitioned: KeyPartition(key) != ""}
 		now := t.cfg.now()
+		var variants []string
 		for _, e := range entries {
+			if slices.Contains(variants, e.Variant) {
+				continue // a copy in another tier
+			}
+			variants = append(variants, e.Variant)
 			if until := t.freshUntil(key, e, now); until.After(info.FreshUntil) {
 				info.FreshUntil = until
 			}
@@ -263,6 +270,7 @@ func (t *Transport) Entries(ctx context.Context, prefix string, limit int) ([]En
 				}
 			}
 		}
+		info.Variants = len(variants)
 		infos = append(infos, info)
 		return limit <= 0 || len(infos) < limit
 	})

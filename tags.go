@@ -19,8 +19,10 @@ import (
 var DefaultTagFields = []string{"Cache-Tag", "Surrogate-Key"}
 
 // Bounds on one response's tags, those of the CDNs that read the same
-// fields: a response with more tags, or longer ones, is not stored,
-// since it could not be purged by each of them (detail "tags").
+// fields: a response with more tags, longer ones, or more than
+// maxTagsBytes in its tag fields (separators and repeats included) is
+// not stored, since it could not be purged by each of them (detail
+// "tags").
 const (
 	maxTagsPerEntry = 256
 	maxTagBytes     = 1024
@@ -52,16 +54,25 @@ func WithTagFields(names ...string) Option {
 // tagsOf returns the tags a stored response header carries in fields,
 // each once, in the order found, and false when they exceed the bounds.
 func tagsOf(fields []string, h http.Header) ([]string, bool) {
-	var tags []string
+	// The fields' bytes, separators and repeated tags included, are
+	// bounded first, so that splitting them costs little whatever they
+	// hold.
 	total := 0
+	for _, field := range fields {
+		for _, line := range h[field] {
+			if total += len(line); total > maxTagsBytes {
+				return nil, false
+			}
+		}
+	}
+	var tags []string
 	for _, field := range fields {
 		for _, line := range h[field] {
 			for tag := range strings.FieldsFuncSeq(line, isTagSeparator) {
 				if slices.Contains(tags, tag) {
 					continue
 				}
-				total += len(tag)
-				if len(tag) > maxTagBytes || total > maxTagsBytes || len(tags) == maxTagsPerEntry {
+				if len(tag) > maxTagBytes || len(tags) == maxTagsPerEntry {
 					return nil, false
 				}
 				tags = append(tags, tag)

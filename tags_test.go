@@ -293,3 +293,16 @@ func TestInvalidateTagDropsQueuedWrites(t *testing.T) {
 		t.Fatal("an untagged write was dropped")
 	}
 }
+
+// The tag fields are bounded before they are split: a response whose
+// fields repeat a few tags to megabytes is refused without splitting
+// them, and counts as too many tags.
+func TestRepeatedTagsAreBoundedByBytes(t *testing.T) {
+	line := strings.Repeat("a,b,c,", maxTagsBytes/6+1)
+	if tags, ok := tagsOf(DefaultTagFields, http.Header{"Cache-Tag": {line}}); ok || tags != nil {
+		t.Fatalf("%d bytes of three repeated tags accepted", len(line))
+	}
+	if tags, ok := tagsOf(DefaultTagFields, http.Header{"Cache-Tag": {"a,b", "c"}, "Surrogate-Key": {strings.Repeat(" ", maxTagsBytes-4)}}); !ok || len(tags) != 3 {
+		t.Fatalf("at the bound: %q, %v", tags, ok)
+	}
+}

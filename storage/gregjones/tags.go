@@ -2,6 +2,7 @@ package gregjones
 
 import (
 	"context"
+	"errors"
 	"hash/maphash"
 	"sync"
 	"time"
@@ -17,7 +18,10 @@ import (
 // that an entry this Storage stored is listed by each of its tags. When a
 // tag's index is full, the entry is not stored. Processes sharing one
 // backend have the caveat of the URL indexes (see the package doc): a key
-// one stores while another stores the same tag may be left out.
+// one stores while another stores the same tag may be left out. Each Set
+// rewrites the index of each of its tags, so a tag on thousands of stored
+// responses makes their writes slower; and, as for entries, a backend
+// that does not evict keeps the index of a tag no longer used.
 
 // tagIndexPrefix marks the tag indexes. It differs from keyPrefix and
 // indexPrefix within their lengths, so that no entry's or URL index's
@@ -59,13 +63,23 @@ func (s *Storage) indexTag(key, tag string, expiry int64) bool {
 	return ok
 }
 
+// errDamagedTagIndex is returned by KeysTagged for an index that does not
+// decode: the keys it listed cannot be purged.
+var errDamagedTagIndex = errors.New("gregjones: a tag's index is damaged; its entries expire by themselves")
+
 // KeysTagged calls fn with each key the tag's index lists whose entry has
 // not expired, until fn returns false (httpcache.TagIndexer). It may name
 // keys deleted since they were stored: the index drops them once expired.
+// In a backend that evicts (memcache), an index evicted before its entries
+// no longer names them: their freshness lifetime bounds how long they are
+// served after a purge.
 func (s *Storage) KeysTagged(_ context.Context, tag string, fn func(key string) bool) error {
 	unlock := s.tags.lock(tag)
-	idx, _ := s.readIndex(tagIndexPrefix + tag)
+	idx, intact := s.readIndex(tagIndexPrefix + tag)
 	unlock()
+	if !intact {
+		return errDamagedTagIndex
+	}
 	now := time.Now().UnixMilli()
 	for _, e := range idx.entries {
 		if !e.expired(now) && !fn(e.partition) {

@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/c650553b/httpcache"
@@ -12,7 +11,7 @@ import (
 
 // The tag index: for each tag of a stored entry (httpcache.Entry.Tags), a
 // sorted set of the storage keys tagged with it, each scored by when its
-// entry expires (Unix milliseconds):
+// entry expires (Unix milliseconds, by Redis's clock):
 //
 //	prefix{tag hash}t:<tag>
 //
@@ -31,18 +30,24 @@ const kindTag = "t:"
 // tagScanCount is the COUNT hint of each ZSCAN of a tag's set.
 const tagScanCount = 500
 
-// tagScript adds a key (ARGV[1]) to a tag's set (KEYS[1]) with the
-// expiry of its entry (ARGV[2], Unix milliseconds) unless it is there
-// with a later one, drops the members expired by ARGV[3] (now), and makes
-// the set live at least ARGV[4] milliseconds.
+// tagScript adds a key (ARGV[1]) to a tag's set (KEYS[1]), scored by when
+// its entry expires, ARGV[2] milliseconds from now by Redis's clock (so
+// that instances whose clocks differ agree), unless it is there with a
+// later expiry; drops the members already expired; and makes the set live
+// at least as long as the entry.
 var tagScript = redis.NewScript(`
+if redis.replicate_commands then redis.replicate_commands() end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+local expiry = now + ttl
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not score or tonumber(score) < tonumber(ARGV[2]) then
-	redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+if not score or tonumber(score) < expiry then
+	redis.call('ZADD', KEYS[1], expiry, ARGV[1])
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then
-	redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
+if redis.call('PTTL', KEYS[1]) < ttl then
+	redis.call('PEXPIRE', KEYS[1], ttl)
 end
 return 1
 `)
@@ -61,20 +66,17 @@ func (s *Store) indexTags(ctx context.Context, key string, tags []string, ttl ti
 	if len(tags) == 0 {
 		return nil
 	}
-	now := time.Now()
-	expiry := strconv.FormatInt(now.Add(ttl).UnixMilli(), 10)
-	nowMillis := strconv.FormatInt(now.UnixMilli(), 10)
 	pipe := s.client.Pipeline()
 	for _, tag := range tags {
 		// Eval, not EvalSha: a pipeline cannot load a script Redis lacks.
-		tagScript.Eval(ctx, pipe, []string{s.tagKey(tag)}, key, expiry, nowMillis, ttl.Milliseconds())
+		tagScript.Eval(ctx, pipe, []string{s.tagKey(tag)}, key, ttl.Milliseconds())
 	}
 	_, err := pipe.Exec(ctx)
 	return err
 }
 
 // KeysTagged calls fn with each storage key whose entry was stored tagged
-// tag and has not expired, until fn returns false (httpcache.TagIndexer).
+// tag and is still in Redis, until fn returns false (httpcache.TagIndexer).
 // It walks the tag's set with ZSCAN, each call under the store's timeout,
 // and fn runs between calls.
 func (s *Store) KeysTagged(ctx context.Context, tag string, fn func(key string) bool) error {
@@ -98,7 +100,7 @@ func (s *Store) KeysTagged(ctx context.Context, tag string, fn func(key string) 
 		if err != nil {
 			return fmt.Errorf("redisstore: keys tagged: %w", err)
 		}
-		keys, err := s.existing(ctx, liveMembers(pairs))
+		keys, err := s.existing(ctx, members(pairs))
 		if err != nil {
 			return fmt.Errorf("redisstore: keys tagged: %w", err)
 		}
@@ -113,17 +115,14 @@ func (s *Store) KeysTagged(ctx context.Context, tag string, fn func(key string) 
 	}
 }
 
-// liveMembers returns the members of ZSCAN's member, score pairs whose
-// score, an expiry, has not passed.
-func liveMembers(pairs []string) []string {
-	now := float64(time.Now().UnixMilli())
-	var live []string
+// members returns the members of ZSCAN's member, score pairs. Whether
+// each is live is asked of Redis (existing), not of this host's clock.
+func members(pairs []string) []string {
+	out := make([]string, 0, len(pairs)/2)
 	for i := 0; i+1 < len(pairs); i += 2 {
-		if expiry, err := strconv.ParseFloat(pairs[i+1], 64); err != nil || expiry >= now {
-			live = append(live, pairs[i])
-		}
+		out = append(out, pairs[i])
 	}
-	return live
+	return out
 }
 
 // existing returns the keys that have an entry hash, in one pipelined
