@@ -77,6 +77,11 @@ const (
 // one, never part of either; a file that fails its checksums is treated as
 // a miss and removed.
 //
+// A file holds its key, so that the store can list its keys (Entries,
+// purges): the URL, query included, is in the file, as are the headers
+// and body, in clear. NewEncryptedDiskStorage keeps all of it, and the
+// file names, secret.
+//
 // Durability: writes are not synced to disk. A crash may lose the latest
 // entries, which costs only misses; it never leaves a corrupt entry that is
 // served.
