@@ -160,6 +160,10 @@ func NewKey() []byte {
 	return b
 }
 
+// Len returns how many keys the ring holds: the current key and the
+// previous ones. HashNames returns as many names.
+func (k *Keyring) Len() int { return len(k.keys) }
+
 // current is the key that seals.
 func (k *Keyring) current() *ringKey { return k.keys[0] }
 

@@ -32,6 +32,10 @@ func (s *Store) Keys(ctx context.Context, prefix string, fn func(key string) boo
 	// Entry hashes: prefix{tag}e:<storage key>, whose storage key starts
 	// with the URL prefix.
 	match := globEscape(s.prefix) + "{????????????????}" + kindEntry + globEscape(prefix) + "*"
+	if s.keys != nil {
+		// Names are hashes: every entry hash is read for its sealed key.
+		match = globEscape(s.prefix) + "{????????????????}" + kindEntry + "*"
+	}
 	seen := make(map[string]bool)
 	for _, node := range nodes {
 		var cursor uint64
@@ -53,9 +57,12 @@ func (s *Store) Keys(ctx context.Context, prefix string, fn func(key string) boo
 			if err != nil {
 				return fmt.Errorf("redisstore: keys: %w", err)
 			}
-			for _, name := range names {
-				key, ok := s.storageKey(name)
-				if !ok || seen[key] || !strings.HasPrefix(httpcache.KeyURL(key), prefix) {
+			keys, err := s.keysNamed(ctx, names)
+			if err != nil {
+				return fmt.Errorf("redisstore: keys: %w", err)
+			}
+			for _, key := range keys {
+				if seen[key] || !strings.HasPrefix(httpcache.KeyURL(key), prefix) {
 					continue
 				}
 				seen[key] = true
@@ -69,6 +76,28 @@ func (s *Store) Keys(ctx context.Context, prefix string, fn func(key string) boo
 		}
 	}
 	return nil
+}
+
+// keysNamed returns the storage keys of entry hashes' names: read from
+// the names in clear; from the hashes' sealed keys (one pipelined round
+// trip) when encrypted.
+func (s *Store) keysNamed(ctx context.Context, names []string) ([]string, error) {
+	if s.keys != nil {
+		members := make([]string, 0, len(names))
+		for _, name := range names {
+			if rest, ok := strings.CutPrefix(name, s.prefix); ok {
+				members = append(members, rest)
+			}
+		}
+		return s.existing(ctx, members)
+	}
+	var keys []string
+	for _, name := range names {
+		if key, ok := s.storageKey(name); ok {
+			keys = append(keys, key)
+		}
+	}
+	return keys, nil
 }
 
 // scanner is a client that SCAN walks: a server, or a node of a cluster.

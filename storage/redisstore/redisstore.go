@@ -95,7 +95,8 @@ type Store struct {
 	timeout         time.Duration
 	retryWait       time.Duration
 	maxTTL          time.Duration
-	err             error // from an invalid option: every operation returns it
+	keys            *httpcache.Keyring // encrypts entries and names; nil in clear
+	err             error              // from an invalid option: every operation returns it
 
 	mu        sync.Mutex
 	downUntil time.Time // zero when Redis is taken to be up
@@ -156,6 +157,26 @@ func WithMaxTTL(d time.Duration) Option {
 	}
 }
 
+// WithKeyring encrypts and authenticates every entry the Store writes
+// with keys (httpcache.Keyring: AES-256-GCM, a key derived for each
+// partition, the entry bound to its storage key), and names every Redis
+// key, hash field and set member by keyed hashes, so that Redis shows no
+// URL, header, body, Vary value or tag. Give every instance that shares
+// the store the same keys. Entries written in clear, or under keys the
+// ring no longer holds, are misses and expire by themselves. After a
+// rotation (a new current key, the old one as previous), a hit on an
+// entry of the old key reads it in the same round trip; a miss costs a
+// little more per previous key kept.
+func WithKeyring(keys *httpcache.Keyring) Option {
+	return func(s *Store) error {
+		if keys == nil {
+			return errors.New("WithKeyring: nil Keyring")
+		}
+		s.keys = keys
+		return nil
+	}
+}
+
 // New returns a Store on client. An invalid option makes every operation
 // fail with an error that names it (the Transport logs it and uses the
 // network); use NewStore to check options when the program starts.
@@ -188,16 +209,20 @@ func NewStore(client redis.UniversalClient, opts ...Option) (*Store, error) {
 // setScript stores one variant in a key's hash and makes the key live at
 // least ttl milliseconds: HSET, then PEXPIRE unless the key already lives
 // longer (PTTL is -1 for a key without expiry). A key at its variant bound
-// is emptied first. With a second key, the URL's index of partitions, it
-// adds the key's partition (ARGV[5]) to the index, makes the index live at
-// least as long as the key, and drops from it up to three partitions,
-// picked at random, whose key has expired (ARGV[6] is the name of a
-// partition's key without the partition).
+// (ARGV[4]) is emptied first. ARGV[5], when not empty, is the storage key
+// sealed for listing (encrypted stores), kept in field "key". With a
+// second key, the URL's index of partitions, it adds the key's member
+// (ARGV[6]) to the index, makes the index live at least as long as the
+// key, and drops from it up to three members, picked at random, whose key
+// has expired (ARGV[7] is what a member follows in its key's name).
 var setScript = redis.NewScript(`
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then
 	redis.call('DEL', KEYS[1])
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[5] ~= '' then
+	redis.call('HSET', KEYS[1], 'key', ARGV[5])
+end
 local ttl = tonumber(ARGV[3])
 local current = redis.call('PTTL', KEYS[1])
 if current < 0 or current < ttl then
@@ -205,12 +230,12 @@ if current < 0 or current < ttl then
 	current = ttl
 end
 if KEYS[2] then
-	redis.call('SADD', KEYS[2], ARGV[5])
+	redis.call('SADD', KEYS[2], ARGV[6])
 	if redis.call('PTTL', KEYS[2]) < current then
 		redis.call('PEXPIRE', KEYS[2], current)
 	end
 	for _, partition in ipairs(redis.call('SRANDMEMBER', KEYS[2], 3)) do
-		if redis.call('EXISTS', ARGV[6] .. partition) == 0 then
+		if redis.call('EXISTS', ARGV[7] .. partition) == 0 then
 			redis.call('SREM', KEYS[2], partition)
 		end
 	end
@@ -294,41 +319,82 @@ func (s *Store) partitionBase(url string) string { return s.redisKey(url, kindEn
 func isPartitioned(key string) bool { return strings.IndexByte(key, 0) >= 0 }
 
 // Get returns the unexpired variants stored under key, in one round trip.
-// A variant that does not decode is skipped.
+// A variant that does not decode (or, encrypted, does not open) is
+// skipped. An encrypted store with previous keys reads the key's hash
+// under each of them in the same round trip, and uses the current key's
+// when it has one.
 func (s *Store) Get(ctx context.Context, key string) ([]*httpcache.Entry, error) {
 	ctx, cancel, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer cancel()
-	var fields map[string]string
-	err = s.run(ctx, func(ctx context.Context) (err error) {
-		fields, err = s.client.HGetAll(ctx, s.entryKey(key)).Result()
-		return err
+	names := s.namesOf(key)
+	var hashes []map[string]string
+	err = s.run(ctx, func(ctx context.Context) error {
+		if len(names) == 1 {
+			fields, err := s.client.HGetAll(ctx, names[0].entry).Result()
+			hashes = []map[string]string{fields}
+			return err
+		}
+		pipe := s.client.Pipeline()
+		cmds := make([]*redis.MapStringStringCmd, len(names))
+		for i, n := range names {
+			cmds[i] = pipe.HGetAll(ctx, n.entry)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return err
+		}
+		for _, cmd := range cmds {
+			hashes = append(hashes, cmd.Val())
+		}
+		return nil
 	})
 	if err = s.end(ctx, err); err != nil {
 		return nil, fmt.Errorf("redisstore: get: %w", err)
 	}
+	for _, fields := range hashes {
+		if entries := s.decode(key, fields); len(entries) > 0 {
+			return entries, nil
+		}
+	}
+	return nil, nil
+}
+
+// decode returns the unexpired variants of a key's hash.
+func (s *Store) decode(key string, fields map[string]string) []*httpcache.Entry {
 	now := time.Now().UnixMilli()
 	var entries []*httpcache.Entry
-	for _, value := range fields {
+	for field, value := range fields {
+		if s.keys != nil && field == listingField {
+			continue
+		}
 		if len(value) < 8 || int64(binary.BigEndian.Uint64([]byte(value[:8]))) < now {
 			continue
 		}
-		entry, err := httpcache.UnmarshalEntry([]byte(value[8:]))
+		encoded := []byte(value[8:])
+		if s.keys != nil {
+			var err error
+			if encoded, err = s.keys.Open(key, encoded); err != nil {
+				continue
+			}
+		}
+		entry, err := httpcache.UnmarshalEntry(encoded)
 		if err != nil {
 			continue
 		}
 		entries = append(entries, entry)
 	}
-	return entries, nil
+	return entries
 }
 
 // Set stores entry under key, replacing the variant with the same
 // Variant. The key expires ttl from now, or later if another variant
 // lives longer; with no ttl, after the store's maximum TTL. A partitioned
 // key is added to its URL's index in the same script; a tagged entry's key
-// is added to its tags' sets before (see tags.go).
+// is added to its tags' sets before (see tags.go). An encrypted store
+// seals the entry for key, and removes the key's hashes under previous
+// keys of the ring, which the new one supersedes.
 func (s *Store) Set(ctx context.Context, key string, entry *httpcache.Entry, ttl time.Duration) error {
 	if ttl <= 0 || ttl > s.maxTTL {
 		ttl = s.maxTTL
@@ -336,6 +402,13 @@ func (s *Store) Set(ctx context.Context, key string, entry *httpcache.Entry, ttl
 	encoded, err := httpcache.MarshalEntry(entry)
 	if err != nil {
 		return err
+	}
+	listing, variants := "", maxVariants
+	if s.keys != nil {
+		if encoded, err = s.keys.Seal(key, encoded); err != nil {
+			return err
+		}
+		listing, variants = string(s.keys.SealListing(key)), maxVariants+1 // the listing field
 	}
 	value := make([]byte, 8, 8+len(encoded))
 	binary.BigEndian.PutUint64(value, uint64(time.Now().Add(ttl).UnixMilli()))
@@ -345,18 +418,22 @@ func (s *Store) Set(ctx context.Context, key string, entry *httpcache.Entry, ttl
 		return err
 	}
 	defer cancel()
-	keys := []string{s.entryKey(key)}
-	args := []any{entry.Variant, value, ttl.Milliseconds(), maxVariants}
+	names := s.namesOf(key)
+	current := names[0]
+	keys := []string{current.entry}
+	args := []any{s.field(entry.Variant), value, ttl.Milliseconds(), variants, listing}
 	if isPartitioned(key) {
-		url := httpcache.KeyURL(key)
-		keys = append(keys, s.indexKey(url))
-		args = append(args, httpcache.KeyPartition(key), s.partitionBase(url))
+		keys = append(keys, current.index)
+		args = append(args, current.member, current.base)
 	}
 	err = s.run(ctx, func(ctx context.Context) error {
-		if err := s.indexTags(ctx, key, entry.Tags, ttl); err != nil {
+		if err := s.indexTags(ctx, key, current, entry.Tags, ttl); err != nil {
 			return err
 		}
-		return setScript.Run(ctx, s.client, keys, args...).Err()
+		if err := setScript.Run(ctx, s.client, keys, args...).Err(); err != nil {
+			return err
+		}
+		return s.deletePrevious(ctx, key, names[1:])
 	})
 	if err = s.end(ctx, err); err != nil {
 		return fmt.Errorf("redisstore: set: %w", err)
@@ -365,7 +442,7 @@ func (s *Store) Set(ctx context.Context, key string, entry *httpcache.Entry, ttl
 }
 
 // Delete removes every variant stored under key, and a partitioned key
-// from its URL's index.
+// from its URL's index; an encrypted store, under every key of the ring.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	ctx, cancel, err := s.begin(ctx)
 	if err != nil {
@@ -373,11 +450,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	}
 	defer cancel()
 	err = s.run(ctx, func(ctx context.Context) error {
-		if !isPartitioned(key) {
-			return s.client.Del(ctx, s.entryKey(key)).Err()
-		}
-		url := httpcache.KeyURL(key)
-		return deleteScript.Run(ctx, s.client, []string{s.entryKey(key), s.indexKey(url)}, httpcache.KeyPartition(key)).Err()
+		return s.deletePrevious(ctx, key, s.namesOf(key))
 	})
 	if err := s.end(ctx, err); err != nil {
 		return fmt.Errorf("redisstore: delete: %w", err)
@@ -385,9 +458,28 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// deletePrevious removes key's hashes named by names, and their members
+// of the URL's index, in one round trip.
+func (s *Store) deletePrevious(ctx context.Context, key string, names []keyNames) error {
+	if len(names) == 0 {
+		return nil
+	}
+	pipe := s.client.Pipeline()
+	for _, n := range names {
+		if !isPartitioned(key) {
+			pipe.Del(ctx, n.entry)
+			continue
+		}
+		// Eval, not EvalSha: a pipeline cannot load a script Redis lacks.
+		deleteScript.Eval(ctx, pipe, []string{n.entry, n.index}, n.member)
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
 // DeleteURL removes every variant stored under every key of url, in every
-// partition, in one script: the partitions its index names and the key
-// without a partition.
+// partition, in one script per key of the ring: the partitions its index
+// names and the key without a partition.
 func (s *Store) DeleteURL(ctx context.Context, url string) error {
 	if isPartitioned(url) {
 		return nil // no key's URL part holds a NUL
@@ -398,7 +490,12 @@ func (s *Store) DeleteURL(ctx context.Context, url string) error {
 	}
 	defer cancel()
 	err = s.run(ctx, func(ctx context.Context) error {
-		return deleteURLScript.Run(ctx, s.client, []string{s.indexKey(url), s.entryKey(url)}, s.partitionBase(url)).Err()
+		for _, n := range s.namesOf(url) {
+			if err := deleteURLScript.Run(ctx, s.client, []string{n.index, n.entry}, n.base).Err(); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err := s.end(ctx, err); err != nil {
 		return fmt.Errorf("redisstore: delete URL: %w", err)

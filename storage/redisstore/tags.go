@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -62,14 +63,15 @@ func (s *Store) tagKey(tag string) string {
 // ttl from now, in one pipelined round trip. Each set is a key of its own
 // (on Redis Cluster, in a slot of its own), so the writes are not one
 // script with the entry's; they come first.
-func (s *Store) indexTags(ctx context.Context, key string, tags []string, ttl time.Duration) error {
+func (s *Store) indexTags(ctx context.Context, key string, names keyNames, tags []string, ttl time.Duration) error {
 	if len(tags) == 0 {
 		return nil
 	}
+	member := s.tagMember(key, names)
 	pipe := s.client.Pipeline()
 	for _, tag := range tags {
 		// Eval, not EvalSha: a pipeline cannot load a script Redis lacks.
-		tagScript.Eval(ctx, pipe, []string{s.tagKey(tag)}, key, ttl.Milliseconds())
+		tagScript.Eval(ctx, pipe, []string{s.tagNames(tag)[0]}, member, ttl.Milliseconds())
 	}
 	_, err := pipe.Exec(ctx)
 	return err
@@ -80,15 +82,25 @@ func (s *Store) indexTags(ctx context.Context, key string, tags []string, ttl ti
 // It walks the tag's set with ZSCAN, each call under the store's timeout,
 // and fn runs between calls.
 func (s *Store) KeysTagged(ctx context.Context, tag string, fn func(key string) bool) error {
-	name := s.tagKey(tag)
+	for _, name := range s.tagNames(tag) {
+		if more, err := s.keysTaggedIn(ctx, name, fn); err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+// keysTaggedIn is KeysTagged for one of the tag's sets (one per key of an
+// encrypted store's ring). It reports false when fn did.
+func (s *Store) keysTaggedIn(ctx context.Context, name string, fn func(key string) bool) (bool, error) {
 	var cursor uint64
 	for {
 		if err := ctx.Err(); err != nil {
-			return err
+			return false, err
 		}
 		opCtx, cancel, err := s.begin(ctx)
 		if err != nil {
-			return fmt.Errorf("redisstore: keys tagged: %w", err)
+			return false, fmt.Errorf("redisstore: keys tagged: %w", err)
 		}
 		var pairs []string
 		err = s.run(opCtx, func(opCtx context.Context) (err error) {
@@ -98,19 +110,19 @@ func (s *Store) KeysTagged(ctx context.Context, tag string, fn func(key string) 
 		err = s.end(opCtx, err)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("redisstore: keys tagged: %w", err)
+			return false, fmt.Errorf("redisstore: keys tagged: %w", err)
 		}
 		keys, err := s.existing(ctx, members(pairs))
 		if err != nil {
-			return fmt.Errorf("redisstore: keys tagged: %w", err)
+			return false, fmt.Errorf("redisstore: keys tagged: %w", err)
 		}
 		for _, key := range keys {
 			if !fn(key) {
-				return nil
+				return false, nil
 			}
 		}
 		if cursor == 0 {
-			return nil
+			return true, nil
 		}
 	}
 }
@@ -125,13 +137,14 @@ func members(pairs []string) []string {
 	return out
 }
 
-// existing returns the keys that have an entry hash, in one pipelined
-// round trip: a key deleted since it was tagged (by a purge, an
+// existing returns the storage keys of a tag set's members that still
+// have an entry hash (encrypted: whose hash holds their sealed key), in
+// one pipelined round trip: a key deleted since it was tagged (by a purge, an
 // invalidation) stays in the sets until it expires, and is not named
 // again. It is not removed from them here: it may be a key being stored
 // anew, whose entry is written after its index.
-func (s *Store) existing(ctx context.Context, keys []string) ([]string, error) {
-	if len(keys) == 0 {
+func (s *Store) existing(ctx context.Context, members []string) ([]string, error) {
+	if len(members) == 0 {
 		return nil, nil
 	}
 	opCtx, cancel, err := s.begin(ctx)
@@ -139,25 +152,50 @@ func (s *Store) existing(ctx context.Context, keys []string) ([]string, error) {
 		return nil, err
 	}
 	defer cancel()
-	cmds := make([]*redis.IntCmd, len(keys))
+	exists := make([]*redis.IntCmd, len(members))
+	listings := make([]*redis.StringCmd, len(members))
 	err = s.run(opCtx, func(opCtx context.Context) error {
 		pipe := s.client.Pipeline()
-		for i, key := range keys {
-			cmds[i] = pipe.Exists(opCtx, s.entryKey(key))
+		for i, member := range members {
+			if s.keys == nil {
+				exists[i] = pipe.Exists(opCtx, s.entryKey(member))
+			} else {
+				listings[i] = pipe.HGet(opCtx, s.prefix+member, listingField)
+			}
 		}
 		_, err := pipe.Exec(opCtx)
+		if errors.Is(err, redis.Nil) {
+			err = nil // a key gone: no listing field
+		}
 		return err
 	})
 	if err = s.end(opCtx, err); err != nil {
 		return nil, err
 	}
 	var found []string
-	for i, key := range keys {
-		if cmds[i].Val() > 0 {
+	for i, member := range members {
+		if s.keys == nil {
+			if exists[i].Val() > 0 {
+				found = append(found, member)
+			}
+			continue
+		}
+		if key, err := s.keys.OpenListing([]byte(listings[i].Val())); err == nil && s.isEntryOf(key, s.prefix+member) {
 			found = append(found, key)
 		}
 	}
 	return found, nil
+}
+
+// isEntryOf reports whether name is the entry hash of key under a key of
+// the ring: a sealed key found in a hash it does not name is not listed.
+func (s *Store) isEntryOf(key, name string) bool {
+	for _, n := range s.namesOf(key) {
+		if n.entry == name {
+			return true
+		}
+	}
+	return false
 }
 
 var _ httpcache.TagIndexer = (*Store)(nil)
