@@ -107,11 +107,33 @@ type Storage struct {
 	seed  maphash.Seed
 	locks [lockStripes]sync.Mutex
 	tags  tagLocks
+	keys  *httpcache.Keyring // encrypts values and names; nil in clear
+}
+
+// Option configures a Storage.
+type Option func(*Storage)
+
+// WithKeyring encrypts and authenticates every value the Storage writes
+// (entries, and the URL and tag indexes) with keys (httpcache.Keyring:
+// AES-256-GCM, an entry bound to its storage key and its partition), and
+// names each by a keyed hash under its own prefix, so that the backend
+// shows no URL, header, body or tag. Values written in clear, or under
+// keys the ring no longer holds, are misses. After a rotation a value of
+// a previous key is read, and replaced under the current key when next
+// written.
+func WithKeyring(keys *httpcache.Keyring) Option {
+	return func(s *Storage) { s.keys = keys }
 }
 
 // New returns a Storage on cache.
-func New(cache ghttpcache.Cache) *Storage {
-	return &Storage{cache: cache, seed: maphash.MakeSeed(), tags: tagLocks{seed: maphash.MakeSeed()}}
+func New(cache ghttpcache.Cache, opts ...Option) *Storage {
+	s := &Storage{cache: cache, seed: maphash.MakeSeed(), tags: tagLocks{seed: maphash.MakeSeed()}}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(s)
+		}
+	}
+	return s
 }
 
 // lock locks the writes to url and returns the unlock.
@@ -169,23 +191,23 @@ func (s *Storage) Set(_ context.Context, key string, entry *httpcache.Entry, ttl
 	if !s.indexTags(key, entry.Tags, lastExpiry(kept)) {
 		// A tag's index is full: the entry is forgotten, and so is one
 		// stored before under the key, which the index may not list.
-		s.cache.Delete(keyPrefix + key)
+		s.backendDelete(keyPrefix + key)
 		return nil
 	}
 	if !strings.Contains(key, "\x00") {
-		s.cache.Set(keyPrefix+key, encodeValue(kept))
+		s.backendSet(keyPrefix+key, encodeValue(kept))
 		return nil
 	}
 	idx, changed, ok := s.indexAdd(indexPrefix+url, partition, lastExpiry(kept), func(p string) string { return url + "\x00" + p })
 	if !ok {
 		// The index is full: the entry is forgotten, and so is one stored
 		// before under the key, which the index does not list.
-		s.cache.Delete(keyPrefix + key)
+		s.backendDelete(keyPrefix + key)
 		return nil
 	}
-	s.cache.Set(keyPrefix+key, encodeValue(kept))
+	s.backendSet(keyPrefix+key, encodeValue(kept))
 	if changed {
-		s.cache.Set(indexPrefix+url, encodeIndex(idx))
+		s.backendSet(indexPrefix+url, encodeIndex(idx))
 	}
 	return nil
 }
@@ -194,7 +216,7 @@ func (s *Storage) Set(_ context.Context, key string, entry *httpcache.Entry, ttl
 // list it: it drops it once expired.
 func (s *Storage) Delete(_ context.Context, key string) error {
 	defer s.lock(httpcache.KeyURL(key))()
-	s.cache.Delete(keyPrefix + key)
+	s.backendDelete(keyPrefix + key)
 	return nil
 }
 
@@ -208,10 +230,10 @@ func (s *Storage) DeleteURL(_ context.Context, url string) error {
 	defer s.lock(url)()
 	idx, _ := s.readIndex(indexPrefix + url)
 	for _, e := range idx.entries {
-		s.cache.Delete(keyPrefix + url + "\x00" + e.partition)
+		s.backendDelete(keyPrefix + url + "\x00" + e.partition)
 	}
-	s.cache.Delete(keyPrefix + url)
-	s.cache.Delete(indexPrefix + url)
+	s.backendDelete(keyPrefix + url)
+	s.backendDelete(indexPrefix + url)
 	return nil
 }
 
@@ -231,7 +253,7 @@ func lastExpiry(records []record) int64 {
 // read returns the records stored under key, or none if the value is
 // missing or damaged (a damaged value is deleted).
 func (s *Storage) read(key string) []record {
-	value, ok := s.cache.Get(keyPrefix + key)
+	value, ok := s.backendGet(keyPrefix + key)
 	if !ok {
 		return nil
 	}
@@ -239,7 +261,7 @@ func (s *Storage) read(key string) []record {
 	// the backend reuses its buffer.
 	records, err := decodeValue(bytes.Clone(value))
 	if err != nil {
-		s.cache.Delete(keyPrefix + key)
+		s.backendDelete(keyPrefix + key)
 		return nil
 	}
 	return records
@@ -268,7 +290,7 @@ func (e indexEntry) expired(nowMilli int64) bool {
 // readIndex returns the index stored under the backend key name: empty,
 // and not ok, if it is damaged.
 func (s *Storage) readIndex(name string) (idx index, ok bool) {
-	value, found := s.cache.Get(name)
+	value, found := s.backendGet(name)
 	if !found {
 		return index{}, true
 	}
@@ -327,7 +349,7 @@ func (s *Storage) indexAdd(name, member string, expiryMilli int64, keyOf func(me
 	}
 	if idx.full(member) {
 		if changed {
-			s.cache.Set(name, encodeIndex(idx))
+			s.backendSet(name, encodeIndex(idx))
 		}
 		return idx, false, false
 	}

@@ -58,7 +58,7 @@ func (s *Storage) indexTag(key, tag string, expiry int64) bool {
 	name := tagIndexPrefix + tag
 	idx, changed, ok := s.indexAdd(name, key, expiry, func(member string) string { return member })
 	if changed {
-		s.cache.Set(name, encodeIndex(idx))
+		s.backendSet(name, encodeIndex(idx))
 	}
 	return ok
 }

@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"sync/atomic"
@@ -24,8 +25,12 @@ func (o origin) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func benchmarkHit(b *testing.B, storage func(client *redis.Client) httpcache.Storage) {
+	benchmarkHitOf(b, 1<<10, storage)
+}
+
+func benchmarkHitOf(b *testing.B, size int, storage func(client *redis.Client) httpcache.Storage) {
 	client := testRedis(b)
-	tr := httpcache.New(httpcache.WithTransport(origin{bytes.Repeat([]byte("a"), 1<<10)}), httpcache.WithStorage(storage(client)))
+	tr := httpcache.New(httpcache.WithTransport(origin{bytes.Repeat([]byte("a"), size)}), httpcache.WithStorage(storage(client)))
 	req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/v1/items/42", nil)
 	drain := func() {
 		resp, err := tr.RoundTrip(req)
@@ -38,6 +43,7 @@ func benchmarkHit(b *testing.B, storage func(client *redis.Client) httpcache.Sto
 	drain()
 	tr.Close() // the entry is written
 	b.ReportAllocs()
+	b.SetBytes(int64(size))
 	for b.Loop() {
 		drain()
 	}
@@ -110,5 +116,26 @@ func TestHitIsOneRoundTrip(t *testing.T) {
 	}
 	if st, _ := httpcache.StatusOf(resp); !st.Hit {
 		t.Fatalf("not a hit: %q", resp.Header.Get("Cache-Status"))
+	}
+}
+
+// BenchmarkEncryptedHit compares hits through Redis in clear and with
+// WithKeyring, for a 1 KiB and a 256 KiB body.
+func BenchmarkEncryptedHit(b *testing.B) {
+	keys, err := httpcache.NewKeyring(httpcache.NewKey())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, size := range []int{1 << 10, 256 << 10} {
+		b.Run(fmt.Sprintf("clear-%dKiB", size>>10), func(b *testing.B) {
+			benchmarkHitOf(b, size, func(client *redis.Client) httpcache.Storage {
+				return redisstore.New(client, redisstore.WithPrefix(testPrefix(b, client)))
+			})
+		})
+		b.Run(fmt.Sprintf("encrypted-%dKiB", size>>10), func(b *testing.B) {
+			benchmarkHitOf(b, size, func(client *redis.Client) httpcache.Storage {
+				return redisstore.New(client, redisstore.WithPrefix(testPrefix(b, client)), redisstore.WithKeyring(keys))
+			})
+		})
 	}
 }
