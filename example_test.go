@@ -88,6 +88,40 @@ func ExampleNewDiskStorage() {
 	_ = &http.Client{Transport: cache}
 }
 
+// An encrypted disk cache, its key from the environment (for example
+// CACHE_KEY=$(openssl rand -hex 32)); the previous key, while it is
+// rotated out, from another variable.
+func ExampleNewEncryptedDiskStorage() {
+	current, err := httpcache.ParseKey(os.Getenv("CACHE_KEY"))
+	if err != nil {
+		current = httpcache.NewKey() // for this example: a key that lives as long as the process
+	}
+	var previous [][]byte
+	if old := os.Getenv("CACHE_KEY_PREVIOUS"); old != "" {
+		key, err := httpcache.ParseKey(old)
+		if err != nil {
+			panic(err) // a key of the wrong size: say so at start
+		}
+		previous = append(previous, key)
+	}
+	keys, err := httpcache.NewKeyring(current, previous...)
+	if err != nil {
+		panic(err)
+	}
+	dir, err := os.MkdirTemp("", "httpcache-example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	disk, err := httpcache.NewEncryptedDiskStorage(dir, 512<<20, keys)
+	if err != nil {
+		panic(err)
+	}
+	cache := httpcache.New(httpcache.WithStorage(disk))
+	defer cache.Close()
+	_ = &http.Client{Transport: cache}
+}
+
 // Rules for an API that sends no useful cache headers: its responses are
 // fresh for 30 seconds, served stale while revalidated for a minute, and
 // served stale for an hour when the API is down.
