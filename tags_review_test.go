@@ -90,24 +90,6 @@ func TestReviewTieredPeekHidesTaggedEntryOfBackTier(t *testing.T) {
 	})
 }
 
-// writeVersion2 rewrites key's file as an earlier version wrote it: the
-// v2 header, without the key.
-func writeVersion2(t *testing.T, dir, key string) {
-	t.Helper()
-	path := filepath.Join(dir, fileName(key))
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, start, err := readDiskFileHeader(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, append([]byte("HCD\x02"), data[start:]...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // Hostile files in the directory: Keys, Peek and Get neither panic nor
 // list a key that is not the file's, nor allocate the length a header
 // claims.

@@ -27,15 +27,6 @@ type keyNames struct {
 // storage key, sealed; no hashed Variant is this short.
 const listingField = "key"
 
-// rings returns how many names each Redis key has: one in clear, one per
-// key of the ring when encrypted.
-func (s *Store) rings() int {
-	if s.keys == nil {
-		return 1
-	}
-	return s.keys.Len()
-}
-
 // namesOf returns key's names, the current key's first.
 func (s *Store) namesOf(key string) []keyNames {
 	url := httpcache.KeyURL(key)
