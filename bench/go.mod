@@ -1,0 +1,10 @@
+module github.com/c650553b/httpcache/bench
+
+go 1.26.8
+
+require (
+	github.com/c650553b/httpcache v0.0.0-00010101000000-000000000000
+	github.com/gregjones/httpcache v0.0.0-20190611155906-901d90724c79
+)
+
+replace github.com/c650553b/httpcache => ../
