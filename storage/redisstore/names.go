@@ -44,6 +44,16 @@ func (s *Store) namesOf(key string) []keyNames {
 	return names
 }
 
+// entryName returns the name of the hash of key's variants under the
+// current key of the ring: namesOf(key)[0].entry, without the others.
+func (s *Store) entryName(key string) string {
+	if s.keys == nil {
+		return s.entryKey(key)
+	}
+	url := httpcache.KeyURL(key)
+	return s.prefix + "{" + s.keys.HashName(url, (tagLen-2)/2) + "}" + kindEntry + s.keys.HashName(key, 16)
+}
+
 // field returns the hash field of a variant.
 func (s *Store) field(variant string) string {
 	if s.keys == nil {

@@ -329,14 +329,14 @@ func (s *Store) Get(ctx context.Context, key string) ([]*httpcache.Entry, error)
 		return nil, err
 	}
 	defer cancel()
-	names := s.namesOf(key)
 	var hashes []map[string]string
 	err = s.run(ctx, func(ctx context.Context) error {
-		if len(names) == 1 {
-			fields, err := s.client.HGetAll(ctx, names[0].entry).Result()
+		if s.keys == nil || s.keys.Len() == 1 {
+			fields, err := s.client.HGetAll(ctx, s.entryName(key)).Result()
 			hashes = []map[string]string{fields}
 			return err
 		}
+		names := s.namesOf(key)
 		pipe := s.client.Pipeline()
 		cmds := make([]*redis.MapStringStringCmd, len(names))
 		for i, n := range names {
@@ -372,7 +372,8 @@ func (s *Store) decode(key string, fields map[string]string) []*httpcache.Entry 
 		if len(value) < 8 || int64(binary.BigEndian.Uint64([]byte(value[:8]))) < now {
 			continue
 		}
-		encoded := []byte(value[8:])
+		// The entry shares the reply's bytes, which nothing modifies.
+		encoded := unsafe.Slice(unsafe.StringData(value[8:]), len(value)-8)
 		if s.keys != nil {
 			var err error
 			if encoded, err = s.keys.Open(key, encoded); err != nil {
@@ -514,6 +515,9 @@ func (s *Store) begin(ctx context.Context) (context.Context, context.CancelFunc,
 	s.mu.Unlock()
 	if !downUntil.IsZero() && time.Now().Before(downUntil) {
 		return nil, nil, ErrUnavailable
+	}
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= s.timeout {
+		return ctx, func() {}, nil // bounded already, as the Transport's storage timeout does
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	return ctx, cancel, nil
