@@ -121,11 +121,12 @@ func NewDiskStorage(dir string, maxBytes int64) (*DiskStorage, error) {
 // authenticates everything it writes with keys (see Keyring): each file's
 // metadata and body, in segments checked as a body streams, and file
 // names that are keyed hashes, so that the directory shows no URL, header
-// or body. Files written in clear, or under a key keys does not hold, are
-// removed when found.
+// or body. Files written in clear are removed when the directory is
+// opened; files sealed by keys the ring does not hold (another process's,
+// or a mistyped key's) are left alone, never served, and evicted in turn.
 func NewEncryptedDiskStorage(dir string, maxBytes int64, keys *Keyring) (*DiskStorage, error) {
-	if keys == nil {
-		return nil, errors.New("httpcache: NewEncryptedDiskStorage: nil Keyring")
+	if keys == nil || keys.Len() == 0 {
+		return nil, errors.New("httpcache: NewEncryptedDiskStorage: no Keyring (make one with NewKeyring)")
 	}
 	return openDiskStorage("NewEncryptedDiskStorage", dir, maxBytes, keys)
 }
@@ -313,7 +314,7 @@ func (d *DiskStorage) readName(key, name string, peek bool) (_ []*Entry, found b
 		return nil, true, err
 	}
 	defer f.Close()
-	records, size, info, err := d.readFile(f, key)
+	records, size, info, salt, err := d.readFile(f, key)
 	if errors.Is(err, ErrCorruptEntry) {
 		if !peek {
 			d.removeCorrupt(name, path, f)
@@ -332,7 +333,7 @@ func (d *DiskStorage) readName(key, name string, peek bool) (_ []*Entry, found b
 		if r.entry.Body == nil {
 			r.entry.Body = &diskBody{path: path, info: info, offset: r.bodyOffset, size: r.bodySize,
 				checksum: r.bodyChecksum, metaChecksumAt: r.metaChecksumAt, metaChecksum: r.metaChecksum,
-				keys: d.keys, key: key}
+				keys: d.keys, key: key, salt: salt}
 		}
 		entries = append(entries, r.entry)
 	}
@@ -351,9 +352,12 @@ func (d *DiskStorage) readName(key, name string, peek bool) (_ []*Entry, found b
 
 // readFile reads the records of key's open file, with bodies of up to
 // diskInlineBody bytes, through the view of an encrypted store.
-func (d *DiskStorage) readFile(f *os.File, key string) (records []diskRecord, size int64, info os.FileInfo, err error) {
+// For an encrypted file it also returns its salt, which tells the file
+// from any other, as the body's checks do for a file in clear.
+func (d *DiskStorage) readFile(f *os.File, key string) (records []diskRecord, size int64, info os.FileInfo, salt [diskSealedSalt]byte, err error) {
 	if d.keys == nil {
-		return readDiskFile(f, digestOf(key))
+		records, size, info, err = readDiskFile(f, digestOf(key))
+		return records, size, info, salt, err
 	}
 	return readSealedDiskFile(f, d.keys, key)
 }
@@ -407,17 +411,22 @@ func (d *DiskStorage) Set(_ context.Context, key string, entry *Entry, ttl time.
 	if err != nil {
 		return err
 	}
-	d.mu.Lock()
-	_, known := d.files[name]
-	d.mu.Unlock()
 	// Other variants can only be in a file this store knows of; a file
 	// another process wrote since the scan loses its variants, as a cache
-	// may.
+	// may. After a rotation it may be under a previous key's name.
 	var old *os.File
-	if known {
-		if old, err = openRegular(path); err == nil {
-			defer old.Close()
+	for _, oldName := range names {
+		d.mu.Lock()
+		_, known := d.files[oldName]
+		d.mu.Unlock()
+		if !known {
+			continue
 		}
+		if old, err = openRegular(filepath.Join(d.dir, oldName)); err == nil {
+			defer old.Close()
+			break
+		}
+		old = nil
 	}
 	size, err := d.writeFile(tmp, old, key, entry, expiry)
 	if closeErr := tmp.Close(); err == nil {
@@ -827,8 +836,9 @@ type diskBody struct {
 	checksum       uint32
 	metaChecksumAt int64
 	metaChecksum   uint32
-	keys           *Keyring // an encrypted store's, or nil
-	key            string   // the storage key, which an encrypted file is sealed for
+	keys           *Keyring             // an encrypted store's, or nil
+	key            string               // the storage key, which an encrypted file is sealed for
+	salt           [diskSealedSalt]byte // an encrypted file's own
 }
 
 func (b *diskBody) Size() int64 { return b.size }
@@ -850,16 +860,20 @@ func (b *diskBody) Open() (io.ReadCloser, error) {
 }
 
 // openSealed opens the body of an encrypted file through its view. The
-// file must be the one the body was found in (files are replaced by
-// rename, never rewritten): its segments are checked as they are read,
-// and the body's checksum at its end.
+// file must be the one the body was found in: the same salt, which no
+// other file has (an inode number is reused once a file is replaced);
+// its segments are checked as they are read, and the body's checksum at
+// its end.
 func (b *diskBody) openSealed(f *os.File) (io.ReadCloser, error) {
 	info, err := f.Stat()
-	if err != nil || !os.SameFile(info, b.info) || info.Size() != b.info.Size() {
+	if err != nil || info.Size() != b.info.Size() {
 		f.Close()
 		return nil, fmt.Errorf("%w: the file was replaced", ErrCorruptEntry)
 	}
 	view, err := openSealedFile(f, info.Size(), b.keys, b.key)
+	if err == nil && view.salt != b.salt {
+		err = fmt.Errorf("%w: the file was replaced", ErrCorruptEntry)
+	}
 	if err != nil {
 		f.Close()
 		return nil, err

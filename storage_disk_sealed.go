@@ -3,7 +3,9 @@ package httpcache
 import (
 	"bytes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,15 +18,17 @@ import (
 // An encrypted DiskStorage (NewEncryptedDiskStorage) writes each key's
 // file as version 4:
 //
-//	"HCD" 4, the sealing key's identifier (8 bytes), a random file nonce
-//	prefix (8 bytes), the storage key sealed for listing (uvarint length,
-//	bytes; Keyring.SealListing), then segments
+//	"HCD" 4, the sealing key's identifier (8 bytes), a random salt of the
+//	file's own (16 bytes), the storage key sealed for listing (uvarint
+//	length, bytes; Keyring.SealListing), then segments
 //
 // The segments hold what a version 3 file holds after its key (the
 // records), cut into pieces of diskSegment bytes, each sealed with AES-GCM
-// under the key derived for the storage key's partition, with the nonce
-// prefix, the segment's number and a flag on the last one as its nonce,
-// and the file's header and storage key as additional data. So each
+// under a key of the file's own, derived (HKDF) from the ring's key, the
+// storage key's partition and the salt, with the segment's number and a
+// flag on the last one as its nonce, and the file's header and storage
+// key as additional data. A key per file means no nonce is ever used
+// twice under one key, however many files a partition has. So each
 // segment is checked before any of its bytes is used; a segment moved
 // within the file, taken from another file, or a file cut short at a
 // segment's end, fails its check. The store reads such a file through a
@@ -38,14 +42,18 @@ const (
 	diskFileVersionSealed = 4
 	diskSegment           = 64 << 10
 	diskSegmentTag        = 16
-	diskSealedPrefix      = 8
+	diskSealedSalt        = 16
 	// diskSealedHeader is the fixed part of a version 4 header.
-	diskSealedHeader = len(diskFileMagic) + 1 + keyIDSize + diskSealedPrefix
+	diskSealedHeader = len(diskFileMagic) + 1 + keyIDSize + diskSealedSalt
 	// diskMaxSegments: a segment's number takes three bytes of the nonce.
 	diskMaxSegments = 1 << 24
 	// diskMaxSealedKey bounds the sealed key a header holds.
 	diskMaxSealedKey = diskMaxKey + keyIDSize + 12 + 16
 )
+
+// errUnknownKey wraps ErrCorruptEntry for a file sealed by a key the ring
+// does not hold: another ring's, or a dropped key's.
+var errUnknownKey = fmt.Errorf("%w: sealed by a key the Keyring does not hold", ErrCorruptEntry)
 
 // errTooManySegments is returned for a file past diskMaxSegments.
 var errTooManySegments = errors.New("httpcache: disk storage: an encrypted file of more than 1 TiB")
@@ -86,26 +94,26 @@ func sealedURLNames(keys *Keyring, url string) []string {
 type sealedFileWriter struct {
 	w       io.Writer
 	aead    cipher.AEAD
-	prefix  [diskSealedPrefix]byte
 	aad     []byte
 	segment uint32
-	pending []byte
+	pending []byte // at most one segment, not yet sealed
 	sealed  []byte
 }
 
 func newSealedFileWriter(w io.Writer, keys *Keyring, key string) (*sealedFileWriter, error) {
 	rk := keys.current()
-	aead, err := keys.aead(rk, "disk", KeyPartition(key))
+	var salt [diskSealedSalt]byte
+	rand.Read(salt[:])
+	aead, err := fileAEAD(rk, KeyPartition(key), salt)
 	if err != nil {
 		return nil, err
 	}
-	s := &sealedFileWriter{w: w, aead: aead}
-	rand.Read(s.prefix[:])
+	s := &sealedFileWriter{w: w, aead: aead, pending: make([]byte, 0, diskSegment)}
 	header := make([]byte, 0, diskSealedHeader+binary.MaxVarintLen64+len(key)+64)
 	header = append(header, diskFileMagic...)
 	header = append(header, diskFileVersionSealed)
 	header = append(header, rk.id[:]...)
-	header = append(header, s.prefix[:]...)
+	header = append(header, salt[:]...)
 	listing := keys.SealListing(key)
 	header = binary.AppendUvarint(header, uint64(len(listing)))
 	header = append(header, listing...)
@@ -116,17 +124,32 @@ func newSealedFileWriter(w io.Writer, keys *Keyring, key string) (*sealedFileWri
 	return s, nil
 }
 
+// fileAEAD is the cipher of one file: its key derived from the ring's
+// key, the partition and the file's salt.
+func fileAEAD(rk *ringKey, partition string, salt [diskSealedSalt]byte) (cipher.AEAD, error) {
+	key, err := hkdf.Key(sha256.New, rk.secret, salt[:], "httpcache disk\x00"+partition, KeySize)
+	if err != nil {
+		return nil, err
+	}
+	return newAEAD(key)
+}
+
 // Write takes records' bytes, sealing each full segment once more follow:
 // the last segment, which may be full, is sealed by Close.
 func (s *sealedFileWriter) Write(p []byte) (int, error) {
-	s.pending = append(s.pending, p...)
-	for len(s.pending) > diskSegment {
-		if err := s.seal(s.pending[:diskSegment], false); err != nil {
-			return 0, err
+	written := len(p)
+	for len(p) > 0 {
+		if len(s.pending) == diskSegment {
+			if err := s.seal(s.pending, false); err != nil {
+				return 0, err
+			}
+			s.pending = s.pending[:0]
 		}
-		s.pending = append(s.pending[:0], s.pending[diskSegment:]...)
+		n := min(len(p), diskSegment-len(s.pending))
+		s.pending = append(s.pending, p[:n]...)
+		p = p[n:]
 	}
-	return len(p), nil
+	return written, nil
 }
 
 // Close seals the last segment.
@@ -138,19 +161,18 @@ func (s *sealedFileWriter) seal(plain []byte, last bool) error {
 	if s.segment >= diskMaxSegments {
 		return errTooManySegments
 	}
-	nonce := segmentNonce(s.prefix, s.segment, last)
+	nonce := segmentNonce(s.segment, last)
 	s.sealed = s.aead.Seal(s.sealed[:0], nonce[:], plain, s.aad)
 	s.segment++
 	_, err := s.w.Write(s.sealed)
 	return err
 }
 
-// segmentNonce is a segment's nonce: the file's prefix, the segment's
-// number (three bytes) and 1 for the last segment.
-func segmentNonce(prefix [diskSealedPrefix]byte, segment uint32, last bool) [12]byte {
+// segmentNonce is a segment's nonce under its file's key: the segment's
+// number and 1 for the last segment.
+func segmentNonce(segment uint32, last bool) [12]byte {
 	var nonce [12]byte
-	copy(nonce[:], prefix[:])
-	nonce[8], nonce[9], nonce[10] = byte(segment>>16), byte(segment>>8), byte(segment)
+	binary.BigEndian.PutUint32(nonce[7:11], segment)
 	if last {
 		nonce[11] = 1
 	}
@@ -169,7 +191,7 @@ type sealedFileView struct {
 	plainLen  int64
 	segments  int64
 	aead      cipher.AEAD
-	prefix    [diskSealedPrefix]byte
+	salt      [diskSealedSalt]byte // the file's own: what tells it from another
 	aad       []byte
 
 	opened int64 // the segment in plain; -1 for none
@@ -202,15 +224,15 @@ func segmentBuffer() []byte { return (*segmentBuffers.Get().(*[]byte))[:0] }
 // sealed by a key the ring lacks, is an error wrapping ErrCorruptEntry;
 // whether it holds key shows when a segment is opened.
 func openSealedFile(f io.ReaderAt, size int64, keys *Keyring, key string) (*sealedFileView, error) {
-	headerEnd, rk, prefix, err := readSealedHeader(f, size, keys)
+	headerEnd, rk, salt, err := readSealedHeader(f, size, keys)
 	if err != nil {
 		return nil, err
 	}
-	aead, err := keys.aead(rk, "disk", KeyPartition(key))
+	aead, err := fileAEAD(rk, KeyPartition(key), salt)
 	if err != nil {
 		return nil, err
 	}
-	v := &sealedFileView{file: f, segStart: headerEnd, cipherLen: size - headerEnd, aead: aead, prefix: prefix, opened: -1}
+	v := &sealedFileView{file: f, segStart: headerEnd, cipherLen: size - headerEnd, aead: aead, salt: salt, opened: -1}
 	full := int64(diskSegment + diskSegmentTag)
 	v.segments = (v.cipherLen + full - 1) / full
 	if v.segments == 0 || v.segments > diskMaxSegments || v.cipherLen-(v.segments-1)*full < diskSegmentTag {
@@ -227,27 +249,27 @@ func openSealedFile(f io.ReaderAt, size int64, keys *Keyring, key string) (*seal
 }
 
 // readSealedHeader checks a version 4 header and returns where it ends,
-// the ring's key that sealed the file and the file's nonce prefix.
-func readSealedHeader(f io.ReaderAt, size int64, keys *Keyring) (end int64, rk *ringKey, prefix [diskSealedPrefix]byte, err error) {
+// the ring's key that sealed the file and the file's salt.
+func readSealedHeader(f io.ReaderAt, size int64, keys *Keyring) (end int64, rk *ringKey, salt [diskSealedSalt]byte, err error) {
 	notSealed := fmt.Errorf("%w: not an encrypted entry file", ErrCorruptEntry)
 	var first [diskSealedHeader + binary.MaxVarintLen64]byte
 	n, _ := f.ReadAt(first[:min(int64(len(first)), size)], 0)
 	if n < diskSealedHeader || string(first[:3]) != diskFileMagic || first[3] != diskFileVersionSealed {
-		return 0, nil, prefix, notSealed
+		return 0, nil, salt, notSealed
 	}
 	if rk = keys.byID(first[4 : 4+keyIDSize]); rk == nil {
-		return 0, nil, prefix, fmt.Errorf("%w: sealed by a key the Keyring does not hold", ErrCorruptEntry)
+		return 0, nil, salt, errUnknownKey
 	}
-	copy(prefix[:], first[4+keyIDSize:diskSealedHeader])
+	copy(salt[:], first[4+keyIDSize:diskSealedHeader])
 	listingLen, lenBytes := binary.Uvarint(first[diskSealedHeader:n])
 	if lenBytes <= 0 || listingLen > diskMaxSealedKey {
-		return 0, nil, prefix, notSealed
+		return 0, nil, salt, notSealed
 	}
 	end = int64(diskSealedHeader+lenBytes) + int64(listingLen)
 	if end > size {
-		return 0, nil, prefix, notSealed
+		return 0, nil, salt, notSealed
 	}
-	return end, rk, prefix, nil
+	return end, rk, salt, nil
 }
 
 // readSealedKey returns the storage key a version 4 file names, opened
@@ -312,7 +334,7 @@ func (v *sealedFileView) open(segment int64) error {
 		v.opened = -1
 		return fmt.Errorf("%w: short segment %d", ErrCorruptEntry, segment)
 	}
-	nonce := segmentNonce(v.prefix, uint32(segment), segment == v.segments-1)
+	nonce := segmentNonce(uint32(segment), segment == v.segments-1)
 	plain, err := v.aead.Open(v.plain[:0], nonce[:], buf, v.aad)
 	if err != nil {
 		v.opened = -1
@@ -325,7 +347,7 @@ func (v *sealedFileView) open(segment int64) error {
 // readSealedDiskFile is readDiskFile for an encrypted store's file of key.
 // info is set when the file is larger than a first read, for the bodies
 // left in it.
-func readSealedDiskFile(f *os.File, keys *Keyring, key string) (records []diskRecord, size int64, info os.FileInfo, err error) {
+func readSealedDiskFile(f *os.File, keys *Keyring, key string) (records []diskRecord, size int64, info os.FileInfo, salt [diskSealedSalt]byte, err error) {
 	buffer := smallFileBuffers.Get().(*[]byte)
 	defer smallFileBuffers.Put(buffer)
 	n, err := f.ReadAt(*buffer, 0)
@@ -335,24 +357,26 @@ func readSealedDiskFile(f *os.File, keys *Keyring, key string) (records []diskRe
 		// The whole file is in the buffer. The records copy what they keep.
 		from, size = bytes.NewReader((*buffer)[:n]), int64(n)
 	case err != nil:
-		return nil, 0, nil, err
+		return nil, 0, nil, salt, err
 	default:
 		if info, err = f.Stat(); err != nil {
-			return nil, 0, nil, err
+			return nil, 0, nil, salt, err
 		}
 		from, size = f, info.Size()
 	}
 	view, err := openSealedFile(from, size, keys, key)
 	if err != nil {
-		return nil, 0, nil, err
+		return nil, 0, nil, salt, err
 	}
 	records, err = readDiskRecordsWithBodies(view, view.Size(), digestOf(key))
 	view.release()
-	return records, size, info, err
+	return records, size, info, view.salt, err
 }
 
-// sealedByRing reports whether the file at path is an encrypted entry file
-// sealed by a key of the store's ring.
+// sealedByRing reports whether the file at path is an encrypted entry
+// file, or one sealed by a key the ring does not hold: another process's
+// with other keys, which is left alone (a mistyped key must not wipe a
+// shared directory). A file in clear, or not an entry file, is not.
 func (d *DiskStorage) sealedByRing(path string, size int64) bool {
 	f, err := openRegular(path)
 	if err != nil {
@@ -360,5 +384,5 @@ func (d *DiskStorage) sealedByRing(path string, size int64) bool {
 	}
 	defer f.Close()
 	_, _, _, err = readSealedHeader(f, size, d.keys)
-	return err == nil
+	return err == nil || errors.Is(err, errUnknownKey)
 }

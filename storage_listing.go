@@ -144,12 +144,17 @@ func (d *DiskStorage) Keys(ctx context.Context, prefix string, fn func(key strin
 	if err != nil {
 		return fmt.Errorf("httpcache: disk storage: listing: %w", err)
 	}
+	seen := make(map[string]bool) // after a rotation, a key may have files under two names
 	for _, name := range names {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		key, ok := d.keyOf(name)
-		if ok && strings.HasPrefix(KeyURL(key), prefix) && !fn(key) {
+		if !ok || seen[key] || !strings.HasPrefix(KeyURL(key), prefix) {
+			continue
+		}
+		seen[key] = true
+		if !fn(key) {
 			return nil
 		}
 	}
