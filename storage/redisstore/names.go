@@ -54,12 +54,15 @@ func (s *Store) entryName(key string) string {
 	return s.prefix + "{" + s.keys.HashName(url, (tagLen-2)/2) + "}" + kindEntry + s.keys.HashName(key, 16)
 }
 
-// field returns the hash field of a variant.
-func (s *Store) field(variant string) string {
+// field returns the hash field of one of key's variants: the Variant in
+// clear; encrypted, a keyed hash of the storage key and the Variant, so
+// that equal Vary values (one user's Cookie) do not link entries of
+// different keys.
+func (s *Store) field(key, variant string) string {
 	if s.keys == nil {
 		return variant
 	}
-	return s.keys.HashName(variant, 16)
+	return s.keys.HashName(key+"\x00"+variant, 16)
 }
 
 // tagNames returns the names of tag's set, the current key's first.

@@ -169,8 +169,8 @@ func WithMaxTTL(d time.Duration) Option {
 // little more per previous key kept.
 func WithKeyring(keys *httpcache.Keyring) Option {
 	return func(s *Store) error {
-		if keys == nil {
-			return errors.New("WithKeyring: nil Keyring")
+		if keys == nil || keys.Len() == 0 {
+			return errors.New("WithKeyring: no Keyring (make one with httpcache.NewKeyring)")
 		}
 		s.keys = keys
 		return nil
@@ -422,13 +422,16 @@ func (s *Store) Set(ctx context.Context, key string, entry *httpcache.Entry, ttl
 	names := s.namesOf(key)
 	current := names[0]
 	keys := []string{current.entry}
-	args := []any{s.field(entry.Variant), value, ttl.Milliseconds(), variants, listing}
+	args := []any{s.field(key, entry.Variant), value, ttl.Milliseconds(), variants, listing}
 	if isPartitioned(key) {
 		keys = append(keys, current.index)
 		args = append(args, current.member, current.base)
 	}
 	err = s.run(ctx, func(ctx context.Context) error {
 		if err := s.indexTags(ctx, key, current, entry.Tags, ttl); err != nil {
+			return err
+		}
+		if err := s.carryOver(ctx, key, entry.Variant, names); err != nil {
 			return err
 		}
 		if err := setScript.Run(ctx, s.client, keys, args...).Err(); err != nil {
@@ -457,6 +460,49 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
 	return nil
+}
+
+// carryOver copies into key's hash under the current key (names[0]) the
+// variants its hashes under previous keys hold, but the one being stored,
+// sealed again under the current key, so that a write after a rotation
+// keeps the key's other variants. Without previous keys it does nothing.
+func (s *Store) carryOver(ctx context.Context, key, storing string, names []keyNames) error {
+	if len(names) < 2 {
+		return nil
+	}
+	pipe := s.client.Pipeline()
+	reads := make([]*redis.MapStringStringCmd, len(names)-1)
+	for i, n := range names[1:] {
+		reads[i] = pipe.HGetAll(ctx, n.entry)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	fields := make(map[string]any)
+	for _, read := range reads {
+		for field, value := range read.Val() {
+			if field == listingField || len(value) < 8 {
+				continue
+			}
+			plain, err := s.keys.Open(key, []byte(value[8:]))
+			if err != nil {
+				continue
+			}
+			entry, err := httpcache.UnmarshalEntry(plain)
+			if err != nil || entry.Variant == storing {
+				continue
+			}
+			sealed, err := s.keys.Seal(key, plain)
+			if err != nil {
+				return err
+			}
+			fields[s.field(key, entry.Variant)] = value[:8] + string(sealed)
+		}
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	return s.client.HSet(ctx, names[0].entry, fields).Err()
 }
 
 // deletePrevious removes key's hashes named by names, and their members
