@@ -108,6 +108,7 @@ type Storage struct {
 	locks [lockStripes]sync.Mutex
 	tags  tagLocks
 	keys  *httpcache.Keyring // encrypts values and names; nil in clear
+	err   error              // from an invalid option: every operation returns it
 }
 
 // Option configures a Storage.
@@ -121,9 +122,23 @@ type Option func(*Storage)
 // keys the ring no longer holds, are misses. After a rotation a value of
 // a previous key is read, and replaced under the current key when next
 // written.
+//
+// A nil or empty Keyring (what a failed httpcache.NewKeyring returns) makes
+// every operation fail, so that nothing is ever written in clear by
+// mistake; the Transport then uses the network.
 func WithKeyring(keys *httpcache.Keyring) Option {
-	return func(s *Storage) { s.keys = keys }
+	return func(s *Storage) {
+		if keys == nil || keys.Len() == 0 {
+			s.err = errNoKeyring
+			return
+		}
+		s.keys = keys
+	}
 }
+
+// errNoKeyring is returned by every operation of a Storage given a nil or
+// empty Keyring.
+var errNoKeyring = errors.New("gregjones: WithKeyring: no Keyring (make one with httpcache.NewKeyring); nothing is stored")
 
 // New returns a Storage on cache.
 func New(cache ghttpcache.Cache, opts ...Option) *Storage {
@@ -153,6 +168,9 @@ type record struct {
 // Get returns the unexpired variants stored under key. A value that does
 // not decode is a miss.
 func (s *Storage) Get(_ context.Context, key string) ([]*httpcache.Entry, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
 	records := s.read(key)
 	now := time.Now().UnixMilli()
 	var entries []*httpcache.Entry
@@ -171,6 +189,9 @@ func (s *Storage) Get(_ context.Context, key string) ([]*httpcache.Entry, error)
 // entry's key is added to its tags' indexes before (tags.go). When an
 // index is full, the entry is not stored.
 func (s *Storage) Set(_ context.Context, key string, entry *httpcache.Entry, ttl time.Duration) error {
+	if s.err != nil {
+		return s.err
+	}
 	encoded, err := httpcache.MarshalEntry(entry)
 	if err != nil {
 		return err
@@ -215,6 +236,9 @@ func (s *Storage) Set(_ context.Context, key string, entry *httpcache.Entry, ttl
 // Delete removes every variant stored under key. Its URL's index may still
 // list it: it drops it once expired.
 func (s *Storage) Delete(_ context.Context, key string) error {
+	if s.err != nil {
+		return s.err
+	}
 	defer s.lock(httpcache.KeyURL(key))()
 	s.backendDelete(keyPrefix + key)
 	return nil
@@ -224,6 +248,9 @@ func (s *Storage) Delete(_ context.Context, key string) error {
 // without a partition and each partition its index lists, then the index.
 // A damaged index lists none.
 func (s *Storage) DeleteURL(_ context.Context, url string) error {
+	if s.err != nil {
+		return s.err
+	}
 	if strings.Contains(url, "\x00") {
 		return nil // no key's URL part has a NUL
 	}
@@ -290,9 +317,15 @@ func (e indexEntry) expired(nowMilli int64) bool {
 // readIndex returns the index stored under the backend key name: empty,
 // and not ok, if it is damaged.
 func (s *Storage) readIndex(name string) (idx index, ok bool) {
-	value, found := s.backendGet(name)
+	value, found, previous := s.backendRead(name)
 	if !found {
 		return index{}, true
+	}
+	if previous {
+		// Sealed by a previous key: written again under the current one,
+		// so that it is not lost when the previous key is dropped. The
+		// caller holds the index's lock.
+		s.backendSet(name, value)
 	}
 	idx, err := decodeIndex(value)
 	return idx, err == nil

@@ -38,22 +38,30 @@ func sealedFor(name string) string {
 }
 
 func (s *Storage) backendGet(name string) ([]byte, bool) {
-	for _, backendKey := range s.backendNames(name) {
+	value, ok, _ := s.backendRead(name)
+	return value, ok
+}
+
+// backendRead is backendGet that also reports a value found under a
+// previous key of the ring, for the caller to write it again under the
+// current one.
+func (s *Storage) backendRead(name string) (value []byte, ok, previous bool) {
+	for i, backendKey := range s.backendNames(name) {
 		value, ok := s.cache.Get(backendKey)
 		if !ok {
 			continue
 		}
 		if s.keys == nil {
-			return value, true
+			return value, true, false
 		}
 		plain, err := s.keys.Open(sealedFor(name), value)
 		if err != nil {
 			s.cache.Delete(backendKey) // tampered, or not this key's: a miss
 			continue
 		}
-		return plain, true
+		return plain, true, i > 0
 	}
-	return nil, false
+	return nil, false, false
 }
 
 func (s *Storage) backendSet(name string, value []byte) {

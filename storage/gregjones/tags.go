@@ -74,6 +74,9 @@ var errDamagedTagIndex = errors.New("gregjones: a tag's index is damaged; its en
 // no longer names them: their freshness lifetime bounds how long they are
 // served after a purge.
 func (s *Storage) KeysTagged(_ context.Context, tag string, fn func(key string) bool) error {
+	if s.err != nil {
+		return s.err
+	}
 	unlock := s.tags.lock(tag)
 	idx, intact := s.readIndex(tagIndexPrefix + tag)
 	unlock()
