@@ -51,7 +51,8 @@ var errSealed = errors.New("sealed value does not open")
 // the entries they sealed, so that a key rotates without emptying the
 // cache. Keep the keys outside the store (a secret manager, an
 // environment variable): give every process that shares a store the same
-// Keyring. A Keyring is safe for concurrent use.
+// Keyring. A Keyring is safe for concurrent use. Make one with NewKeyring:
+// the zero Keyring holds no key, and stores refuse it.
 type Keyring struct {
 	keys []*ringKey // the current key first
 
