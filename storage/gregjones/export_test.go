@@ -13,7 +13,7 @@ func SetIndexLimits(entries int, check time.Duration) (restore func()) {
 // IndexPartitions returns the partitions url's index lists, and whether
 // the index decodes.
 func (s *Storage) IndexPartitions(url string) ([]string, bool) {
-	idx, ok := s.readIndex(indexPrefix + url)
+	idx, ok := s.readIndex(indexPrefix+url, false)
 	var partitions []string
 	for _, e := range idx.entries {
 		partitions = append(partitions, e.partition)

@@ -255,7 +255,7 @@ func (s *Storage) DeleteURL(_ context.Context, url string) error {
 		return nil // no key's URL part has a NUL
 	}
 	defer s.lock(url)()
-	idx, _ := s.readIndex(indexPrefix + url)
+	idx, _ := s.readIndex(indexPrefix+url, true)
 	for _, e := range idx.entries {
 		s.backendDelete(keyPrefix + url + "\x00" + e.partition)
 	}
@@ -315,13 +315,16 @@ func (e indexEntry) expired(nowMilli int64) bool {
 }
 
 // readIndex returns the index stored under the backend key name: empty,
-// and not ok, if it is damaged.
-func (s *Storage) readIndex(name string) (idx index, ok bool) {
+// and not ok, if it is damaged. On a write path (migrate), an index found
+// sealed by a previous key of the ring is written again under the current
+// one; a read (a purge listing keys) never writes, so that it cannot lose
+// a member another process adds meanwhile.
+func (s *Storage) readIndex(name string, migrate bool) (idx index, ok bool) {
 	value, found, previous := s.backendRead(name)
 	if !found {
 		return index{}, true
 	}
-	if previous {
+	if previous && migrate {
 		// Sealed by a previous key: written again under the current one,
 		// so that it is not lost when the previous key is dropped. The
 		// caller holds the index's lock.
@@ -341,7 +344,7 @@ func (s *Storage) indexAdd(name, member string, expiryMilli int64, keyOf func(me
 	expiry := (expiryMilli + 999) / 1000
 	nowMilli := time.Now().UnixMilli()
 	now := nowMilli / 1000
-	idx, intact := s.readIndex(name)
+	idx, intact := s.readIndex(name, true)
 	changed = !intact
 	live := idx.entries[:0]
 	found := false

@@ -78,7 +78,7 @@ func (s *Storage) KeysTagged(_ context.Context, tag string, fn func(key string) 
 		return s.err
 	}
 	unlock := s.tags.lock(tag)
-	idx, intact := s.readIndex(tagIndexPrefix + tag)
+	idx, intact := s.readIndex(tagIndexPrefix+tag, false)
 	unlock()
 	if !intact {
 		return errDamagedTagIndex

@@ -395,7 +395,10 @@ func (s *Store) decode(key string, fields map[string]string) []*httpcache.Entry 
 // key is added to its URL's index in the same script; a tagged entry's key
 // is added to its tags' sets before (see tags.go). An encrypted store
 // seals the entry for key, and removes the key's hashes under previous
-// keys of the ring, which the new one supersedes.
+// keys of the ring, which the new one supersedes: after a rotation, the
+// first write of a key keeps only its new variant, and the others are
+// fetched again (copying them over could not be made atomic with a
+// concurrent delete on another instance, nor keep their tags).
 func (s *Store) Set(ctx context.Context, key string, entry *httpcache.Entry, ttl time.Duration) error {
 	if ttl <= 0 || ttl > s.maxTTL {
 		ttl = s.maxTTL
@@ -431,9 +434,6 @@ func (s *Store) Set(ctx context.Context, key string, entry *httpcache.Entry, ttl
 		if err := s.indexTags(ctx, key, current, entry.Tags, ttl); err != nil {
 			return err
 		}
-		if err := s.carryOver(ctx, key, entry.Variant, names); err != nil {
-			return err
-		}
 		if err := setScript.Run(ctx, s.client, keys, args...).Err(); err != nil {
 			return err
 		}
@@ -460,49 +460,6 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
 	return nil
-}
-
-// carryOver copies into key's hash under the current key (names[0]) the
-// variants its hashes under previous keys hold, but the one being stored,
-// sealed again under the current key, so that a write after a rotation
-// keeps the key's other variants. Without previous keys it does nothing.
-func (s *Store) carryOver(ctx context.Context, key, storing string, names []keyNames) error {
-	if len(names) < 2 {
-		return nil
-	}
-	pipe := s.client.Pipeline()
-	reads := make([]*redis.MapStringStringCmd, len(names)-1)
-	for i, n := range names[1:] {
-		reads[i] = pipe.HGetAll(ctx, n.entry)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return err
-	}
-	fields := make(map[string]any)
-	for _, read := range reads {
-		for field, value := range read.Val() {
-			if field == listingField || len(value) < 8 {
-				continue
-			}
-			plain, err := s.keys.Open(key, []byte(value[8:]))
-			if err != nil {
-				continue
-			}
-			entry, err := httpcache.UnmarshalEntry(plain)
-			if err != nil || entry.Variant == storing {
-				continue
-			}
-			sealed, err := s.keys.Seal(key, plain)
-			if err != nil {
-				return err
-			}
-			fields[s.field(key, entry.Variant)] = value[:8] + string(sealed)
-		}
-	}
-	if len(fields) == 0 {
-		return nil
-	}
-	return s.client.HSet(ctx, names[0].entry, fields).Err()
 }
 
 // deletePrevious removes key's hashes named by names, and their members
