@@ -279,7 +279,9 @@ func (o *slowOrigin) RoundTrip(req *http.Request) (*http.Response, error) {
 	o.requests.Add(1)
 	time.Sleep(o.delay)
 	o.answered.Store(time.Now().UnixNano())
-	return &http.Response{StatusCode: 200, Header: http.Header{"Cache-Control": {"no-store"}, "Content-Type": {"application/json"}},
+	// Stale at once and without validators, so not stored, yet shared: a
+	// no-store response is never shared among callers.
+	return &http.Response{StatusCode: 200, Header: http.Header{"Cache-Control": {"max-age=0"}, "Content-Type": {"application/json"}},
 		Body: io.NopCloser(bytes.NewReader(o.body)), ContentLength: int64(len(o.body)), Request: req}, nil
 }
 

@@ -2,7 +2,6 @@ package httpcache
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,7 +18,8 @@ import (
 
 // Defaults of coalescing.
 const (
-	// DefaultCoalesceTimeout bounds a shared request to the origin.
+	// DefaultCoalesceTimeout bounds how long a caller waits for an
+	// identical request already at the origin.
 	DefaultCoalesceTimeout = 30 * time.Second
 	// coalescePass is how long a request whose response could not be
 	// shared goes to the origin on its own (hit-for-pass).
@@ -52,10 +53,11 @@ var DefaultCoalesceIgnoredHeaders = []string{"Traceparent", "Tracestate", "X-Req
 // few seconds identical requests are not coalesced (as proxies do with
 // "hit-for-pass"). All shares every response, those too, in both modes.
 //
-// When one caller alone waits for the response, it gets it as it is,
-// streamed. When several do, it is read whole (up to MaxBodyBytes) before
-// they get it, so they see its headers once its body has arrived. Waiters
-// whose request shared another's see "collapsed" in Cache-Status.
+// A caller alone gets its response as it is, streamed, and pays for
+// coalescing no goroutine, context or timer. When others join it, the
+// response is read whole (up to MaxBodyBytes) before any of them gets it,
+// so they see its headers once its body has arrived. Waiters whose request
+// shared another's see "collapsed" in Cache-Status.
 type CoalesceOptions struct {
 	// Disabled turns coalescing off: every request the cache cannot answer
 	// goes to the origin.
@@ -81,12 +83,12 @@ type CoalesceOptions struct {
 	// Zero means the WithMaxBodyBytes limit.
 	MaxBodyBytes int64
 
-	// Timeout bounds the shared request to the origin while several
-	// callers share it: it runs on a context of its own, which no one
-	// caller's cancellation ends, but it is cancelled when every caller
-	// waiting for it has gone. A caller alone keeps its own context: no
-	// deadline it did not set, and its cancellation stops the body at once.
-	// Zero means DefaultCoalesceTimeout.
+	// Timeout bounds how long a caller waits for an identical request
+	// already at the origin; past it, it sends its own. The request is the
+	// first caller's, on that caller's own context: its deadline and
+	// cancellation govern it as if it were alone. When that caller gives
+	// up (its context ends), the others do not fail: they send their
+	// request anew, one of them first. Zero means DefaultCoalesceTimeout.
 	Timeout time.Duration
 }
 
@@ -135,7 +137,6 @@ type coalescer struct {
 	closed  bool
 	flights map[string]*flight
 	pass    map[string]time.Time // identity → until when it is not coalesced
-	wg      sync.WaitGroup       // flights running
 }
 
 func newCoalescer(cfg *config) *coalescer {
@@ -167,29 +168,35 @@ func newCoalescer(cfg *config) *coalescer {
 	return c
 }
 
-// flight is one shared network step and its outcome.
+// flight is one network step that identical requests share: the first
+// caller's (the leader's), run on its own goroutine with its own request
+// and context, which the others wait for. When the leader gives up (its
+// context ends before the outcome), a waiter takes over as leader and
+// sends its own request, in the same flight: the others keep waiting.
 type flight struct {
-	key    string
-	x      exchange      // the first caller's, its request on the flight's own context
-	done   chan struct{} // closed when the outcome is set
-	cancel context.CancelFunc
+	key string
 
 	// Guarded by coalescer.mu.
-	waiters int
-	claimed bool        // the stream has been handed to a waiter, or closed
-	timeout *time.Timer // the shared timeout, armed once a second caller joins
+	waiters    int           // the callers in the flight until the outcome, the leader included
+	done       chan struct{} // closed when the outcome is set, or the leader gave up
+	needLeader bool          // the leader gave up: the next waiter to wake leads
+	expired    chan struct{} // closed when the waiters have waited the coalescer's timeout
+	timer      *time.Timer   // closes expired; armed when the first caller joins
 
-	// Set before done is closed.
-	resp   *http.Response // the shared response, its Body nil
-	body   []byte
-	err    error
-	stream *http.Response // a response not shared, for one waiter
+	final atomic.Bool // the outcome is set; read without the lock once done is closed
+
+	// Set before final.
+	resp *http.Response // the shared response, its Body nil
+	body []byte
+	err  error
+	own  bool // not shared: each waiter sends a request of its own
 }
 
 // do runs send for x, or waits for an identical request's run and returns
-// its response (see CoalesceOptions for who gets what).
+// its response (see CoalesceOptions for who gets what). A caller alone
+// pays a map lookup, a flight record and its channel: no goroutine, no
+// context, no timer.
 func (c *coalescer) do(t *Transport, x *exchange, send step) (*http.Response, error) {
-	req := x.req
 	var buffer [512]byte
 	identity := c.appendIdentity(buffer[:0], x)
 	c.mu.Lock()
@@ -197,87 +204,155 @@ func (c *coalescer) do(t *Transport, x *exchange, send step) (*http.Response, er
 		c.mu.Unlock()
 		return sendAlone(t, x, send)
 	}
-	f, joined := c.flights[string(identity)]
-	if !joined {
-		f = c.start(string(identity), x)
+	if f, joined := c.flights[string(identity)]; joined {
+		f.waiters++
+		if f.needLeader {
+			f.needLeader = false
+			c.mu.Unlock()
+			return c.lead(t, f, x, send)
+		}
+		if f.timer == nil {
+			// One timer for all the waiters of the flight.
+			expired := make(chan struct{})
+			f.expired, f.timer = expired, time.AfterFunc(c.timeout, func() { close(expired) })
+		}
+		done, expired := f.done, f.expired
+		c.mu.Unlock()
+		return c.wait(t, f, done, expired, x, send)
 	}
-	f.waiters++
-	if f.waiters == 2 && f.timeout == nil {
-		// Shared from now on: no one caller's deadline may hold up the
-		// others, so the shared request gets its own.
-		f.timeout = time.AfterFunc(c.timeout, f.cancel)
-	}
+	f := &flight{key: string(identity), done: make(chan struct{}), waiters: 1}
+	c.flights[f.key] = f
 	c.mu.Unlock()
-
-	if !joined {
-		if req.Context().Done() == nil {
-			// A caller that cannot cancel has no reason to wait apart
-			// from the shared request: it runs it itself.
-			c.run(t, f, send)
-			resp, _, err := c.collect(t, f, x, send)
-			return resp, err
-		}
-		go c.run(t, f, send)
-	}
-	select {
-	case <-f.done:
-		resp, fromFlight, err := c.collect(t, f, x, send)
-		if joined && fromFlight {
-			markCollapsed(resp.Header)
-			t.stats.collapsed.Add(1)
-		}
-		return resp, err
-	case <-req.Context().Done():
-		c.leave(f)
-		return nil, req.Context().Err()
-	}
+	return c.lead(t, f, x, send)
 }
 
-// start registers a flight for key, to be run with run. c.mu is held. The
-// flight's context keeps the first caller's values but not its
-// cancellation, and gets no deadline while that caller is alone: a caller
-// alone keeps its own context (see collect).
-func (c *coalescer) start(key string, x *exchange) *flight {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(x.req.Context()))
-	f := &flight{key: key, x: *x, done: make(chan struct{}), cancel: cancel}
-	f.x.req = x.req.WithContext(ctx)
-	c.flights[key] = f
-	c.wg.Add(1)
-	return f
-}
-
-// run performs the shared step and records its outcome.
-func (c *coalescer) run(t *Transport, f *flight, send step) {
-	defer c.wg.Done()
-	key := f.key
-	result, err := c.send(t, &f.x, send)
-	resp := result.resp
+// lead runs the flight's step as its leader, and shares the outcome with
+// those who joined meanwhile; or, when its own context ended the step and
+// others wait, hands the flight to one of them.
+func (c *coalescer) lead(t *Transport, f *flight, x *exchange, send step) (*http.Response, error) {
+	result, err := c.send(t, x, send)
 	c.mu.Lock()
-	if c.flights[key] == f {
-		delete(c.flights, key) // no one joins from now on
+	f.waiters--
+	if err != nil && x.req.Context().Err() != nil && f.waiters > 0 {
+		// Given up by this caller, not by the origin: another leads.
+		f.needLeader = true
+		round := f.done
+		f.done = make(chan struct{})
+		c.mu.Unlock()
+		close(round)
+		return nil, err
 	}
-	alone := f.waiters <= 1
+	if c.flights[f.key] == f {
+		delete(c.flights, f.key) // no one joins from now on
+	}
+	joined := f.waiters > 0
 	c.mu.Unlock()
+	var resp *http.Response
 	switch {
+	case !joined:
+		resp = result.resp // alone: the response as it is, streamed
 	case err != nil:
 		f.err = err
-		f.cancel()
-	case alone:
-		// One caller waits: it gets the response as it is, streamed, with
-		// nothing copied.
-		f.stream = withCancelOnClose(resp, f.cancel)
 	default:
-		c.settle(f, result)
+		resp, err = c.share(f, x, result)
 	}
 	c.mu.Lock()
-	if f.waiters == 0 {
-		f.discardStream() // everyone has gone
-	}
-	if f.timeout != nil && f.stream == nil {
-		f.timeout.Stop() // the shared body has been read, or it failed
-	}
+	f.final.Store(true)
 	close(f.done)
+	if f.timer != nil {
+		f.timer.Stop()
+	}
 	c.mu.Unlock()
+	return resp, err
+}
+
+// share decides whether the leader's response goes to the waiters, reads
+// its body if so, and returns the leader's own response.
+func (c *coalescer) share(f *flight, x *exchange, result stepResult) (*http.Response, error) {
+	resp := result.resp
+	if !c.shareable(result) {
+		c.mu.Lock()
+		c.passFor(f.key)
+		c.mu.Unlock()
+		f.own = true
+		return resp, nil
+	}
+	if resp.Body == nil {
+		resp.Body = http.NoBody
+	}
+	if resp.ContentLength > c.maxBody {
+		f.own = true
+		return resp, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, addSizes(c.maxBody, 1)))
+	if err != nil {
+		resp.Body.Close()
+		if x.req.Context().Err() != nil {
+			f.own = true // the leader's cancellation: the others ask for themselves
+		} else {
+			f.err = err
+		}
+		return nil, err
+	}
+	if int64(len(body)) > c.maxBody {
+		// Too large to share: the leader gets it whole, read so far and
+		// rest; the others make their own requests.
+		rest := resp.Body
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(body), rest), rest}
+		f.own = true
+		return resp, nil
+	}
+	resp.Body.Close()
+	resp.Body = nil
+	f.resp, f.body = resp, body
+	return f.copyFor(x.req), nil
+}
+
+// wait waits, as a caller that joined f, for the outcome, and returns the
+// caller's: a copy of the shared response, or the response to a request
+// of its own when the leader's was not shared or took longer than the
+// coalescer's timeout. When the leader gives up, the first waiter to wake
+// leads in its place.
+func (c *coalescer) wait(t *Transport, f *flight, done, expired <-chan struct{}, x *exchange, send step) (*http.Response, error) {
+	for {
+		select {
+		case <-done:
+		case <-expired:
+			c.leave(f)
+			return sendAlone(t, x, send)
+		case <-x.req.Context().Done():
+			c.leave(f)
+			return nil, x.req.Context().Err()
+		}
+		if f.final.Load() {
+			break // the outcome: read without the lock, by every waiter at once
+		}
+		c.mu.Lock()
+		if f.final.Load() {
+			c.mu.Unlock()
+			break
+		}
+		if f.needLeader {
+			f.needLeader = false
+			c.mu.Unlock()
+			return c.lead(t, f, x, send)
+		}
+		done = f.done // another waiter leads now: wait for it
+		c.mu.Unlock()
+	}
+	switch {
+	case f.err != nil:
+		return nil, f.err
+	case f.own:
+		return sendAlone(t, x, send)
+	}
+	resp := f.copyFor(x.req)
+	markCollapsed(resp.Header)
+	t.stats.collapsed.Add(1)
+	return resp, nil
 }
 
 // send runs a step, turning a panic into an error for every waiter.
@@ -290,47 +365,6 @@ func (c *coalescer) send(t *Transport, x *exchange, send step) (result stepResul
 		}
 	}()
 	return send(t, x)
-}
-
-// settle decides whether a step's response is shared and reads its body if
-// so.
-func (c *coalescer) settle(f *flight, result stepResult) {
-	resp := result.resp
-	if !c.shareable(result) {
-		c.mu.Lock()
-		c.passFor(f.key)
-		c.mu.Unlock()
-		f.stream = withCancelOnClose(resp, f.cancel)
-		return
-	}
-	if resp.Body == nil {
-		resp.Body = http.NoBody
-	}
-	if resp.ContentLength > c.maxBody {
-		f.stream = withCancelOnClose(resp, f.cancel)
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, addSizes(c.maxBody, 1)))
-	if err != nil {
-		resp.Body.Close()
-		f.cancel()
-		f.err = err
-		return
-	}
-	if int64(len(body)) > c.maxBody {
-		// Too large to share: one waiter gets it whole, read so far and rest.
-		rest := resp.Body
-		resp.Body = struct {
-			io.Reader
-			io.Closer
-		}{io.MultiReader(bytes.NewReader(body), rest), rest}
-		f.stream = withCancelOnClose(resp, f.cancel)
-		return
-	}
-	resp.Body.Close()
-	f.cancel()
-	resp.Body = nil
-	f.resp, f.body = resp, body
 }
 
 // shareable reports whether a step's response may go to every identical
@@ -351,69 +385,14 @@ func (c *coalescer) shareable(result stepResult) bool {
 	return !c.shared || result.source.reusable()
 }
 
-// collect gives a waiter its outcome of a finished flight: the flight's
-// response (fromFlight), or, when it was not shared and another waiter has
-// it, the response to a request of the waiter's own.
-func (c *coalescer) collect(t *Transport, f *flight, x *exchange, send step) (resp *http.Response, fromFlight bool, err error) {
-	c.mu.Lock()
-	f.waiters--
-	takeStream := f.stream != nil && !f.claimed
-	if takeStream {
-		f.claimed = true
-		if f.timeout != nil {
-			f.timeout.Stop() // the stream is this caller's alone now
-		}
-	}
-	c.mu.Unlock()
-	switch {
-	case f.err != nil:
-		return nil, false, f.err
-	case takeStream:
-		// The body is this caller's: its own context governs it, and its
-		// cancellation stops the read at once.
-		stop := context.AfterFunc(x.req.Context(), f.cancel)
-		f.stream.Body = &cancelOnClose{ReadCloser: f.stream.Body, cancel: func() { stop() }}
-		f.stream.Request = x.req
-		return f.stream, true, nil
-	case f.stream != nil:
-		resp, err := sendAlone(t, x, send)
-		return resp, false, err
-	}
-	return f.copyFor(x.req), true, nil
-}
-
-// leave records that a waiter has gone. When the last has, a flight still
-// running is cancelled, and a response nobody took is closed.
+// leave records that a waiter has gone. When the last of a flight whose
+// leader gave up has, the flight goes: later requests start afresh.
 func (c *coalescer) leave(f *flight) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	f.waiters--
-	if f.waiters == 1 && f.timeout != nil {
-		// Alone again, the caller keeps its own context: the shared
-		// request's deadline goes, and a new joiner arms it afresh.
-		f.timeout.Stop()
-		f.timeout = nil
-	}
-	if f.waiters > 0 {
-		return
-	}
-	select {
-	case <-f.done:
-		f.discardStream()
-	default:
-		if c.flights[f.key] == f {
-			delete(c.flights, f.key) // later requests start afresh
-		}
-		f.cancel()
-	}
-}
-
-// discardStream closes a response not shared that no waiter took. c.mu is
-// held.
-func (f *flight) discardStream() {
-	if f.stream != nil && !f.claimed {
-		f.claimed = true
-		f.stream.Body.Close()
+	if f.waiters == 0 && f.needLeader && c.flights[f.key] == f {
+		delete(c.flights, f.key)
 	}
 }
 
@@ -503,30 +482,10 @@ func (c *coalescer) passFor(key string) {
 	c.pass[key] = now.Add(coalescePass)
 }
 
-// close stops coalescing and waits for the flights running.
+// close stops coalescing. Flights run on their callers' goroutines: none
+// is left to wait for.
 func (c *coalescer) close() {
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
-	c.wg.Wait()
-}
-
-// withCancelOnClose makes closing resp's body release its context.
-func withCancelOnClose(resp *http.Response, cancel context.CancelFunc) *http.Response {
-	if resp.Body == nil {
-		resp.Body = http.NoBody
-	}
-	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
-	return resp
-}
-
-type cancelOnClose struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (b *cancelOnClose) Close() error {
-	err := b.ReadCloser.Close()
-	b.cancel()
-	return err
 }

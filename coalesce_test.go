@@ -191,8 +191,10 @@ func TestCoalesceFirstCallerCancels(t *testing.T) {
 			t.Fatalf("another caller got %q, %v", r.body, r.err)
 		}
 	}
-	if n := origin.requests.Load(); n != 1 {
-		t.Fatalf("origin requests = %d, want 1", n)
+	// The first caller's request ended with its cancellation; one of the
+	// others took the flight over, and the rest shared its request.
+	if n := origin.requests.Load(); n != 2 {
+		t.Fatalf("origin requests = %d, want 2", n)
 	}
 }
 
@@ -536,5 +538,51 @@ func TestCoalesceTimeoutDisarmedWhenAloneAgain(t *testing.T) {
 	release <- struct{}{}
 	if r := <-a; r.err != nil || r.body != "slow page" {
 		t.Fatalf("A, alone again after B left: %q, %v", r.body, r.err)
+	}
+}
+
+// A caller that joined waits for the leader's request at most the
+// coalescer's timeout, then sends its own: a leader stuck at a slow origin
+// does not hold up the others past it.
+func TestCoalesceWaiterSendsItsOwnAfterTheTimeout(t *testing.T) {
+	release := make(chan struct{})
+	var requests atomic.Int64
+	origin := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		if requests.Add(1) == 1 {
+			<-release // the leader's request hangs
+		}
+		return &http.Response{StatusCode: 200, Header: http.Header{"Cache-Control": {"max-age=0"}},
+			Body: io.NopCloser(strings.NewReader("answer")), Request: req}, nil
+	})
+	tr := New(WithTransport(origin), WithCoalescing(CoalesceOptions{Timeout: 20 * time.Millisecond}))
+	defer tr.Close()
+	leader := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, "http://api.example/slow", nil)
+		resp, err := tr.RoundTrip(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		leader <- err
+	}()
+	waitForWaiters(t, tr, 1)
+	req, _ := http.NewRequest(http.MethodGet, "http://api.example/slow", nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "answer" || requests.Load() != 2 {
+		t.Fatalf("the waiter got %q after %d origin requests", body, requests.Load())
+	}
+	select {
+	case <-leader:
+		t.Fatal("the leader was answered before its origin")
+	default:
+	}
+	close(release)
+	if err := <-leader; err != nil {
+		t.Fatal(err)
 	}
 }
