@@ -2,6 +2,7 @@ package httpcache
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"slices"
@@ -52,7 +53,7 @@ func (o *benchOrigin) RoundTrip(req *http.Request) (*http.Response, error) {
 	}, nil
 }
 
-func benchRequest(b *testing.B) *http.Request {
+func benchRequest(b testing.TB) *http.Request {
 	req, err := http.NewRequest(http.MethodGet, "https://api.example.com/v1/items/42?fields=all", nil)
 	if err != nil {
 		b.Fatal(err)
@@ -62,7 +63,7 @@ func benchRequest(b *testing.B) *http.Request {
 }
 
 // roundTripDrain sends a request and reads and closes the body, as a caller would.
-func roundTripDrain(b *testing.B, rt http.RoundTripper, req *http.Request) {
+func roundTripDrain(b testing.TB, rt http.RoundTripper, req *http.Request) {
 	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		b.Fatal(err)
@@ -407,4 +408,42 @@ func benchmarkDiskMissAndStore(b *testing.B, maxBytes int64) {
 	drain := time.Since(start)
 	stored := b.Elapsed() + drain
 	b.ReportMetric(float64(stored.Microseconds())/float64(requests), "stored-µs/op")
+}
+
+// BenchmarkCoalescerAlone measures what coalescing costs a request alone
+// at the origin: 304 revalidations through a Transport with coalescing and
+// one without, interleaved in batches, with contexts that can be
+// cancelled, as http.Client's are; alone-ns/op is the difference per
+// request.
+func BenchmarkCoalescerAlone(b *testing.B) {
+	newTransport := func(opts ...Option) *Transport {
+		origin := newBenchOrigin(1<<10, "max-age=0")
+		origin.notModified = true
+		return New(append([]Option{WithTransport(origin)}, opts...)...)
+	}
+	on, off := newTransport(), newTransport(WithCoalescing(CoalesceOptions{Disabled: true}))
+	defer on.Close()
+	defer off.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req := benchRequest(b).WithContext(ctx)
+	roundTripDrain(b, on, req)
+	roundTripDrain(b, off, req)
+	const batch = 64
+	var onTime, offTime time.Duration
+	requests := 0
+	for b.Loop() {
+		start := time.Now()
+		for range batch {
+			roundTripDrain(b, off, req)
+		}
+		middle := time.Now()
+		for range batch {
+			roundTripDrain(b, on, req)
+		}
+		offTime += middle.Sub(start)
+		onTime += time.Since(middle)
+		requests += batch
+	}
+	b.ReportMetric(float64(onTime-offTime)/float64(requests), "alone-ns/op")
 }

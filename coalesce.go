@@ -178,7 +178,7 @@ type flight struct {
 
 	// Guarded by coalescer.mu.
 	waiters    int           // the callers in the flight until the outcome, the leader included
-	done       chan struct{} // closed when the outcome is set, or the leader gave up
+	done       chan struct{} // closed when the outcome is set, or the leader gave up; made when a caller joins
 	needLeader bool          // the leader gave up: the next waiter to wake leads
 	expired    chan struct{} // closed when the waiters have waited the coalescer's timeout
 	timer      *time.Timer   // closes expired; armed when the first caller joins
@@ -194,8 +194,8 @@ type flight struct {
 
 // do runs send for x, or waits for an identical request's run and returns
 // its response (see CoalesceOptions for who gets what). A caller alone
-// pays a map lookup, a flight record and its channel: no goroutine, no
-// context, no timer.
+// pays a flight record and its entry in the map: no channel, goroutine,
+// context or timer.
 func (c *coalescer) do(t *Transport, x *exchange, send step) (*http.Response, error) {
 	var buffer [512]byte
 	identity := c.appendIdentity(buffer[:0], x)
@@ -211,6 +211,9 @@ func (c *coalescer) do(t *Transport, x *exchange, send step) (*http.Response, er
 			c.mu.Unlock()
 			return c.lead(t, f, x, send)
 		}
+		if f.done == nil {
+			f.done = make(chan struct{}) // a leader alone needs none
+		}
 		if f.timer == nil {
 			// One timer for all the waiters of the flight.
 			expired := make(chan struct{})
@@ -220,7 +223,7 @@ func (c *coalescer) do(t *Transport, x *exchange, send step) (*http.Response, er
 		c.mu.Unlock()
 		return c.wait(t, f, done, expired, x, send)
 	}
-	f := &flight{key: string(identity), done: make(chan struct{}), waiters: 1}
+	f := &flight{key: string(identity), waiters: 1}
 	c.flights[f.key] = f
 	c.mu.Unlock()
 	return c.lead(t, f, x, send)
@@ -258,8 +261,8 @@ func (c *coalescer) lead(t *Transport, f *flight, x *exchange, send step) (*http
 	}
 	c.mu.Lock()
 	f.final.Store(true)
-	close(f.done)
-	if f.timer != nil {
+	if f.done != nil {
+		close(f.done)
 		f.timer.Stop()
 	}
 	c.mu.Unlock()
