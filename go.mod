@@ -1,6 +1,6 @@
 module github.com/c650553b/httpcache
 
-go 1.26.8
+go 1.26
 
 require (
 	github.com/jarcoal/httpmock v1.4.2

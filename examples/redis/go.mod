@@ -1,6 +1,6 @@
 module github.com/c650553b/httpcache/examples/redis
 
-go 1.26.8
+go 1.26
 
 require (
 	github.com/c650553b/httpcache v0.0.0-00010101000000-000000000000
