@@ -258,7 +258,7 @@ func BenchmarkStaleHitOverFresh(b *testing.B) {
 		resp.Body.Close()
 		s, _ := StatusOf(resp)
 		return s
-	}(); !st.Hit || st.Forward != ForwardStale {
+	}(); !st.Hit || st.TTL >= 0 {
 		b.Fatalf("not a stale hit: %+v", st)
 	}
 	if n := slow.calls.Load(); n != 2 {

@@ -97,7 +97,7 @@ func (s *stats) countStorageError(op string) { countInto(&s.storageErrors, &s.mu
 
 // countHit counts a response served from storage without the origin.
 func (s *stats) countHit(status CacheStatus, resp *http.Response) {
-	if status.Forward == ForwardStale {
+	if status.TTL < 0 { // served stale (RFC 9211 §2.3: a negative ttl)
 		s.staleHits.Add(1)
 	} else {
 		s.freshHits.Add(1)

@@ -238,9 +238,11 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 		status := CacheStatus{Hit: true, TTL: x.decision.ttl(), HasTTL: true}
 		return t.serveHit(&x, key, status)
 	case actionServeStale:
-		// RFC 5861 §3: serve it now, revalidate it in the background.
+		// RFC 5861 §3: serve it now, revalidate it in the background. RFC
+		// 9211 §2.1: a hit is not forwarded, so its Cache-Status is hit
+		// with a negative ttl (§2.3), not fwd=stale.
 		if t.revalidateInBackground(&x, key) {
-			status := CacheStatus{Hit: true, Forward: ForwardStale, TTL: x.decision.ttl(), HasTTL: true}
+			status := CacheStatus{Hit: true, TTL: x.decision.ttl(), HasTTL: true}
 			return t.serveHit(&x, key, status)
 		}
 		x.decision.forward = ForwardStale // closed: revalidate now
