@@ -221,7 +221,7 @@ func (c *coalescer) do(t *Transport, x *exchange, send step) (*http.Response, er
 		}
 		done, expired := f.done, f.expired
 		c.mu.Unlock()
-		return c.wait(t, f, done, expired, x, send)
+		return c.wait(t, f, done, expired, time.Now(), x, send)
 	}
 	f := &flight{key: string(identity), waiters: 1}
 	c.flights[f.key] = f
@@ -237,65 +237,88 @@ func (c *coalescer) lead(t *Transport, f *flight, x *exchange, send step) (*http
 	c.mu.Lock()
 	f.waiters--
 	if err != nil && x.req.Context().Err() != nil && f.waiters > 0 {
-		// Given up by this caller, not by the origin: another leads.
-		f.needLeader = true
-		round := f.done
-		f.done = make(chan struct{})
-		c.mu.Unlock()
-		close(round)
+		c.handOverLocked(f)
 		return nil, err
 	}
-	if c.flights[f.key] == f {
-		delete(c.flights, f.key) // no one joins from now on
+	if f.waiters == 0 {
+		// Alone: the response as it is, streamed, nothing copied.
+		c.endLocked(f)
+		return result.resp, err
 	}
-	joined := f.waiters > 0
 	c.mu.Unlock()
+	// Others wait. The flight stays open while the body is read, so that
+	// callers who arrive meanwhile share it too.
 	var resp *http.Response
-	switch {
-	case !joined:
-		resp = result.resp // alone: the response as it is, streamed
-	case err != nil:
+	if err != nil {
 		f.err = err
-	default:
-		resp, err = c.share(f, x, result)
+	} else {
+		var gaveUp bool
+		if resp, err, gaveUp = c.share(f, x, result); gaveUp {
+			c.mu.Lock()
+			if f.waiters > 0 {
+				c.handOverLocked(f)
+				return nil, err
+			}
+			c.endLocked(f)
+			return nil, err
+		}
 	}
 	c.mu.Lock()
+	c.endLocked(f)
+	return resp, err
+}
+
+// handOverLocked ends the leader's turn: the next waiter to wake leads,
+// and the others wait for it. c.mu is held, and released.
+func (c *coalescer) handOverLocked(f *flight) {
+	f.needLeader = true
+	round := f.done
+	f.done = make(chan struct{})
+	c.mu.Unlock()
+	close(round)
+}
+
+// endLocked sets the flight's outcome, which no one joins after. c.mu is
+// held, and released.
+func (c *coalescer) endLocked(f *flight) {
+	if c.flights[f.key] == f {
+		delete(c.flights, f.key)
+	}
 	f.final.Store(true)
 	if f.done != nil {
 		close(f.done)
 		f.timer.Stop()
 	}
 	c.mu.Unlock()
-	return resp, err
 }
 
 // share decides whether the leader's response goes to the waiters, reads
-// its body if so, and returns the leader's own response.
-func (c *coalescer) share(f *flight, x *exchange, result stepResult) (*http.Response, error) {
+// its body if so, and returns the leader's own response; gaveUp when the
+// leader's context ended the read, for another to lead.
+func (c *coalescer) share(f *flight, x *exchange, result stepResult) (_ *http.Response, _ error, gaveUp bool) {
 	resp := result.resp
 	if !c.shareable(result) {
 		c.mu.Lock()
 		c.passFor(f.key)
 		c.mu.Unlock()
 		f.own = true
-		return resp, nil
+		return resp, nil, false
 	}
 	if resp.Body == nil {
 		resp.Body = http.NoBody
 	}
 	if resp.ContentLength > c.maxBody {
 		f.own = true
-		return resp, nil
+		return resp, nil, false
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, addSizes(c.maxBody, 1)))
 	if err != nil {
 		resp.Body.Close()
 		if x.req.Context().Err() != nil {
-			f.own = true // the leader's cancellation: the others ask for themselves
-		} else {
-			f.err = err
+			return nil, err, true
 		}
-		return nil, err
+		f.err = err
+		return nil, err, false
 	}
 	if int64(len(body)) > c.maxBody {
 		// Too large to share: the leader gets it whole, read so far and
@@ -306,12 +329,12 @@ func (c *coalescer) share(f *flight, x *exchange, result stepResult) (*http.Resp
 			io.Closer
 		}{io.MultiReader(bytes.NewReader(body), rest), rest}
 		f.own = true
-		return resp, nil
+		return resp, nil, false
 	}
 	resp.Body.Close()
 	resp.Body = nil
 	f.resp, f.body = resp, body
-	return f.copyFor(x.req), nil
+	return f.copyFor(x.req), nil, false
 }
 
 // wait waits, as a caller that joined f, for the outcome, and returns the
@@ -319,11 +342,23 @@ func (c *coalescer) share(f *flight, x *exchange, result stepResult) (*http.Resp
 // of its own when the leader's was not shared or took longer than the
 // coalescer's timeout. When the leader gives up, the first waiter to wake
 // leads in its place.
-func (c *coalescer) wait(t *Transport, f *flight, done, expired <-chan struct{}, x *exchange, send step) (*http.Response, error) {
+func (c *coalescer) wait(t *Transport, f *flight, done, expired <-chan struct{}, joined time.Time, x *exchange, send step) (*http.Response, error) {
+	var own <-chan time.Time // a timer of the caller's own, past the flight's
 	for {
 		select {
 		case <-done:
 		case <-expired:
+			// The flight's timer, armed by the first caller to join: a
+			// caller that joined later waits out its own time.
+			if left := c.timeout - time.Since(joined); left > 0 {
+				timer := time.NewTimer(left)
+				defer timer.Stop()
+				expired, own = nil, timer.C
+				continue
+			}
+			c.leave(f)
+			return sendAlone(t, x, send)
+		case <-own:
 			c.leave(f)
 			return sendAlone(t, x, send)
 		case <-x.req.Context().Done():
@@ -396,6 +431,7 @@ func (c *coalescer) leave(f *flight) {
 	f.waiters--
 	if f.waiters == 0 && f.needLeader && c.flights[f.key] == f {
 		delete(c.flights, f.key)
+		f.timer.Stop()
 	}
 }
 

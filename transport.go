@@ -110,7 +110,8 @@ func partitionSecret(cfg *config) []byte {
 
 // Close stops the Transport's background work: it starts no more
 // stale-while-revalidate revalidations, cancels those that run, and waits
-// for them to end, for shared requests to the origin to end, and for
+// for them to end, stops coalescing (shared requests run on their
+// callers' goroutines, which Close does not wait for), and waits for
 // entries still waiting to be written to the Storage (see WithStorage),
 // up to WithCloseTimeout (DefaultCloseTimeout) plus one storage call;
 // entries still queued then are not stored, and Close logs how many. It
