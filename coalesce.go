@@ -196,7 +196,12 @@ type flight struct {
 // its response (see CoalesceOptions for who gets what). A caller alone
 // pays a flight record and its entry in the map: no channel, goroutine,
 // context or timer.
-func (c *coalescer) do(t *Transport, x *exchange, send step) (*http.Response, error) {
+func (c *coalescer) do(t *Transport, caller *exchange, send step) (*http.Response, error) {
+	// The step runs on a copy of the caller's exchange: passed to send, a
+	// func value, the exchange escapes, and the caller's, on its stack
+	// for every request (hits included), must not.
+	own := *caller
+	x := &own
 	var buffer [512]byte
 	identity := c.appendIdentity(buffer[:0], x)
 	c.mu.Lock()

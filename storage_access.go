@@ -36,7 +36,9 @@ type storageAccess struct {
 	behind tier
 }
 
-// tier is a Storage and whether its calls get no timeout.
+// tier is a Storage and whether its calls get no timeout: they run in
+// this process or on a local disk (LocalStorage), or bound themselves
+// (TimeBoundedStorage).
 type tier struct {
 	Storage
 	local bool
@@ -46,8 +48,9 @@ func newTier(s Storage) tier {
 	if s == nil {
 		return tier{}
 	}
-	l, ok := s.(LocalStorage)
-	return tier{Storage: s, local: ok && l.Local()}
+	l, isLocal := s.(LocalStorage)
+	b, bounded := s.(TimeBoundedStorage)
+	return tier{Storage: s, local: isLocal && l.Local() || bounded && b.TimeBounded()}
 }
 
 func newStorageAccess(s Storage) storageAccess {

@@ -30,6 +30,17 @@ type LocalStorage interface {
 	Local() bool
 }
 
+// TimeBoundedStorage is implemented by a Storage whose every call ends
+// within a timeout of its own, such as storage/redisstore's WithTimeout.
+// When TimeBounded reports true, the Transport gives its calls no timeout
+// (WithStorageTimeout), which would only wrap the store's in a second.
+type TimeBoundedStorage interface {
+	Storage
+	// TimeBounded reports whether every call ends within the store's own
+	// timeout.
+	TimeBounded() bool
+}
+
 // KeyBytesGetter is implemented by a Storage that can look a key up in a
 // byte slice, as a Go map index by string(key) does without copying it.
 // The Transport builds the key of a request in a buffer on its stack, so

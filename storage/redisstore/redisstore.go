@@ -593,4 +593,12 @@ func isUnavailable(err error) bool {
 	return true // a network error
 }
 
-var _ httpcache.Storage = (*Store)(nil)
+// TimeBounded reports true: every call ends within the store's timeout
+// (WithTimeout), so the Transport adds none of its own
+// (httpcache.TimeBoundedStorage).
+func (s *Store) TimeBounded() bool { return true }
+
+var (
+	_ httpcache.Storage            = (*Store)(nil)
+	_ httpcache.TimeBoundedStorage = (*Store)(nil)
+)
