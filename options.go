@@ -246,11 +246,12 @@ func WithClock(now func() time.Time) Option {
 }
 
 // WithName sets the cache's name in the Cache-Status header. The default is
-// DefaultName.
+// DefaultName. The name is written as a structured-field token (RFC 9211
+// §2, RFC 8941 §3.3.4): a letter or "*" first, then token characters.
 func WithName(name string) Option {
 	return func(c *config) error {
-		if !isToken(name) {
-			return fmt.Errorf("WithName: %q is not an HTTP token", name)
+		if !isToken(name) || !isSFTokenStart(name[0]) {
+			return fmt.Errorf("WithName: %q is not a structured-field token (a letter or * first, then token characters)", name)
 		}
 		c.name = name
 		return nil
@@ -347,4 +348,10 @@ func isToken(s string) bool {
 
 func isDelimiter(c byte) bool {
 	return strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0
+}
+
+// isSFTokenStart reports whether c may start a structured-field token
+// (RFC 8941 §3.3.4: ALPHA or "*").
+func isSFTokenStart(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '*'
 }
