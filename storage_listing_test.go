@@ -91,16 +91,7 @@ func TestEntriesInvalidatePrefixAndClear(t *testing.T) {
 // Clear drops writes still queued behind the requests, so none lands after
 // it.
 func TestClearDropsQueuedWrites(t *testing.T) {
-	store := newFakeStorage()
-	release := make(chan struct{})
-	store.set = func(ctx context.Context, key string, e *Entry, ttl time.Duration) error {
-		<-release
-		return store.memory.Set(ctx, key, e, ttl)
-	}
-	lister := struct {
-		*fakeStorage
-		KeyLister
-	}{store, store.memory}
+	lister, release := heldListingStore()
 	h := listingHarness(t, WithStorage(lister), WithSynchronousWrites(false))
 	h.get("/held")   // its write holds the writer
 	h.get("/queued") // queued behind it
@@ -154,4 +145,19 @@ func TestEntriesFreshUntilFollowsRules(t *testing.T) {
 	if got, want := all[1].FreshUntil, epoch.Add(time.Hour); !got.Equal(want) {
 		t.Fatalf("ruled %+v, want fresh until %v", all[1], want)
 	}
+}
+
+// heldListingStore is a store that lists (over a MemoryStorage) and whose
+// writes wait until release is closed: writes queue behind the first.
+func heldListingStore() (Storage, chan struct{}) {
+	store := newFakeStorage()
+	release := make(chan struct{})
+	store.set = func(ctx context.Context, key string, e *Entry, ttl time.Duration) error {
+		<-release
+		return store.memory.Set(ctx, key, e, ttl)
+	}
+	return struct {
+		*fakeStorage
+		KeyLister
+	}{store, store.memory}, release
 }

@@ -260,16 +260,7 @@ func TestRevalidationRetags(t *testing.T) {
 // Writes still queued behind the requests are purged with the stored
 // entries: none lands after InvalidateTag.
 func TestInvalidateTagDropsQueuedWrites(t *testing.T) {
-	store := newFakeStorage()
-	release := make(chan struct{})
-	store.set = func(ctx context.Context, key string, e *Entry, ttl time.Duration) error {
-		<-release
-		return store.memory.Set(ctx, key, e, ttl)
-	}
-	lister := struct {
-		*fakeStorage
-		KeyLister
-	}{store, store.memory}
+	lister, release := heldListingStore()
 	h := taggedHarness(t, WithStorage(lister), WithSynchronousWrites(false))
 	h.get("/held?ct=other") // its write holds the writer
 	h.get("/queued?ct=t")   // queued behind it
