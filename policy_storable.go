@@ -66,8 +66,11 @@ func (p policy) storable(method string, r *cacheRequest, status int, f *response
 		return false, detailAuthorization
 	case f.varyStar: // §4.1: it could never be selected
 		return false, detailVaryStar
-	case f.rule != nil && (f.rule.Bypass || !f.rule.cacheable(status)):
+	case f.rule != nil && f.rule.Bypass:
 		return false, detailRule
+	case f.rule != nil && !f.rule.cacheable(status):
+		// The status is kept out, by the rule's CacheableStatuses.
+		return false, detailStatus
 	}
 	// §3: the response must say it may be cached, or have a status that is
 	// heuristically cacheable.
@@ -85,9 +88,10 @@ func (p policy) storable(method string, r *cacheRequest, status int, f *response
 // not be stored, a 404 or a 410. Anything else leaves it: a 429, 408, 425
 // or 5xx, a redirect, a response a configured rule keeps out of storage.
 // A rate-limited or failing origin must not wipe the cache that protects
-// it.
-func outdatesStored(status int, reason string) bool {
-	if reason == detailRule {
+// it. ruled says a configured rule applies to the response: a status it
+// keeps out of storage leaves the stored response too.
+func outdatesStored(status int, reason string, ruled bool) bool {
+	if reason == detailRule || ruled && reason == detailStatus {
 		return false
 	}
 	switch status {

@@ -216,7 +216,7 @@ func (t *Transport) receive(x *exchange, resp *http.Response, requestTime time.T
 // stored outdates (outdatesStored), and keeps it otherwise; an info record
 // says which.
 func (t *Transport) keepOrRemoveStored(x *exchange, status int, reason string) {
-	if outdatesStored(status, reason) {
+	if outdatesStored(status, reason, t.ruleFor(x, status) != nil) {
 		t.remove(x.req, x.key)
 		t.cfg.logger.LogAttrs(x.req.Context(), slog.LevelInfo, "httpcache: the origin's response outdates the stored one, which is removed",
 			slog.String("url", t.logURL(x.req)), slog.Int("status", status), slog.String("detail", reason))
