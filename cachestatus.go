@@ -3,7 +3,6 @@ package httpcache
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -57,34 +56,11 @@ func StatusOf(resp *http.Response) (status CacheStatus, ok bool) {
 	if len(values) == 0 {
 		return CacheStatus{}, false
 	}
-	last := values[len(values)-1]
-	if i := strings.LastIndexByte(last, ','); i >= 0 {
-		last = last[i+1:]
+	members, valid := parseSFList(values)
+	if !valid || len(members) == 0 {
+		return CacheStatus{}, false // RFC 8941 §4.2: an invalid field is ignored
 	}
-	params := strings.Split(last, ";")
-	for _, param := range params[1:] {
-		name, value, _ := strings.Cut(trimOWS(param), "=")
-		value = strings.Trim(value, `"`)
-		switch name {
-		case "hit":
-			status.Hit = true
-		case "fwd":
-			status.Forward = value
-		case "fwd-status":
-			status.ForwardStatus, _ = strconv.Atoi(value)
-		case "ttl":
-			if seconds, err := strconv.ParseInt(value, 10, 64); err == nil {
-				status.TTL, status.HasTTL = time.Duration(seconds)*time.Second, true
-			}
-		case "stored":
-			status.Stored = true
-		case "collapsed":
-			status.Collapsed = true
-		case "detail":
-			status.Detail = value
-		}
-	}
-	return status, true
+	return statusOfMember(members[len(members)-1]), true
 }
 
 // appendTo writes the status as a Cache-Status member named name.
@@ -126,7 +102,15 @@ func setCacheStatus(h http.Header, name string, s CacheStatus) {
 }
 
 // cacheStatusValue joins the members of earlier caches and this cache's.
+// Earlier members that are not a valid Structured Fields list are dropped:
+// joined, they would make the whole field invalid (RFC 8941 §4.2), this
+// cache's member included.
 func cacheStatusValue(existing []string, name string, s CacheStatus) string {
+	if len(existing) > 0 {
+		if _, valid := parseSFList(existing); !valid {
+			existing = nil
+		}
+	}
 	var buf [128]byte
 	b := buf[:0]
 	for _, v := range existing {

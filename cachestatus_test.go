@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dunglas/httpsfv"
 )
 
 func TestStatusOf(t *testing.T) {
@@ -59,5 +61,101 @@ func FuzzStatusOf(f *testing.F) {
 		if !ok || got != want {
 			t.Fatalf("wrote %+v, read %+v from %q", want, got, h.Get("Cache-Status"))
 		}
+	})
+}
+
+// statusBySFV reads the last member of a Cache-Status field with an
+// independent Structured Fields parser (github.com/dunglas/httpsfv), as
+// RFC 9211 defines its parameters.
+func statusBySFV(lines []string) (CacheStatus, bool) {
+	list, err := httpsfv.UnmarshalList(lines)
+	if err != nil || len(list) == 0 {
+		return CacheStatus{}, false
+	}
+	var params *httpsfv.Params
+	switch m := list[len(list)-1].(type) {
+	case httpsfv.Item:
+		params = m.Params
+	case httpsfv.InnerList:
+		params = m.Params
+	}
+	var status CacheStatus
+	for _, name := range params.Names() {
+		v, _ := params.Get(name)
+		switch name {
+		case "hit":
+			status.Hit = v == true
+		case "fwd":
+			if tok, ok := v.(httpsfv.Token); ok {
+				status.Forward = string(tok)
+			}
+		case "fwd-status":
+			if n, ok := v.(int64); ok {
+				status.ForwardStatus = int(n)
+			}
+		case "ttl":
+			if n, ok := v.(int64); ok {
+				status.TTL, status.HasTTL = secondsDuration(n), true
+			}
+		case "stored":
+			status.Stored = v == true
+		case "collapsed":
+			status.Collapsed = v == true
+		case "detail":
+			switch d := v.(type) {
+			case httpsfv.Token:
+				status.Detail = string(d)
+			case string:
+				status.Detail = d
+			}
+		}
+	}
+	return status, true
+}
+
+// StatusOf reads any valid Cache-Status as an independent Structured
+// Fields parser does (quoted strings with escapes, parameters in any
+// order, members of other caches, inner lists), and refuses what it
+// refuses.
+func TestStatusOfAgreesWithAStructuredFieldsParser(t *testing.T) {
+	for _, lines := range sfvSeeds {
+		checkAgainstSFV(t, lines)
+	}
+}
+
+var sfvSeeds = [][]string{
+	{`cdn; hit, httpcache; fwd=uri-miss; fwd-status=200; stored`},
+	{`"Other Cache"; hit; detail="a \"quoted\", string", httpcache; ttl=-12; hit`},
+	{`cdn; hit`, `httpcache; detail=no-store; fwd=uri-miss`},
+	{`(a b);x=1, httpcache; collapsed; fwd=request`},
+	{`httpcache; hit=?0; stored=?1; ttl=5.5`},
+	{`httpcache; fwd-status=200; fwd-status=304`},
+	{`httpcache;hit ;ttl=1`},
+	{`httpcache; ttl=9999999999999999`},
+	{`cdn; hit,`},
+	{`, httpcache; hit`},
+	{`httpcache; detail="bad \q escape"`},
+	{`httpcache; HIT`},
+	{`1cache; hit`},
+	{`httpcache; key=:aGVsbG8=:; hit`},
+	{``},
+	{`httpcache; hit`, ``},
+}
+
+func checkAgainstSFV(t *testing.T, lines []string) {
+	t.Helper()
+	want, wantOK := statusBySFV(lines)
+	got, ok := StatusOf(&http.Response{Header: http.Header{"Cache-Status": lines}})
+	if ok != wantOK || got != want {
+		t.Errorf("%q: StatusOf = %+v, %v; a Structured Fields parser reads %+v, %v", lines, got, ok, want, wantOK)
+	}
+}
+
+func FuzzStatusOfAgreesWithAStructuredFieldsParser(f *testing.F) {
+	for _, lines := range sfvSeeds {
+		f.Add(strings.Join(lines, "\n"))
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		checkAgainstSFV(t, strings.Split(raw, "\n"))
 	})
 }

@@ -3,6 +3,7 @@ module github.com/c650553b/httpcache
 go 1.26
 
 require (
+	github.com/dunglas/httpsfv v1.1.2
 	github.com/jarcoal/httpmock v1.4.2
 	go.uber.org/goleak v1.3.0
 )
