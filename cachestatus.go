@@ -107,7 +107,7 @@ func setCacheStatus(h http.Header, name string, s CacheStatus) {
 // cache's member included.
 func cacheStatusValue(existing []string, name string, s CacheStatus) string {
 	if len(existing) > 0 {
-		if _, valid := parseSFList(existing); !valid {
+		if members, valid := parseSFList(existing); !valid || len(members) == 0 {
 			existing = nil
 		}
 	}

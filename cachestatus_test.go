@@ -50,7 +50,9 @@ func FuzzStatusOf(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string, hit bool, forward string, forwardStatus int, ttl int64, stored bool, detail string) {
 		StatusOf(&http.Response{Header: http.Header{"Cache-Status": {raw}}})
 
-		if strings.ContainsAny(forward+detail, ";,=\" \t") || forwardStatus < 0 || forwardStatus > 999 || ttl > 1<<31 || ttl < -(1<<31) {
+		if strings.ContainsAny(forward+detail, ";,=\" \t") || forwardStatus < 0 || forwardStatus > 999 || ttl > 1<<31 || ttl < -(1<<31) ||
+			forward != "" && (!isToken(forward) || !isSFTokenStart(forward[0])) ||
+			strings.ContainsFunc(detail, func(r rune) bool { return r < 0x20 || r > 0x7e || r == '\\' }) {
 			return // not values the cache writes
 		}
 		want := CacheStatus{Hit: hit, Forward: forward, ForwardStatus: forwardStatus, TTL: time.Duration(ttl) * time.Second,

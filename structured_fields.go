@@ -378,7 +378,7 @@ func (p *sfParser) byteSequence() (sfItem, bool) {
 	return sfItem{}, false
 }
 
-func isTokenChar(c byte) bool   { return c > ' ' && c < 0x7f && !isDelimiter(c) }
+func isTokenChar(c byte) bool  { return c > ' ' && c < 0x7f && !isDelimiter(c) }
 func isLowerAlpha(c byte) bool { return 'a' <= c && c <= 'z' }
 func isAlpha(c byte) bool      { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 func isDigit(c byte) bool      { return '0' <= c && c <= '9' }
