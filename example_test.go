@@ -232,3 +232,67 @@ func ExampleTransport_InvalidateTag() {
 	// left: 2 [product-42 product]
 	// removed: 2
 }
+
+// tenantKey is the context key under which a multi-user service keeps the
+// tenant a request is made for.
+type tenantKey struct{}
+
+// A multi-user service whose upstream transport adds each tenant's token
+// from the request's context: the cache cannot see the token, so a
+// partition hook names the tenant, and one tenant's responses never reach
+// another.
+func ExampleWithPartition() {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "private, max-age=300")
+		fmt.Fprintf(w, "profile of %s", r.Header.Get("X-Tenant"))
+	}))
+	defer origin.Close()
+	upstream := &http.Transport{}
+	defer upstream.CloseIdleConnections()
+	// What an SDK's auth transport does: credentials below the cache.
+	withToken := roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		req = req.Clone(req.Context())
+		req.Header.Set("X-Tenant", req.Context().Value(tenantKey{}).(string))
+		return upstream.RoundTrip(req)
+	})
+	cache := httpcache.New(
+		httpcache.WithTransport(withToken),
+		httpcache.WithPartition(func(req *http.Request) string {
+			tenant, _ := req.Context().Value(tenantKey{}).(string)
+			return tenant
+		}),
+	)
+	defer cache.Close()
+	client := &http.Client{Transport: cache}
+	for _, tenant := range []string{"acme", "globex", "acme"} {
+		ctx := context.WithValue(context.Background(), tenantKey{}, tenant)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, origin.URL+"/me", nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			panic(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		status, _ := httpcache.StatusOf(resp)
+		fmt.Printf("%s: %s hit=%v\n", tenant, body, status.Hit)
+	}
+	// Output:
+	// acme: profile of acme hit=false
+	// globex: profile of globex hit=false
+	// acme: profile of acme hit=true
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+// An SDK client keeps its own transport (retries, auth): the cache wraps
+// it, and a nil one means http.DefaultTransport, as for http.Client.
+func ExampleWithTransport() {
+	sdk := &http.Client{Timeout: 10 * time.Second} // an SDK's client, Transport nil
+	cache := httpcache.New(httpcache.WithTransport(sdk.Transport))
+	defer cache.Close()
+	sdk.Transport = cache
+	fmt.Println(sdk.Transport == cache)
+	// Output: true
+}
