@@ -3,7 +3,7 @@ module github.com/c650553b/httpcache/bench
 go 1.26
 
 require (
-	github.com/c650553b/httpcache v0.0.0-00010101000000-000000000000
+	github.com/c650553b/httpcache v0.1.0
 	github.com/gregjones/httpcache v0.0.0-20190611155906-901d90724c79
 )
 

@@ -1,9 +1,9 @@
 module github.com/c650553b/httpcache/otelhttpcache
 
-go 1.26
+go 1.26.0
 
 require (
-	github.com/c650553b/httpcache v0.0.0-00010101000000-000000000000
+	github.com/c650553b/httpcache v0.1.0
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/metric v1.47.0
 	go.opentelemetry.io/otel/sdk/metric v1.47.0

@@ -1,10 +1,10 @@
 module github.com/c650553b/httpcache/examples/redis
 
-go 1.26
+go 1.26.0
 
 require (
-	github.com/c650553b/httpcache v0.0.0-00010101000000-000000000000
-	github.com/c650553b/httpcache/storage/redisstore v0.0.0-00010101000000-000000000000
+	github.com/c650553b/httpcache v0.1.0
+	github.com/c650553b/httpcache/storage/redisstore v0.1.0
 	github.com/redis/go-redis/v9 v9.23.0
 )
 

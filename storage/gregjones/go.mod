@@ -3,7 +3,7 @@ module github.com/c650553b/httpcache/storage/gregjones
 go 1.26
 
 require (
-	github.com/c650553b/httpcache v0.0.0-00010101000000-000000000000
+	github.com/c650553b/httpcache v0.1.0
 	go.uber.org/goleak v1.3.0
 )
 
@@ -11,7 +11,6 @@ require (
 	github.com/google/btree v1.1.3 // indirect
 	github.com/gregjones/httpcache v0.0.0-20190611155906-901d90724c79
 	github.com/peterbourgon/diskv v2.0.1+incompatible // indirect
-	go.yaml.in/yaml/v3 v3.0.6 // indirect
 )
 
 replace github.com/c650553b/httpcache => ../..
