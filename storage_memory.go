@@ -36,6 +36,12 @@ type memoryItem struct {
 	meta     []variantMeta // per variant
 	size     int64
 	node     recencyNode[*memoryItem]
+	// first holds the first variant stored, so that a key with one costs
+	// one allocation: used once, while no reader can hold the slices, and
+	// never written again (a reader keeps the slice Get returned).
+	first     [1]*Entry
+	firstMeta [1]variantMeta
+	firstUsed bool
 }
 
 // What a key costs a MemoryStorage beside its entries: the item, its slot
@@ -116,6 +122,13 @@ func (m *MemoryStorage) Set(_ context.Context, key string, entry *Entry, ttl tim
 		item = m.add(key)
 	}
 	m.recency.touch(&item.node)
+	if !item.firstUsed {
+		item.firstUsed = true
+		item.first[0], item.firstMeta[0] = entry, variantMeta{expiry: expiry, size: size}
+		m.setVariants(item, item.first[:], item.firstMeta[:])
+		m.evict(item)
+		return nil
+	}
 	variants := make([]*Entry, 0, len(item.variants)+1)
 	meta := make([]variantMeta, 0, len(item.variants)+1)
 	for i, v := range item.variants {
