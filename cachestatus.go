@@ -130,7 +130,6 @@ func durationSeconds(d time.Duration) string {
 // the strings (strings are immutable) instead of formatting its own.
 type hitFields struct {
 	name        string
-	forward     string        // empty for the hits cached; kept for the comparison
 	age, ttl    time.Duration // whole seconds
 	ageValue    string
 	cacheStatus string

@@ -301,6 +301,21 @@ func must[T any](v T, err error) T {
 func send(t testing.TB, rt http.RoundTripper, req *http.Request) (*http.Response, string) {
 	t.Helper()
 	resp, err := rt.RoundTrip(req)
+	return readWhole(t, resp, err)
+}
+
+// get sends a GET through client (redirects followed, as a caller's
+// client does) and reads the body; it fails the test on an error.
+func get(t testing.TB, client *http.Client, rawURL string) (*http.Response, string) {
+	t.Helper()
+	resp, err := client.Get(rawURL)
+	return readWhole(t, resp, err)
+}
+
+// readWhole reads a response's whole body, failing the test on err or a
+// read error.
+func readWhole(t testing.TB, resp *http.Response, err error) (*http.Response, string) {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,18 +103,18 @@ func storedResponse(req *http.Request, status int, header http.Header) http.Resp
 // hold in, so that most hits format nothing.
 func (t *Transport) ageAndCacheStatus(entry *Entry, age time.Duration, status CacheStatus) (ageValue, cacheStatus string) {
 	age = age.Truncate(time.Second)
-	// Plain hits and stale-while-revalidate hits are cached.
-	cacheable := status == CacheStatus{Hit: true, Forward: status.Forward, TTL: status.TTL, HasTTL: true}
+	// Plain hits, fresh or stale-while-revalidate, are cached.
+	cacheable := status == CacheStatus{Hit: true, TTL: status.TTL, HasTTL: true}
 	ttl := status.TTL.Truncate(time.Second)
 	if cacheable {
-		if f := entry.hit.Load(); f != nil && f.age == age && f.ttl == ttl && f.forward == status.Forward && f.name == t.cfg.name {
+		if f := entry.hit.Load(); f != nil && f.age == age && f.ttl == ttl && f.name == t.cfg.name {
 			return f.ageValue, f.cacheStatus
 		}
 	}
 	ageValue = durationSeconds(age)
 	cacheStatus = cacheStatusValue(entry.Header["Cache-Status"], t.cfg.name, status)
 	if cacheable {
-		entry.hit.Store(&hitFields{name: t.cfg.name, forward: status.Forward, age: age, ttl: ttl, ageValue: ageValue, cacheStatus: cacheStatus})
+		entry.hit.Store(&hitFields{name: t.cfg.name, age: age, ttl: ttl, ageValue: ageValue, cacheStatus: cacheStatus})
 	}
 	return ageValue, cacheStatus
 }

@@ -350,19 +350,3 @@ func TestStaleIfErrorFromRule(t *testing.T) {
 		t.Fatalf("want the stale response within the rule's window: %q %q", body, resp.Header.Get("Cache-Status"))
 	}
 }
-
-// get sends a GET through client and reads the body; it fails the test on
-// an error.
-func get(t *testing.T, client *http.Client, rawURL string) (*http.Response, string) {
-	t.Helper()
-	resp, err := client.Get(rawURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(body)
-}

@@ -288,8 +288,14 @@ func (d *DiskStorage) Get(_ context.Context, key string) ([]*Entry, error) {
 // it marks the key's file recently used and removes one that fails its
 // checks or holds nothing unexpired.
 func (d *DiskStorage) read(key string, peek bool) ([]*Entry, error) {
-	for _, name := range d.names(key) {
-		entries, found, err := d.readName(key, name, peek)
+	if d.keys == nil {
+		entries, _, err := d.readName(key, fileName(key), peek)
+		return entries, err
+	}
+	// The current key's name first; the others only on a miss, so that a
+	// hit hashes one name.
+	for _, rk := range d.keys.keys {
+		entries, found, err := d.readName(key, sealedName(rk, key), peek)
 		if found || err != nil {
 			return entries, err
 		}

@@ -3,6 +3,7 @@ package httpcache
 import (
 	"encoding/base64"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,33 +41,13 @@ type sfItem struct {
 // field.
 func parseSFList(lines []string) ([]sfMember, bool) {
 	p := sfParser{s: strings.Join(lines, ",")}
-	p.skip(' ')
 	var members []sfMember
-	for p.i < len(p.s) {
+	ok := p.members(func() bool {
 		m, ok := p.member()
-		if !ok {
-			return nil, false
-		}
 		members = append(members, m)
-		p.skipOWS()
-		if p.i == len(p.s) {
-			return members, true
-		}
-		if p.s[p.i] != ',' {
-			return nil, false
-		}
-		p.i++
-		p.skipOWS()
-		if p.i == len(p.s) {
-			return nil, false // a trailing comma
-		}
-	}
-	return members, true
-}
-
-type sfParser struct {
-	s string
-	i int
+		return ok
+	})
+	return members, ok
 }
 
 // parseSFDictionary parses field lines as one structured-field Dictionary
@@ -74,47 +55,60 @@ type sfParser struct {
 // of its first. It reports false for an invalid field.
 func parseSFDictionary(lines []string) ([]sfMember, bool) {
 	p := sfParser{s: strings.Join(lines, ",")}
-	p.skip(' ')
 	var members []sfMember
-	for p.i < len(p.s) {
+	ok := p.members(func() bool {
 		key, ok := p.key()
 		if !ok {
-			return nil, false
+			return false
 		}
 		m := sfMember{key: key, item: sfItem{kind: 'b', value: "?1"}}
 		if p.i < len(p.s) && p.s[p.i] == '=' {
 			p.i++
 			value, ok := p.member()
 			if !ok {
-				return nil, false
+				return false
 			}
 			m.item, m.params = value.item, value.params
 		} else if m.params, ok = p.parameters(); !ok {
-			return nil, false
+			return false
 		}
-		replaced := false
-		for j := range members {
-			if members[j].key == key {
-				members[j], replaced = m, true
-			}
-		}
-		if !replaced {
+		if j := slices.IndexFunc(members, func(other sfMember) bool { return other.key == key }); j >= 0 {
+			members[j] = m
+		} else {
 			members = append(members, m)
+		}
+		return true
+	})
+	return members, ok
+}
+
+type sfParser struct {
+	s string
+	i int
+}
+
+// members parses the comma-separated members of a List or a Dictionary
+// (§4.2.1, §4.2.2), each with member, and reports whether all parsed.
+func (p *sfParser) members(member func() bool) bool {
+	p.skip(' ')
+	for p.i < len(p.s) {
+		if !member() {
+			return false
 		}
 		p.skipOWS()
 		if p.i == len(p.s) {
-			return members, true
+			return true
 		}
 		if p.s[p.i] != ',' {
-			return nil, false
+			return false
 		}
 		p.i++
 		p.skipOWS()
 		if p.i == len(p.s) {
-			return nil, false // a trailing comma
+			return false // a trailing comma
 		}
 	}
-	return members, true
+	return true
 }
 
 func (p *sfParser) skip(c byte) {
