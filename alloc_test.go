@@ -2,7 +2,11 @@
 
 package httpcache
 
-import "testing"
+import (
+	"net/http"
+	"strconv"
+	"testing"
+)
 
 // A fresh hit costs its four allocations (the response, its body reader,
 // the header map and the header's values), whatever else the Transport
@@ -16,5 +20,47 @@ func TestFreshHitAllocations(t *testing.T) {
 	roundTripDrain(t, tr, req)
 	if n := testing.AllocsPerRun(200, func() { roundTripDrain(t, tr, req) }); n > 4 {
 		t.Fatalf("a fresh hit makes %v allocations, want 4", n)
+	}
+}
+
+// A 304 revalidation costs at most 20 allocations (issue 19), of which the
+// bench origin's own 304 makes 4: the conditional request (3), the
+// coalescer's flight (3: the exchange's copy, the flight, its identity,
+// which holds the storage key), the merged entry with its facts inline (1),
+// its header and template (3), its place in the store (1), the served copy
+// (4) and its Cache-Status (1). A withheld-field list built per call, a
+// hit-for-pass lookup or a storage key copied out of the identity would
+// each cost one more.
+func TestRevalidationAllocations(t *testing.T) {
+	origin := newBenchOrigin(1<<10, "max-age=0")
+	origin.notModified = true
+	tr := New(WithTransport(origin))
+	defer tr.Close()
+	req := benchRequest(t)
+	roundTripDrain(t, tr, req)
+	if n := testing.AllocsPerRun(200, func() { roundTripDrain(t, tr, req) }); n > 20 {
+		t.Fatalf("a 304 revalidation makes %v allocations, want at most 20", n)
+	}
+	if origin.requests.Load() < 200 {
+		t.Fatalf("origin saw %d requests: not revalidations", origin.requests.Load())
+	}
+}
+
+// A miss whose 1 KiB response is stored costs at most 25 allocations
+// (issue 19); 22 today.
+func TestMissAndStoreAllocations(t *testing.T) {
+	origin := newBenchOrigin(1<<10, "max-age=3600")
+	tr := New(WithTransport(origin))
+	defer tr.Close()
+	reqs := make([]*http.Request, 300)
+	for i := range reqs {
+		reqs[i] = must(http.NewRequest(http.MethodGet, "https://api.example.com/v1/items/"+strconv.Itoa(i), nil))
+	}
+	i := 0
+	if n := testing.AllocsPerRun(200, func() { roundTripDrain(t, tr, reqs[i]); i++ }); n > 25 {
+		t.Fatalf("a miss makes %v allocations, want at most 25", n)
+	}
+	if int(origin.requests.Load()) != i {
+		t.Fatalf("origin saw %d requests for %d misses", origin.requests.Load(), i)
 	}
 }

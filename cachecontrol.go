@@ -2,6 +2,7 @@ package httpcache
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -49,6 +50,12 @@ type cacheControl struct {
 	immutable          bool // RFC 8246
 	onlyIfCached       bool
 	noTransform        bool
+}
+
+// names reports whether a qualified no-cache or private names a canonical
+// field name: storage must withhold that field (§5.2.2.4, §5.2.2.7).
+func (cc *cacheControl) names(field string) bool {
+	return slices.Contains(cc.noCacheFields, field) || slices.Contains(cc.privateFields, field)
 }
 
 // parseCacheControl parses every Cache-Control field line in h. It never

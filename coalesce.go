@@ -196,20 +196,22 @@ type flight struct {
 // its response (see CoalesceOptions for who gets what). A caller alone
 // pays a flight record and its entry in the map: no channel, goroutine,
 // context or timer.
-func (c *coalescer) do(t *Transport, caller *exchange, send step) (*http.Response, error) {
+func (c *coalescer) do(t *Transport, caller *exchange, key []byte, send step) (*http.Response, error) {
 	// The step runs on a copy of the caller's exchange: passed to send, a
 	// func value, the exchange escapes, and the caller's, on its stack
 	// for every request (hits included), must not.
 	own := *caller
 	x := &own
 	var buffer [512]byte
-	identity := c.appendIdentity(buffer[:0], x)
+	identity := c.appendIdentity(buffer[:0], x, key)
 	c.mu.Lock()
-	if c.closed || c.passing(string(identity)) {
+	if c.closed || c.passing(identity) {
 		c.mu.Unlock()
+		x.key = string(key)
 		return sendAlone(t, x, send)
 	}
 	if f, joined := c.flights[string(identity)]; joined {
+		x.key = f.storageKey(x.req.Method, len(key))
 		f.waiters++
 		if f.needLeader {
 			f.needLeader = false
@@ -231,7 +233,16 @@ func (c *coalescer) do(t *Transport, caller *exchange, send step) (*http.Respons
 	f := &flight{key: string(identity), waiters: 1}
 	c.flights[f.key] = f
 	c.mu.Unlock()
+	x.key = f.storageKey(x.req.Method, len(key))
 	return c.lead(t, f, x, send)
+}
+
+// storageKey returns the storage key inside the flight's identity (see
+// appendIdentity), so that a step's exchange needs no string of its own:
+// method is the request's, keyLen the key's length.
+func (f *flight) storageKey(method string, keyLen int) string {
+	start := len(method) + 1
+	return f.key[start : start+keyLen]
 }
 
 // lead runs the flight's step as its leader, and shares the outcome with
@@ -464,7 +475,7 @@ func markCollapsed(h http.Header) {
 // fields but those ignored, sorted, and the request's RequestOptions.
 // Built in the caller's buffer, it costs no allocation unless a flight
 // keeps it.
-func (c *coalescer) appendIdentity(b []byte, x *exchange) []byte {
+func (c *coalescer) appendIdentity(b []byte, x *exchange, key []byte) []byte {
 	req := x.req
 	var nameBuffer [16]string
 	names := nameBuffer[:0]
@@ -476,7 +487,7 @@ func (c *coalescer) appendIdentity(b []byte, x *exchange) []byte {
 	slices.Sort(names)
 	b = append(b, req.Method...)
 	b = append(b, ' ')
-	b = append(b, x.key...)
+	b = append(b, key...) // where flight.storageKey finds it
 	b = append(b, "\nHost: "...)
 	b = append(b, req.Host...)
 	for _, name := range names {
@@ -498,15 +509,15 @@ func (c *coalescer) appendIdentity(b []byte, x *exchange) []byte {
 
 // passing reports whether identical requests are not coalesced for now.
 // c.mu is held.
-func (c *coalescer) passing(key string) bool {
-	until, ok := c.pass[key]
+func (c *coalescer) passing(identity []byte) bool {
+	until, ok := c.pass[string(identity)] // no copy: an index by string(b)
 	if !ok {
 		return false
 	}
 	if c.now().Before(until) {
 		return true
 	}
-	delete(c.pass, key)
+	delete(c.pass, string(identity))
 	return false
 }
 

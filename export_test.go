@@ -39,7 +39,7 @@ func (t *Transport) coalescePassing(req *http.Request) bool {
 	identity := t.coalesceIdentity(req)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.passing(identity)
+	return c.passing([]byte(identity))
 }
 
 // backgroundRunning returns how many background revalidations are

@@ -284,8 +284,7 @@ func readRequest(req *http.Request) cacheRequest {
 func (t *Transport) coalesceIdentity(req *http.Request) string {
 	x := t.newExchange(req)
 	var buffer [512]byte
-	x.key = string(x.appendKey(buffer[:0]))
-	return string(t.coalescer.appendIdentity(nil, &x))
+	return string(t.coalescer.appendIdentity(nil, &x, x.appendKey(buffer[:0])))
 }
 
 // must returns v, and panics on err: for set-up that cannot fail.

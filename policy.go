@@ -66,7 +66,14 @@ type responseFacts struct {
 }
 
 func parseResponseFacts(h http.Header) *responseFacts {
-	f := &responseFacts{cc: parseCacheControl(h)}
+	f := new(responseFacts)
+	f.parse(h)
+	return f
+}
+
+// parse sets f, whatever it held, to the facts of h.
+func (f *responseFacts) parse(h http.Header) {
+	*f = responseFacts{cc: parseCacheControl(h)}
 	f.setStaleWindows()
 	f.date = parseHTTPDate(fieldValue(h, "Date"))
 	f.expiresFound, f.expires = parseExpires(h)
@@ -78,7 +85,6 @@ func parseResponseFacts(h http.Header) *responseFacts {
 	f.setsCookie = len(h["Set-Cookie"]) > 0 || len(h["Set-Cookie2"]) > 0
 	f.varyNames, f.varyStar = contentVaryNames(h, f.contentEncoding)
 	f.template = newHeaderTemplate(h)
-	return f
 }
 
 // contentCoding returns the last content coding of Content-Encoding (the
@@ -170,13 +176,14 @@ func parseAge(h http.Header) time.Duration {
 	return 0
 }
 
-// updated returns the facts of newHeader, the header f was parsed from
-// (oldHeader) updated by a 304 or HEAD response. A fact whose fields have the
-// same values in both is carried over, not parsed again: an origin's 304
-// usually repeats Cache-Control, ETag and Vary and changes only Date.
-func (f *responseFacts) updated(oldHeader, newHeader http.Header) *responseFacts {
+// updateInto sets g to the facts of newHeader, the header f was parsed
+// from (oldHeader) updated by a 304 or HEAD response. A fact whose fields
+// have the same values in both is carried over, not parsed again: an
+// origin's 304 usually repeats Cache-Control, ETag and Vary and changes
+// only Date.
+func (f *responseFacts) updateInto(g *responseFacts, oldHeader, newHeader http.Header) {
 	changed := func(name string) bool { return !slices.Equal(oldHeader[name], newHeader[name]) }
-	g := *f
+	*g = *f
 	if changed("Cache-Control") {
 		g.cc = parseCacheControl(newHeader)
 		g.setStaleWindows()
@@ -199,7 +206,6 @@ func (f *responseFacts) updated(oldHeader, newHeader http.Header) *responseFacts
 	g.etag = fieldValue(newHeader, "Etag")
 	g.contentLength = fieldValue(newHeader, "Content-Length")
 	g.template = newHeaderTemplate(newHeader)
-	return &g
 }
 
 // responseFacts returns the entry's parsed header, parsing it on first use.

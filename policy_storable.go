@@ -116,13 +116,14 @@ var hopByHopFields = canonicalNames(
 )
 
 // storedHeader returns the header to store for a response, without
-// hop-by-hop fields and the fields Connection lists (§3.1), and the facts
-// parsed from it. The policy reads none of the fields removed, so the facts
-// also serve to decide whether to store it.
-func storedHeader(h http.Header) (http.Header, *responseFacts) {
+// hop-by-hop fields and the fields Connection lists (§3.1), and sets facts
+// to the facts parsed from it. The policy reads none of the fields
+// removed, so the facts also serve to decide whether to store it.
+func storedHeader(h http.Header, facts *responseFacts) http.Header {
 	out := h.Clone()
 	removeHopByHop(out)
-	return out, parseResponseFacts(out)
+	facts.parse(out)
+	return out
 }
 
 // withoutCookies removes Set-Cookie and Set-Cookie2 from a header about

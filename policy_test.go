@@ -259,7 +259,7 @@ func TestEvaluate(t *testing.T) {
 func TestMergeHeaders(t *testing.T) {
 	stored := header("Content-Length", "5", "Content-Type", "text/plain", "ETag", `"a"`, "Cache-Control", "max-age=10", "X-Old", "1")
 	update := header("Content-Length", "0", "Cache-Control", "max-age=99", "X-New", "2", "Connection", "X-Hop", "X-Hop", "h", "Keep-Alive", "timeout=5")
-	got := mergeHeaders(storedAt(stored), update, nil)
+	got := mergeHeaders(storedAt(stored), update, &withheldFields{})
 	tests := []struct {
 		name, field, want string
 	}{
@@ -345,7 +345,8 @@ func TestStoredHeader(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := testPolicy
 			p.shared = tt.shared
-			got, facts := storedHeader(h)
+			facts := new(responseFacts)
+			got := storedHeader(h, facts)
 			p.withoutPrivateFields(got, facts)
 			served, _ := facts.template.clone(0)
 			if _, ok := served[tt.field]; ok != tt.kept {

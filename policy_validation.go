@@ -91,22 +91,29 @@ var unmergeableFields = canonicalNames("Content-Length", "Content-Encoding", "Co
 // for the one client it answers.
 var cookieFields = canonicalNames("Set-Cookie", "Set-Cookie2")
 
-// withheldFields returns the fields of a 304 or HEAD response that must
-// not update a stored entry, however it is stored: those that set
-// cookies, and those a qualified private or no-cache names, in the stored
-// response or in the update (§5.2.2.4, §5.2.2.7). They may answer the
-// request that brought them, never a later one from storage.
-func withheldFields(stored *Entry, update http.Header) []string {
-	f := stored.responseFacts()
-	withheld := slices.Clone(cookieFields)
-	withheld = append(withheld, f.cc.noCacheFields...)
-	withheld = append(withheld, f.cc.privateFields...)
-	if lines := update["Cache-Control"]; len(lines) > 0 {
-		cc := parseCacheControl(update)
-		withheld = append(withheld, cc.noCacheFields...)
-		withheld = append(withheld, cc.privateFields...)
+// withheldFields are the fields of a 304 or HEAD response that must not
+// update a stored entry, however it is stored: those that set cookies,
+// and those a qualified private or no-cache names, in the stored response
+// or in the update (§5.2.2.4, §5.2.2.7). They may answer the request that
+// brought them, never a later one from storage. Reading them allocates
+// nothing: a 304 asks twice, to merge and to serve.
+type withheldFields struct {
+	stored *cacheControl // nil for none
+	update cacheControl
+}
+
+// withheldFrom returns the withheld fields of update for stored.
+func withheldFrom(stored *Entry, update http.Header) withheldFields {
+	w := withheldFields{stored: &stored.responseFacts().cc}
+	if len(update["Cache-Control"]) > 0 {
+		w.update = parseCacheControl(update)
 	}
-	return withheld
+	return w
+}
+
+// has reports whether a canonical field name is withheld.
+func (w *withheldFields) has(name string) bool {
+	return slices.Contains(cookieFields, name) || w.stored != nil && w.stored.names(name) || w.update.names(name)
 }
 
 // mergeHeaders returns the stored header updated with the fields of a 304 or
@@ -115,7 +122,7 @@ func withheldFields(stored *Entry, update http.Header) []string {
 // those the stored body depends on, and those withheld.
 //
 // The result shares its values with both: stored headers are never modified.
-func mergeHeaders(stored *Entry, update http.Header, withheld []string) http.Header {
+func mergeHeaders(stored *Entry, update http.Header, withheld *withheldFields) http.Header {
 	fields := stored.responseFacts().template.fields
 	out := make(http.Header, len(fields))
 	for _, field := range fields {
@@ -123,7 +130,7 @@ func mergeHeaders(stored *Entry, update http.Header, withheld []string) http.Hea
 	}
 	connection := update["Connection"]
 	for name, values := range update {
-		if isHopByHop(name, connection) || isUnmergeable(name) || slices.Contains(withheld, name) {
+		if isHopByHop(name, connection) || isUnmergeable(name) || withheld.has(name) {
 			continue
 		}
 		out[name] = values
@@ -143,15 +150,17 @@ func isUnmergeable(canonicalName string) bool {
 // freshened returns a new entry: e updated by a 304 or HEAD response
 // received for a request sent at requestTime, without its withheld fields.
 func freshened(e *Entry, update http.Header, requestTime, responseTime time.Time) *Entry {
+	withheld := withheldFrom(e, update)
 	merged := &Entry{
 		Variant:      e.Variant,
 		StatusCode:   e.StatusCode,
-		Header:       mergeHeaders(e, update, withheldFields(e, update)),
+		Header:       mergeHeaders(e, update, &withheld),
 		RequestTime:  requestTime,
 		ResponseTime: responseTime,
 		Body:         e.Body,
 	}
-	merged.facts.Store(e.responseFacts().updated(e.Header, merged.Header))
+	e.responseFacts().updateInto(&merged.ownFacts, e.Header, merged.Header)
+	merged.facts.Store(&merged.ownFacts)
 	return merged
 }
 

@@ -25,7 +25,7 @@ const detailOnlyIfCached = "only-if-cached"
 // and body reader, Age (RFC 9111 §4.2.3 and §5.1) and Cache-Status. It
 // answers the caller's conditional request with 304 where it matches.
 // fresh, when not nil, is the header of the 304 that just validated entry:
-// its fields that storage withholds (withheldFields: cookies, fields named
+// its fields that storage withholds (withheldFrom: cookies, fields named
 // by a qualified no-cache or private) answer this request, and only this
 // one.
 //
@@ -41,8 +41,9 @@ func (t *Transport) serveStored(x *exchange, entry *Entry, fresh http.Header, ag
 		delete(header, name)
 	}
 	if fresh != nil {
-		for _, name := range withheldFields(entry, fresh) {
-			if values, ok := fresh[name]; ok {
+		withheld := withheldFrom(entry, fresh)
+		for name, values := range fresh {
+			if withheld.has(name) {
 				header[name] = values
 			}
 		}

@@ -230,17 +230,13 @@ func (t *Transport) keepOrRemoveStored(x *exchange, status int, reason string) {
 // returns the entry (without its body, which is added once read whole), its
 // freshness and how long to keep it; or, when it is not stored, the reason.
 func (t *Transport) entryToStore(x *exchange, resp *http.Response, requestTime, responseTime time.Time) (*Entry, decision, time.Duration, string) {
-	storedFields, facts := storedHeader(resp.Header)
-	t.cfg.policy.withoutPrivateFields(storedFields, facts)
+	entry := &Entry{StatusCode: resp.StatusCode, RequestTime: requestTime, ResponseTime: responseTime}
+	facts := &entry.ownFacts
+	entry.Header = storedHeader(resp.Header, facts)
+	t.cfg.policy.withoutPrivateFields(entry.Header, facts)
 	rule := t.ruleFor(x, resp.StatusCode)
-	t.cfg.policy.withoutCookies(storedFields, facts, rule)
-	entry := &Entry{
-		Variant:      x.variant(facts.varyNames),
-		StatusCode:   resp.StatusCode,
-		Header:       storedFields,
-		RequestTime:  requestTime,
-		ResponseTime: responseTime,
-	}
+	t.cfg.policy.withoutCookies(entry.Header, facts, rule)
+	entry.Variant = x.variant(facts.varyNames)
 	entry.facts.Store(facts)
 	ruled := t.factsWithRule(entry, rule)
 	ok, reason := t.cfg.policy.storable(x.req.Method, &x.request, resp.StatusCode, ruled)

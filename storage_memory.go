@@ -37,8 +37,9 @@ type memoryItem struct {
 	size     int64
 	node     recencyNode[*memoryItem]
 	// first holds the first variant stored, so that a key with one costs
-	// one allocation: used once, while no reader can hold the slices, and
+	// one allocation: used once, while no reader can hold the slice, and
 	// never written again (a reader keeps the slice Get returned).
+	// firstMeta, which no reader sees, may be.
 	first     [1]*Entry
 	firstMeta [1]variantMeta
 	firstUsed bool
@@ -129,8 +130,10 @@ func (m *MemoryStorage) Set(_ context.Context, key string, entry *Entry, ttl tim
 		m.evict(item)
 		return nil
 	}
+	// A reader may hold the variants slice Get returned: it is replaced.
+	// No reader ever sees meta, which is rebuilt in place.
 	variants := make([]*Entry, 0, len(item.variants)+1)
-	meta := make([]variantMeta, 0, len(item.variants)+1)
+	meta := item.meta[:0]
 	for i, v := range item.variants {
 		if v.Variant != entry.Variant {
 			variants = append(variants, v)
