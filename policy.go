@@ -213,8 +213,18 @@ func (e *Entry) responseFacts() *responseFacts {
 	if f := e.facts.Load(); f != nil {
 		return f
 	}
-	f := parseResponseFacts(e.Header)
-	e.facts.Store(f)
+	// The first to claim the entry's own facts parses into them; a
+	// concurrent first use parses into its own, and the first stored wins.
+	var f *responseFacts
+	if e.ownFactsClaimed.CompareAndSwap(false, true) {
+		f = &e.ownFacts
+		f.parse(e.Header)
+	} else {
+		f = parseResponseFacts(e.Header)
+	}
+	if !e.facts.CompareAndSwap(nil, f) {
+		return e.facts.Load()
+	}
 	return f
 }
 

@@ -159,6 +159,7 @@ func freshened(e *Entry, update http.Header, requestTime, responseTime time.Time
 		ResponseTime: responseTime,
 		Body:         e.Body,
 	}
+	merged.ownFactsClaimed.Store(true)
 	e.responseFacts().updateInto(&merged.ownFacts, e.Header, merged.Header)
 	merged.facts.Store(&merged.ownFacts)
 	return merged

@@ -115,10 +115,20 @@ func (t *Transport) ageAndCacheStatus(entry *Entry, age time.Duration, status Ca
 	ageValue = durationSeconds(age)
 	cacheStatus = cacheStatusValue(entry.Header["Cache-Status"], t.cfg.name, status)
 	if cacheable {
+		// An entry served once only, as one a store decodes for each hit
+		// is, keeps no record: the first hit marks it seen, the next ones
+		// keep theirs.
+		if entry.hit.CompareAndSwap(nil, hitSeen) {
+			return ageValue, cacheStatus
+		}
 		entry.hit.Store(&hitFields{name: t.cfg.name, age: age, ttl: ttl, ageValue: ageValue, cacheStatus: cacheStatus})
 	}
 	return ageValue, cacheStatus
 }
+
+// hitSeen marks an entry served once (ageAndCacheStatus): its age matches
+// none a hit has.
+var hitSeen = &hitFields{age: -1}
 
 // notModifiedResponse answers a conditional request with 304 and the fields
 // RFC 9110 §15.4.5 lists, plus Age and Cache-Status.

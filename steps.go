@@ -231,6 +231,7 @@ func (t *Transport) keepOrRemoveStored(x *exchange, status int, reason string) {
 // freshness and how long to keep it; or, when it is not stored, the reason.
 func (t *Transport) entryToStore(x *exchange, resp *http.Response, requestTime, responseTime time.Time) (*Entry, decision, time.Duration, string) {
 	entry := &Entry{StatusCode: resp.StatusCode, RequestTime: requestTime, ResponseTime: responseTime}
+	entry.ownFactsClaimed.Store(true)
 	facts := &entry.ownFacts
 	entry.Header = storedHeader(resp.Header, facts)
 	t.cfg.policy.withoutPrivateFields(entry.Header, facts)

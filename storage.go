@@ -92,11 +92,13 @@ type Entry struct {
 	// decoded entries (MemoryStorage) thereby parse a header once, not on
 	// every hit. Entries are immutable once stored, so it never goes stale.
 	facts atomic.Pointer[responseFacts]
-	// ownFacts holds the facts of an entry the Transport made, which it
-	// parses before anyone else can see the entry: facts points to it, so
-	// that a stored response costs one allocation less. An entry a store
-	// decodes parses its facts on first use, elsewhere.
-	ownFacts responseFacts
+	// ownFacts holds the facts facts points to, so that parsing them costs
+	// no allocation of its own: written once, by the Transport before
+	// anyone else sees an entry it made, or on first use by the caller
+	// that claims it (ownFactsClaimed); a concurrent first use parses into
+	// facts of its own.
+	ownFacts        responseFacts
+	ownFactsClaimed atomic.Bool
 	// hit caches the Age and Cache-Status of plain hits for one second.
 	hit atomic.Pointer[hitFields]
 	// ruled caches the facts as the configured rule that applies to the
@@ -183,8 +185,8 @@ func entrySize(e *Entry) int64 {
 
 const (
 	stringHeaderSize = int64(unsafe.Sizeof(""))
-	// entryFixedCost: the Entry (its own facts included), the facts
-	// parsed apart for an entry a store decoded, a map's fixed part.
+	// entryFixedCost: the Entry (its own facts included), facts parsed
+	// apart by a concurrent first use, a map's fixed part.
 	entryFixedCost = int64(unsafe.Sizeof(Entry{})) + int64(unsafe.Sizeof(responseFacts{})) + 96
 	// headerFieldCost: a field's map slot (key, value slice header and
 	// control byte, at the map's load), and its entry in the header

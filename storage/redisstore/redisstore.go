@@ -329,9 +329,18 @@ func (s *Store) Get(ctx context.Context, key string) ([]*httpcache.Entry, error)
 		return nil, err
 	}
 	defer cancel()
+	oneName := s.keys == nil || s.keys.Len() == 1
+	if oneName && s.contextTimeouts {
+		// The common case, without the closure and slice run needs.
+		fields, err := s.client.HGetAll(ctx, s.entryName(key)).Result()
+		if err = s.end(ctx, err); err != nil {
+			return nil, fmt.Errorf("redisstore: get: %w", err)
+		}
+		return s.decode(key, fields), nil
+	}
 	var hashes []map[string]string
 	err = s.run(ctx, func(ctx context.Context) error {
-		if s.keys == nil || s.keys.Len() == 1 {
+		if oneName {
 			fields, err := s.client.HGetAll(ctx, s.entryName(key)).Result()
 			hashes = []map[string]string{fields}
 			return err
