@@ -213,8 +213,13 @@ func (e *Entry) responseFacts() *responseFacts {
 	if f := e.facts.Load(); f != nil {
 		return f
 	}
-	// The first to claim the entry's own facts parses into them; a
-	// concurrent first use parses into its own, and the first stored wins.
+	return e.parseFacts()
+}
+
+// parseFacts parses the entry's facts on first use. The first to claim the
+// entry's own facts parses into them; a concurrent first use parses into
+// its own, and the first stored wins.
+func (e *Entry) parseFacts() *responseFacts {
 	var f *responseFacts
 	if e.ownFactsClaimed.CompareAndSwap(false, true) {
 		f = &e.ownFacts

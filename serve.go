@@ -112,15 +112,17 @@ func (t *Transport) ageAndCacheStatus(entry *Entry, age time.Duration, status Ca
 			return f.ageValue, f.cacheStatus
 		}
 	}
+	return t.formatAgeAndCacheStatus(entry, age, ttl, status, cacheable)
+}
+
+// formatAgeAndCacheStatus formats what ageAndCacheStatus did not find, and
+// keeps a plain hit's values on the entry. An entry served once only, as
+// one a store decodes for each hit is, keeps no record: the first hit
+// marks it seen, the next ones keep theirs.
+func (t *Transport) formatAgeAndCacheStatus(entry *Entry, age, ttl time.Duration, status CacheStatus, cacheable bool) (ageValue, cacheStatus string) {
 	ageValue = durationSeconds(age)
 	cacheStatus = cacheStatusValue(entry.Header["Cache-Status"], t.cfg.name, status)
-	if cacheable {
-		// An entry served once only, as one a store decodes for each hit
-		// is, keeps no record: the first hit marks it seen, the next ones
-		// keep theirs.
-		if entry.hit.CompareAndSwap(nil, hitSeen) {
-			return ageValue, cacheStatus
-		}
+	if cacheable && !entry.hit.CompareAndSwap(nil, hitSeen) {
 		entry.hit.Store(&hitFields{name: t.cfg.name, age: age, ttl: ttl, ageValue: ageValue, cacheStatus: cacheStatus})
 	}
 	return ageValue, cacheStatus
