@@ -34,6 +34,30 @@
 // "httpcache; fwd=stale; fwd-status=304". StatusOf reads it as a
 // CacheStatus.
 //
+// # Isolation
+//
+// One user's or one host's response never reaches another, in both modes.
+// The storage key is what net/http puts on the wire: scheme, the Host it
+// sends (req.Host when set), the request target and the query. A request
+// with credentials (DefaultCredentialFields: Authorization, Cookie,
+// X-Api-Key and others, in a header map key of any case) is stored and
+// looked up in a partition of its own, named by a keyed fingerprint of
+// their values, never the values themselves. Name an API's own field with
+// WithExtraCredentialFields; when credentials are added below the cache
+// (by the upstream transport, from the context), name the partition with
+// WithPartition. Processes that share a disk directory or a Redis share
+// responses to requests with credentials only with the same
+// WithPartitionSecret.
+//
+// # Recipes
+//
+// The examples show the cache for each of its uses: an SDK client
+// (WithTransport), a slow, failing or rate-limited API
+// (Example_rateLimitedAPI, WithRules), a multi-user service
+// (Example_multiUserService, WithPartition, WithShared), a command-line tool
+// with a disk cache (Example_commandLineTool, NewDiskStorage), and a fleet
+// on Redis (the storage/redisstore package's example).
+//
 // # Where the RFCs are implemented
 //
 // For readers of the source, each rule is in the file named for its

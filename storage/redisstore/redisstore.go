@@ -2,7 +2,7 @@
 // service instances that share one cache: what one instance stores, the
 // others are served from.
 //
-//	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+//	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
 //	cache := httpcache.New(httpcache.WithStorage(redisstore.New(client)))
 //
 // It works with a standalone server, Sentinel and Cluster (any
