@@ -306,7 +306,7 @@ func (d *DiskStorage) read(key string, peek bool) ([]*Entry, error) {
 // readName reads key's file at name, and reports whether there was one.
 func (d *DiskStorage) readName(key, name string, peek bool) (_ []*Entry, found bool, _ error) {
 	path := filepath.Join(d.dir, name)
-	f, err := openRegular(path)
+	f, err := openEntryFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		d.forget(name)
 		return nil, false, nil
@@ -360,12 +360,20 @@ func (d *DiskStorage) readName(key, name string, peek bool) (_ []*Entry, found b
 // diskInlineBody bytes, through the view of an encrypted store.
 // For an encrypted file it also returns its salt, which tells the file
 // from any other, as the body's checks do for a file in clear.
-func (d *DiskStorage) readFile(f *os.File, key string) (records []diskRecord, size int64, info os.FileInfo, salt [diskSealedSalt]byte, err error) {
+func (d *DiskStorage) readFile(f entryFile, key string) (records []diskRecord, size int64, info os.FileInfo, salt [diskSealedSalt]byte, err error) {
 	if d.keys == nil {
 		records, size, info, err = readDiskFile(f, digestOf(key))
 		return records, size, info, salt, err
 	}
 	return readSealedDiskFile(f, d.keys, key)
+}
+
+// entryFile is an entry file open for a Get (openEntryFile): read, asked
+// for its FileInfo when bodies are left in it, and closed.
+type entryFile interface {
+	io.ReaderAt
+	io.Closer
+	Stat() (os.FileInfo, error)
 }
 
 // smallFileBuffers hold the first read of a Get: most entry files fit, and
@@ -375,7 +383,7 @@ var smallFileBuffers = sync.Pool{New: func() any { b := make([]byte, 16<<10); re
 // readDiskFile reads the records of an open entry file, with bodies of up
 // to diskInlineBody bytes. info is set when the file is larger than a first
 // read, for the bodies left in it.
-func readDiskFile(f *os.File, digest keyDigest) (records []diskRecord, size int64, info os.FileInfo, err error) {
+func readDiskFile(f entryFile, digest keyDigest) (records []diskRecord, size int64, info os.FileInfo, err error) {
 	buffer := smallFileBuffers.Get().(*[]byte)
 	defer smallFileBuffers.Put(buffer)
 	n, err := f.ReadAt(*buffer, 0)
@@ -632,7 +640,7 @@ func (d *DiskStorage) PartitionSecret() []byte { return d.secret }
 
 // removeCorrupt removes a file that failed its checks, unless another
 // writer has replaced it since it was opened as f.
-func (d *DiskStorage) removeCorrupt(name, path string, f *os.File) {
+func (d *DiskStorage) removeCorrupt(name, path string, f entryFile) {
 	read, err := f.Stat()
 	if now, statErr := os.Stat(path); err == nil && statErr == nil && os.SameFile(now, read) {
 		os.Remove(path)

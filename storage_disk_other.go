@@ -22,6 +22,15 @@ func openRegular(path string) (*os.File, error) {
 	return os.Open(path)
 }
 
+// openEntryFile opens an entry file for a Get: openRegular.
+func openEntryFile(path string) (entryFile, error) {
+	f, err := openRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
 func checkOwnDirectory(dir string) error {
 	info, err := os.Stat(dir)
 	if err != nil {

@@ -347,7 +347,7 @@ func (v *sealedFileView) open(segment int64) error {
 // readSealedDiskFile is readDiskFile for an encrypted store's file of key.
 // info is set when the file is larger than a first read, for the bodies
 // left in it.
-func readSealedDiskFile(f *os.File, keys *Keyring, key string) (records []diskRecord, size int64, info os.FileInfo, salt [diskSealedSalt]byte, err error) {
+func readSealedDiskFile(f entryFile, keys *Keyring, key string) (records []diskRecord, size int64, info os.FileInfo, salt [diskSealedSalt]byte, err error) {
 	buffer := smallFileBuffers.Get().(*[]byte)
 	defer smallFileBuffers.Put(buffer)
 	n, err := f.ReadAt(*buffer, 0)
