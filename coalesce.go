@@ -175,6 +175,9 @@ func newCoalescer(cfg *config) *coalescer {
 // sends its own request, in the same flight: the others keep waiting.
 type flight struct {
 	key string
+	// leader is the first caller's exchange, copied: the step's own,
+	// allocated with the flight.
+	leader exchange
 
 	// Guarded by coalescer.mu.
 	waiters    int           // the callers in the flight until the outcome, the leader included
@@ -197,21 +200,23 @@ type flight struct {
 // pays a flight record and its entry in the map: no channel, goroutine,
 // context or timer.
 func (c *coalescer) do(t *Transport, caller *exchange, key []byte, send step) (*http.Response, error) {
-	// The step runs on a copy of the caller's exchange: passed to send, a
-	// func value, the exchange escapes, and the caller's, on its stack
-	// for every request (hits included), must not.
-	own := *caller
-	x := &own
+	// The step runs on a copy of the caller's exchange, the leader's in
+	// its flight record: passed to send, a func value, the exchange
+	// escapes, and the caller's, on its stack for every request (hits
+	// included), must not. The copy's storage key is a string of its own:
+	// a store may keep it.
 	var buffer [512]byte
-	identity := c.appendIdentity(buffer[:0], x, key)
+	identity := c.appendIdentity(buffer[:0], caller, key)
 	c.mu.Lock()
 	if c.closed || c.passing(identity) {
 		c.mu.Unlock()
-		x.key = string(key)
-		return sendAlone(t, x, send)
+		caller.key = string(key)
+		return sendAlone(t, caller, send)
 	}
 	if f, joined := c.flights[string(identity)]; joined {
-		x.key = f.storageKey(x.req.Method, len(key))
+		own := *caller
+		x := &own
+		x.key = string(key)
 		f.waiters++
 		if f.needLeader {
 			f.needLeader = false
@@ -230,19 +235,12 @@ func (c *coalescer) do(t *Transport, caller *exchange, key []byte, send step) (*
 		c.mu.Unlock()
 		return c.wait(t, f, done, expired, time.Now(), x, send)
 	}
-	f := &flight{key: string(identity), waiters: 1}
+	f := &flight{key: string(identity), waiters: 1, leader: *caller}
 	c.flights[f.key] = f
 	c.mu.Unlock()
-	x.key = f.storageKey(x.req.Method, len(key))
+	x := &f.leader
+	x.key = string(key)
 	return c.lead(t, f, x, send)
-}
-
-// storageKey returns the storage key inside the flight's identity (see
-// appendIdentity), so that a step's exchange needs no string of its own:
-// method is the request's, keyLen the key's length.
-func (f *flight) storageKey(method string, keyLen int) string {
-	start := len(method) + 1
-	return f.key[start : start+keyLen]
 }
 
 // lead runs the flight's step as its leader, and shares the outcome with
@@ -487,7 +485,7 @@ func (c *coalescer) appendIdentity(b []byte, x *exchange, key []byte) []byte {
 	slices.Sort(names)
 	b = append(b, req.Method...)
 	b = append(b, ' ')
-	b = append(b, key...) // where flight.storageKey finds it
+	b = append(b, key...)
 	b = append(b, "\nHost: "...)
 	b = append(b, req.Host...)
 	for _, name := range names {
