@@ -1,3 +1,5 @@
+//go:build unix
+
 package httpcache_test
 
 import (
@@ -6,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -287,6 +290,43 @@ func TestDiskStorageNeverFollowsLinks(t *testing.T) {
 	reopened := newDiskStorage(t, dir, 0)
 	if got, _ := reopened.Get(ctx, "https://example.com/other"); len(got) != 0 {
 		t.Fatal("a planted link was served")
+	}
+}
+
+// TestDiskStorageNeverBlocksOnAPlantedFIFO: a FIFO, a directory or a
+// device at an entry's path is a miss, at once (an open that waited for a
+// writer would hang the request), and is removed.
+func TestDiskStorageNeverBlocksOnAPlantedFIFO(t *testing.T) {
+	dir := t.TempDir()
+	s := newDiskStorage(t, dir, 0)
+	key := "https://example.com/fifo"
+	path := fileOf(t, dir, s, key)
+	os.MkdirAll(filepath.Dir(path), 0o700)
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		got, err := s.Get(context.Background(), key)
+		if err == nil && len(got) != 0 {
+			err = fmt.Errorf("%d entries", len(got))
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Get on a FIFO: %v, want a miss", err)
+		}
+	case <-time.After(5 * time.Second):
+		if w, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+			w.Close() // lets the blocked open return, so that the test ends
+		}
+		<-done
+		t.Fatal("Get blocked on a FIFO planted at the entry's path")
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the FIFO is still there: %v", err)
 	}
 }
 

@@ -22,7 +22,7 @@ var errNotRegular = errors.New("httpcache: disk storage: not a regular file")
 // entry's path could make the store read, or serve, a file of its
 // choosing.
 func openRegular(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0) // O_NONBLOCK: see openNoFollow
 	if errors.Is(err, syscall.ELOOP) {
 		return nil, errNotRegular
 	}
@@ -56,9 +56,13 @@ func openEntryFile(path string) (entryFile, error) {
 	return f, nil
 }
 
+// openNoFollow opens path for reading without following a link and
+// without waiting: O_NONBLOCK makes the open of a FIFO planted at an entry's
+// path return at once (the check for a regular file then refuses it), and
+// changes nothing for reads of a regular file.
 func openNoFollow(path string) (int, error) {
 	for {
-		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
 		if err != syscall.EINTR {
 			return fd, err
 		}
