@@ -2,6 +2,9 @@ package httpcache
 
 import (
 	"bufio"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,9 +14,10 @@ import (
 )
 
 // Every Go block of the README is code CI compiles: its lines, in order,
-// are lines of one .go file of the repository (most are excerpts of an
-// Example function), and the imports it shows are that file's. A block
-// edited in the README alone, or code changed under it, fails here.
+// are lines of one function of a test file (most are excerpts of an
+// Example) or of an example program, with at least one statement or
+// declaration among them, and the imports it shows are that file's. A
+// block edited in the README alone, or code changed under it, fails here.
 func TestREADMECodeBlocksCompile(t *testing.T) {
 	blocks := readmeGoBlocks(t, "README.md")
 	if len(blocks) == 0 {
@@ -50,7 +54,7 @@ func readmeGoBlocks(t *testing.T, path string) []readmeBlock {
 		line := scanner.Text()
 		fence := strings.TrimSpace(line)
 		switch {
-		case current == nil && fence == "```go":
+		case current == nil && isGoFence(fence):
 			current = &readmeBlock{line: n + 1}
 		case current != nil && fence == "```":
 			blocks = append(blocks, *current)
@@ -66,6 +70,14 @@ func readmeGoBlocks(t *testing.T, path string) []readmeBlock {
 		t.Fatalf("README.md:%d: a Go block is not closed", current.line)
 	}
 	return blocks
+}
+
+// isGoFence reports a fence that opens a Go block, in any of the spellings
+// Markdown renderers take for Go.
+func isGoFence(fence string) bool {
+	lang, ok := strings.CutPrefix(fence, "```")
+	lang = strings.ToLower(strings.TrimSpace(lang))
+	return ok && (lang == "go" || lang == "golang")
 }
 
 // splitImports separates a block's leading import declaration, if any,
@@ -84,32 +96,45 @@ func splitImports(lines []string) (imports, code []string) {
 	return nil, trimBlank(trimmed)
 }
 
-// goFile is a .go file's lines, trimmed: the indentation of an excerpt
-// differs from its function's.
+// goFile is a Go file's functions, each as its lines trimmed (the
+// indentation of an excerpt differs from its function's), and its imports
+// as a block would show them.
 type goFile struct {
-	path  string
-	lines []string
+	path      string
+	functions [][]string
+	imports   []string
 }
 
-// holds reports whether the file imports every one of imports and has the
-// lines of code in a row.
+// holds reports whether the file imports every one of imports and one of
+// its functions has the lines of code in a row, code being more than
+// comments and braces.
 func (f goFile) holds(imports, code []string) bool {
+	if !slices.ContainsFunc(code, isCodeLine) {
+		return false
+	}
 	for _, imp := range imports {
-		if imp != "" && !slices.Contains(f.lines, imp) {
+		if imp != "" && !slices.Contains(f.imports, imp) {
 			return false
 		}
 	}
-	if len(code) == 0 {
-		return len(imports) > 0
-	}
-	for i := 0; i+len(code) <= len(f.lines); i++ {
-		if slices.Equal(f.lines[i:i+len(code)], code) {
-			return true
+	for _, lines := range f.functions {
+		for i := 0; i+len(code) <= len(lines); i++ {
+			if slices.Equal(lines[i:i+len(code)], code) {
+				return true
+			}
 		}
 	}
 	return false
 }
 
+// isCodeLine reports a trimmed line that is more than a comment, a brace
+// or nothing.
+func isCodeLine(line string) bool {
+	return line != "" && !strings.HasPrefix(line, "//") && strings.Trim(line, "{}()") != ""
+}
+
+// repositoryGoFiles parses the files whose code the tests compile and a
+// README block may show: test files, and the example programs.
 func repositoryGoFiles(t *testing.T, root string) []goFile {
 	t.Helper()
 	var files []goFile
@@ -120,20 +145,49 @@ func repositoryGoFiles(t *testing.T, root string) []goFile {
 		if d.IsDir() && (d.Name() == "testdata" || d.Name() == "vendor" || strings.HasPrefix(d.Name(), ".") && path != root) {
 			return filepath.SkipDir
 		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") {
+		example := strings.HasPrefix(filepath.ToSlash(path), "examples/")
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || !strings.HasSuffix(path, "_test.go") && !example {
 			return nil
 		}
-		data, err := os.ReadFile(path)
+		file, err := parseGoFile(path)
 		if err != nil {
 			return err
 		}
-		files = append(files, goFile{path: path, lines: trimmedLines(strings.Split(string(data), "\n"))})
+		files = append(files, file)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return files
+}
+
+func parseGoFile(path string) (goFile, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return goFile{}, err
+	}
+	fset := token.NewFileSet()
+	parsed, err := parser.ParseFile(fset, path, src, parser.ParseComments)
+	if err != nil {
+		return goFile{}, err
+	}
+	lines := trimmedLines(strings.Split(string(src), "\n"))
+	file := goFile{path: path}
+	for _, decl := range parsed.Decls {
+		if fn, ok := decl.(*ast.FuncDecl); ok && fn.Body != nil {
+			first, last := fset.Position(fn.Pos()).Line, fset.Position(fn.End()).Line
+			file.functions = append(file.functions, lines[first-1:last])
+		}
+	}
+	for _, spec := range parsed.Imports {
+		imp := spec.Path.Value
+		if spec.Name != nil {
+			imp = spec.Name.Name + " " + imp
+		}
+		file.imports = append(file.imports, imp)
+	}
+	return file, nil
 }
 
 func trimmedLines(lines []string) []string {
@@ -153,4 +207,45 @@ func trimBlank(lines []string) []string {
 		lines = lines[:len(lines)-1]
 	}
 	return lines
+}
+
+// The check refuses what CI does not compile: lines from a raw string
+// (a Lua script), an import alone, a brace, a comment, code from no
+// function, and a block fenced as golang is checked too; it takes an
+// excerpt of an Example.
+func TestREADMECheckRefusesWhatIsNotCompiled(t *testing.T) {
+	readme := filepath.Join(t.TempDir(), "README.md")
+	blocks := map[string]bool{ // block → whether the check takes it
+		"redis.call('DEL', KEYS[1])": false,
+		"import \"net/http\"":        false,
+		"}":                          false,
+		"// Output:":                 false,
+		"cache := httpcache.New(httpcache.WithTransport(upstream), httpcache.WithNoSuchOption())":                                                          false,
+		"sdk := &http.Client{Timeout: 10 * time.Second} // an SDK's client, Transport nil\ncache := httpcache.New(httpcache.WithTransport(sdk.Transport))": true,
+	}
+	var text strings.Builder
+	var order []string
+	for block := range blocks {
+		order = append(order, block)
+		fence := "```go"
+		if len(order)%2 == 0 {
+			fence = "```golang"
+		}
+		text.WriteString("Some prose.\n\n" + fence + "\n" + block + "\n```\n\n")
+	}
+	if err := os.WriteFile(readme, []byte(text.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	parsed := readmeGoBlocks(t, readme)
+	if len(parsed) != len(order) {
+		t.Fatalf("%d blocks read, want %d", len(parsed), len(order))
+	}
+	files := repositoryGoFiles(t, ".")
+	for i, block := range parsed {
+		imports, code := splitImports(block.lines)
+		taken := slices.ContainsFunc(files, func(f goFile) bool { return f.holds(imports, code) })
+		if want := blocks[order[i]]; taken != want {
+			t.Errorf("block %q: taken = %v, want %v", order[i], taken, want)
+		}
+	}
 }
