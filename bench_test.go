@@ -334,14 +334,21 @@ func benchmarkDiskHit(b *testing.B, size int, keys *Keyring) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tr := New(WithTransport(newBenchOrigin(size, "max-age=3600")), WithStorage(disk))
+	origin := newBenchOrigin(size, "max-age=3600")
+	tr := New(WithTransport(origin), WithStorage(disk))
 	defer tr.Close()
 	req := benchRequest(b)
 	roundTripDrain(b, tr, req)
+	tr.waitForWrites() // the hits read the file, not the write queued for it
 	b.ReportAllocs()
 	b.SetBytes(int64(size))
 	for b.Loop() {
 		roundTripDrain(b, tr, req)
+	}
+	upstream := origin.requests.Load() - 1
+	b.ReportMetric(float64(upstream)/float64(b.N), "upstream/op")
+	if upstream != 0 {
+		b.Fatalf("origin saw %d requests during the hits", upstream)
 	}
 }
 
@@ -403,6 +410,18 @@ func benchmarkDiskMissAndStore(b *testing.B, maxBytes int64) {
 		i++
 		requests++
 	}
+	b.StopTimer()
+	// Read your writes: the last response is a hit, from the queue or the
+	// file, with no request upstream.
+	seen := origin.requests.Load()
+	last, _ := http.NewRequest(http.MethodGet, "https://api.example.com/v1/items/"+strconv.Itoa(i-1), nil)
+	roundTripDrain(b, tr, last)
+	upstream := origin.requests.Load() - seen
+	b.ReportMetric(float64(upstream), "upstream-on-rehit")
+	if upstream != 0 {
+		b.Fatal("the response just stored was fetched again")
+	}
+	b.StartTimer()
 	start := time.Now()
 	tr.Close() // waits for the writes
 	drain := time.Since(start)
