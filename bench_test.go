@@ -410,9 +410,8 @@ func benchmarkDiskMissAndStore(b *testing.B, maxBytes int64) {
 		i++
 		requests++
 	}
-	b.StopTimer()
-	// Read your writes: the last response is a hit, from the queue or the
-	// file, with no request upstream.
+	// b.Loop has stopped the timer. Read your writes: the last response is
+	// a hit, from the queue or the file, with no request upstream.
 	seen := origin.requests.Load()
 	last, _ := http.NewRequest(http.MethodGet, "https://api.example.com/v1/items/"+strconv.Itoa(i-1), nil)
 	roundTripDrain(b, tr, last)
@@ -421,7 +420,6 @@ func benchmarkDiskMissAndStore(b *testing.B, maxBytes int64) {
 	if upstream != 0 {
 		b.Fatal("the response just stored was fetched again")
 	}
-	b.StartTimer()
 	start := time.Now()
 	tr.Close() // waits for the writes
 	drain := time.Since(start)
