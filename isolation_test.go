@@ -613,3 +613,33 @@ func TestSection35ForAuthorizationOutsideTheSet(t *testing.T) {
 		t.Fatalf("bob got %q", body)
 	}
 }
+
+// The latest suffix a partitioner computed answers only the credentials it
+// was computed for: users that alternate each keep their own partition.
+func TestLatestPartitionAnswersOnlyItsCredentials(t *testing.T) {
+	tr := New(WithTransport(roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, nil })))
+	defer tr.Close()
+	keyOf := func(token string) string {
+		req := must(http.NewRequest(http.MethodGet, "https://api.example.com/me", nil))
+		req.Header.Set("Authorization", "Bearer "+token)
+		x := tr.newExchange(req)
+		var buffer [256]byte
+		return string(x.appendKey(buffer[:0]))
+	}
+	alice := keyOf("alice")
+	bob := keyOf("bob") // now the latest
+	if alice == bob {
+		t.Fatal("two users share a partition")
+	}
+	for range 3 {
+		if got := keyOf("alice"); got != alice {
+			t.Fatalf("alice's key changed: %q, was %q", got, alice)
+		}
+		if got := keyOf("bob"); got != bob {
+			t.Fatalf("bob's key changed: %q, was %q", got, bob)
+		}
+		if got := keyOf("alic"); got == alice || got == bob {
+			t.Fatal("a prefix of a user's credentials found that user's partition")
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Partitions: a request's credentials, and whatever a partition hook names
@@ -158,11 +159,16 @@ type partitioner struct {
 	seed maphash.Seed // of inputHash, for the kept suffixes
 
 	mu     sync.RWMutex
-	cached map[uint64]keptSuffix // by inputHash
+	cached map[uint64]*keptSuffix // by inputHash
+	// latest is the suffix computed last: a client that sends one
+	// credential on every request, as an SDK with its API key does, finds
+	// it without hashing its input or taking the lock. Set only when a
+	// suffix is computed, so that requests of many users do not write it.
+	latest atomic.Pointer[keptSuffix]
 }
 
 func newPartitioner(fields []string, hook PartitionFunc, secret []byte) *partitioner {
-	return &partitioner{fields: fields, hook: hook, secret: secret, seed: maphash.MakeSeed(), cached: make(map[uint64]keptSuffix)}
+	return &partitioner{fields: fields, hook: hook, secret: secret, seed: maphash.MakeSeed(), cached: make(map[uint64]*keptSuffix)}
 }
 
 // isCredential reports whether a canonical field name carries credentials.
@@ -198,6 +204,9 @@ func (p *partitioner) keySuffix(req *http.Request, r *cacheRequest) string {
 	}
 	if r.credentialsOverflow {
 		noted = p.credentialsOf(req)
+	}
+	if latest := p.latest.Load(); latest != nil && p.inputIs(latest.input, noted, named) {
+		return latest.suffix
 	}
 	// The kept suffixes are found by a hash of the input, computed without
 	// copying it, and the input is compared piece by piece: a hit neither
@@ -329,7 +338,9 @@ func (p *partitioner) newKeySuffix(sum uint64, input string) string {
 	if len(p.cached) >= maxCachedFingerprints {
 		clear(p.cached)
 	}
-	p.cached[sum] = keptSuffix{input: input, suffix: suffix}
+	kept := &keptSuffix{input: input, suffix: suffix}
+	p.cached[sum] = kept
+	p.latest.Store(kept)
 	p.mu.Unlock()
 	return suffix
 }
