@@ -105,7 +105,12 @@ type withheldFields struct {
 // withheldFrom returns the withheld fields of update for stored.
 func withheldFrom(stored *Entry, update http.Header) withheldFields {
 	w := withheldFields{stored: &stored.responseFacts().cc}
-	if len(update["Cache-Control"]) > 0 {
+	switch lines := update["Cache-Control"]; {
+	case len(lines) == 0:
+	case slices.Equal(lines, stored.Header["Cache-Control"]):
+		// An origin's 304 usually repeats the directives: they name
+		// what the stored ones name.
+	default:
 		w.update = parseCacheControl(update)
 	}
 	return w
