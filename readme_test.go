@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // Every Go block of the README is code CI compiles: its lines, in order,
@@ -49,16 +50,24 @@ func readmeGoBlocks(t *testing.T, path string) []readmeBlock {
 	defer f.Close()
 	var blocks []readmeBlock
 	var current *readmeBlock
+	var fence string // the open fence: its character, as many times as it has
 	scanner := bufio.NewScanner(f)
 	for n := 1; scanner.Scan(); n++ {
 		line := scanner.Text()
-		fence := strings.TrimSpace(line)
+		trimmed := strings.TrimSpace(line)
 		switch {
-		case current == nil && isGoFence(fence):
-			current = &readmeBlock{line: n + 1}
-		case current != nil && fence == "```":
-			blocks = append(blocks, *current)
-			current = nil
+		case fence == "":
+			if opening, info := fenceOf(trimmed); opening != "" {
+				fence = opening
+				if isGoInfo(info) {
+					current = &readmeBlock{line: n + 1}
+				}
+			}
+		case strings.HasPrefix(trimmed, fence) && strings.Trim(trimmed, fence[:1]) == "":
+			if current != nil {
+				blocks = append(blocks, *current)
+			}
+			current, fence = nil, ""
 		case current != nil:
 			current.lines = append(current.lines, line)
 		}
@@ -66,18 +75,31 @@ func readmeGoBlocks(t *testing.T, path string) []readmeBlock {
 	if err := scanner.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if current != nil {
-		t.Fatalf("README.md:%d: a Go block is not closed", current.line)
+	if fence != "" {
+		t.Fatalf("%s: a fenced block is not closed", path)
 	}
 	return blocks
 }
 
-// isGoFence reports a fence that opens a Go block, in any of the spellings
-// Markdown renderers take for Go.
-func isGoFence(fence string) bool {
-	lang, ok := strings.CutPrefix(fence, "```")
-	lang = strings.ToLower(strings.TrimSpace(lang))
-	return ok && (lang == "go" || lang == "golang")
+// fenceOf returns the fence a line opens (three or more backticks or
+// tildes, as CommonMark has them) and the info string after it; "" for a
+// line that opens none.
+func fenceOf(line string) (fence, info string) {
+	for _, c := range []string{"`", "~"} {
+		n := len(line) - len(strings.TrimLeft(line, c))
+		if n >= 3 {
+			return line[:n], strings.TrimSpace(line[n:])
+		}
+	}
+	return "", ""
+}
+
+// isGoInfo reports an info string that marks Go, in any of the spellings
+// renderers take ("go", "golang", "Go", with attributes after it).
+func isGoInfo(info string) bool {
+	lang, _, _ := strings.Cut(info, " ")
+	lang = strings.ToLower(strings.Trim(lang, "{}."))
+	return lang == "go" || lang == "golang"
 }
 
 // splitImports separates a block's leading import declaration, if any,
@@ -127,10 +149,11 @@ func (f goFile) holds(imports, code []string) bool {
 	return false
 }
 
-// isCodeLine reports a trimmed line that is more than a comment, a brace
-// or nothing.
+// isCodeLine reports a trimmed line that is more than a comment or
+// punctuation: it names something.
 func isCodeLine(line string) bool {
-	return line != "" && !strings.HasPrefix(line, "//") && strings.Trim(line, "{}()") != ""
+	return !strings.HasPrefix(line, "//") && !strings.HasPrefix(line, "/*") &&
+		strings.ContainsFunc(line, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) })
 }
 
 // repositoryGoFiles parses the files whose code the tests compile and a
@@ -210,8 +233,8 @@ func trimBlank(lines []string) []string {
 }
 
 // The check refuses what CI does not compile: lines from a raw string
-// (a Lua script), an import alone, a brace, a comment, code from no
-// function, and a block fenced as golang is checked too; it takes an
+// (a Lua script), an import alone, punctuation, a comment, code from no
+// function; blocks fenced in every spelling of Go are checked; it takes an
 // excerpt of an Example.
 func TestREADMECheckRefusesWhatIsNotCompiled(t *testing.T) {
 	readme := filepath.Join(t.TempDir(), "README.md")
@@ -219,6 +242,7 @@ func TestREADMECheckRefusesWhatIsNotCompiled(t *testing.T) {
 		"redis.call('DEL', KEYS[1])": false,
 		"import \"net/http\"":        false,
 		"}":                          false,
+		"},":                         false,
 		"// Output:":                 false,
 		"cache := httpcache.New(httpcache.WithTransport(upstream), httpcache.WithNoSuchOption())":                                                          false,
 		"sdk := &http.Client{Timeout: 10 * time.Second} // an SDK's client, Transport nil\ncache := httpcache.New(httpcache.WithTransport(sdk.Transport))": true,
@@ -227,11 +251,10 @@ func TestREADMECheckRefusesWhatIsNotCompiled(t *testing.T) {
 	var order []string
 	for block := range blocks {
 		order = append(order, block)
-		fence := "```go"
-		if len(order)%2 == 0 {
-			fence = "```golang"
-		}
-		text.WriteString("Some prose.\n\n" + fence + "\n" + block + "\n```\n\n")
+		// Every spelling of a Go fence renderers take is checked.
+		fences := [][2]string{{"```go", "```"}, {"```golang", "```"}, {"~~~go", "~~~"}, {"````go title=\"main.go\"", "````"}, {"```Go", "```"}}
+		fence := fences[len(order)%len(fences)]
+		text.WriteString("Some prose.\n\n" + fence[0] + "\n" + block + "\n" + fence[1] + "\n\n")
 	}
 	if err := os.WriteFile(readme, []byte(text.String()), 0o600); err != nil {
 		t.Fatal(err)

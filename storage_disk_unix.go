@@ -110,6 +110,9 @@ func (f *rawFile) ReadAt(p []byte, off int64) (int, error) {
 // now.
 func (f *rawFile) Stat() (os.FileInfo, error) {
 	if f.file == nil {
+		// Blocking again first: os.NewFile would register a non-blocking
+		// descriptor with the poller (kqueue takes regular files).
+		syscall.SetNonblock(f.fd, false)
 		f.file = os.NewFile(uintptr(f.fd), f.path)
 	}
 	return f.file.Stat()
