@@ -31,10 +31,13 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	cache := httpcache.New(
+	cache, err := httpcache.NewTransport(
 		httpcache.WithStorage(tiered),
-		httpcache.WithPartitionSecret([]byte(os.Getenv("CACHE_PARTITION_SECRET"))),
+		httpcache.WithPartitionSecret([]byte(os.Getenv("CACHE_PARTITION_SECRET"))), // the same on every instance
 	)
+	if err != nil {
+		panic(err) // a secret of fewer than 16 bytes, named
+	}
 	defer cache.Close()
 	_ = &http.Client{Transport: cache}
 }
