@@ -246,19 +246,34 @@ func (d *DiskStorage) scan() error {
 // the whole key. Every file of a URL is in one subdirectory and starts with
 // its name, so that DeleteURL finds them all.
 func fileName(key string) string {
-	name := urlFileName(KeyURL(key))
-	if KeyPartition(key) == "" {
-		return name
+	var b [diskNameSize + 1 + 2*sha256.Size]byte
+	name := appendURLFileName(b[:0], KeyURL(key))
+	if KeyPartition(key) != "" {
+		sum := sha256.Sum256([]byte(key))
+		name = hex.AppendEncode(append(name, '.'), sum[:])
 	}
-	sum := sha256.Sum256([]byte(key))
-	return name + "." + hex.EncodeToString(sum[:])
+	return string(name) // the one allocation of a name
 }
 
 // urlFileName is the name of the file of url's key without a partition.
 func urlFileName(url string) string {
+	var b [diskNameSize]byte
+	return string(appendURLFileName(b[:0], url))
+}
+
+// diskNameSize is the length of a key's file name without a partition:
+// the fan-out directory, a separator, the SHA-256 of the URL in hex.
+const diskNameSize = 2 + 1 + 2*sha256.Size
+
+// appendURLFileName appends urlFileName(url).
+func appendURLFileName(b []byte, url string) []byte {
 	sum := sha256.Sum256([]byte(url))
-	h := hex.EncodeToString(sum[:])
-	return filepath.Join(h[:2], h)
+	start := len(b)
+	b = append(b, "00"...)
+	b = append(b, filepath.Separator)
+	b = hex.AppendEncode(b, sum[:])
+	copy(b[start:start+2], b[start+3:start+5])
+	return b
 }
 
 func isDiskFileName(name string) bool {
@@ -975,26 +990,29 @@ func appendDiskFileHeader(b []byte, key string) []byte {
 	return append(b, key...)
 }
 
+// errNotEntryFile reports a file without an entry file's header; made once,
+// since every Get reads a header.
+var errNotEntryFile = fmt.Errorf("%w: not an entry file", ErrCorruptEntry)
+
 // readDiskFileHeader reads the header of an entry file of size bytes:
 // where the key it names is and where its records start. A file that is not an entry file is an error wrapping
 // ErrCorruptEntry.
 func readDiskFileHeader(f io.ReaderAt, size int64) (keyAt, start int64, err error) {
-	notEntry := fmt.Errorf("%w: not an entry file", ErrCorruptEntry)
 	var first [len(diskFileMagic) + 1 + binary.MaxVarintLen64]byte
 	n, _ := f.ReadAt(first[:min(int64(len(first)), size)], 0)
 	if n < len(diskFileMagic)+1 || string(first[:3]) != diskFileMagic {
-		return 0, 0, notEntry
+		return 0, 0, errNotEntryFile
 	}
 	if first[3] != diskFileVersion {
-		return 0, 0, notEntry
+		return 0, 0, errNotEntryFile
 	}
 	keyLen, lenBytes := binary.Uvarint(first[4:n])
 	if lenBytes <= 0 || keyLen > diskMaxKey {
-		return 0, 0, notEntry
+		return 0, 0, errNotEntryFile
 	}
 	keyAt = 4 + int64(lenBytes)
 	if start = keyAt + int64(keyLen); start > size {
-		return 0, 0, notEntry
+		return 0, 0, errNotEntryFile
 	}
 	return keyAt, start, nil
 }

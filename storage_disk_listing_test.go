@@ -3,6 +3,8 @@ package httpcache
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"slices"
@@ -123,5 +125,29 @@ func TestDiskStoragePeekLeavesTheStoreAlone(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, fileName("https://a.example/short"))); err != nil {
 		t.Fatalf("Peek removed an expired file: %v", err)
+	}
+}
+
+// File names are what they always were: directories of caches written
+// before stay readable.
+func TestDiskFileNamesKeepTheirFormat(t *testing.T) {
+	for _, key := range []string{"https://example.com/a", "https://example.com/a\x000123abcd", ""} {
+		url := KeyURL(key)
+		sum := sha256.Sum256([]byte(url))
+		h := hex.EncodeToString(sum[:])
+		want := filepath.Join(h[:2], h)
+		if KeyPartition(key) != "" {
+			keySum := sha256.Sum256([]byte(key))
+			want += "." + hex.EncodeToString(keySum[:])
+		}
+		if got := fileName(key); got != want {
+			t.Errorf("fileName(%q) = %q, want %q", key, got, want)
+		}
+		if got := urlFileName(url); got != filepath.Join(h[:2], h) {
+			t.Errorf("urlFileName(%q) = %q", url, got)
+		}
+		if !isDiskFileName(fileName(key)) {
+			t.Errorf("%q is not taken for a file name", fileName(key))
+		}
 	}
 }
