@@ -25,19 +25,15 @@ func TestFreshHitAllocations(t *testing.T) {
 
 // A 304 revalidation costs at most 20 allocations (issue 19), of which the
 // bench origin's own 304 makes 4: the conditional request (3), the
-// coalescer's flight (3: the exchange's copy, the flight, its identity,
-// which holds the storage key), the merged entry with its facts inline (1),
-// its header and template (3), its place in the store (1), the served copy
-// (4) and its Cache-Status (1). A withheld-field list built per call, a
-// hit-for-pass lookup or a storage key copied out of the identity would
-// each cost one more.
+// coalescer (3: the flight with the leader's exchange in it, its identity,
+// the storage key), the merged entry with its facts inline (1), its header
+// and template (3), its place in the store (1), the served copy (4) and its
+// Cache-Status (1). A withheld-field list built per call, a hit-for-pass
+// lookup that copies the identity or an exchange allocated apart from its
+// flight would each cost one more.
 func TestRevalidationAllocations(t *testing.T) {
-	origin := newBenchOrigin(1<<10, "max-age=0")
-	origin.notModified = true
-	tr := New(WithTransport(origin))
+	tr, origin, req := newRevalidating(t)
 	defer tr.Close()
-	req := benchRequest(t)
-	roundTripDrain(t, tr, req)
 	if n := testing.AllocsPerRun(200, func() { roundTripDrain(t, tr, req) }); n > 20 {
 		t.Fatalf("a 304 revalidation makes %v allocations, want at most 20", n)
 	}

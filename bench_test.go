@@ -129,15 +129,23 @@ func BenchmarkMissAndStore1KiB(b *testing.B) {
 	}
 }
 
-// BenchmarkRevalidate304 measures a stale entry validated with a 304: the
-// origin's response always has max-age=0.
-func BenchmarkRevalidate304(b *testing.B) {
+// newRevalidating returns a Transport whose stored response is validated
+// with a 304 on every request (its origin always sends max-age=0), its
+// origin, and the request, sent once.
+func newRevalidating(tb testing.TB) (*Transport, *benchOrigin, *http.Request) {
 	origin := newBenchOrigin(1<<10, "max-age=0")
 	origin.notModified = true
 	tr := New(WithTransport(origin))
+	req := benchRequest(tb)
+	roundTripDrain(tb, tr, req)
+	return tr, origin, req
+}
+
+// BenchmarkRevalidate304 measures a stale entry validated with a 304: the
+// origin's response always has max-age=0.
+func BenchmarkRevalidate304(b *testing.B) {
+	tr, origin, req := newRevalidating(b)
 	defer tr.Close()
-	req := benchRequest(b)
-	roundTripDrain(b, tr, req)
 	b.ReportAllocs()
 	for b.Loop() {
 		roundTripDrain(b, tr, req)
