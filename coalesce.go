@@ -199,24 +199,21 @@ type flight struct {
 // its response (see CoalesceOptions for who gets what). A caller alone
 // pays a flight record and its entry in the map: no channel, goroutine,
 // context or timer.
-func (c *coalescer) do(t *Transport, caller *exchange, key []byte, send step) (*http.Response, error) {
+func (c *coalescer) do(t *Transport, caller *exchange, send step) (*http.Response, error) {
 	// The step runs on a copy of the caller's exchange, the leader's in
 	// its flight record: passed to send, a func value, the exchange
 	// escapes, and the caller's, on its stack for every request (hits
-	// included), must not. The copy's storage key is a string of its own:
-	// a store may keep it.
+	// included), must not.
 	var buffer [512]byte
-	identity := c.appendIdentity(buffer[:0], caller, key)
+	identity := c.appendIdentity(buffer[:0], caller)
 	c.mu.Lock()
 	if c.closed || c.passing(identity) {
 		c.mu.Unlock()
-		caller.key = string(key)
 		return sendAlone(t, caller, send)
 	}
 	if f, joined := c.flights[string(identity)]; joined {
 		own := *caller
 		x := &own
-		x.key = string(key)
 		f.waiters++
 		if f.needLeader {
 			f.needLeader = false
@@ -238,9 +235,7 @@ func (c *coalescer) do(t *Transport, caller *exchange, key []byte, send step) (*
 	f := &flight{key: string(identity), waiters: 1, leader: *caller}
 	c.flights[f.key] = f
 	c.mu.Unlock()
-	x := &f.leader
-	x.key = string(key)
-	return c.lead(t, f, x, send)
+	return c.lead(t, f, &f.leader, send)
 }
 
 // lead runs the flight's step as its leader, and shares the outcome with
@@ -473,7 +468,7 @@ func markCollapsed(h http.Header) {
 // fields but those ignored, sorted, and the request's RequestOptions.
 // Built in the caller's buffer, it costs no allocation unless a flight
 // keeps it.
-func (c *coalescer) appendIdentity(b []byte, x *exchange, key []byte) []byte {
+func (c *coalescer) appendIdentity(b []byte, x *exchange) []byte {
 	req := x.req
 	var nameBuffer [16]string
 	names := nameBuffer[:0]
@@ -485,7 +480,7 @@ func (c *coalescer) appendIdentity(b []byte, x *exchange, key []byte) []byte {
 	slices.Sort(names)
 	b = append(b, req.Method...)
 	b = append(b, ' ')
-	b = append(b, key...)
+	b = append(b, x.key...)
 	b = append(b, "\nHost: "...)
 	b = append(b, req.Host...)
 	for _, name := range names {

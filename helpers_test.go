@@ -284,7 +284,8 @@ func readRequest(req *http.Request) cacheRequest {
 func (t *Transport) coalesceIdentity(req *http.Request) string {
 	x := t.newExchange(req)
 	var buffer [512]byte
-	return string(t.coalescer.appendIdentity(nil, &x, x.appendKey(buffer[:0])))
+	x.key = string(x.appendKey(buffer[:0]))
+	return string(t.coalescer.appendIdentity(nil, &x))
 }
 
 // must returns v, and panics on err: for set-up that cannot fail.

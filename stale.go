@@ -57,7 +57,7 @@ func (t *Transport) revalidateInBackground(x *exchange, key []byte) bool {
 // finishBackgroundRevalidation revalidates a stale entry and reads the
 // response through, which stores it. A failure leaves the stale entry.
 func (t *Transport) finishBackgroundRevalidation(x *exchange) {
-	resp, err := t.network(x, []byte(x.key), (*Transport).revalidate)
+	resp, err := t.network(x, (*Transport).revalidate)
 	if err == nil {
 		// Read no more than could be stored: a larger body is not kept anyway.
 		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, addSizes(t.cfg.maxBodyBytes, 1)))

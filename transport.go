@@ -279,19 +279,19 @@ func (t *Transport) fromOrigin(x *exchange, key []byte, send step) (*http.Respon
 		}
 	}
 	t.stats.countForward(x.forward)
-	return t.network(x, key, send)
+	x.key = string(key)
+	return t.network(x, send)
 }
 
 // network runs a network step for x, shared with identical requests in
 // flight when coalescing is on. x may be on the caller's stack: the step
 // runs on a copy (sendAlone, or the shared step's own), so x does not
 // escape.
-func (t *Transport) network(x *exchange, key []byte, send step) (*http.Response, error) {
+func (t *Transport) network(x *exchange, send step) (*http.Response, error) {
 	if t.coalescer == nil {
-		x.key = string(key)
 		return sendAlone(t, x, send)
 	}
-	return t.coalescer.do(t, x, key, send)
+	return t.coalescer.do(t, x, send)
 }
 
 // sendAlone runs a step for x alone, on a copy of x.
