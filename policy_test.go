@@ -259,7 +259,9 @@ func TestEvaluate(t *testing.T) {
 func TestMergeHeaders(t *testing.T) {
 	stored := header("Content-Length", "5", "Content-Type", "text/plain", "ETag", `"a"`, "Cache-Control", "max-age=10", "X-Old", "1")
 	update := header("Content-Length", "0", "Cache-Control", "max-age=99", "X-New", "2", "Connection", "X-Hop", "X-Hop", "h", "Keep-Alive", "timeout=5")
-	got := mergeHeaders(storedAt(stored), update, &withheldFields{})
+	e := storedAt(stored)
+	withheld := withheldFrom(e, update)
+	got := mergeHeaders(e, update, &withheld)
 	tests := []struct {
 		name, field, want string
 	}{

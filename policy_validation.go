@@ -98,8 +98,8 @@ var cookieFields = canonicalNames("Set-Cookie", "Set-Cookie2")
 // brought them, never a later one from storage. Reading them allocates
 // nothing: a 304 asks twice, to merge and to serve.
 type withheldFields struct {
-	stored *cacheControl // nil for none
-	update cacheControl
+	stored *cacheControl // the stored entry's directives
+	update cacheControl  // the update's, when they differ
 }
 
 // withheldFrom returns the withheld fields of update for stored.
@@ -118,7 +118,7 @@ func withheldFrom(stored *Entry, update http.Header) withheldFields {
 
 // has reports whether a canonical field name is withheld.
 func (w *withheldFields) has(name string) bool {
-	return slices.Contains(cookieFields, name) || w.stored != nil && w.stored.names(name) || w.update.names(name)
+	return slices.Contains(cookieFields, name) || w.stored.names(name) || w.update.names(name)
 }
 
 // mergeHeaders returns the stored header updated with the fields of a 304 or

@@ -460,6 +460,32 @@ func TestNotModifiedNeverStoresPrivateFields(t *testing.T) {
 	}
 }
 
+// TestNotModifiedNamesPrivateFieldsOfItsOwn: a 304 whose Cache-Control is
+// not the stored one, and names a field private, keeps its value of that
+// field out of the stored entry (§5.2.2.7): the update's directives are
+// read, not only the stored ones.
+func TestNotModifiedNamesPrivateFieldsOfItsOwn(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		if r.Header.Get("If-None-Match") != "" {
+			w.Header().Set("Cache-Control", `public, max-age=60, private="X-User"`)
+			w.Header().Set("X-User", "bob")
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=0")
+		w.Header().Set("X-User", "anyone")
+		fmt.Fprint(w, "page")
+	}, WithShared(true))
+	h.get("/p")
+	if got := h.get("/p"); got.header.Get("X-User") != "bob" {
+		t.Fatalf("the revalidating caller did not get the 304's field: %q", got.header.Get("X-User"))
+	}
+	if got := h.get("/p"); !got.cache.Hit || got.header.Get("X-User") == "bob" {
+		t.Fatalf("a later hit got the 304's private field: X-User %q (hit %v)", got.header.Get("X-User"), got.cache.Hit)
+	}
+}
+
 // TestStaleWithoutValidatorsIsKept: a response without validators stays
 // stored past its freshness (WithStaleRetention), so that a max-stale
 // request can use it (RFC 9111 §4.2.4, §5.2.1.2); with a retention of zero
