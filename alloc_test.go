@@ -46,7 +46,7 @@ func TestRevalidationAllocations(t *testing.T) {
 }
 
 // A miss whose 1 KiB response is stored costs at most 25 allocations
-// (issue 19); 22 today.
+// (issue 19); 23 today.
 func TestMissAndStoreAllocations(t *testing.T) {
 	origin := newBenchOrigin(1<<10, "max-age=3600")
 	tr := New(WithTransport(origin))

@@ -2,12 +2,14 @@ package httpcache
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"math"
 	"net/http"
 	"runtime"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // heapInUse returns the live heap after a full collection.
@@ -186,4 +188,31 @@ func TestStoredKeysHoldOnlyTheKey(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReplacedEntriesAreLetGo: a key whose response is replaced by another
+// keeps only the new one alive, so that the heap holds the bound when every
+// entry is replaced again and again. (A store that kept a key's first
+// entry in the key's own record kept it for as long as the key lived: 1.6
+// times the bound here.)
+func TestReplacedEntriesAreLetGo(t *testing.T) {
+	const bound = 8 << 20
+	ctx := context.Background()
+	before := heapInUse()
+	store := NewMemoryStorage(bound)
+	for round := range 4 {
+		for i := range 110 {
+			e := &Entry{StatusCode: 200, Header: http.Header{"Content-Type": {"text/plain"}}, RequestTime: time.Now(), ResponseTime: time.Now(),
+				Body: BytesBody(bytes.Repeat([]byte{byte('a' + round)}, 64<<10))}
+			if err := store.Set(ctx, "https://api.example.com/items/"+strconv.Itoa(i), e, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	used := heapInUse() - before
+	if limit := int64(bound)*5/4 + 2<<20; used > limit {
+		t.Errorf("%d keys, %.1f MiB counted, hold %.1f MiB of heap for an %d MiB bound",
+			store.Len(), float64(store.Size())/(1<<20), float64(used)/(1<<20), bound>>20)
+	}
+	runtime.KeepAlive(store)
 }

@@ -36,13 +36,11 @@ type memoryItem struct {
 	meta     []variantMeta // per variant
 	size     int64
 	node     recencyNode[*memoryItem]
-	// first holds the first variant stored, so that a key with one costs
-	// one allocation: used once, while no reader can hold the slice, and
-	// never written again (a reader keeps the slice Get returned).
-	// firstMeta, which no reader sees, may be.
-	first     [1]*Entry
+	// firstMeta backs meta while the key has one variant, so that a new
+	// key costs no allocation for it. No reader ever sees meta. (The
+	// variants slice is never kept in the item: a reader may hold it, so
+	// an entry in it could not be let go when replaced.)
 	firstMeta [1]variantMeta
-	firstUsed bool
 }
 
 // What a key costs a MemoryStorage beside its entries: the item, its slot
@@ -123,17 +121,13 @@ func (m *MemoryStorage) Set(_ context.Context, key string, entry *Entry, ttl tim
 		item = m.add(key)
 	}
 	m.recency.touch(&item.node)
-	if !item.firstUsed {
-		item.firstUsed = true
-		item.first[0], item.firstMeta[0] = entry, variantMeta{expiry: expiry, size: size}
-		m.setVariants(item, item.first[:], item.firstMeta[:])
-		m.evict(item)
-		return nil
-	}
 	// A reader may hold the variants slice Get returned: it is replaced.
 	// No reader ever sees meta, which is rebuilt in place.
 	variants := make([]*Entry, 0, len(item.variants)+1)
 	meta := item.meta[:0]
+	if meta == nil {
+		meta = item.firstMeta[:0]
+	}
 	for i, v := range item.variants {
 		if v.Variant != entry.Variant {
 			variants = append(variants, v)

@@ -41,9 +41,8 @@ func TestTimeBoundedStorageGetsNoTimeout(t *testing.T) {
 	}
 }
 
-// The first variant a MemoryStorage keeps inside its item is never
-// written again: a reader's slice from Get keeps its entry when the key
-// is stored anew.
+// A reader's slice from Get keeps its entries when the key is stored anew:
+// a MemoryStorage replaces a key's variants slice, never writes it.
 func TestMemoryStorageReadersKeepTheirVariants(t *testing.T) {
 	m := NewMemoryStorage(0)
 	ctx := context.Background()
