@@ -2,13 +2,14 @@ package httpcache
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -133,10 +134,14 @@ type coalescer struct {
 	now     func() time.Time
 	logger  *slog.Logger
 
+	// seed keys the identity hashes (identityHash): random per
+	// coalescer, so that no caller can aim at another's flight.
+	seed maphash.Seed
+
 	mu      sync.Mutex
 	closed  bool
-	flights map[string]*flight
-	pass    map[string]time.Time // identity → until when it is not coalesced
+	flights map[uint64]*flight   // by identity hash; at most one flight a hash
+	pass    map[uint64]time.Time // identity hash → until when it is not coalesced
 }
 
 func newCoalescer(cfg *config) *coalescer {
@@ -148,8 +153,9 @@ func newCoalescer(cfg *config) *coalescer {
 		timeout: opts.Timeout,
 		now:     cfg.now,
 		logger:  cfg.logger,
-		flights: make(map[string]*flight),
-		pass:    make(map[string]time.Time),
+		seed:    maphash.MakeSeed(),
+		flights: make(map[uint64]*flight),
+		pass:    make(map[uint64]time.Time),
 	}
 	ignored := opts.IgnoreHeaders
 	if ignored == nil {
@@ -174,10 +180,15 @@ func newCoalescer(cfg *config) *coalescer {
 // context ends before the outcome), a waiter takes over as leader and
 // sends its own request, in the same flight: the others keep waiting.
 type flight struct {
-	key string
+	// hash is the identity hash of the flight's requests (identityHash).
+	hash uint64
 	// leader is the first caller's exchange, copied: the step's own,
 	// allocated with the flight.
 	leader exchange
+	// identity is the exchange whose request the others must be identical
+	// to (identical): the current leader's, which stays in the flight
+	// until it ends or hands it over. Guarded by coalescer.mu.
+	identity *exchange
 
 	// Guarded by coalescer.mu.
 	waiters    int           // the callers in the flight until the outcome, the leader included
@@ -204,19 +215,25 @@ func (c *coalescer) do(t *Transport, caller *exchange, send step) (*http.Respons
 	// its flight record: passed to send, a func value, the exchange
 	// escapes, and the caller's, on its stack for every request (hits
 	// included), must not.
-	var buffer [512]byte
-	identity := c.appendIdentity(buffer[:0], caller)
+	hash := c.identityHash(caller)
 	c.mu.Lock()
-	if c.closed || c.passing(identity) {
+	if c.closed || c.passing(hash) {
 		c.mu.Unlock()
 		return sendAlone(t, caller, send)
 	}
-	if f, joined := c.flights[string(identity)]; joined {
+	if f, found := c.flights[hash]; found {
+		if !c.identical(f.identity, caller) {
+			// Another identity with the same hash: as rare as the seed
+			// is secret. Never shared; this request goes alone.
+			c.mu.Unlock()
+			return sendAlone(t, caller, send)
+		}
 		own := *caller
 		x := &own
 		f.waiters++
 		if f.needLeader {
 			f.needLeader = false
+			f.identity = x
 			c.mu.Unlock()
 			return c.lead(t, f, x, send)
 		}
@@ -232,8 +249,9 @@ func (c *coalescer) do(t *Transport, caller *exchange, send step) (*http.Respons
 		c.mu.Unlock()
 		return c.wait(t, f, done, expired, time.Now(), x, send)
 	}
-	f := &flight{key: string(identity), waiters: 1, leader: *caller}
-	c.flights[f.key] = f
+	f := &flight{hash: hash, waiters: 1, leader: *caller}
+	f.identity = &f.leader
+	c.flights[hash] = f
 	c.mu.Unlock()
 	return c.lead(t, f, &f.leader, send)
 }
@@ -290,8 +308,8 @@ func (c *coalescer) handOverLocked(f *flight) {
 // endLocked sets the flight's outcome, which no one joins after. c.mu is
 // held, and released.
 func (c *coalescer) endLocked(f *flight) {
-	if c.flights[f.key] == f {
-		delete(c.flights, f.key)
+	if c.flights[f.hash] == f {
+		delete(c.flights, f.hash)
 	}
 	f.final.Store(true)
 	if f.done != nil {
@@ -308,7 +326,7 @@ func (c *coalescer) share(f *flight, x *exchange, result stepResult) (_ *http.Re
 	resp := result.resp
 	if !c.shareable(result) {
 		c.mu.Lock()
-		c.passFor(f.key)
+		c.passFor(f.hash)
 		c.mu.Unlock()
 		f.own = true
 		return resp, nil, false
@@ -384,6 +402,7 @@ func (c *coalescer) wait(t *Transport, f *flight, done, expired <-chan struct{},
 		}
 		if f.needLeader {
 			f.needLeader = false
+			f.identity = x
 			c.mu.Unlock()
 			return c.lead(t, f, x, send)
 		}
@@ -438,8 +457,8 @@ func (c *coalescer) leave(f *flight) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	f.waiters--
-	if f.waiters == 0 && f.needLeader && c.flights[f.key] == f {
-		delete(c.flights, f.key)
+	if f.waiters == 0 && f.needLeader && c.flights[f.hash] == f {
+		delete(c.flights, f.hash)
 		f.timer.Stop()
 	}
 }
@@ -463,59 +482,105 @@ func markCollapsed(h http.Header) {
 	}
 }
 
-// appendIdentity appends the identity of x's request to b: method,
-// storage key (the URL as sent, and the partition), Host, the header
-// fields but those ignored, sorted, and the request's RequestOptions.
-// Built in the caller's buffer, it costs no allocation unless a flight
-// keeps it.
-func (c *coalescer) appendIdentity(b []byte, x *exchange) []byte {
+// identityHash hashes the identity of x's request: method, storage key
+// (the URL as sent, and the partition), Host, the header fields but those
+// ignored, in any order, and the request's RequestOptions. Requests with
+// one identity have one hash; a flight found by its hash is shared only
+// with a request identical to its own (identical), so a collision costs
+// coalescing, never isolation. It allocates nothing.
+func (c *coalescer) identityHash(x *exchange) uint64 {
 	req := x.req
-	var nameBuffer [16]string
-	names := nameBuffer[:0]
-	for name := range req.Header {
-		if !slices.Contains(c.ignored, name) {
-			names = append(names, name)
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	h.WriteString(req.Method)
+	h.WriteByte(0)
+	h.WriteString(x.key)
+	h.WriteByte(0)
+	h.WriteString(req.Host)
+	h.WriteByte(0)
+	// The fields' own hashes, summed: the same whatever the map's order.
+	var fields uint64
+	for name, values := range req.Header {
+		if c.counts(name, values) {
+			fields += c.fieldHash(name, values)
 		}
 	}
-	slices.Sort(names)
-	b = append(b, req.Method...)
-	b = append(b, ' ')
-	b = append(b, x.key...)
-	b = append(b, "\nHost: "...)
-	b = append(b, req.Host...)
-	for _, name := range names {
-		for _, value := range req.Header[name] {
-			b = append(b, '\n')
-			b = append(b, name...)
-			b = append(b, ": "...)
-			b = append(b, value...)
-		}
+	var sum [8]byte
+	binary.LittleEndian.PutUint64(sum[:], fields)
+	h.Write(sum[:])
+	if x.options != (RequestOptions{}) {
+		binary.LittleEndian.PutUint64(sum[:], maphash.Comparable(c.seed, x.options))
+		h.Write(sum[:])
 	}
-	opts := x.options
-	b = append(b, "\noptions: "...)
-	b = strconv.AppendBool(b, opts.Refresh)
-	b = strconv.AppendBool(b, opts.OnlyIfCached)
-	b = strconv.AppendInt(b, int64(opts.MaxStale), 10)
-	b = append(b, ' ')
-	return strconv.AppendInt(b, int64(opts.TTL), 10)
+	return h.Sum64()
 }
 
-// passing reports whether identical requests are not coalesced for now.
-// c.mu is held.
-func (c *coalescer) passing(identity []byte) bool {
-	until, ok := c.pass[string(identity)] // no copy: an index by string(b)
+// fieldHash hashes one header field: its name and its values.
+func (c *coalescer) fieldHash(name string, values []string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	h.WriteString(name)
+	for _, value := range values {
+		h.WriteByte(0)
+		h.WriteString(value)
+	}
+	return h.Sum64()
+}
+
+// counts reports whether a header field keeps requests apart: one with a
+// value, not ignored. A key with no value is not sent.
+func (c *coalescer) counts(name string, values []string) bool {
+	return len(values) > 0 && !slices.Contains(c.ignored, name)
+}
+
+// identical reports whether the requests of two exchanges are identical
+// for coalescing: what identityHash hashes, compared exactly.
+func (c *coalescer) identical(a, b *exchange) bool {
+	if a.req.Method != b.req.Method || a.key != b.key || a.req.Host != b.req.Host || a.options != b.options {
+		return false
+	}
+	return c.sameFields(a.req.Header, b.req.Header)
+}
+
+// sameFields reports whether two headers have the same fields, values in
+// the same order, but those that do not count.
+func (c *coalescer) sameFields(a, b http.Header) bool {
+	fields := 0
+	for name, values := range a {
+		if !c.counts(name, values) {
+			continue
+		}
+		if !slices.Equal(values, b[name]) {
+			return false
+		}
+		fields++
+	}
+	for name, values := range b {
+		if c.counts(name, values) {
+			fields--
+		}
+	}
+	return fields == 0
+}
+
+// passing reports whether requests of an identity hash are not coalesced
+// for now. A collision makes another identity go alone for a while: no
+// harm. c.mu is held.
+func (c *coalescer) passing(hash uint64) bool {
+	until, ok := c.pass[hash]
 	if !ok {
 		return false
 	}
 	if c.now().Before(until) {
 		return true
 	}
-	delete(c.pass, string(identity))
+	delete(c.pass, hash)
 	return false
 }
 
-// passFor stops coalescing identical requests for a while. c.mu is held.
-func (c *coalescer) passFor(key string) {
+// passFor stops coalescing requests of an identity hash for a while. c.mu
+// is held.
+func (c *coalescer) passFor(hash uint64) {
 	now := c.now()
 	if len(c.pass) >= maxPassKeys {
 		for k, until := range c.pass {
@@ -527,7 +592,7 @@ func (c *coalescer) passFor(key string) {
 			clear(c.pass)
 		}
 	}
-	c.pass[key] = now.Add(coalescePass)
+	c.pass[hash] = now.Add(coalescePass)
 }
 
 // close stops coalescing. Flights run on their callers' goroutines: none

@@ -312,9 +312,15 @@ func mustRequest(t *testing.T, rawURL string, headerPairs ...string) *http.Reque
 	return req
 }
 
+func withMethod(req *http.Request, method string) *http.Request { req.Method = method; return req }
+func withHost(req *http.Request, host string) *http.Request     { req.Host = host; return req }
+
+// withField gives req a header key with no value, which net/http does not send.
+func withField(req *http.Request, name string) *http.Request { req.Header[name] = nil; return req }
+
 func TestCoalesceIdentity(t *testing.T) {
 	c := New()
-	base := c.coalesceIdentity(mustRequest(t, "http://api.example/a", "Accept", "json", "Traceparent", "00-1"))
+	base := mustRequest(t, "http://api.example/a", "Accept", "json", "Traceparent", "00-1")
 	tests := []struct {
 		name string
 		req  *http.Request
@@ -327,11 +333,84 @@ func TestCoalesceIdentity(t *testing.T) {
 		{"other URL", mustRequest(t, "http://api.example/b", "Accept", "json"), false},
 		{"other options", mustRequest(t, "http://api.example/a", "Accept", "json").WithContext(
 			RequestContext(context.Background(), RequestOptions{Refresh: true})), false},
+		{"other method", withMethod(mustRequest(t, "http://api.example/a", "Accept", "json"), http.MethodHead), false},
+		{"other Host", withHost(mustRequest(t, "http://api.example/a", "Accept", "json"), "other.example"), false},
+		{"a field more", mustRequest(t, "http://api.example/a", "Accept", "json", "X-Debug", "1"), false},
+		{"a value more", mustRequest(t, "http://api.example/a", "Accept", "json", "Accept", "xml"), false},
+		{"a field with no value", withField(mustRequest(t, "http://api.example/a", "Accept", "json"), "X-Empty"), true},
 	}
 	for _, tt := range tests {
-		if got := c.coalesceIdentity(tt.req) == base; got != tt.same {
+		if got := c.coalesceIdentical(t, tt.req, base); got != tt.same {
 			t.Errorf("%s: same identity = %v, want %v", tt.name, got, tt.same)
 		}
+	}
+}
+
+// TestCoalesceIdentityReadsFieldsNotLines: a value holding a line feed and
+// what reads as another field (which a custom upstream transport may not
+// refuse) is not that other field.
+func TestCoalesceIdentityReadsFieldsNotLines(t *testing.T) {
+	c := New()
+	two := mustRequest(t, "http://api.example/a", "Accept", "json", "X-Tenant", "1")
+	one := mustRequest(t, "http://api.example/a")
+	one.Header["Accept"] = []string{"json\nX-Tenant: 1"}
+	if c.coalesceIdentical(t, one, two) {
+		t.Fatal("a value that spells a second field is identical to that field")
+	}
+}
+
+// TestCoalesceIdentityIgnoresFieldOrder: requests whose fields are the
+// same share a flight, whatever the order the maps give them in.
+func TestCoalesceIdentityIgnoresFieldOrder(t *testing.T) {
+	c := New()
+	a := mustRequest(t, "http://api.example/a", "Accept", "json", "X-One", "1", "X-Two", "2", "X-Three", "3")
+	b := mustRequest(t, "http://api.example/a", "X-Three", "3", "X-Two", "2", "X-One", "1", "Accept", "json")
+	for range 20 {
+		if !c.coalesceIdentical(t, a, b) {
+			t.Fatal("requests with the same fields are not identical")
+		}
+	}
+	swapped := mustRequest(t, "http://api.example/a", "Accept", "json", "X-One", "2", "X-Two", "1", "X-Three", "3")
+	if c.coalesceIdentical(t, a, swapped) {
+		t.Fatal("requests whose fields' values are swapped are identical")
+	}
+}
+
+// TestCoalesceHashCollisionGoesAlone: a request that finds a flight of
+// another identity under its hash never waits for it, nor gets its
+// response: it goes to the origin alone.
+func TestCoalesceHashCollisionGoesAlone(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "body of "+r.URL.Path)
+	}))
+	defer upstream.Close()
+	tr := New()
+	defer tr.Close()
+	a, b := mustRequest(t, upstream.URL+"/a"), mustRequest(t, upstream.URL+"/b")
+	c := tr.coalescer
+	hash := c.identityHash(tr.coalesceExchange(b))
+	other := &flight{hash: hash, waiters: 1, leader: *tr.coalesceExchange(a)}
+	other.identity = &other.leader
+	c.mu.Lock()
+	c.flights[hash] = other // /a's flight, found under /b's hash
+	c.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := tr.RoundTrip(b.WithContext(ctx))
+	if err != nil {
+		t.Fatalf("the request failed (it waited for another identity's flight?): %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "body of /b" {
+		t.Fatalf("body = %q, want /b's", body)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.flights[hash] != other || other.waiters != 1 {
+		t.Fatalf("the other identity's flight was joined or ended: waiters = %d", other.waiters)
 	}
 }
 

@@ -36,10 +36,10 @@ func (t *Transport) coalescedWaiters() int {
 // not coalesced (hit-for-pass).
 func (t *Transport) coalescePassing(req *http.Request) bool {
 	c := t.coalescer
-	identity := t.coalesceIdentity(req)
+	hash := c.identityHash(t.coalesceExchange(req))
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.passing([]byte(identity))
+	return c.passing(hash)
 }
 
 // backgroundRunning returns how many background revalidations are

@@ -279,13 +279,30 @@ func readRequest(req *http.Request) cacheRequest {
 	return r
 }
 
-// coalesceIdentity returns the identity under which t's coalescer shares
-// a flight for req.
-func (t *Transport) coalesceIdentity(req *http.Request) string {
+// coalesceExchange returns the exchange t's coalescer sees for req: its
+// storage key set, as on its way to the network.
+func (t *Transport) coalesceExchange(req *http.Request) *exchange {
 	x := t.newExchange(req)
 	var buffer [512]byte
 	x.key = string(x.appendKey(buffer[:0]))
-	return string(t.coalescer.appendIdentity(nil, &x))
+	return &x
+}
+
+// coalesceIdentical reports whether t's coalescer would let a and b share a
+// flight, and fails the test when requests it finds identical have other
+// identity hashes: then they would never meet.
+func (t *Transport) coalesceIdentical(tb testing.TB, a, b *http.Request) bool {
+	tb.Helper()
+	c := t.coalescer
+	x, y := t.coalesceExchange(a), t.coalesceExchange(b)
+	identical := c.identical(x, y)
+	if identical != c.identical(y, x) {
+		tb.Fatalf("identical is not symmetric for %v and %v", a.Header, b.Header)
+	}
+	if identical && c.identityHash(x) != c.identityHash(y) {
+		tb.Fatalf("identical requests with other hashes: %v and %v", a.Header, b.Header)
+	}
+	return identical
 }
 
 // must returns v, and panics on err: for set-up that cannot fail.
