@@ -643,3 +643,50 @@ func TestLatestPartitionAnswersOnlyItsCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestCredentialsSpellingOthersBypass: a credential value with a control
+// byte, which net/http refuses to send, could spell another request's
+// credentials in the fingerprint's input ("a NUL X-Api-Key NUL b" for
+// Authorization a and X-Api-Key b). Such a request is never answered from
+// storage: it goes to the network, as a bypass.
+func TestCredentialsSpellingOthersBypass(t *testing.T) {
+	var requests atomic.Int64
+	tr := New(WithTransport(roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		requests.Add(1)
+		return &http.Response{StatusCode: 200, Header: http.Header{"Cache-Control": {"max-age=60"}},
+			Body: io.NopCloser(bytes.NewReader([]byte("for " + req.Header.Get("Authorization")))), ContentLength: -1, Request: req}, nil
+	})))
+	defer tr.Close()
+	client := &http.Client{Transport: tr}
+	const url = "https://api.example.com/me"
+	victim := func(req *http.Request) {
+		req.Header.Set("Authorization", "a")
+		req.Header.Set("X-Api-Key", "b")
+	}
+	if body, _ := getWith(t, client, url, victim); body != "for a" {
+		t.Fatalf("victim's first response: %q", body)
+	}
+	for _, value := range []string{"a\x00X-Api-Key\x00b", "a\r\nX-Api-Key: b", "a\nb"} {
+		forger := withHeader("Authorization", value)
+		resp, err := tr.RoundTrip(requestWith(t, url, forger))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		status, _ := StatusOf(resp)
+		if status.Hit || status.Forward != ForwardBypass {
+			t.Fatalf("Authorization %q: served %q with %+v, want a bypass", value, body, status)
+		}
+	}
+	if body, status := getWith(t, client, url, victim); !status.Hit || body != "for a" {
+		t.Fatalf("victim's second response: %q, %+v", body, status)
+	}
+}
+
+func requestWith(t *testing.T, rawURL string, set func(*http.Request)) *http.Request {
+	t.Helper()
+	req := must(http.NewRequest(http.MethodGet, rawURL, nil))
+	set(req)
+	return req
+}

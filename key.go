@@ -117,6 +117,20 @@ func hasControlBytes(s string) bool {
 	return false
 }
 
+// unsendableValues reports a field value net/http refuses to send
+// (httpguts.ValidHeaderFieldValue): one with a control byte other than
+// HTAB.
+func unsendableValues(values []string) bool {
+	for _, value := range values {
+		for i := 0; i < len(value); i++ {
+			if byteClasses[value[i]]&valueCtlByte != 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // keyable reports whether a request's wire identity can be keyed exactly:
 // a Host net/http sends as it is (an invalid one it replaces with an empty
 // Host, which says nothing of the server dialled), a request target in
@@ -221,6 +235,7 @@ const (
 	pathByte = 1 << iota // written as it is in an escaped path
 	hostByte             // sent as it is in a Host (validHostHeader)
 	ctlByte              // refused by net/http in a Host or a target
+	valueCtlByte         // refused by net/http in a field value: a control byte but HTAB
 )
 
 var byteClasses = func() (t [256]uint8) {
@@ -234,6 +249,9 @@ var byteClasses = func() (t [256]uint8) {
 		}
 		if c < ' ' || c == 0x7f {
 			t[c] |= ctlByte
+			if c != '\t' {
+				t[c] |= valueCtlByte
+			}
 		}
 	}
 	return t

@@ -31,6 +31,11 @@ type cacheRequest struct {
 	credentials         [maxNotedCredentials]notedCredential
 	credentialCount     int
 	credentialsOverflow bool
+	// unsendableCredential: a credential value holds a byte net/http
+	// refuses to send (a control byte but HTAB). Its NUL could spell
+	// other credentials in the partition's fingerprint input, so such a
+	// request is a bypass, never answered from storage or stored.
+	unsendableCredential bool
 	// conditional: the caller made it conditional with a validator the
 	// cache evaluates (If-None-Match, If-Modified-Since).
 	conditional bool
@@ -97,6 +102,7 @@ func (r *cacheRequest) readField(name string, values []string, lines *requestLin
 		}
 		if len(values) > 0 {
 			r.hasCredentials = true
+			r.unsendableCredential = r.unsendableCredential || unsendableValues(values)
 			r.noteCredential(field, values)
 		}
 	}
@@ -124,7 +130,7 @@ func isCanonicalKey(key string) bool {
 // (one range is answered from a stored response: ranges.go), or sends a
 // body, whose content the key does not capture.
 func (r *cacheRequest) bypass() bool {
-	return r.directives.noStore || (r.hasRange && !r.singleRange) || r.hasBody
+	return r.directives.noStore || (r.hasRange && !r.singleRange) || r.hasBody || r.unsendableCredential
 }
 
 // pragmaNoCache reports a no-cache member in Pragma field lines.
