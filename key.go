@@ -232,10 +232,10 @@ func needsEscaping(path string) bool {
 // Byte classes of the key's parts, looked up in one table: the hit path
 // checks every byte of a key.
 const (
-	pathByte = 1 << iota // written as it is in an escaped path
-	hostByte             // sent as it is in a Host (validHostHeader)
-	ctlByte              // refused by net/http in a Host or a target
-	valueCtlByte         // refused by net/http in a field value: a control byte but HTAB
+	pathByte     = 1 << iota // written as it is in an escaped path
+	hostByte                 // sent as it is in a Host (validHostHeader)
+	ctlByte                  // refused by net/http in a Host or a target
+	valueCtlByte             // refused by net/http in a field value: a control byte but HTAB
 )
 
 var byteClasses = func() (t [256]uint8) {
