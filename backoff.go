@@ -276,11 +276,13 @@ func (t *Transport) serveDuringBackoff(x *exchange, st *backoffState) *http.Resp
 	now := t.cfg.now()
 	if x.stored != nil {
 		d, ok := t.cfg.policy.mayServeStaleOnError(x.request.directives, x.stored, x.facts, now)
-		if !ok && t.backoff.stale > 0 && !x.request.directives.noCache {
+		if !ok && t.backoff.stale > 0 && !t.cfg.policy.forbidsStale(x.request.directives, x.facts) {
 			ok = d.age-d.lifetime <= t.backoff.stale
 		}
 		if ok {
-			status := CacheStatus{Forward: ForwardStale, TTL: d.ttl(), HasTTL: true, Detail: detailRetryAfter}
+			// RFC 9211 §2.1: not forwarded, so a hit; stale, with a
+			// negative ttl, and why.
+			status := CacheStatus{Hit: true, TTL: d.ttl(), HasTTL: true, Detail: detailRetryAfter}
 			if resp, err := t.serveStored(x, x.stored, nil, d.age, status); err == nil {
 				t.logDecision(x.req, "backing off: the stored response", slog.Duration("age", d.age))
 				return resp

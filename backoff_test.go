@@ -3,6 +3,7 @@ package httpcache
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
@@ -107,7 +108,9 @@ func TestBackoffServesStoredResponse(t *testing.T) {
 	h.get("/a?cc=max-age%3D1") // revalidated: 429, back-off starts
 	requests := h.requests.Load()
 	for range 3 {
-		if got := h.get("/a?cc=max-age%3D1"); got.status != 200 || got.body != "page for " || got.cache.Detail != detailRetryAfter {
+		// RFC 9211 §2.1: not forwarded, so a hit, stale (a negative ttl).
+		if got := h.get("/a?cc=max-age%3D1"); got.status != 200 || got.body != "page for " || got.cache.Detail != detailRetryAfter ||
+			!got.cache.Hit || got.cache.Forward != "" || got.cache.TTL >= 0 {
 			t.Fatalf("during the back-off: %d %q %+v", got.status, got.body, got.cache)
 		}
 		if got := h.get("/s?cc=max-age%3D1,stale-while-revalidate%3D600"); !got.cache.Hit {
@@ -117,6 +120,38 @@ func TestBackoffServesStoredResponse(t *testing.T) {
 	}
 	if n := h.requests.Load(); n != requests {
 		t.Fatalf("%d requests reached the origin during the back-off", n-requests)
+	}
+}
+
+// TestBackoffNeverServesWhatMustBeValidated: the option's stale window
+// does not override a directive that forbids serving a response without
+// validation (RFC 9111 §4.2.4, §5.2.2.2: must-revalidate; §5.2.2.4:
+// no-cache; in a shared cache proxy-revalidate and s-maxage): the caller
+// gets the origin's last answer instead.
+func TestBackoffNeverServesWhatMustBeValidated(t *testing.T) {
+	for _, tt := range []struct {
+		cc     string
+		shared bool
+	}{
+		{"max-age=1, must-revalidate", false},
+		{"max-age=600, no-cache", false},
+		{"max-age=1, proxy-revalidate", true},
+		{"s-maxage=1", true},
+	} {
+		t.Run(tt.cc, func(t *testing.T) {
+			o := &limitedOrigin{}
+			o.retryAfter.Store("120")
+			h := newHarness(t, o.handler, WithShared(tt.shared), WithBackoff(BackoffOptions{StaleWindow: time.Hour}))
+			cc := "?cc=" + url.QueryEscape(tt.cc)
+			h.get("/a" + cc)
+			h.get("/b" + cc)
+			h.clock.Advance(5 * time.Second)
+			o.limited.Store(true)
+			h.get("/a" + cc) // 429: the back-off starts
+			if got := h.get("/b" + cc); got.status != http.StatusTooManyRequests || got.cache.Detail != detailRetryAfter {
+				t.Fatalf("during the back-off: %d %q %+v, want the origin's 429 again", got.status, got.body, got.cache)
+			}
+		})
 	}
 }
 

@@ -165,7 +165,7 @@ func (p policy) evaluate(reqCC cacheControl, e *Entry, f *responseFacts, now tim
 // shared cache proxy-revalidate and s-maxage).
 func (p policy) mayServeStaleOnError(reqCC cacheControl, e *Entry, f *responseFacts, now time.Time) (decision, bool) {
 	d := decision{action: actionServe, age: currentAge(e, f, now), lifetime: p.freshnessLifetime(e, f), forward: ForwardStale}
-	if reqCC.noCache || f.cc.noCacheUnqualified || p.mustRevalidateWhenStale(f) {
+	if p.forbidsStale(reqCC, f) {
 		return d, false
 	}
 	window := f.staleIfError
@@ -173,6 +173,14 @@ func (p policy) mayServeStaleOnError(reqCC cacheControl, e *Entry, f *responseFa
 		window = max(window, deltaDuration(reqCC.staleIfError))
 	}
 	return d, window > 0 && d.age-d.lifetime <= window
+}
+
+// forbidsStale reports whether a directive forbids serving the response
+// without validation once it is stale, or at all (RFC 9111 §4.2.4): the
+// request's no-cache, the response's unqualified no-cache, or
+// mustRevalidateWhenStale.
+func (p policy) forbidsStale(reqCC cacheControl, f *responseFacts) bool {
+	return reqCC.noCache || f.cc.noCacheUnqualified || p.mustRevalidateWhenStale(f)
 }
 
 // mustRevalidateWhenStale reports whether the response forbids serving it
