@@ -402,12 +402,17 @@ func TestNotModifiedMatches(t *testing.T) {
 		{name: "§4.3.4 same strong ETag", entry: e, resp: header("ETag", `"v1"`), want: true},
 		{name: "§4.3.4 other ETag", entry: e, resp: header("ETag", `"v2"`), want: false},
 		{name: "§4.3.4 a weak ETag selects by weak comparison", entry: weak, resp: header("ETag", `W/"v1"`), want: true},
-		{name: "§4.3.4 a strong 304 ETag selects a weak stored one", entry: weak, resp: header("ETag", `"v1"`), want: true},
+		// "All the stored responses in the initial set with one of those
+		// same strong validators": W/"v1" is not the strong "v1".
+		{name: "§4.3.4 a strong 304 ETag does not select a weak stored one", entry: weak, resp: header("ETag", `"v1"`), want: false},
+		{name: "§4.3.4 a strong 304 ETag does not select one without ETag", entry: storedAt(header("Last-Modified", httpDate(epoch))), resp: header("ETag", `"v1"`, "Last-Modified", httpDate(epoch)), want: false},
 		{name: "§4.3.4 a weak 304 ETag selects a strong stored one", entry: e, resp: header("ETag", `W/"v1"`), want: true},
 		{name: "§4.3.4 another weak ETag", entry: weak, resp: header("ETag", `W/"v2"`), want: false},
 		{name: "§4.3.4 same Last-Modified", entry: e, resp: header("Last-Modified", httpDate(epoch)), want: true},
 		{name: "§4.3.4 other Last-Modified", entry: e, resp: header("Last-Modified", httpDate(epoch.Add(time.Second))), want: false},
-		{name: "§4.3.4 no validators: the one stored response", entry: e, resp: header(), want: true},
+		{name: "§4.3.4 no validators: the one stored response, without validators too", entry: storedAt(header("Cache-Control", "max-age=60")), resp: header(), want: true},
+		{name: "§4.3.4 no validators: not a stored response with an ETag", entry: e, resp: header(), want: false},
+		{name: "§4.3.4 no validators: not a stored response with Last-Modified", entry: storedAt(header("Last-Modified", httpDate(epoch))), resp: header(), want: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -50,20 +50,32 @@ func conditionalRequest(req *http.Request, e *Entry) *http.Request {
 	return out
 }
 
-// notModifiedMatches reports whether a 304 answers the validation of a
-// stored response (RFC 9111 §4.3.4): its validators, where it has any, must
-// be the stored response's. Entity tags are compared weakly: §4.3.4 selects
-// the stored responses whose validator, strong or weak, the 304 carries.
+// notModifiedMatches reports whether a 304 selects the stored response for
+// update (RFC 9111 §4.3.4):
+//   - a strong entity tag in the 304 selects a stored response with that
+//     same strong tag only (a weak W/"x" is not the strong "x");
+//   - a weak one selects a stored response whose tag matches it weakly;
+//   - Last-Modified, without a tag, one with that same date;
+//   - a 304 with no validator, a stored response without one either.
+//
+// A 304 that selects nothing must not update anything: the caller makes a
+// full request.
 func notModifiedMatches(notModified http.Header, e *Entry) bool {
 	f := e.responseFacts()
 	if etag := fieldValue(notModified, "Etag"); etag != "" {
-		return f.etag != "" && weakETagMatch(etag, f.etag)
+		if f.etag == "" {
+			return false
+		}
+		if strings.HasPrefix(etag, "W/") {
+			return weakETagMatch(etag, f.etag)
+		}
+		return etag == f.etag
 	}
 	if lm := fieldValue(notModified, "Last-Modified"); lm != "" {
 		t := parseHTTPDate(lm)
 		return !t.IsZero() && t.Equal(f.lastModified)
 	}
-	return true
+	return f.etag == "" && f.lastModified.IsZero()
 }
 
 // headMatches reports whether a HEAD response describes the same
