@@ -60,6 +60,56 @@ func TestFailuresNeverRemoveTheStoredResponse(t *testing.T) {
 	}
 }
 
+// TestStorableFailuresNeverReplaceTheStoredResponse: a transient failure
+// that says it may be stored (a site-wide Cache-Control on error pages)
+// leaves the stored response as it is, in the foreground or the
+// background; the caller gets the failure, and once the origin recovers,
+// the stored page again. A 404 does replace it.
+func TestStorableFailuresNeverReplaceTheStoredResponse(t *testing.T) {
+	statuses := []int{http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests,
+		http.StatusInternalServerError, http.StatusNotImplemented, http.StatusServiceUnavailable, http.StatusGatewayTimeout, 599}
+	for _, background := range []bool{false, true} {
+		for _, status := range append(statuses, http.StatusNotFound) {
+			t.Run(fmt.Sprintf("background=%v/%d", background, status), func(t *testing.T) {
+				var failing atomic.Bool
+				cc := "max-age=1"
+				if background {
+					cc += ", stale-while-revalidate=60"
+				}
+				h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Cache-Control", "max-age=60")
+					if failing.Load() {
+						w.WriteHeader(status)
+						fmt.Fprint(w, "error page")
+						return
+					}
+					w.Header().Set("Cache-Control", cc)
+					fmt.Fprint(w, "page")
+				})
+				h.get("/p")
+				h.clock.Advance(2 * time.Second)
+				failing.Store(true)
+				got := h.get("/p") // revalidated: in the background, or now
+				if !background && (got.status != status || got.cache.Stored != (status == http.StatusNotFound)) {
+					t.Fatalf("the caller's answer: %d %q %+v", got.status, got.body, got.cache)
+				}
+				h.transport.waitForBackground()
+				failing.Store(false)
+				got = h.get("/p")
+				if status == http.StatusNotFound {
+					if got.status != http.StatusNotFound || !got.cache.Hit {
+						t.Fatalf("a storable 404 did not replace the stored page: %d %q %+v", got.status, got.body, got.cache)
+					}
+					return
+				}
+				if got.status != http.StatusOK || got.body != "page" {
+					t.Fatalf("the origin recovered, and the cache answers %d %q %+v", got.status, got.body, got.cache)
+				}
+			})
+		}
+	}
+}
+
 // TestErrorStatusesOfARule: a rule's ErrorStatuses count as the origin
 // failing for stale-if-error: a 429 is answered with the stored response
 // within the window.

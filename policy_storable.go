@@ -33,6 +33,9 @@ const (
 	detailTooLarge       = "too-large"
 	detailRule           = "rule" // a configured Rule forbids storing it
 	detailSetCookie      = "set-cookie"
+	// detailKeptStored: a transient failure, storable itself, does not
+	// replace the stored response it would outdate (transientFailure).
+	detailKeptStored = "kept-stored"
 )
 
 // storable decides whether a response to a request with method, read as r,
@@ -99,6 +102,19 @@ func outdatesStored(status int, reason string, ruled bool) bool {
 		return true
 	}
 	return false
+}
+
+// transientFailure reports the statuses of an origin that fails for now:
+// 408, 425, 429 and 5xx. Such a response, even one an origin marks
+// storable (a site-wide Cache-Control on error pages is common), never
+// replaces a stored response: a failing origin must not wipe the cache
+// that protects it (promise 4).
+func transientFailure(status int) bool {
+	switch status {
+	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
+		return true
+	}
+	return status >= 500 && status <= 599
 }
 
 // reusable reports whether a stored response could ever answer a request

@@ -244,6 +244,9 @@ func (t *Transport) entryToStore(x *exchange, resp *http.Response, requestTime, 
 	if !ok {
 		return nil, decision{}, 0, reason
 	}
+	if x.stored != nil && transientFailure(resp.StatusCode) {
+		return nil, decision{}, 0, detailKeptStored
+	}
 	if resp.ContentLength > t.cfg.maxBodyBytes {
 		return nil, decision{}, 0, detailTooLarge
 	}
