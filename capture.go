@@ -44,6 +44,7 @@ const (
 	abandonedClosedEarly = "body-closed-early"
 	abandonedTooLarge    = "body-too-large"
 	abandonedReadError   = "body-read-error"
+	abandonedWrongLength = "body-wrong-length" // ended at another length than it declared
 )
 
 // bodyDrain bounds what Close reads of a body the caller did not read to
@@ -177,8 +178,8 @@ func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 func (c *capturingBody) complete() {
 	c.finished = true
 	if c.expected >= 0 && int64(len(c.buf)) != c.expected {
-		c.buf = nil
-		return // the body does not match its declared length
+		c.abandonFor(abandonedWrongLength)
+		return
 	}
 	body := c.buf
 	if spare := cap(body) - len(body); spare > len(body)/4 && spare > 512 {

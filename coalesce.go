@@ -54,11 +54,18 @@ var DefaultCoalesceIgnoredHeaders = []string{"Traceparent", "Tracestate", "X-Req
 // few seconds identical requests are not coalesced (as proxies do with
 // "hit-for-pass"). All shares every response, those too, in both modes.
 //
-// A caller alone gets its response as it is, streamed, and pays for
-// coalescing no goroutine, context or timer. When others join it, the
-// response is read whole (up to MaxBodyBytes) before any of them gets it,
-// so they see its headers once its body has arrived. Waiters whose request
-// shared another's see "collapsed" in Cache-Status.
+// In a shared cache, a response that says no-cache is not shared either
+// (it must be validated for each request), and the others never get the
+// fields a qualified no-cache names, which storage withholds too.
+//
+// The first caller gets its response as it is, streamed as it arrives; a
+// caller alone pays for coalescing no goroutine, context or timer. When
+// others have joined, a copy of the body is kept as the first caller reads
+// it (and drained on its Close, as for storing: WithBodyDrain), and the
+// others get theirs once it is whole, up to MaxBodyBytes. A body larger,
+// broken, or never whole (an event stream closed by its reader) leaves
+// them to send their own requests. Waiters whose request shared another's
+// see "collapsed" in Cache-Status.
 type CoalesceOptions struct {
 	// Disabled turns coalescing off: every request the cache cannot answer
 	// goes to the origin.
@@ -130,6 +137,7 @@ type coalescer struct {
 	shared  bool // the cache's mode
 	ignored []string
 	maxBody int64
+	drain   bodyDrain // what a leader's Close reads of a shared body
 	timeout time.Duration
 	now     func() time.Time
 	logger  *slog.Logger
@@ -150,6 +158,7 @@ func newCoalescer(cfg *config) *coalescer {
 		all:     opts.All,
 		shared:  cfg.shared,
 		maxBody: opts.MaxBodyBytes,
+		drain:   cfg.drain,
 		timeout: opts.Timeout,
 		now:     cfg.now,
 		logger:  cfg.logger,
@@ -272,27 +281,13 @@ func (c *coalescer) lead(t *Transport, f *flight, x *exchange, send step) (*http
 		c.endLocked(f)
 		return result.resp, err
 	}
-	c.mu.Unlock()
-	// Others wait. The flight stays open while the body is read, so that
-	// callers who arrive meanwhile share it too.
-	var resp *http.Response
 	if err != nil {
 		f.err = err
-	} else {
-		var gaveUp bool
-		if resp, err, gaveUp = c.share(f, x, result); gaveUp {
-			c.mu.Lock()
-			if f.waiters > 0 {
-				c.handOverLocked(f)
-				return nil, err
-			}
-			c.endLocked(f)
-			return nil, err
-		}
+		c.endLocked(f)
+		return nil, err
 	}
-	c.mu.Lock()
-	c.endLocked(f)
-	return resp, err
+	c.mu.Unlock()
+	return c.share(f, x, result), nil
 }
 
 // handOverLocked ends the leader's turn: the next waiter to wake leads,
@@ -319,49 +314,69 @@ func (c *coalescer) endLocked(f *flight) {
 	c.mu.Unlock()
 }
 
-// share decides whether the leader's response goes to the waiters, reads
-// its body if so, and returns the leader's own response; gaveUp when the
-// leader's context ended the read, for another to lead.
-func (c *coalescer) share(f *flight, x *exchange, result stepResult) (_ *http.Response, _ error, gaveUp bool) {
+// share decides whether the leader's response goes to the waiters, and
+// returns the leader's own response. A shared one streams to the leader as
+// it arrives, and a copy of its body, taken as the leader reads it (and
+// drains it on Close, as for storing: capturingBody), goes to the waiters
+// once it is whole: a response that never ends, such as an event stream,
+// holds no one's headers back. The flight stays open until then, so that
+// callers who arrive meanwhile share it too.
+func (c *coalescer) share(f *flight, x *exchange, result stepResult) *http.Response {
 	resp := result.resp
-	if !c.shareable(result) {
+	cc, shareable := c.shareable(result)
+	if !shareable {
 		c.mu.Lock()
 		c.passFor(f.hash)
-		c.mu.Unlock()
 		f.own = true
-		return resp, nil, false
+		c.endLocked(f)
+		return resp
 	}
 	if resp.Body == nil {
 		resp.Body = http.NoBody
 	}
 	if resp.ContentLength > c.maxBody {
+		c.mu.Lock()
 		f.own = true
-		return resp, nil, false
+		c.endLocked(f)
+		return resp
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, addSizes(c.maxBody, 1)))
-	if err != nil {
-		resp.Body.Close()
-		if x.req.Context().Err() != nil {
-			return nil, err, true
-		}
-		f.err = err
-		return nil, err, false
+	// The waiters' response, copied before the leader may change its own,
+	// without the fields a qualified no-cache keeps from other requests
+	// (RFC 9111 §5.2.2.4), as storage does.
+	shared := *resp
+	shared.Header = resp.Header.Clone()
+	shared.Body = nil
+	for _, name := range cc.noCacheFields {
+		delete(shared.Header, name)
 	}
-	if int64(len(body)) > c.maxBody {
-		// Too large to share: the leader gets it whole, read so far and
-		// rest; the others make their own requests.
-		rest := resp.Body
-		resp.Body = struct {
-			io.Reader
-			io.Closer
-		}{io.MultiReader(bytes.NewReader(body), rest), rest}
-		f.own = true
-		return resp, nil, false
+	f.resp = &shared
+	// The waiters get the bytes the leader got, whatever the length the
+	// response declares (storage, below, holds it to that).
+	resp.Body = newCapturingBody(resp.Body, -1, c.maxBody, c.drain,
+		func(body []byte) { c.settle(f, body) },
+		func(string) { c.abandon(f, x) })
+	return resp
+}
+
+// settle ends f with the shared body, which every waiter gets a copy of.
+func (c *coalescer) settle(f *flight, body []byte) {
+	c.mu.Lock()
+	f.body = body
+	c.endLocked(f)
+}
+
+// abandon ends f when the leader's body did not arrive whole: too large,
+// broken, or closed before its end. When the leader's own context ended it
+// and others wait, one of them leads in its place; otherwise each waiter
+// sends its own request.
+func (c *coalescer) abandon(f *flight, leader *exchange) {
+	c.mu.Lock()
+	if leader.req.Context().Err() != nil && f.waiters > 0 {
+		c.handOverLocked(f)
+		return
 	}
-	resp.Body.Close()
-	resp.Body = nil
-	f.resp, f.body = resp, body
-	return f.copyFor(x.req), nil, false
+	f.own = true
+	c.endLocked(f)
 }
 
 // wait waits, as a caller that joined f, for the outcome, and returns the
@@ -437,18 +452,22 @@ func (c *coalescer) send(t *Transport, x *exchange, send step) (result stepResul
 // request (see CoalesceOptions). A response that sets a cookie, or says
 // no-store or private, is for the request that made it only: another
 // caller would get that caller's session.
-func (c *coalescer) shareable(result stepResult) bool {
+func (c *coalescer) shareable(result stepResult) (cacheControl, bool) {
 	if c.all {
-		return true
+		return cacheControl{}, true // as it is, withheld fields too
 	}
 	h := result.resp.Header
-	if len(h["Set-Cookie"]) > 0 || len(h["Set-Cookie2"]) > 0 {
-		return false
+	cc := parseCacheControl(h)
+	if len(h["Set-Cookie"]) > 0 || len(h["Set-Cookie2"]) > 0 || cc.noStore || cc.private {
+		return cc, false
 	}
-	if cc := parseCacheControl(h); cc.noStore || cc.private {
-		return false
+	if !c.shared {
+		return cc, true
 	}
-	return !c.shared || result.source.reusable()
+	// In a shared cache, the others are other users: only what the cache
+	// may reuse for them, and not a response that must be validated for
+	// each request (§5.2.2.4).
+	return cc, result.source.reusable() && !cc.noCacheUnqualified
 }
 
 // leave records that a waiter has gone. When the last of a flight whose

@@ -1,7 +1,9 @@
 package httpcache
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -663,5 +665,165 @@ func TestCoalesceWaiterSendsItsOwnAfterTheTimeout(t *testing.T) {
 	close(release)
 	if err := <-leader; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCoalescedStreamReachesEveryCaller: two identical requests for an
+// event stream, which never ends, both get their headers and first event
+// at once. The leader's response streams to it; the waiter, once the
+// leader has closed a body that never arrived whole, sends its own.
+func TestCoalescedStreamReachesEveryCaller(t *testing.T) {
+	stop := make(chan struct{})
+	arrived := make(chan struct{})
+	var requests atomic.Int64
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if requests.Add(1) == 1 {
+			<-arrived // both callers are in the flight
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-cache")
+		for i := 0; ; i++ {
+			fmt.Fprintf(w, "data: %d\n\n", i)
+			w.(http.Flusher).Flush()
+			select {
+			case <-stop:
+				return
+			case <-r.Context().Done():
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}))
+	defer server.Close()
+	defer close(stop)
+	upstream := &http.Transport{}
+	defer upstream.CloseIdleConnections()
+	tr := New(WithTransport(upstream))
+	defer tr.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, server.URL+"/events", nil)
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Errorf("caller %d: %v", i, err)
+				return
+			}
+			defer resp.Body.Close()
+			if line, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil || line != "data: 0\n" {
+				t.Errorf("caller %d: first line %q, %v", i, line, err)
+			}
+		}()
+		waitForWaiters(t, tr, i+1)
+	}
+	close(arrived)
+	wg.Wait()
+}
+
+// TestCoalescedWaitersGetWhatStorageWouldServe: in a shared cache, a
+// waiter is another user. It never gets a field a qualified no-cache keeps
+// from other requests (RFC 9111 §5.2.2.4), which storage would not serve
+// either, nor a response an unqualified no-cache says must be validated
+// for each request: for that one, each waiter sends its own.
+func TestCoalescedWaitersGetWhatStorageWouldServe(t *testing.T) {
+	for _, tt := range []struct {
+		cc       string
+		requests int64
+	}{
+		{cc: `public, max-age=60, no-cache="X-Session"`, requests: 1},
+		{cc: `max-age=60, no-cache`, requests: 5},
+	} {
+		t.Run(tt.cc, func(t *testing.T) {
+			var sessions atomic.Int64
+			release := make(chan struct{})
+			origin := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+				<-release
+				h := http.Header{"Cache-Control": {tt.cc}, "Etag": {`"v"`}, "X-Session": {fmt.Sprintf("session-%d", sessions.Add(1))}}
+				return &http.Response{StatusCode: 200, Header: h, ContentLength: 4, Body: io.NopCloser(strings.NewReader("page")), Request: req}, nil
+			})
+			tr := New(WithTransport(origin), WithShared(true))
+			defer tr.Close()
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			seen := map[string]int{}
+			for range 5 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					resp, err := tr.RoundTrip(must(http.NewRequest(http.MethodGet, "http://api.example/page", nil)))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					mu.Lock()
+					seen[resp.Header.Get("X-Session")]++
+					mu.Unlock()
+				}()
+			}
+			waitForWaiters(t, tr, 5)
+			close(release)
+			wg.Wait()
+			if n := sessions.Load(); n != tt.requests {
+				t.Fatalf("origin requests = %d, want %d", n, tt.requests)
+			}
+			for session, n := range seen {
+				if session != "" && n > 1 {
+					t.Fatalf("%d callers got X-Session %s", n, session)
+				}
+			}
+		})
+	}
+}
+
+// TestCoalescedLeaderThatDecodesStillShares: a leader that reads a JSON
+// value and closes the body before its end (json.Decoder) has the rest
+// read for it, so the waiters share its response.
+func TestCoalescedLeaderThatDecodesStillShares(t *testing.T) {
+	origin := newGatedOrigin()
+	origin.header.Set("Content-Type", "application/json")
+	tr := New(WithTransport(roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		resp, err := origin.RoundTrip(req)
+		if err == nil {
+			body := `{"path":"` + req.URL.Path + `"}` + "\n"
+			resp.Body, resp.ContentLength = io.NopCloser(strings.NewReader(body)), int64(len(body))
+		}
+		return resp, err
+	})))
+	defer tr.Close()
+	var wg sync.WaitGroup
+	paths := make([]string, 6)
+	for i := range paths {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := tr.RoundTrip(must(http.NewRequest(http.MethodGet, "http://api.example/v", nil)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			var v struct{ Path string }
+			if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+				t.Error(err)
+			}
+			resp.Body.Close()
+			paths[i] = v.Path
+		}()
+	}
+	waitForWaiters(t, tr, len(paths))
+	close(origin.release)
+	wg.Wait()
+	for i, p := range paths {
+		if p != "/v" {
+			t.Fatalf("caller %d decoded %q", i, p)
+		}
+	}
+	if n := origin.requests.Load(); n != 1 {
+		t.Fatalf("origin requests = %d, want 1", n)
 	}
 }
