@@ -71,8 +71,9 @@ func WithBackoff(opts BackoffOptions) Option {
 // backoff remembers, per origin and partition, until when the origin asked
 // not to be sent requests.
 type backoff struct {
-	max   time.Duration
-	stale time.Duration
+	max    time.Duration
+	stale  time.Duration
+	shared bool // the cache's mode: a scope holds many users
 
 	count atomic.Int64 // len(scopes), read without the lock
 
@@ -97,7 +98,7 @@ type backoffState struct {
 // backoffProbeTimeout bounds how long a probe holds the others back.
 const backoffProbeTimeout = 30 * time.Second
 
-func newBackoff(opts BackoffOptions) *backoff {
+func newBackoff(opts BackoffOptions, shared bool) *backoff {
 	if opts.Disabled {
 		return nil
 	}
@@ -105,7 +106,7 @@ func newBackoff(opts BackoffOptions) *backoff {
 	if max == 0 {
 		max = DefaultMaxRetryAfter
 	}
-	return &backoff{max: max, stale: opts.StaleWindow, scopes: make(map[string]*backoffState)}
+	return &backoff{max: max, stale: opts.StaleWindow, shared: shared, scopes: make(map[string]*backoffState)}
 }
 
 // backoffScope names the origin and partition of x's request.
@@ -174,15 +175,28 @@ func (b *backoff) observe(scope string, resp *http.Response, now time.Time) {
 			clear(b.scopes)
 		}
 	}
-	st := &backoffState{until: now.Add(min(wait, b.max)), status: resp.StatusCode, header: resp.Header.Clone()}
+	st := &backoffState{until: now.Add(min(wait, b.max)), status: resp.StatusCode}
+	b.scopes[scope] = st
+	// The answer is replayed to every caller of the scope, for any URL of
+	// the origin: other requests, and in a shared cache other users. What
+	// may not be kept (no-store, §5.2.2.5) or is for one user (private in
+	// a shared cache, §5.2.2.7) is replayed as its status alone.
+	cc := parseCacheControl(resp.Header)
+	if cc.noStore || b.shared && cc.private {
+		st.header = http.Header{}
+		return
+	}
+	st.header = resp.Header.Clone()
 	removeHopByHop(st.header)
 	delete(st.header, "Cache-Status")
-	// The answer is replayed to every caller of the scope, who need not
-	// be the one it was sent to: never a cookie (RFC 6265 §3).
+	// Never a cookie (RFC 6265 §3), nor a field a qualified no-cache
+	// keeps from other requests (§5.2.2.4).
 	delete(st.header, "Set-Cookie")
 	delete(st.header, "Set-Cookie2")
+	for _, name := range cc.noCacheFields {
+		delete(st.header, name)
+	}
 	keepSmallBody(resp, st)
-	b.scopes[scope] = st
 }
 
 // retryAfter returns the wait a 429 or 503 asks for (RFC 9110 §10.2.3):

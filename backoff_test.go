@@ -165,3 +165,47 @@ func TestBackoffOff(t *testing.T) {
 	}
 	h.wantOriginRequests(3)
 }
+
+// TestBackoffReplaysOnlyWhatMayBeShared: the origin's last answer is
+// replayed for every URL of its scope, and in a shared cache to every
+// anonymous user. A private or no-store answer is replayed as its status
+// alone: not its body or fields (RFC 9111 §5.2.2.5, §5.2.2.7); a field a
+// qualified no-cache names, never (§5.2.2.4).
+func TestBackoffReplaysOnlyWhatMayBeShared(t *testing.T) {
+	for _, tt := range []struct {
+		cc                string
+		shared            bool
+		keepBody, account bool
+	}{
+		{cc: "private, no-store", shared: true},
+		{cc: "private", shared: true},
+		{cc: "no-store", shared: false},
+		{cc: "private", shared: false, keepBody: true, account: true}, // one user's partition
+		{cc: `no-cache="X-Account"`, shared: true, keepBody: true},
+	} {
+		t.Run(fmt.Sprintf("%s/shared=%v", tt.cc, tt.shared), func(t *testing.T) {
+			h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/alice/orders" {
+					w.Header().Set("Cache-Control", tt.cc)
+					w.Header().Set("Retry-After", "60")
+					w.Header().Set("X-Account", "alice-42")
+					w.WriteHeader(http.StatusTooManyRequests)
+					fmt.Fprint(w, "alice's quota is used up")
+					return
+				}
+				fmt.Fprint(w, "public page")
+			}, WithShared(tt.shared))
+			h.get("/alice/orders")
+			got := h.get("/bob/home")
+			if got.status != http.StatusTooManyRequests || got.header.Get("Retry-After") == "" {
+				t.Fatalf("during the back-off: %d, Retry-After %q", got.status, got.header.Get("Retry-After"))
+			}
+			if account := got.header.Get("X-Account") != ""; account != tt.account {
+				t.Fatalf("the replay carries X-Account = %v, want %v: %v", account, tt.account, got.header)
+			}
+			if kept := got.body != ""; kept != tt.keepBody {
+				t.Fatalf("the replay's body is %q; kept = %v, want %v", got.body, kept, tt.keepBody)
+			}
+		})
+	}
+}

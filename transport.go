@@ -78,7 +78,7 @@ func NewTransport(opts ...Option) (*Transport, error) {
 	}
 	t := &Transport{
 		failedDeletes: newFailedDeletes(),
-		backoff:       newBackoff(cfg.backoff),
+		backoff:       newBackoff(cfg.backoff, cfg.shared),
 		partitions:    newPartitioner(cfg.credentialFields, cfg.partition, partitionSecret(&cfg)),
 		cfg:           cfg,
 		storage:       newStorageAccess(cfg.storage),
