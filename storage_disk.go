@@ -354,7 +354,7 @@ func (d *DiskStorage) readName(key, name string, peek bool) (_ []*Entry, found b
 		if r.entry.Body == nil {
 			r.entry.Body = &diskBody{path: path, info: info, offset: r.bodyOffset, size: r.bodySize,
 				checksum: r.bodyChecksum, metaChecksumAt: r.metaChecksumAt, metaChecksum: r.metaChecksum,
-				keys: d.keys, key: key, salt: salt}
+				keys: d.keys, key: key, salt: salt, store: d, name: name}
 		}
 		entries = append(entries, r.entry)
 	}
@@ -657,10 +657,15 @@ func (d *DiskStorage) PartitionSecret() []byte { return d.secret }
 // writer has replaced it since it was opened as f.
 func (d *DiskStorage) removeCorrupt(name, path string, f entryFile) {
 	read, err := f.Stat()
-	if now, statErr := os.Stat(path); err == nil && statErr == nil && os.SameFile(now, read) {
+	now, statErr := os.Lstat(path)
+	switch {
+	case errors.Is(statErr, fs.ErrNotExist):
+		d.forget(name)
+	case err == nil && statErr == nil && os.SameFile(now, read):
 		os.Remove(path)
+		d.forget(name)
 	}
-	d.forget(name)
+	// Otherwise another writer's file is there now, with its own account.
 }
 
 // touch records a file as the most recently used, with its size. d.mu is
@@ -868,6 +873,8 @@ type diskBody struct {
 	keys           *Keyring             // an encrypted store's, or nil
 	key            string               // the storage key, which an encrypted file is sealed for
 	salt           [diskSealedSalt]byte // an encrypted file's own
+	store          *DiskStorage         // which removes the file when the body fails its check
+	name           string               // the file's name in store
 }
 
 func (b *diskBody) Size() int64 { return b.size }
@@ -884,7 +891,7 @@ func (b *diskBody) Open() (io.ReadCloser, error) {
 		f.Close()
 		return nil, fmt.Errorf("%w: the file was replaced", ErrCorruptEntry)
 	}
-	return &checkedReader{section: io.NewSectionReader(f, b.offset, b.size), file: f,
+	return &checkedReader{section: io.NewSectionReader(f, b.offset, b.size), file: f, body: b,
 		hash: crc32.New(castagnoli), want: b.checksum, left: b.size}, nil
 }
 
@@ -907,7 +914,7 @@ func (b *diskBody) openSealed(f *os.File) (io.ReadCloser, error) {
 		f.Close()
 		return nil, err
 	}
-	return &checkedReader{section: io.NewSectionReader(view, b.offset, b.size), file: f, view: view,
+	return &checkedReader{section: io.NewSectionReader(view, b.offset, b.size), file: f, view: view, body: b,
 		hash: crc32.New(castagnoli), want: b.checksum, left: b.size}, nil
 }
 
@@ -934,6 +941,7 @@ type checkedReader struct {
 	section *io.SectionReader
 	file    *os.File
 	view    *sealedFileView // of an encrypted file, or nil
+	body    *diskBody       // what is read, whose file goes when it fails its check
 	hash    hash.Hash32
 	want    uint32
 	left    int64 // bytes not yet returned
@@ -947,15 +955,26 @@ func (r *checkedReader) Read(p []byte) (int, error) {
 	n, err := r.section.Read(p)
 	r.hash.Write(p[:n])
 	r.left -= int64(n)
-	if r.left <= 0 && r.hash.Sum32() != r.want {
-		r.err = fmt.Errorf("%w: body checksum mismatch", ErrCorruptEntry)
-		return 0, r.err // the last bytes are not returned
-	}
-	if err == io.EOF && r.left > 0 {
-		r.err = fmt.Errorf("%w: body shorter than its record", ErrCorruptEntry)
-		return 0, r.err
+	switch {
+	case r.left <= 0 && r.hash.Sum32() != r.want:
+		return 0, r.corrupt(fmt.Errorf("%w: body checksum mismatch", ErrCorruptEntry)) // the last bytes are not returned
+	case err == io.EOF && r.left > 0:
+		return 0, r.corrupt(fmt.Errorf("%w: body shorter than its record", ErrCorruptEntry))
+	case errors.Is(err, ErrCorruptEntry): // a segment of an encrypted file
+		return n, r.corrupt(err)
 	}
 	return n, err
+}
+
+// corrupt makes err stick, and removes the file, unless it was replaced
+// since it was opened: this reader fails, and the next request for the
+// key goes to the origin instead of failing the same way.
+func (r *checkedReader) corrupt(err error) error {
+	r.err = err
+	if b := r.body; b != nil && b.store != nil {
+		b.store.removeCorrupt(b.name, b.path, r.file)
+	}
+	return err
 }
 
 func (r *checkedReader) Close() error {

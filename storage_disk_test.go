@@ -183,6 +183,46 @@ func TestDiskStorageLargeBodyStreams(t *testing.T) {
 	if _, err := io.ReadAll(r); err == nil {
 		t.Fatal("a damaged body read without error")
 	}
+	// The damaged file goes: the next Get is a miss, not the same error.
+	if got, err := s.Get(ctx, "k"); err != nil || len(got) != 0 {
+		t.Fatalf("after a damaged body: %d entries, %v; want a miss", len(got), err)
+	}
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Fatal("the damaged file was not removed")
+	}
+	if s.Size() != 0 {
+		t.Fatalf("Size() = %d after the damaged file went", s.Size())
+	}
+}
+
+// TestDiskStorageDamagedBodyKeepsAReplacement: a streamed body that fails
+// its check removes its file only while it is the file that was read: a
+// file written since, with a good body, stays.
+func TestDiskStorageDamagedBodyKeepsAReplacement(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := newDiskStorage(t, dir, 0)
+	s.Set(ctx, "k", storagetest.NewEntry("", "old", 256<<10), time.Hour)
+	file := entryFiles(dir)[0]
+	f, _ := os.OpenFile(file, os.O_RDWR, 0)
+	f.WriteAt([]byte{'!'}, 5000)
+	f.Close()
+	got, _ := s.Get(ctx, "k")
+	r, err := got[0].Body.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	want := storagetest.NewEntry("", "new", 256<<10)
+	s.Set(ctx, "k", want, time.Hour) // replaces the file while it is read
+	if _, err := io.ReadAll(r); err == nil {
+		t.Fatal("a damaged body read without error")
+	}
+	got, err = s.Get(ctx, "k")
+	if err != nil || len(got) != 1 {
+		t.Fatalf("the replacement: %d entries, %v", len(got), err)
+	}
+	storagetest.CheckEntry(t, got[0], want)
 }
 
 func TestDiskStorageReplacedFileIsNotMixed(t *testing.T) {
