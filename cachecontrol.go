@@ -225,11 +225,15 @@ func parseDeltaSeconds(s string) (int64, bool) {
 }
 
 // appendFieldNames appends the field names of a qualified directive's
-// list, canonical, and reports whether it named any.
+// list, canonical, and reports whether it named any: not past
+// maxFieldNames, when the directive counts as unqualified.
 func appendFieldNames(names []string, list string) ([]string, bool) {
 	named := false
 	for _, name := range strings.Split(list, ",") {
 		if name = trimOWS(name); isToken(name) {
+			if len(names) == maxFieldNames {
+				return names, false // unqualified: maxFieldNames
+			}
 			names = append(names, http.CanonicalHeaderKey(name))
 			named = true
 		}

@@ -3,6 +3,8 @@ package httpcache
 import (
 	"net/http"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -94,4 +96,30 @@ func FuzzParseCacheControl(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFieldNameListsAreBounded: a qualified no-cache or private listing
+// more than maxFieldNames names counts as unqualified, and a Vary listing
+// more as "*": each then restricts the whole response, the safe reading,
+// and no entry holds thousands of parsed names.
+func TestFieldNameListsAreBounded(t *testing.T) {
+	names := func(n int) string {
+		list := make([]string, n)
+		for i := range list {
+			list[i] = "x-" + strconv.Itoa(i)
+		}
+		return strings.Join(list, ", ")
+	}
+	for _, n := range []int{maxFieldNames, maxFieldNames + 1, 5000} {
+		over := n > maxFieldNames
+		cc := parseCacheControl(http.Header{"Cache-Control": {`no-cache="` + names(n) + `", private="` + names(n) + `"`}})
+		if cc.noCacheUnqualified != over || cc.privateUnqualified != over || len(cc.noCacheFields) > maxFieldNames || len(cc.privateFields) > maxFieldNames {
+			t.Errorf("%d names: no-cache unqualified %v (%d names), private unqualified %v (%d names)",
+				n, cc.noCacheUnqualified, len(cc.noCacheFields), cc.privateUnqualified, len(cc.privateFields))
+		}
+		vary, star := varyFieldNames(http.Header{"Vary": {names(n)}})
+		if star != over || len(vary) > maxFieldNames || !over && len(vary) != n {
+			t.Errorf("Vary of %d names: star %v, %d names", n, star, len(vary))
+		}
+	}
 }

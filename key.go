@@ -270,6 +270,11 @@ func varyFieldNames(h http.Header) (names []string, star bool) {
 				// A member that is not a field name cannot be matched;
 				// like "*", it makes the response unusable for others.
 				star = true
+			case len(names) == maxFieldNames:
+				// More names than any real response lists: unusable for
+				// others, like "*", and bounded in memory and in the
+				// work of a hit.
+				return nil, true
 			default:
 				names = append(names, name)
 			}
@@ -278,6 +283,12 @@ func varyFieldNames(h http.Header) (names []string, star bool) {
 	sort.Strings(names)
 	return compactSorted(names), star
 }
+
+// maxFieldNames bounds the field names a response's Vary, qualified
+// no-cache or qualified private may list. Past it, Vary counts as "*" and
+// a qualified directive as unqualified: the safe reading, since each
+// restricts the whole response then.
+const maxFieldNames = 64
 
 func compactSorted(names []string) []string {
 	out := names[:0]

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -35,12 +36,18 @@ func TestMemoryStorageHoldsItsBound(t *testing.T) {
 		body   int
 		fields int
 		chunk  bool
+		extra  http.Header // fields of the shape's own
 	}{
 		{name: "empty bodies", body: 0, fields: 6},
 		{name: "100-byte bodies", body: 100, fields: 6},
 		{name: "small chunked bodies", body: 300, fields: 6, chunk: true},
 		{name: "many fields", body: 50, fields: 40},
 		{name: "16 KiB bodies", body: 16 << 10, fields: 6},
+		// Lists parsed into names of their own: as many as counted, and
+		// past maxFieldNames read as unqualified (or Vary: *).
+		{name: "no-cache names", body: 10, fields: 2, extra: http.Header{"Cache-Control": {`max-age=3600, no-cache="` + fieldNameList(maxFieldNames) + `"`}}},
+		{name: "thousands of no-cache names", body: 10, fields: 2, extra: http.Header{"Cache-Control": {`max-age=3600, no-cache="` + fieldNameList(2000) + `"`}}},
+		{name: "Vary names", body: 10, fields: 2, extra: http.Header{"Vary": {fieldNameList(maxFieldNames)}}},
 	}
 	for _, shape := range shapes {
 		t.Run(shape.name, func(t *testing.T) {
@@ -48,6 +55,9 @@ func TestMemoryStorageHoldsItsBound(t *testing.T) {
 			header := http.Header{"Cache-Control": {"max-age=3600"}, "Content-Type": {"application/json"}}
 			for i := 2; i < shape.fields; i++ {
 				header["X-Field-"+strconv.Itoa(i)] = []string{"value-" + strconv.Itoa(i)}
+			}
+			for name, values := range shape.extra {
+				header[name] = values
 			}
 			origin := roundTripFunc(func(req *http.Request) (*http.Response, error) {
 				length := int64(len(body))
@@ -84,6 +94,16 @@ func TestMemoryStorageHoldsItsBound(t *testing.T) {
 			runtime.KeepAlive(store)
 		})
 	}
+}
+
+// fieldNameList returns n short field names, comma-separated, not
+// canonical (each is canonicalised apart when parsed).
+func fieldNameList(n int) string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = "x" + strconv.Itoa(i)
+	}
+	return strings.Join(names, ",")
 }
 
 // slowBody gives its first kilobyte, then waits for release.

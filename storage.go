@@ -173,6 +173,12 @@ func entrySize(e *Entry) int64 {
 	}
 	// Tags share the header's bytes: their slice is the cost.
 	size += int64(cap(e.Tags)) * stringHeaderSize
+	if f := e.facts.Load(); f != nil {
+		// Field names parsed out of the header, each a string of its own
+		// (canonicalised or lowercased): at most maxFieldNames a list.
+		names := len(f.cc.noCacheFields) + len(f.cc.privateFields) + len(f.varyNames)
+		size += int64(names) * parsedNameCost
+	}
 	switch body := e.Body.(type) {
 	case nil:
 	case BytesBody:
@@ -192,4 +198,7 @@ const (
 	// control byte, at the map's load), and its entry in the header
 	// layout of the facts (name and values again).
 	headerFieldCost = 2*(stringHeaderSize+24) + 16
+	// parsedNameCost: a field name parsed out of a header list, its string
+	// header and its bytes in a small allocation.
+	parsedNameCost = stringHeaderSize + 32
 )
