@@ -45,6 +45,10 @@ func (r redactor) url(u *url.URL) string {
 	v := *u
 	v.User = nil
 	v.RawQuery = r.query(v.RawQuery)
+	// An opaque target is sent as it is, a query in it too.
+	if target, query, found := strings.Cut(v.Opaque, "?"); found {
+		v.Opaque = target + "?" + r.query(query)
+	}
 	return v.String()
 }
 

@@ -93,3 +93,23 @@ func TestRedactQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestRedactURL: the query of a URL is redacted where net/http sends it
+// from: RawQuery, or an opaque target, which it writes as it is.
+func TestRedactURL(t *testing.T) {
+	r := redactor{params: DefaultRedactedQueryParams}
+	tests := []struct {
+		u    *url.URL
+		want string
+	}{
+		{u: &url.URL{Scheme: "https", Host: "a.example", Path: "/x", RawQuery: "access_token=s3cret&y=2"}, want: "https://a.example/x?access_token=REDACTED&y=2"},
+		{u: &url.URL{Scheme: "https", Host: "a.example", Opaque: "/files/a%2Fb?access_token=s3cret"}, want: "https:/files/a%2Fb?access_token=REDACTED"},
+		{u: &url.URL{Scheme: "https", Host: "a.example", Opaque: "/files/a%2Fb"}, want: "https:/files/a%2Fb"},
+		{u: &url.URL{Scheme: "https", Host: "a.example", Path: "/x", User: url.UserPassword("u", "p")}, want: "https://a.example/x"},
+	}
+	for _, tt := range tests {
+		if got := r.url(tt.u); got != tt.want {
+			t.Errorf("url(%#v) = %q, want %q", tt.u, got, tt.want)
+		}
+	}
+}
