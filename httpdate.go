@@ -1,6 +1,7 @@
 package httpcache
 
 import (
+	"net/http"
 	"time"
 )
 
@@ -132,4 +133,15 @@ func digits(s string) (int, bool) {
 		n = n*10 + int(s[i]-'0')
 	}
 	return n, true
+}
+
+// addDateIfMissing gives a response received at received a Date field
+// when it has none (RFC 9110 §6.6.1: a recipient with a clock must, for a
+// response it caches or forwards). Its age is then counted from when it
+// arrived, and a 304 without Date freshens what it validates from then,
+// not from the stored response's older Date.
+func addDateIfMissing(h http.Header, received time.Time) {
+	if len(h["Date"]) == 0 {
+		h["Date"] = []string{received.UTC().Format(http.TimeFormat)}
+	}
 }

@@ -109,6 +109,7 @@ func (t *Transport) revalidate(x *exchange) (stepResult, error) {
 	}
 	responseTime := t.cfg.now()
 	discard(resp.Body)
+	addDateIfMissing(ensureHeader(resp), responseTime)
 	if !notModifiedMatches(resp.Header, x.stored) {
 		t.stats.revalidated.Add(1)
 		return t.fetchUnconditionally(x, outreq)
@@ -168,6 +169,7 @@ func (t *Transport) storeFreshened(x *exchange, updated *Entry, responseTime tim
 func (t *Transport) receive(x *exchange, resp *http.Response, requestTime time.Time) stepResult {
 	responseTime := t.cfg.now()
 	header := ensureHeader(resp)
+	addDateIfMissing(header, responseTime)
 	if resp.Body == nil {
 		resp.Body = http.NoBody
 	}

@@ -1107,3 +1107,54 @@ func TestEmptyMethodIsGET(t *testing.T) {
 		t.Fatal("an empty method invalidated the stored GET")
 	}
 }
+
+// TestResponsesWithoutDateAreDatedOnArrival: RFC 9110 §6.6.1, a recipient
+// with a clock gives a response it caches or forwards without Date the
+// time it arrived. A stored response served later has that Date, and a
+// 304 without Date freshens the stored response from its arrival: before,
+// it kept the older Date, and the response it had just validated was
+// stale at once, sending every request after it to the origin.
+func TestResponsesWithoutDateAreDatedOnArrival(t *testing.T) {
+	t.Run("stored", func(t *testing.T) {
+		h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header()["Date"] = nil
+			w.Header().Set("Cache-Control", "max-age=600")
+			w.Write([]byte("x"))
+		})
+		arrived := h.clock.Now()
+		first := h.get("/")
+		h.clock.Advance(10 * time.Second)
+		hit := h.get("/")
+		for _, r := range []result{first, hit} {
+			if got := parseHTTPDate(r.header.Get("Date")); !got.Equal(arrived.Truncate(time.Second)) {
+				t.Fatalf("Date %q, want %v (when it arrived)", r.header.Get("Date"), arrived)
+			}
+		}
+		if !hit.cache.Hit || hit.header.Get("Age") != "10" {
+			t.Fatalf("the hit: %+v, Age %q", hit.cache, hit.header.Get("Age"))
+		}
+	})
+	t.Run("304", func(t *testing.T) {
+		h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "max-age=60")
+			w.Header().Set("ETag", `"a"`)
+			if r.Header.Get("If-None-Match") == `"a"` {
+				w.Header()["Date"] = nil
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+			w.Write([]byte("x"))
+		})
+		h.get("/")
+		h.clock.Advance(120 * time.Second)
+		if r := h.get("/"); r.cache.ForwardStatus != http.StatusNotModified {
+			t.Fatalf("not revalidated: %+v", r.cache)
+		}
+		h.clock.Advance(time.Second)
+		r := h.get("/")
+		if !r.cache.Hit || r.header.Get("Age") != "1" {
+			t.Fatalf("validated a second ago (max-age=60): %+v, Age %q", r.cache, r.header.Get("Age"))
+		}
+		h.wantOriginRequests(2)
+	})
+}
