@@ -104,6 +104,9 @@ type decision struct {
 	// actionRevalidate, ForwardStale when it is actionServeStale; empty
 	// for actionServe.
 	forward string
+	// byRequest: the request's directives ask for validation (§5.2.1),
+	// which no stale-if-error answers instead.
+	byRequest bool
 }
 
 // ttl is the remaining freshness, negative when stale (RFC 9211 §2.4).
@@ -119,22 +122,31 @@ func (p policy) evaluate(reqCC cacheControl, e *Entry, f *responseFacts, now tim
 		d.action, d.forward = actionRevalidate, reason
 		return d
 	}
+	// The client asks for validation. RFC 9211 §2.2: fwd=request says the
+	// response was fresh; a stale one goes forward as stale.
+	requested := func() decision {
+		d.byRequest = true
+		if fresh {
+			return revalidate(ForwardRequest)
+		}
+		return revalidate(ForwardStale)
+	}
 	// §5.2.2.4: unqualified no-cache requires validation on every use.
 	if f.cc.noCacheUnqualified {
 		return revalidate(ForwardStale)
 	}
 	// §5.2.1.4 (and §5.4 for Pragma): the client asks for validation.
 	if reqCC.noCache {
-		return revalidate(ForwardRequest)
+		return requested()
 	}
 	// §5.2.1.1: max-age bounds the age the client accepts. RFC 8246: an
 	// immutable response is not revalidated while fresh (a reload's max-age=0).
 	if reqCC.maxAge.present && d.age > deltaDuration(reqCC.maxAge) && !(fresh && f.cc.immutable) {
-		return revalidate(ForwardRequest)
+		return requested()
 	}
 	// §5.2.1.3: min-fresh asks for a response that stays fresh a while longer.
 	if reqCC.minFresh.present && !reqCC.minFresh.invalid && d.lifetime-d.age < deltaDuration(reqCC.minFresh) {
-		return revalidate(ForwardRequest)
+		return requested()
 	}
 	if fresh {
 		return d

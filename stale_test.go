@@ -350,3 +350,58 @@ func TestStaleIfErrorFromRule(t *testing.T) {
 		t.Fatalf("want the stale response within the rule's window: %q %q", body, resp.Header.Get("Cache-Status"))
 	}
 }
+
+// TestForwardReasonOfARequestedValidation: a request whose directives ask
+// for validation (RFC 9111 §5.2.1) goes forward as fwd=request only when
+// the stored response was fresh; a stale one is fwd=stale (RFC 9211 §2.2).
+// Either way the client asked for the origin's answer, so a failure is not
+// hidden behind the stored response's stale-if-error.
+func TestForwardReasonOfARequestedValidation(t *testing.T) {
+	tests := []struct {
+		name    string
+		age     time.Duration
+		header  []string
+		wantFwd string
+	}{
+		{"no-cache, fresh", 5 * time.Second, []string{"Cache-Control", "no-cache"}, ForwardRequest},
+		{"no-cache, stale", 30 * time.Second, []string{"Cache-Control", "no-cache"}, ForwardStale},
+		{"Pragma, fresh", 5 * time.Second, []string{"Pragma", "no-cache"}, ForwardRequest},
+		{"Pragma, stale", 30 * time.Second, []string{"Pragma", "no-cache"}, ForwardStale},
+		{"max-age=0, fresh", 5 * time.Second, []string{"Cache-Control", "max-age=0"}, ForwardRequest},
+		{"max-age=0, stale", 30 * time.Second, []string{"Cache-Control", "max-age=0"}, ForwardStale},
+		{"min-fresh, fresh", 5 * time.Second, []string{"Cache-Control", "min-fresh=60"}, ForwardRequest},
+		{"min-fresh, stale", 30 * time.Second, []string{"Cache-Control", "min-fresh=60"}, ForwardStale},
+		{"nothing asked, stale", 30 * time.Second, nil, ForwardStale},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newTestClock()
+			origin := &faultyOrigin{fault: statusResponse(503)}
+			tr := New(WithTransport(origin), WithClock(clock.Now))
+			defer tr.Close()
+			client := &http.Client{Transport: tr}
+			get(t, client, "http://api.example/a")
+			clock.Advance(tt.age)
+			req, err := http.NewRequest(http.MethodGet, "http://api.example/a", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i+1 < len(tt.header); i += 2 {
+				req.Header.Set(tt.header[i], tt.header[i+1])
+			}
+			resp, err := client.Do(req)
+			resp, body := readWhole(t, resp, err)
+			st, _ := StatusOf(resp)
+			if st.Forward != tt.wantFwd || st.Hit {
+				t.Fatalf("Cache-Status %q, want fwd=%s", resp.Header.Get("Cache-Status"), tt.wantFwd)
+			}
+			asked := tt.header != nil
+			if asked && (resp.StatusCode != 503 || body != "error page") {
+				t.Fatalf("the client asked for validation: want the origin's 503, got %d %q (%q)", resp.StatusCode, body, resp.Header.Get("Cache-Status"))
+			}
+			if !asked && (resp.StatusCode != 200 || st.Detail != detailStaleIfError) {
+				t.Fatalf("stale-if-error: want the stored response, got %d %q (%q)", resp.StatusCode, body, resp.Header.Get("Cache-Status"))
+			}
+		})
+	}
+}

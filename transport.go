@@ -249,7 +249,7 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 		x.decision.forward = ForwardStale // closed: revalidate now
 	}
 	x.forward = x.decision.forward
-	x.staleFallback = x.forward == ForwardStale
+	x.staleFallback = x.forward == ForwardStale && !x.decision.byRequest
 	return t.fromOrigin(&x, key, (*Transport).revalidate)
 }
 
