@@ -319,7 +319,7 @@ func appendVaryVariant(b *strings.Builder, req *http.Request, varyNames []string
 			b.WriteString("\x02partition\n")
 		default:
 			b.WriteByte(':')
-			b.WriteString(normalizeFieldValue(name, values))
+			appendNormalizedFieldValue(b, name, values)
 			b.WriteByte('\n')
 		}
 	}
@@ -346,22 +346,63 @@ var caseInsensitiveFields = map[string]bool{
 	"accept-language": true, // language tags, RFC 9110 §8.5.1
 }
 
-// normalizeFieldValue combines a field's lines into one list and removes
-// white space around its members, as RFC 9111 §4.1 allows.
-func normalizeFieldValue(name string, values []string) string {
-	var members []string
+// appendNormalizedFieldValue writes a field's lines as one list, white
+// space around its members removed, as RFC 9111 §4.1 allows. Commas and
+// white space inside a quoted-string (RFC 9110 §5.6.4) are the member's
+// own and stay as they are: `"a, b"` and `"a,b"` are different values. A
+// line that ends inside a quoted-string is marked, so that it never reads
+// as the well-formed line its bytes might spell once joined. A value with
+// a control byte, which net/http refuses to send, is written quoted, so
+// that none of its bytes can read as the variant's framing.
+func appendNormalizedFieldValue(b *strings.Builder, name string, values []string) {
+	if unsendableValues(values) {
+		b.WriteString("\x00")
+		for _, line := range values {
+			b.WriteString(strconv.Quote(line))
+		}
+		return
+	}
+	foldCase := caseInsensitiveFields[name]
+	first := true
 	for _, line := range values {
-		for _, member := range strings.Split(line, ",") {
-			if member = trimOWS(member); member != "" {
-				members = append(members, member)
+		for rest := line; rest != ""; {
+			var member string
+			var open bool
+			member, rest, open = nextListMember(rest)
+			if member = trimOWS(member); member == "" {
+				continue
+			}
+			if !first {
+				b.WriteByte(',')
+			}
+			first = false
+			if foldCase {
+				member = lowerASCII(member)
+			}
+			b.WriteString(member)
+			if open {
+				b.WriteString("\x00unterminated")
 			}
 		}
 	}
-	joined := strings.Join(members, ",")
-	if caseInsensitiveFields[name] {
-		joined = strings.ToLower(joined)
+}
+
+// nextListMember cuts a list's first member from s at the first comma
+// outside a quoted-string (RFC 9110 §5.6.1, §5.6.4), and reports whether
+// the member ends inside an unterminated quoted-string.
+func nextListMember(s string) (member, rest string, open bool) {
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quoted && c == '\\':
+			i++ // a quoted-pair: the next byte is the string's own
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			return s[:i], s[i+1:], false
+		}
 	}
-	return joined
+	return s, "", quoted
 }
 
 // newerThan reports whether stored response a is more recent than b: by

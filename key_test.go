@@ -65,6 +65,13 @@ func TestRequestVariant(t *testing.T) {
 		{name: "§4.1 case folded where defined case-insensitive", a: req("Accept-Encoding", "GZIP"), b: req("Accept-Encoding", "gzip"), vary: []string{"accept-encoding"},
 			same: true},
 		{name: "§4.1 case kept elsewhere", a: req("X-Id", "A"), b: req("X-Id", "a"), vary: []string{"x-id"}, same: false},
+		{name: "§4.1 a quoted comma is the member's own", a: req("X-Id", `"a, b"`), b: req("X-Id", `"a,b"`), vary: []string{"x-id"}, same: false},
+		{name: "§4.1 a quoted string is one member", a: req("X-Id", `"a, b"`), b: req("X-Id", `"a`, "X-Id", `b"`), vary: []string{"x-id"}, same: false},
+		{name: "§4.1 an unterminated quote does not join lines", a: req("X-Id", `"a,b"`), b: req("X-Id", `"a`, "X-Id", `b"`), vary: []string{"x-id"}, same: false},
+		{name: "§4.1 a quoted-pair escapes the quote", a: req("X-Id", `"a\", b"`), b: req("X-Id", `"a\",b"`), vary: []string{"x-id"}, same: false},
+		{name: "§4.1 white space around quoted members", a: req("X-Id", `"a, b" , c`), b: req("X-Id", `"a, b",c`), vary: []string{"x-id"}, same: true},
+		{name: "a control byte cannot spell another field", a: req("A", "1", "B", "2"), b: req("A", "1\nb:2"), vary: []string{"a", "b"}, same: false},
+		{name: "a control byte is not white space", a: req("X-Id", "a"), b: req("X-Id", "a\x00"), vary: []string{"x-id"}, same: false},
 		{name: "fields not in Vary do not count", a: req("Accept", "a", "X", "1"), b: req("Accept", "a", "X", "2"), vary: []string{"accept"}, same: true},
 		{name: "private cache: credentials count", a: req("Authorization", "a"), b: req("Authorization", "b"), private: true, same: false},
 		{name: "shared cache: credentials count too", a: req("Authorization", "a"), b: req("Authorization", "b"), same: false},
@@ -101,6 +108,8 @@ func variantOf(req *http.Request, vary []string, private bool) string {
 func FuzzVary(f *testing.F) {
 	f.Add("Accept-Encoding, accept-language", "gzip, br")
 	f.Add(" ,*, x", "")
+	f.Add("a, b", "1\nb:2")
+	f.Add("x", `"a, b", "c\", d`)
 	f.Fuzz(func(t *testing.T, vary, value string) {
 		names, _ := varyFieldNames(http.Header{"Vary": {vary}})
 		for i, name := range names {
@@ -117,6 +126,10 @@ func FuzzVary(f *testing.F) {
 		}
 		x := New().newExchange(req)
 		stored := &Entry{StatusCode: 200, Header: http.Header{"Vary": {vary}}, Variant: x.variant(names)}
+		// One line per name: no value can spell another field's part.
+		if lines := strings.Count(stored.Variant, "\n"); lines != len(names) {
+			t.Fatalf("variant %q has %d lines for the %d names of Vary %q", stored.Variant, lines, len(names), vary)
+		}
 		if _, star := varyFieldNames(stored.Header); !star && !x.variantMatches(stored) {
 			t.Fatalf("a request does not match the variant stored from it (Vary %q, value %q)", vary, value)
 		}
