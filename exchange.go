@@ -30,6 +30,8 @@ type exchange struct {
 	// partitions is the Transport's partitioner, which says what carries
 	// credentials.
 	partitions *partitioner
+	// querySecrets fingerprints secret query values in the key.
+	querySecrets *querySecrets
 	// keySuffix is what follows the URL part of the request's storage key:
 	// a NUL byte and the fingerprint naming its partition (partition.go);
 	// empty for a request without credentials.
@@ -62,6 +64,7 @@ type exchange struct {
 func (t *Transport) readExchange(x *exchange, req *http.Request) {
 	x.req = req
 	x.partitions = t.partitions
+	x.querySecrets = t.querySecrets
 	readRequestInto(&x.request, req, t.partitions)
 	x.options = requestOptionsFrom(req.Context())
 	x.optionRule = x.options.rule()
@@ -83,7 +86,7 @@ func (t *Transport) readExchange(x *exchange, req *http.Request) {
 // appendKey appends x's storage key to b: the URL part, as net/http sends
 // the request, then, in a partition, a NUL byte and its fingerprint.
 func (x *exchange) appendKey(b []byte) []byte {
-	b = appendURLKey(b, x.req.URL.Scheme, wireHost(x.req), x.req.URL, x.keying)
+	b = appendURLKey(b, x.req.URL.Scheme, wireHost(x.req), x.req.URL, x.keying, x.querySecrets)
 	return append(b, x.keySuffix...)
 }
 

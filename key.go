@@ -39,15 +39,17 @@ func KeyPartition(key string) string {
 // cacheKey returns the URL part of the key of a request for u, sent with
 // u.Host as its Host.
 func cacheKey(u *url.URL) string {
-	return string(appendURLKey(nil, u.Scheme, u.Host, u, nil))
+	return string(appendURLKey(nil, u.Scheme, u.Host, u, nil, nil))
 }
 
 // appendURLKey appends to b the URL part of a key: scheme, host (case and
 // default port normalised: RFC 9110 §4.2.3) and the request target as
 // net/http writes it (url.URL.RequestURI: the opaque form, or the escaped
-// path, and the query, as keying says: nil keeps it as sent). It builds in the caller's buffer, so that a hit can
+// path, and the query, as keying says: nil keeps it as sent), the values
+// of secret query parameters fingerprinted (query_secrets.go; nil
+// fingerprints none). It builds in the caller's buffer, so that a hit can
 // keep it on the stack.
-func appendURLKey(b []byte, scheme, host string, u *url.URL, keying *queryKeying) []byte {
+func appendURLKey(b []byte, scheme, host string, u *url.URL, keying *queryKeying, secrets *querySecrets) []byte {
 	scheme = lowerASCII(scheme)
 	host = normalizeHost(scheme, host)
 	b = append(b, scheme...)
@@ -59,7 +61,13 @@ func appendURLKey(b []byte, scheme, host string, u *url.URL, keying *queryKeying
 			b = append(b, scheme...)
 			b = append(b, ':')
 		}
-		b = append(b, u.Opaque...)
+		target, query, hasQuery := strings.Cut(u.Opaque, "?")
+		b = append(b, target...)
+		if hasQuery {
+			// net/http sends an opaque target as it is, a query in it too.
+			b = append(b, '?')
+			b = secrets.appendQuery(b, query)
+		}
 	default:
 		path := u.RawPath
 		if path == "" && !needsEscaping(u.Path) {
@@ -73,8 +81,8 @@ func appendURLKey(b []byte, scheme, host string, u *url.URL, keying *queryKeying
 		b = append(b, path...)
 	}
 	switch {
-	case !keying.exact() && u.RawQuery != "":
-		return keying.appendQuery(b, u.RawQuery)
+	case u.RawQuery != "" && (!keying.exact() || secrets.holdsSecret(u.RawQuery)):
+		return keying.appendQuery(b, u.RawQuery, secrets)
 	case u.RawQuery != "" || u.ForceQuery:
 		b = append(b, '?')
 		b = append(b, u.RawQuery...)

@@ -88,7 +88,7 @@ func TestKeyIsTheWireIdentity(t *testing.T) {
 		if rnd.IntN(2) == 0 {
 			req.Host = hosts[rnd.IntN(len(hosts))]
 		}
-		key := string(appendURLKey(nil, u.Scheme, wireHost(req), u, nil))
+		key := string(appendURLKey(nil, u.Scheme, wireHost(req), u, nil, nil))
 		if hasControlBytes(key) || !keyable(req) {
 			continue
 		}

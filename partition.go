@@ -92,14 +92,15 @@ func WithPartition(partition PartitionFunc) Option {
 	}
 }
 
-// WithPartitionSecret sets the secret partition fingerprints are keyed
-// with. Transports that share a Storage across processes (a disk
-// directory, a Redis) share the stored responses of requests with
-// credentials only when they use the same secret: give each the same one,
-// from where the application keeps its secrets. Without it, the secret is
-// the Storage's (see PartitionSecretKeeper), or else one generated for the
-// Transport; responses to requests without credentials are shared whatever
-// the secret. The secret must be at least 16 bytes.
+// WithPartitionSecret sets the secret partition fingerprints, and those
+// of secret query values (WithRedactedQueryParams), are keyed with.
+// Transports that share a Storage across processes (a disk directory, a
+// Redis) share the stored responses of requests with credentials, or with
+// a token in the query, only when they use the same secret: give each the
+// same one, from where the application keeps its secrets. Without it, the
+// secret is the Storage's (see PartitionSecretKeeper), or else one
+// generated for the Transport; other responses are shared whatever the
+// secret. The secret must be at least 16 bytes.
 func WithPartitionSecret(secret []byte) Option {
 	return func(c *config) error {
 		if len(secret) < minPartitionSecret {

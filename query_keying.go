@@ -88,20 +88,21 @@ func checkAuthorizingParams(ignored, authorizing []string) error {
 	return nil
 }
 
-// appendQuery appends raw, a query as sent, to b as the keying says,
-// with its "?" when anything is left.
-func (q *queryKeying) appendQuery(b []byte, raw string) []byte {
+// appendQuery appends raw, a query as sent, to b as the keying says (nil
+// keeps every part, in order), with its "?" when anything is left, and
+// secret values fingerprinted.
+func (q *queryKeying) appendQuery(b []byte, raw string, secrets *querySecrets) []byte {
 	var partBuffer [16]string
 	parts := partBuffer[:0]
 	for part := range strings.SplitSeq(raw, "&") {
-		if !q.ignores(part) {
+		if q == nil || !q.ignores(part) {
 			parts = append(parts, part)
 		}
 	}
 	if len(parts) == 0 {
 		return b
 	}
-	if q.sorted {
+	if q != nil && q.sorted {
 		slices.SortStableFunc(parts, func(a, b string) int { return strings.Compare(unescapedName(a), unescapedName(b)) })
 	}
 	b = append(b, '?')
@@ -109,7 +110,7 @@ func (q *queryKeying) appendQuery(b []byte, raw string) []byte {
 		if i > 0 {
 			b = append(b, '&')
 		}
-		b = append(b, part...)
+		b = secrets.appendPart(b, part)
 	}
 	return b
 }
@@ -200,5 +201,5 @@ func (t *Transport) ruleKeyingFor(scheme, host, path string) *queryKeying {
 // urlKey returns the URL part of the key of a request for u, sent with
 // u.Host as its Host: what invalidation deletes.
 func (t *Transport) urlKey(u *url.URL) string {
-	return string(appendURLKey(nil, u.Scheme, u.Host, u, t.keyingFor(u.Scheme, u.Host, u.Path)))
+	return string(appendURLKey(nil, u.Scheme, u.Host, u, t.keyingFor(u.Scheme, u.Host, u.Path), t.querySecrets))
 }

@@ -11,9 +11,10 @@ import (
 // information. No record holds a request's header values, so credentials
 // in fields never reach a log.
 
-// DefaultRedactedQueryParams are the query parameters whose values logs
-// never show by default (WithRedactedQueryParams); matched without regard
-// to case.
+// DefaultRedactedQueryParams are the query parameters that carry secrets
+// by default (WithRedactedQueryParams); matched without regard to case.
+// Logs never show their values, and storage keys hold only keyed
+// fingerprints of them, so that no disk file or Redis key holds a token.
 var DefaultRedactedQueryParams = []string{
 	"token", "access_token", "refresh_token", "id_token", "api_key", "apikey", "key", "sig", "signature",
 	"password", "passwd", "secret", "client_secret", "code", "auth", "session",
@@ -23,9 +24,10 @@ var DefaultRedactedQueryParams = []string{
 // redactedValue replaces a redacted parameter's value.
 const redactedValue = "REDACTED"
 
-// WithRedactedQueryParams replaces the query parameters whose values logs
-// never show (DefaultRedactedQueryParams). Names are matched without
-// regard to case.
+// WithRedactedQueryParams replaces the query parameters that carry
+// secrets (DefaultRedactedQueryParams): logs never show their values, and
+// storage keys hold only fingerprints of them, keyed with the partition
+// secret (WithPartitionSecret). Names are matched without regard to case.
 func WithRedactedQueryParams(names ...string) Option {
 	return func(c *config) error {
 		c.redacted = append([]string(nil), names...)

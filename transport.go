@@ -32,6 +32,9 @@ type Transport struct {
 	storageErrors *storageErrorLog
 	// partitions names the partitions of requests (partition.go).
 	partitions *partitioner
+	// querySecrets fingerprints the values of secret query parameters in
+	// storage keys (query_secrets.go).
+	querySecrets *querySecrets
 	// failedDeletes remembers deletes the Storage did not confirm.
 	failedDeletes *failedDeletes
 	// backoff holds requests to origins that asked to wait (Retry-After);
@@ -76,10 +79,12 @@ func NewTransport(opts ...Option) (*Transport, error) {
 	if err := settleQueryKeying(&cfg); err != nil {
 		return nil, fmt.Errorf("httpcache: %w", err)
 	}
+	secret := partitionSecret(&cfg)
 	t := &Transport{
 		failedDeletes: newFailedDeletes(),
 		backoff:       newBackoff(cfg.backoff, cfg.shared),
-		partitions:    newPartitioner(cfg.credentialFields, cfg.partition, partitionSecret(&cfg)),
+		partitions:    newPartitioner(cfg.credentialFields, cfg.partition, secret),
+		querySecrets:  newQuerySecrets(cfg.redacted, secret),
 		cfg:           cfg,
 		storage:       newStorageAccess(cfg.storage),
 		background:    newBackground(cfg.backgroundLimit, cfg.backgroundTimeout),

@@ -350,7 +350,7 @@ func TestThousandUsersOnOneURL(t *testing.T) {
 func waitForWrites(tr *httpcache.Transport) { tr.Close() }
 
 // TestNoCredentialInRedis: no key or value in Redis holds a credential,
-// from the credential fields or from a Vary naming them.
+// from the credential fields, from a Vary naming them or from the query.
 func TestNoCredentialInRedis(t *testing.T) {
 	admin := testRedis(t)
 	prefix := testPrefix(t, admin)
@@ -367,6 +367,15 @@ func TestNoCredentialInRedis(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodGet, origin.URL+"/profile", nil)
 		req.Header.Set(name, value)
 		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	// A token in the query is a credential too.
+	for _, target := range []string{"/a?access_token=SECRET-d", "/b?page=1&api_key=SECRET-e"} {
+		resp, err := tr.RoundTrip(must(http.NewRequest(http.MethodGet, origin.URL+target, nil)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -396,8 +405,8 @@ func TestNoCredentialInRedis(t *testing.T) {
 			}
 		}
 	}
-	if keys < 3 {
-		t.Fatalf("%d Redis keys for 3 users", keys)
+	if keys < 5 {
+		t.Fatalf("%d Redis keys for 5 responses", keys)
 	}
 }
 

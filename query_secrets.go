@@ -1,0 +1,129 @@
+package httpcache
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/url"
+	"strings"
+	"sync"
+)
+
+// Query secrets: the values of query parameters that carry credentials
+// (those logs redact: DefaultRedactedQueryParams, WithRedactedQueryParams)
+// enter storage keys as keyed fingerprints, never as they were sent. A key
+// is stored in clear (a disk file's header, a Redis key's name), so a
+// token in a URL would otherwise be at rest there. Two values still have
+// two keys; the same value, with the same secret (the partitions'), the
+// same key, so that invalidation and every Transport that shares the
+// secret find it.
+
+// querySecretMark starts a fingerprinted value in a key, so that it never
+// reads as a value that was sent.
+const querySecretMark = "~h"
+
+// querySecretDigits is the length of a value's fingerprint in hex: 128
+// bits, collision-free for any number of tokens a cache will see.
+const querySecretDigits = 32
+
+// querySecrets fingerprints the values of secret query parameters.
+type querySecrets struct {
+	names  []string // matched without regard to case, unescaped
+	secret []byte
+
+	mu     sync.RWMutex
+	cached map[string]string // value as sent → fingerprinted value
+}
+
+// newQuerySecrets returns the fingerprinter of names' values, or nil when
+// names is empty.
+func newQuerySecrets(names []string, secret []byte) *querySecrets {
+	if len(names) == 0 {
+		return nil
+	}
+	return &querySecrets{names: names, secret: secret, cached: make(map[string]string)}
+}
+
+// holdsSecret reports whether a raw query has a value of a secret
+// parameter.
+func (q *querySecrets) holdsSecret(raw string) bool {
+	if q == nil || raw == "" {
+		return false
+	}
+	for part := range strings.SplitSeq(raw, "&") {
+		if q.isSecret(part) {
+			return true
+		}
+	}
+	return false
+}
+
+// isSecret reports whether a query part ("name=value") is a secret
+// parameter's, with a value.
+func (q *querySecrets) isSecret(part string) bool {
+	if q == nil {
+		return false
+	}
+	name, value, found := strings.Cut(part, "=")
+	if !found || value == "" {
+		return false
+	}
+	if strings.IndexByte(name, '%') >= 0 || strings.IndexByte(name, '+') >= 0 {
+		if unescaped, err := url.QueryUnescape(name); err == nil {
+			name = unescaped
+		}
+	}
+	for _, secret := range q.names {
+		if len(secret) == len(name) && strings.EqualFold(secret, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendPart appends a query part to b: as sent, or, for a secret
+// parameter's, its name and its value's fingerprint.
+func (q *querySecrets) appendPart(b []byte, part string) []byte {
+	if !q.isSecret(part) {
+		return append(b, part...)
+	}
+	i := strings.IndexByte(part, '=')
+	b = append(b, part[:i+1]...)
+	return append(b, q.fingerprint(part[i+1:])...)
+}
+
+// appendQuery appends a raw query, after its "?", with secret values
+// fingerprinted.
+func (q *querySecrets) appendQuery(b []byte, raw string) []byte {
+	first := true
+	for part := range strings.SplitSeq(raw, "&") {
+		if !first {
+			b = append(b, '&')
+		}
+		first = false
+		b = q.appendPart(b, part)
+	}
+	return b
+}
+
+// fingerprint returns what a secret value is keyed as. Fingerprints are
+// kept (bounded), so that a hit computes no HMAC.
+func (q *querySecrets) fingerprint(value string) string {
+	q.mu.RLock()
+	kept, ok := q.cached[value]
+	q.mu.RUnlock()
+	if ok {
+		return kept
+	}
+	mac := hmac.New(sha256.New, q.secret)
+	mac.Write([]byte("query\x00"))
+	mac.Write([]byte(value))
+	fingerprinted := querySecretMark + hex.EncodeToString(mac.Sum(nil)[:querySecretDigits/2])
+	q.mu.Lock()
+	if len(q.cached) >= maxCachedFingerprints {
+		clear(q.cached)
+	}
+	q.cached[strings.Clone(value)] = fingerprinted
+	q.mu.Unlock()
+	return fingerprinted
+}
