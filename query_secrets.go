@@ -30,6 +30,9 @@ const querySecretDigits = 32
 type querySecrets struct {
 	names  []string // matched without regard to case, unescaped
 	secret []byte
+	// nameLengths has bit n set when a name is n bytes long (n < 64), or
+	// when one is longer: most parts are told apart by length alone.
+	nameLengths uint64
 
 	mu     sync.RWMutex
 	cached map[string]string // value as sent → fingerprinted value
@@ -41,7 +44,11 @@ func newQuerySecrets(names []string, secret []byte) *querySecrets {
 	if len(names) == 0 {
 		return nil
 	}
-	return &querySecrets{names: names, secret: secret, cached: make(map[string]string)}
+	q := &querySecrets{names: names, secret: secret, cached: make(map[string]string)}
+	for _, name := range names {
+		q.nameLengths |= 1 << min(len(name), 63)
+	}
+	return q
 }
 
 // holdsSecret reports whether a raw query has a value of a secret
@@ -50,7 +57,13 @@ func (q *querySecrets) holdsSecret(raw string) bool {
 	if q == nil || raw == "" {
 		return false
 	}
-	for part := range strings.SplitSeq(raw, "&") {
+	for raw != "" {
+		part := raw
+		if i := strings.IndexByte(raw, '&'); i >= 0 {
+			part, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = ""
+		}
 		if q.isSecret(part) {
 			return true
 		}
@@ -72,6 +85,8 @@ func (q *querySecrets) isSecret(part string) bool {
 		if unescaped, err := url.QueryUnescape(name); err == nil {
 			name = unescaped
 		}
+	} else if len(name) < 64 && q.nameLengths&(1<<len(name)) == 0 {
+		return false // the common case: no secret name is that long
 	}
 	for _, secret := range q.names {
 		if len(secret) == len(name) && strings.EqualFold(secret, name) {
