@@ -112,33 +112,6 @@ func normalizeHost(scheme, host string) string {
 	return host
 }
 
-// hasControlBytes reports bytes net/http refuses to send in a Host or a
-// request target. A request with one goes to the network, which refuses
-// it, and is never answered from storage: its key could be forged to look
-// like another's.
-func hasControlBytes(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if byteClasses[s[i]]&ctlByte != 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// unsendableValues reports a field value net/http refuses to send
-// (httpguts.ValidHeaderFieldValue): one with a control byte other than
-// HTAB.
-func unsendableValues(values []string) bool {
-	for _, value := range values {
-		for i := 0; i < len(value); i++ {
-			if byteClasses[value[i]]&valueCtlByte != 0 {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // keyable reports whether a request's wire identity can be keyed exactly:
 // a Host net/http sends as it is (an invalid one it replaces with an empty
 // Host, which says nothing of the server dialled), a request target in
