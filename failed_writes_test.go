@@ -1,0 +1,64 @@
+package httpcache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestFailedWriteHidesTheOlderResponse: when the store cannot take a newer
+// response (a read-only disk, a full Redis), what it still holds under the
+// key is older than what the caller got, and is never served again as a
+// hit: the next request goes to the origin. With writes behind the request
+// and with synchronous writes.
+func TestFailedWriteHidesTheOlderResponse(t *testing.T) {
+	for _, synchronous := range []bool{false, true} {
+		t.Run(fmt.Sprintf("synchronous=%v", synchronous), func(t *testing.T) {
+			var version atomic.Int64
+			version.Store(1)
+			store := newFakeStorage()
+			var readOnly atomic.Bool
+			errReadOnly := errors.New("read-only file system")
+			store.set = func(ctx context.Context, key string, e *Entry, ttl time.Duration) error {
+				if readOnly.Load() {
+					return errReadOnly
+				}
+				return store.memory.Set(ctx, key, e, ttl)
+			}
+			store.delete = func(ctx context.Context, key string) error {
+				if readOnly.Load() {
+					return errReadOnly
+				}
+				return store.memory.Delete(ctx, key)
+			}
+			h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "max-age=600")
+				fmt.Fprintf(w, "v%d", version.Load())
+			}, WithStorage(store), WithSynchronousWrites(synchronous))
+			if r := h.get("/doc"); r.body != "v1" {
+				t.Fatalf("first: %q", r.body)
+			}
+			h.transport.waitForWrites()
+			if r := h.get("/doc"); r.body != "v1" || !r.cache.Hit {
+				t.Fatalf("stored: %q %+v", r.body, r.cache)
+			}
+			readOnly.Store(true)
+			version.Store(2)
+			body, _ := getWith(t, h.client, h.origin.URL+"/doc", withHeader("Cache-Control", "no-cache"))
+			if body != "v2" {
+				t.Fatalf("refresh: %q", body)
+			}
+			h.transport.waitForWrites()
+			if r := h.get("/doc"); r.body != "v2" || r.cache.Hit {
+				t.Fatalf("after the failed write: %q %+v; want v2 from the origin", r.body, r.cache)
+			}
+			if got := h.transport.Stats().StorageErrors["set"]; got == 0 {
+				t.Error("the failed write was not counted")
+			}
+		})
+	}
+}
