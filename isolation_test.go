@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -201,6 +202,25 @@ func TestConfiguredCredentialFields(t *testing.T) {
 	}
 	if _, err := NewTransport(WithCredentialFields("bad field")); err == nil {
 		t.Error("a field name with a space was accepted")
+	}
+	if _, err := NewTransport(WithCredentialFields()); err == nil || !strings.Contains(err.Error(), "WithCredentialFields") {
+		t.Errorf("an empty set of credential fields: error %v", err)
+	}
+	// The extra fields are kept whatever the order of the options.
+	for name, opts := range map[string][]Option{
+		"extra first": {WithExtraCredentialFields("X-Goog-Api-Key"), WithCredentialFields("Authorization")},
+		"extra last":  {WithCredentialFields("Authorization"), WithExtraCredentialFields("X-Goog-Api-Key")},
+	} {
+		tr := must(NewTransport(opts...))
+		for _, field := range []string{"Authorization", "X-Goog-Api-Key"} {
+			if !tr.partitions.isCredential(field) {
+				t.Errorf("%s: %s is not a credential field", name, field)
+			}
+		}
+		if tr.partitions.isCredential("Cookie") {
+			t.Errorf("%s: WithCredentialFields did not replace the default set", name)
+		}
+		tr.Close()
 	}
 }
 

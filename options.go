@@ -53,8 +53,11 @@ type config struct {
 	coalesce          CoalesceOptions
 
 	credentialFields []string // canonical
-	partition        PartitionFunc
-	partitionSecret  []byte
+	// extraCredentialFields are added to credentialFields once every
+	// option has run (settleCredentialFields).
+	extraCredentialFields []string
+	partition             PartitionFunc
+	partitionSecret       []byte
 
 	backoff           BackoffOptions
 	redacted          []string

@@ -46,9 +46,15 @@ type PartitionFunc func(req *http.Request) string
 // (DefaultCredentialFields). The names are matched without regard to case,
 // as field names are. A response to a request with any of them is stored
 // in the partition of their values only, and in a shared cache only where
-// RFC 9111 §3.5 allows (as for Authorization).
+// RFC 9111 §3.5 allows (as for Authorization). At least one name is
+// needed: without any, every user's response would answer every other
+// user. Fields added with WithExtraCredentialFields are kept, whatever the
+// order of the options.
 func WithCredentialFields(names ...string) Option {
 	return func(c *config) error {
+		if len(names) == 0 {
+			return errors.New("WithCredentialFields: no field names; requests with credentials would share responses (name at least one, such as \"Authorization\")")
+		}
 		fields, err := canonicalFieldNames("WithCredentialFields", names)
 		if err != nil {
 			return err
@@ -59,20 +65,27 @@ func WithCredentialFields(names ...string) Option {
 }
 
 // WithExtraCredentialFields adds request fields that carry credentials to
-// the set (DefaultCredentialFields unless WithCredentialFields replaced it),
-// for APIs with a header of their own, such as "X-Goog-Api-Key".
+// the set (DefaultCredentialFields, or those of WithCredentialFields,
+// whatever the order of the options), for APIs with a header of their
+// own, such as "X-Goog-Api-Key".
 func WithExtraCredentialFields(names ...string) Option {
 	return func(c *config) error {
 		fields, err := canonicalFieldNames("WithExtraCredentialFields", names)
 		if err != nil {
 			return err
 		}
-		for _, name := range fields {
-			if !slices.Contains(c.credentialFields, name) {
-				c.credentialFields = append(c.credentialFields, name)
-			}
-		}
+		c.extraCredentialFields = append(c.extraCredentialFields, fields...)
 		return nil
+	}
+}
+
+// settleCredentialFields adds the extra credential fields to the set, now
+// that every option has run.
+func settleCredentialFields(c *config) {
+	for _, name := range c.extraCredentialFields {
+		if !slices.Contains(c.credentialFields, name) {
+			c.credentialFields = append(c.credentialFields, name)
+		}
 	}
 }
 

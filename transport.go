@@ -73,6 +73,7 @@ func NewTransport(opts ...Option) (*Transport, error) {
 		cfg.storage = NewMemoryStorage(DefaultMemoryBytes)
 	}
 	cfg.policy.shared = cfg.shared
+	settleCredentialFields(&cfg)
 	if err := cfg.coalesce.checkIgnored(cfg.credentialFields); err != nil {
 		return nil, fmt.Errorf("httpcache: %w", err)
 	}
