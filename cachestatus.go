@@ -43,8 +43,18 @@ type CacheStatus struct {
 	Stored bool
 	// Collapsed reports that the request shared another request's response.
 	Collapsed bool
-	// Detail says why a response was not stored, such as "no-store".
+	// Detail says what the other members do not: why a response was not
+	// stored ("no-store"), or why it was served as it was
+	// ("stale-if-error", "retry-after", "kept-stored").
 	Detail string
+}
+
+// Stale reports whether the response served was stale (RFC 9111 §4.2.4):
+// a stale hit (stale-while-revalidate, a request's max-stale, a stored
+// response during back-off) or a stale response served because the origin
+// failed (stale-if-error). A response revalidated with the origin is not.
+func (s CacheStatus) Stale() bool {
+	return s.HasTTL && s.TTL < 0 && (s.Hit || s.Detail == detailStaleIfError)
 }
 
 // StatusOf returns the status the cache recorded in a response's
@@ -79,7 +89,7 @@ func (s CacheStatus) appendTo(b []byte, name string) []byte {
 	}
 	if s.HasTTL {
 		b = append(b, "; ttl="...)
-		b = strconv.AppendInt(b, int64(s.TTL/time.Second), 10)
+		b = strconv.AppendInt(b, ttlSeconds(s.TTL), 10)
 	}
 	if s.Stored {
 		b = append(b, "; stored"...)
@@ -133,4 +143,15 @@ type hitFields struct {
 	age, ttl    time.Duration // whole seconds
 	ageValue    string
 	cacheStatus string
+}
+
+// ttlSeconds is a TTL in whole seconds for the header: toward zero when
+// fresh, away from it when stale, so that a response stale by half a second
+// says ttl=-1, not the ttl=0 of a fresh one.
+func ttlSeconds(ttl time.Duration) int64 {
+	seconds := int64(ttl / time.Second)
+	if ttl < 0 && ttl%time.Second != 0 {
+		seconds--
+	}
+	return seconds
 }

@@ -161,3 +161,35 @@ func FuzzStatusOfAgreesWithAStructuredFieldsParser(f *testing.F) {
 		checkAgainstSFV(t, strings.Split(raw, "\n"))
 	})
 }
+
+// TestStaleStatus: a response stale by less than a second says ttl=-1,
+// never the ttl=0 of a fresh one, and Stale tells stale responses apart,
+// read back from the header as from the Transport.
+func TestStaleStatus(t *testing.T) {
+	tests := []struct {
+		status    CacheStatus
+		wantTTL   string
+		wantStale bool
+	}{
+		{CacheStatus{Hit: true, TTL: 500 * time.Millisecond, HasTTL: true}, "ttl=0", false},
+		{CacheStatus{Hit: true, TTL: -500 * time.Millisecond, HasTTL: true}, "ttl=-1", true},
+		{CacheStatus{Hit: true, TTL: -12 * time.Second, HasTTL: true}, "ttl=-12", true},
+		{CacheStatus{Hit: true, TTL: -12500 * time.Millisecond, HasTTL: true}, "ttl=-13", true},
+		{CacheStatus{Forward: ForwardStale, ForwardStatus: 503, TTL: -20 * time.Second, HasTTL: true, Detail: detailStaleIfError}, "ttl=-20", true},
+		{CacheStatus{Forward: ForwardStale, ForwardStatus: 304, TTL: time.Minute, HasTTL: true}, "ttl=60", false},
+		{CacheStatus{Forward: ForwardStale, ForwardStatus: 200, TTL: -time.Second, HasTTL: true}, "ttl=-1", false},
+	}
+	for _, tt := range tests {
+		value := cacheStatusValue(nil, "httpcache", tt.status)
+		if !strings.Contains(value, tt.wantTTL) {
+			t.Errorf("%+v: %q, want %s", tt.status, value, tt.wantTTL)
+		}
+		if tt.status.Stale() != tt.wantStale {
+			t.Errorf("%+v: Stale() = %v", tt.status, !tt.wantStale)
+		}
+		parsed, ok := StatusOf(&http.Response{Header: http.Header{"Cache-Status": {value}}})
+		if !ok || parsed.Stale() != tt.wantStale {
+			t.Errorf("%q read back: Stale() = %v", value, parsed.Stale())
+		}
+	}
+}

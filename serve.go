@@ -106,7 +106,7 @@ func (t *Transport) ageAndCacheStatus(entry *Entry, age time.Duration, status Ca
 	age = age.Truncate(time.Second)
 	// Plain hits, fresh or stale-while-revalidate, are cached.
 	cacheable := status == CacheStatus{Hit: true, TTL: status.TTL, HasTTL: true}
-	ttl := status.TTL.Truncate(time.Second)
+	ttl := time.Duration(ttlSeconds(status.TTL)) * time.Second // as the header says it
 	if cacheable {
 		if f := entry.hit.Load(); f != nil && f.age == age && f.ttl == ttl && f.name == t.cfg.name {
 			return f.ageValue, f.cacheStatus

@@ -116,10 +116,10 @@ func Outcome(e httpcache.ResponseEvent) string {
 	switch {
 	case e.Err != nil:
 		return "error"
-	case e.Cache.Hit && e.Cache.Forward == "":
-		return "hit"
-	case e.Cache.Hit:
+	case e.Cache.Hit && e.Cache.Stale():
 		return "stale-hit"
+	case e.Cache.Hit:
+		return "hit"
 	case e.Cache.Forward == "":
 		return "unknown"
 	}

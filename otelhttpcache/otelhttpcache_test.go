@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/c650553b/httpcache"
 	"github.com/c650553b/httpcache/otelhttpcache"
@@ -157,7 +158,8 @@ func TestOutcome(t *testing.T) {
 		want  string
 	}{
 		{httpcache.ResponseEvent{Cache: httpcache.CacheStatus{Hit: true}}, "hit"},
-		{httpcache.ResponseEvent{Cache: httpcache.CacheStatus{Hit: true, Forward: httpcache.ForwardStale}}, "stale-hit"},
+		{httpcache.ResponseEvent{Cache: httpcache.CacheStatus{Hit: true, TTL: -2 * time.Second, HasTTL: true}}, "stale-hit"},
+		{httpcache.ResponseEvent{Cache: httpcache.CacheStatus{Hit: true, TTL: 2 * time.Second, HasTTL: true}}, "hit"},
 		{httpcache.ResponseEvent{Cache: httpcache.CacheStatus{Forward: httpcache.ForwardVaryMiss}}, "vary-miss"},
 		{httpcache.ResponseEvent{Err: io.ErrUnexpectedEOF}, "error"},
 		{httpcache.ResponseEvent{}, "unknown"},

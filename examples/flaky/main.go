@@ -85,7 +85,7 @@ func main() {
 			errorsBeforeSuccess++
 		default:
 			succeeded[path] = true
-			if status.Forward == httpcache.ForwardStale && (status.Hit || status.ForwardStatus != http.StatusOK) {
+			if status.Stale() {
 				stale++
 			}
 		}
