@@ -118,19 +118,23 @@ func (f *failedDeletes) dropOldestLocked() {
 
 // retry retries the remembered deletes until none is left or close.
 func (f *failedDeletes) retry(t *Transport) {
-	defer close(f.done)
 	ticker := time.NewTicker(failedDeleteRetry)
 	defer ticker.Stop()
 	// close ends a pass at once, and the storage call under way.
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	watcher := make(chan struct{})
 	go func() {
+		defer close(watcher)
 		select {
 		case <-f.stop:
 			cancel()
 		case <-ctx.Done():
 		}
 	}()
+	// Deferred first, run last: done is closed only once the watcher has
+	// ended too, so that no goroutine outlives close.
+	defer close(f.done)
+	defer func() { cancel(); <-watcher }()
 	for {
 		select {
 		case <-ticker.C:

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -48,6 +50,7 @@ func TestFailedWriteHidesTheOlderResponse(t *testing.T) {
 			}
 			readOnly.Store(true)
 			version.Store(2)
+			h.clock.Advance(time.Second)
 			body, _ := getWith(t, h.client, h.origin.URL+"/doc", withHeader("Cache-Control", "no-cache"))
 			if body != "v2" {
 				t.Fatalf("refresh: %q", body)
@@ -61,4 +64,34 @@ func TestFailedWriteHidesTheOlderResponse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNoRetryGoroutineAtCloseReturn: when Close returns, the retries of
+// failed deletes have ended, the goroutine that watches for Close too (it
+// was still running in about a third of the runs).
+func TestNoRetryGoroutineAtCloseReturn(t *testing.T) {
+	for range 50 {
+		store := newFakeStorage()
+		store.deleteURL = func(ctx context.Context, url string) error { return errors.New("read-only") }
+		store.delete = func(ctx context.Context, key string) error { return errors.New("read-only") }
+		tr := must(NewTransport(WithTransport(statusOrigin(http.StatusOK)), WithStorage(store)))
+		req := must(http.NewRequest(http.MethodPost, "http://api.example/doc", nil))
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		tr.Close()
+		buf := make([]byte, 1<<20)
+		if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "(*failedDeletes).retry") {
+			t.Fatalf("a retry goroutine outlived Close:\n%s", stacks)
+		}
+	}
+}
+
+// statusOrigin answers every request with code and an empty body.
+type statusOrigin int
+
+func (o statusOrigin) RoundTrip(req *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: int(o), Header: http.Header{}, Body: http.NoBody, Request: req}, nil
 }

@@ -213,13 +213,16 @@ func (t *Transport) store(x *exchange, entry *Entry, ttl time.Duration) {
 // is logged. What the tier holds under key after a failed write is older
 // than the response the caller got: hidden from reads and deleted, as
 // after a failed delete, so that a read-only disk or a full Redis never
-// serves the outdated response as a hit.
+// serves the outdated response as a hit (a memory tier's copy of the new
+// one stays).
 func (t *Transport) storeIn(ctx context.Context, s tier, key string, entry *Entry, ttl time.Duration) {
 	ctx, cancel := storageContext(ctx, s, t.cfg.storageTimeout)
 	defer cancel()
 	if err := s.Set(ctx, key, entry, ttl); err != nil {
 		t.storageErrors.log(ctx, "set", key, err)
-		t.failedDeletes.remember(t, key, false, t.cfg.now())
+		// Hidden: what was received before this entry. This entry itself,
+		// which a memory tier in front may hold, is not.
+		t.failedDeletes.remember(t, key, false, entry.ResponseTime.Add(-time.Nanosecond))
 	}
 }
 
