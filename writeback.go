@@ -38,11 +38,13 @@ type writeBehind struct {
 	queue        []*pendingWrite // not started, oldest first
 	byKey        map[string][]*pendingWrite
 	pendingBytes int64
-	writing      *pendingWrite // the write running, if any
-	running      bool          // the goroutine runs
-	closed       bool
-	dropped      int        // by close, once its timeout passed
-	changed      *sync.Cond // a write ended, or the queue emptied
+	// cancelledQueued counts the cancelled writes still in queue.
+	cancelledQueued int
+	writing         *pendingWrite // the write running, if any
+	running         bool          // the goroutine runs
+	closed          bool
+	dropped         int        // by close, once its timeout passed
+	changed         *sync.Cond // a write ended, or the queue emptied
 }
 
 // pendingWrite is one entry waiting to be written.
@@ -151,14 +153,32 @@ func (w *writeBehind) cancelLocked(matches func(key string) bool) (cancelled int
 		}
 		for _, p := range writes {
 			if p != w.writing && !p.cancelled {
-				p.cancelled = true
+				// Released now, not when the writer reaches it: a writer
+				// stuck on a slow store must not keep what no one will
+				// write (the queue's bound counts only live writes).
+				p.cancelled, p.entry, p.work = true, nil, nil
 				w.pendingBytes -= p.size
+				w.cancelledQueued++
 				cancelled++
 			}
 		}
 		w.forgetLocked(key, func(p *pendingWrite) bool { return p != w.writing })
 	}
+	if w.cancelledQueued > 64 && 2*w.cancelledQueued > len(w.queue) {
+		w.compactLocked()
+	}
 	return cancelled
+}
+
+// compactLocked removes the cancelled writes from the queue. w.mu is held.
+func (w *writeBehind) compactLocked() {
+	kept := make([]*pendingWrite, 0, len(w.queue)-w.cancelledQueued)
+	for _, p := range w.queue {
+		if !p.cancelled {
+			kept = append(kept, p)
+		}
+	}
+	w.queue, w.cancelledQueued = kept, 0
 }
 
 // forgetLocked removes from byKey the writes of key that drop selects.
@@ -183,6 +203,7 @@ func (w *writeBehind) run() {
 		w.queue[0] = nil
 		w.queue = w.queue[1:]
 		if p.cancelled {
+			w.cancelledQueued--
 			continue
 		}
 		w.writing = p
