@@ -217,10 +217,28 @@ func (m *MemoryStorage) evict(keep *memoryItem) {
 	for m.usedBytes > m.maxBytes {
 		victim := m.recency.evictionVictim(&keep.node)
 		if victim == nil {
+			m.trimVariants(keep)
 			return
 		}
 		m.remove(victim.item)
 	}
+}
+
+// trimVariants drops keep's oldest variants, all but the one just set
+// (the last), while the store is over its bound: the variants of one key
+// count against the bound as any entries do. m.mu is held.
+func (m *MemoryStorage) trimVariants(keep *memoryItem) {
+	drop := 0
+	for over := m.usedBytes - m.maxBytes; over > 0 && drop < len(keep.variants)-1; drop++ {
+		over -= keep.meta[drop].size + memoryVariantCost
+	}
+	if drop == 0 {
+		return
+	}
+	// A reader may hold the variants slice: a new one replaces it.
+	variants := slices.Clone(keep.variants[drop:])
+	meta := append(keep.meta[:0], keep.meta[drop:]...)
+	m.setVariants(keep, variants, meta)
 }
 
 // add makes the item of a new key. m.mu is held.

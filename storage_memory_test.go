@@ -69,3 +69,33 @@ func TestMemoryStorageBoundsVariants(t *testing.T) {
 		t.Fatalf("kept %d variants, newest %q", len(got), got[len(got)-1].Variant)
 	}
 }
+
+// TestMemoryStorageBoundsTheVariantsOfOneKey: the variants of one key count
+// against the bound: a key whose variants outgrow it keeps its newest ones
+// that fit, never more than the bound (32 variants of 24 KiB in a 64 KiB
+// store held 768 KiB before).
+func TestMemoryStorageBoundsTheVariantsOfOneKey(t *testing.T) {
+	const bound = 64 << 10
+	s := httpcache.NewMemoryStorage(bound)
+	ctx := context.Background()
+	for i := range 32 {
+		if err := s.Set(ctx, "k", storagetest.NewEntry("v"+strconv.Itoa(i), "x", 24<<10), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if s.Size() > bound {
+			t.Fatalf("after %d variants: Size %d over the bound %d", i+1, s.Size(), bound)
+		}
+	}
+	got, _ := s.Get(ctx, "k")
+	if len(got) != 2 || got[1].Variant != "v31" || got[0].Variant != "v30" {
+		t.Fatalf("kept %d variants, want the newest two, which fit", len(got))
+	}
+	// Variants that fit together are all kept.
+	s = httpcache.NewMemoryStorage(64 << 10)
+	for i := range 8 {
+		s.Set(ctx, "k", storagetest.NewEntry("v"+strconv.Itoa(i), "x", 1<<10), time.Hour)
+	}
+	if got, _ := s.Get(ctx, "k"); len(got) != 8 {
+		t.Fatalf("kept %d of 8 variants that fit", len(got))
+	}
+}
