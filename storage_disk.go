@@ -425,9 +425,15 @@ func readDiskFile(f entryFile, digest keyDigest) (records []diskRecord, size int
 	return records, info.Size(), info, err
 }
 
-// Set stores entry under key, keeping the key's other variants: it writes
-// the key's new file beside the old one and renames it into place.
-func (d *DiskStorage) Set(_ context.Context, key string, entry *Entry, ttl time.Duration) error {
+// Set stores entry under key, keeping the key's other variants while the
+// file fits the bound: it writes the key's new file beside the old one and
+// renames it into place. When the key's variants together outgrow the
+// bound, the new entry is kept alone; an entry larger than the whole bound
+// is not stored, and the key's file, which it supersedes, is removed.
+func (d *DiskStorage) Set(ctx context.Context, key string, entry *Entry, ttl time.Duration) error {
+	if entry.Body != nil && entry.Body.Size() > d.maxBytes {
+		return d.Delete(ctx, key)
+	}
 	var expiry int64
 	if ttl > 0 {
 		// Held below what UnixNano can give (the year 2262).
@@ -458,6 +464,19 @@ func (d *DiskStorage) Set(_ context.Context, key string, entry *Entry, ttl time.
 		old = nil
 	}
 	size, err := d.writeFile(tmp, old, key, entry, expiry)
+	if err == nil && size > d.maxBytes && old != nil {
+		// The key's variants outgrow the bound together: the new one alone.
+		if _, err = tmp.Seek(0, io.SeekStart); err == nil {
+			if err = tmp.Truncate(0); err == nil {
+				size, err = d.writeFile(tmp, nil, key, entry, expiry)
+			}
+		}
+	}
+	if err == nil && size > d.maxBytes {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return d.Delete(ctx, key)
+	}
 	if closeErr := tmp.Close(); err == nil {
 		err = closeErr
 	}

@@ -526,3 +526,44 @@ func FuzzDiskFile(f *testing.F) {
 		}
 	})
 }
+
+// TestDiskStorageHoldsItsBound: no entry larger than the whole bound is
+// kept (and the older one it supersedes is removed), and the variants of
+// one key outgrowing the bound leave the newest alone (a 1 MiB store kept a
+// 4 MiB entry, and 28 MiB of one key's variants, before).
+func TestDiskStorageHoldsItsBound(t *testing.T) {
+	const bound = 1 << 20
+	s, err := httpcache.NewDiskStorage(t.TempDir(), bound)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.Set(ctx, "k", storagetest.NewEntry("", "small", 100), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(ctx, "k", storagetest.NewEntry("", "big", 4<<20), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Get(ctx, "k"); len(got) != 0 || s.Size() != 0 {
+		t.Fatalf("after an entry over the bound: %d entries, Size %d; want the older one gone too", len(got), s.Size())
+	}
+	for i := range 32 {
+		if err := s.Set(ctx, "v", storagetest.NewEntry("v"+strconv.Itoa(i), "x", 300<<10), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if s.Size() > bound {
+			t.Fatalf("after %d variants: Size %d over the bound", i+1, s.Size())
+		}
+	}
+	got, _ := s.Get(ctx, "v")
+	if len(got) == 0 || got[len(got)-1].Variant != "v31" {
+		t.Fatalf("the newest variant is not kept: %d entries", len(got))
+	}
+	// An entry whose body is within the bound but whose file is not.
+	if err := s.Set(ctx, "edge", storagetest.NewEntry("", "edge", bound-10), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if s.Size() > bound {
+		t.Fatalf("Size %d over the bound after an entry whose file outgrows it", s.Size())
+	}
+}

@@ -2,6 +2,7 @@ package httpcache
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -104,11 +105,15 @@ func (m *MemoryStorage) getKeyBytes(key []byte) []*Entry {
 }
 
 // Set stores entry under key, replacing the variant with the same Variant.
-// An entry larger than the whole bound is not stored.
-func (m *MemoryStorage) Set(_ context.Context, key string, entry *Entry, ttl time.Duration) error {
+// An entry larger than the whole bound is not stored, and the key's
+// variants, which it supersedes, are removed.
+func (m *MemoryStorage) Set(ctx context.Context, key string, entry *Entry, ttl time.Duration) error {
+	if entry == nil {
+		return errors.New("httpcache: MemoryStorage.Set: nil entry")
+	}
 	size := entrySize(entry)
 	if size+int64(len(key)) > m.maxBytes {
-		return nil
+		return m.Delete(ctx, key)
 	}
 	var expiry time.Duration
 	if ttl > 0 {

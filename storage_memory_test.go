@@ -99,3 +99,18 @@ func TestMemoryStorageBoundsTheVariantsOfOneKey(t *testing.T) {
 		t.Fatalf("kept %d of 8 variants that fit", len(got))
 	}
 }
+
+// TestMemoryStorageTooLargeSupersedes: an entry too large to keep removes
+// the older one of its key, which it supersedes; a nil entry is an error.
+func TestMemoryStorageTooLargeSupersedes(t *testing.T) {
+	s := httpcache.NewMemoryStorage(64 << 10)
+	ctx := context.Background()
+	s.Set(ctx, "k", storagetest.NewEntry("", "small", 100), time.Hour)
+	s.Set(ctx, "k", storagetest.NewEntry("", "big", 1<<20), time.Hour)
+	if got, _ := s.Get(ctx, "k"); len(got) != 0 {
+		t.Fatalf("the older entry is still served: %d entries", len(got))
+	}
+	if err := s.Set(ctx, "k", nil, time.Hour); err == nil {
+		t.Error("a nil entry was accepted")
+	}
+}
