@@ -163,6 +163,11 @@ func canonicalFieldNames(option string, names []string) ([]string, error) {
 // the cache starts afresh.
 const maxCachedFingerprints = 8192
 
+// maxCachedFingerprintInput bounds the input of a kept fingerprint, so that
+// what fingerprint caches hold stays within maxCachedFingerprints times
+// it (8 MiB); a longer credential is fingerprinted on each request.
+const maxCachedFingerprintInput = 1 << 10
+
 // partitioner names the partitions of requests: a keyed fingerprint of
 // their credential fields and of the hook's name.
 type partitioner struct {
@@ -348,6 +353,9 @@ func (p *partitioner) newKeySuffix(sum uint64, input string) string {
 	mac := hmac.New(sha256.New, p.secret)
 	mac.Write([]byte(input))
 	suffix := "\x00" + hex.EncodeToString(mac.Sum(nil))
+	if len(input) > maxCachedFingerprintInput {
+		return suffix // computed each time: the kept inputs stay small
+	}
 	p.mu.Lock()
 	if len(p.cached) >= maxCachedFingerprints {
 		clear(p.cached)

@@ -134,6 +134,9 @@ func (q *querySecrets) fingerprint(value string) string {
 	mac.Write([]byte("query\x00"))
 	mac.Write([]byte(value))
 	fingerprinted := querySecretMark + hex.EncodeToString(mac.Sum(nil)[:querySecretDigits/2])
+	if len(value) > maxCachedFingerprintInput {
+		return fingerprinted
+	}
 	q.mu.Lock()
 	if len(q.cached) >= maxCachedFingerprints {
 		clear(q.cached)

@@ -192,3 +192,33 @@ func FuzzQuerySecrets(f *testing.F) {
 		}
 	})
 }
+
+// TestFingerprintCachesHoldSmallInputsOnly: the fingerprints kept for
+// hits hold at most maxCachedFingerprintInput bytes of input each, so that
+// long credentials cannot fill memory outside every bound (8,000 users with
+// 16 KiB tokens held 142 MiB before); a long one still has its own key.
+func TestFingerprintCachesHoldSmallInputsOnly(t *testing.T) {
+	tr := New(WithPartitionSecret([]byte("0123456789abcdef")))
+	defer tr.Close()
+	long := strings.Repeat("t", 16<<10)
+	u, _ := url.Parse("https://h/a?token=" + long)
+	first := tr.urlKey(u)
+	if tr.urlKey(u) != first {
+		t.Fatal("a long token has two keys")
+	}
+	req, _ := http.NewRequest(http.MethodGet, "https://h/a", nil)
+	req.Header.Set("Authorization", long)
+	suffix := tr.newExchange(req).keySuffix
+	if suffix == "" || tr.newExchange(req).keySuffix != suffix {
+		t.Fatal("a long credential has no partition, or two")
+	}
+	tr.partitions.mu.RLock()
+	kept := len(tr.partitions.cached)
+	tr.partitions.mu.RUnlock()
+	tr.querySecrets.mu.RLock()
+	kept += len(tr.querySecrets.cached)
+	tr.querySecrets.mu.RUnlock()
+	if kept != 0 {
+		t.Errorf("%d fingerprints of 16 KiB inputs kept", kept)
+	}
+}
