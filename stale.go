@@ -119,8 +119,10 @@ func (t *Transport) serveStaleOnError(x *exchange, resp *http.Response, err erro
 	}
 	t.cfg.logger.LogAttrs(req.Context(), slog.LevelInfo, "httpcache: origin failed; serving a stale response",
 		slog.String("url", t.logURL(req)), slog.Int("status", status.ForwardStatus), slog.Any("error", t.storageErrors.redact.err(err)))
-	if resp != nil {
-		discard(resp.Body)
+	if resp != nil && resp.Body != nil {
+		// Closed, not read: the failed response's body may never end, and
+		// the caller has its answer.
+		resp.Body.Close()
 	}
 	t.stats.staleOnError.Add(1)
 	return stepResult{resp: stale, source: fromStorageOnError}, true

@@ -405,3 +405,48 @@ func TestForwardReasonOfARequestedValidation(t *testing.T) {
 		})
 	}
 }
+
+// hangingBody blocks every Read until it is closed.
+type hangingBody struct {
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (b *hangingBody) Read([]byte) (int, error) { <-b.closed; return 0, io.ErrUnexpectedEOF }
+func (b *hangingBody) Close() error            { b.once.Do(func() { close(b.closed) }); return nil }
+
+// TestStaleIfErrorDoesNotWaitForTheFailedBody: the stale answer does not
+// wait for the failed response's body, which may never end (it waited for
+// it to the end before).
+func TestStaleIfErrorDoesNotWaitForTheFailedBody(t *testing.T) {
+	clock := newTestClock()
+	body := &hangingBody{closed: make(chan struct{})}
+	origin := &faultyOrigin{fault: func(req *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 503, Header: http.Header{}, Body: body, Request: req}, nil
+	}}
+	tr := New(WithTransport(origin), WithClock(clock.Now))
+	defer tr.Close()
+	client := &http.Client{Transport: tr}
+	get(t, client, "http://api.example/a")
+	clock.Advance(30 * time.Second)
+	done := make(chan string, 1)
+	go func() {
+		resp, text := get(t, client, "http://api.example/a")
+		st, _ := StatusOf(resp)
+		done <- text + " " + st.Detail
+	}()
+	select {
+	case got := <-done:
+		if got != "good "+detailStaleIfError {
+			t.Fatalf("got %q", got)
+		}
+	case <-time.After(10 * time.Second):
+		body.Close()
+		t.Fatal("the stale answer waited for the failed response's body")
+	}
+	select {
+	case <-body.closed:
+	default:
+		t.Error("the failed response's body was not closed")
+	}
+}
