@@ -413,7 +413,7 @@ type hangingBody struct {
 }
 
 func (b *hangingBody) Read([]byte) (int, error) { <-b.closed; return 0, io.ErrUnexpectedEOF }
-func (b *hangingBody) Close() error            { b.once.Do(func() { close(b.closed) }); return nil }
+func (b *hangingBody) Close() error             { b.once.Do(func() { close(b.closed) }); return nil }
 
 // TestStaleIfErrorDoesNotWaitForTheFailedBody: the stale answer does not
 // wait for the failed response's body, which may never end (it waited for
