@@ -95,3 +95,46 @@ type statusOrigin int
 func (o statusOrigin) RoundTrip(req *http.Request) (*http.Response, error) {
 	return &http.Response{StatusCode: int(o), Header: http.Header{}, Body: http.NoBody, Request: req}, nil
 }
+
+// TestContractBreakingNeighbours: an upstream or a store that breaks its
+// contract makes an error or a miss, never a panic, with coalescing on or
+// off: an upstream returning neither response nor error, one that panics,
+// a response without a body, a store returning nil entries.
+func TestContractBreakingNeighbours(t *testing.T) {
+	upstreams := map[string]roundTripFunc{
+		"nil, nil": func(*http.Request) (*http.Response, error) { return nil, nil },
+		"panic":    func(*http.Request) (*http.Response, error) { panic("boom") },
+	}
+	for _, coalescing := range []bool{true, false} {
+		for name, upstream := range upstreams {
+			tr := must(NewTransport(WithTransport(upstream), WithCoalescing(CoalesceOptions{Disabled: !coalescing})))
+			resp, err := tr.RoundTrip(must(http.NewRequest(http.MethodGet, "http://api.example/a", nil)))
+			if err == nil || resp != nil {
+				t.Errorf("%s, coalescing %v: %v, %v; want an error", name, coalescing, resp, err)
+			}
+			tr.Close()
+		}
+		tr := must(NewTransport(WithTransport(roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 200, Header: http.Header{"Cache-Control": {"max-age=60"}}, Request: req}, nil
+		})), WithCoalescing(CoalesceOptions{Disabled: !coalescing})))
+		resp, err := tr.RoundTrip(must(http.NewRequest(http.MethodGet, "http://api.example/a", nil)))
+		if err != nil || resp.Body == nil {
+			t.Errorf("a response without a body, coalescing %v: %v, %v", coalescing, resp, err)
+		} else {
+			resp.Body.Close()
+		}
+		tr.Close()
+	}
+	store := newFakeStorage()
+	store.get = func(context.Context, string) ([]*Entry, error) { return []*Entry{nil, {StatusCode: 200}}, nil }
+	tr := must(NewTransport(WithTransport(statusOrigin(http.StatusOK)), WithStorage(store)))
+	defer tr.Close()
+	resp, err := tr.RoundTrip(must(http.NewRequest(http.MethodGet, "http://api.example/a", nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if st, _ := StatusOf(resp); st.Hit {
+		t.Error("a nil entry was served")
+	}
+}

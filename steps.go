@@ -50,7 +50,7 @@ func (s responseSource) reusable() bool { return s != fromOrigin }
 func (t *Transport) fetch(x *exchange) (stepResult, error) {
 	t.logDecision(x.req, "fetch", slog.String("fwd", x.forward))
 	requestTime := t.cfg.now()
-	resp, err := t.cfg.upstream.RoundTrip(x.req)
+	resp, err := t.sendUpstream(x.req)
 	t.observeOrigin(x, resp)
 	if stale, served := t.serveStaleOnError(x, resp, err); served {
 		return stale, nil
@@ -95,7 +95,7 @@ func (t *Transport) revalidate(x *exchange) (stepResult, error) {
 	outreq := conditionalRequest(x.req, x.stored)
 	t.logDecision(x.req, "revalidate", slog.String("fwd", x.forward))
 	requestTime := t.cfg.now()
-	resp, err := t.cfg.upstream.RoundTrip(outreq)
+	resp, err := t.sendUpstream(outreq)
 	t.observeOrigin(x, resp)
 	if stale, served := t.serveStaleOnError(x, resp, err); served {
 		return stale, nil

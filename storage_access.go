@@ -155,6 +155,17 @@ func (t *Transport) loadAll(ctx context.Context, key []byte) []*Entry {
 		t.storageErrors.log(ctx, "get", string(key), err)
 		return nil
 	}
+	return usableEntries(entries)
+}
+
+// usableEntries drops what a store returned that is no entry at all (nil,
+// or without a header): a custom store's bug is a miss, not a panic.
+func usableEntries(entries []*Entry) []*Entry {
+	for _, e := range entries {
+		if e == nil || e.Header == nil {
+			return slices.DeleteFunc(slices.Clone(entries), func(e *Entry) bool { return e == nil || e.Header == nil })
+		}
+	}
 	return entries
 }
 
@@ -177,7 +188,7 @@ func (t *Transport) loadMemory(ctx context.Context, key []byte) []*Entry {
 		t.storageErrors.log(ctx, "get", string(key), err)
 		return nil
 	}
-	return entries
+	return usableEntries(entries)
 }
 
 // store writes an entry under x's key; a storage error is logged, never

@@ -366,7 +366,7 @@ func (t *Transport) forward(req *http.Request, status CacheStatus) (*http.Respon
 	} else {
 		t.stats.otherMethods.Add(1)
 	}
-	resp, err := t.cfg.upstream.RoundTrip(req)
+	resp, err := t.sendUpstream(req)
 	if err != nil {
 		return nil, err
 	}
