@@ -46,6 +46,7 @@ package gregjones
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -69,8 +70,9 @@ const keyPrefix = "httpcache.v1:"
 // one net/http sends).
 const indexPrefix = "httpcache.v1-urlindex:"
 
-// valueMagic starts every value, with a format version.
-const valueMagic = "HCG1"
+// valueMagic starts every value, with a format version; the digest of
+// the key the value was written for follows it (keyDigest).
+const valueMagic = "HCG2"
 
 // indexMagic starts every index value. Neither magic reads as an HTTP
 // response's status line, so gregjones/httpcache reading one would find no
@@ -216,7 +218,7 @@ func (s *Storage) Set(_ context.Context, key string, entry *httpcache.Entry, ttl
 		return nil
 	}
 	if !strings.Contains(key, "\x00") {
-		s.backendSet(keyPrefix+key, encodeValue(kept))
+		s.backendSet(keyPrefix+key, encodeValue(key, kept))
 		return nil
 	}
 	idx, changed, ok := s.indexAdd(indexPrefix+url, partition, lastExpiry(kept), func(p string) string { return url + "\x00" + p })
@@ -226,7 +228,7 @@ func (s *Storage) Set(_ context.Context, key string, entry *httpcache.Entry, ttl
 		s.backendDelete(keyPrefix + key)
 		return nil
 	}
-	s.backendSet(keyPrefix+key, encodeValue(kept))
+	s.backendSet(keyPrefix+key, encodeValue(key, kept))
 	if changed {
 		s.backendSet(indexPrefix+url, encodeIndex(idx))
 	}
@@ -286,7 +288,7 @@ func (s *Storage) read(key string) []record {
 	}
 	// The entries share the value's memory: a copy of their own, in case
 	// the backend reuses its buffer.
-	records, err := decodeValue(bytes.Clone(value))
+	records, err := decodeValue(key, bytes.Clone(value))
 	if err != nil {
 		s.backendDelete(keyPrefix + key)
 		return nil
@@ -406,15 +408,18 @@ func (idx *index) full(member string) bool {
 	return size > maxIndexBytes
 }
 
-// encodeValue lays out records as: magic, then for each its expiry
-// (int64), its length (uint32) and its encoded entry.
-func encodeValue(records []record) []byte {
-	size := len(valueMagic)
+// encodeValue lays out the records of key as: magic, the key's digest,
+// then for each its expiry (int64), its length (uint32) and its encoded
+// entry.
+func encodeValue(key string, records []record) []byte {
+	size := len(valueMagic) + keyDigestLen
 	for _, r := range records {
 		size += 12 + len(r.encoded)
 	}
 	value := make([]byte, 0, size)
 	value = append(value, valueMagic...)
+	digest := keyDigest(key)
+	value = append(value, digest[:]...)
 	for _, r := range records {
 		value = binary.BigEndian.AppendUint64(value, uint64(r.expiry))
 		value = binary.BigEndian.AppendUint32(value, uint32(len(r.encoded)))
@@ -425,13 +430,29 @@ func encodeValue(records []record) []byte {
 
 var errDamaged = errors.New("gregjones: damaged value")
 
-// decodeValue reads what encodeValue wrote; the entries' checksums catch
-// any damage.
-func decodeValue(value []byte) ([]record, error) {
-	if len(value) < len(valueMagic) || string(value[:len(valueMagic)]) != valueMagic {
+// keyDigestLen is the length of a key's digest in a value.
+const keyDigestLen = 8
+
+// keyDigest is the digest of a storage key stored in its value: a value
+// copied or moved to another key's backend name (a backend's restore or
+// migration gone wrong) is damaged there, never served for that key.
+func keyDigest(key string) (digest [keyDigestLen]byte) {
+	sum := sha256.Sum256([]byte(key))
+	copy(digest[:], sum[:])
+	return digest
+}
+
+// decodeValue reads what encodeValue wrote for key; the entries' checksums
+// catch any damage.
+func decodeValue(key string, value []byte) ([]record, error) {
+	prefix := len(valueMagic) + keyDigestLen
+	if len(value) < prefix || string(value[:len(valueMagic)]) != valueMagic {
 		return nil, errDamaged
 	}
-	rest := value[len(valueMagic):]
+	if digest := keyDigest(key); string(value[len(valueMagic):prefix]) != string(digest[:]) {
+		return nil, errDamaged
+	}
+	rest := value[prefix:]
 	var records []record
 	for len(rest) > 0 {
 		if len(rest) < 12 || len(records) >= maxVariants {

@@ -411,7 +411,7 @@ func FuzzDecodeValue(f *testing.F) {
 	s.Set(context.Background(), "k", storagetest.NewEntry("b", "y", 10), 0)
 	seed, _ := backend.Get("httpcache.v1:k")
 	f.Add(seed)
-	f.Add([]byte("HCG1"))
+	f.Add([]byte("HCG2"))
 	f.Fuzz(func(t *testing.T, value []byte) {
 		backend := ghttpcache.NewMemoryCache()
 		backend.Set("httpcache.v1:k", value)
@@ -423,4 +423,29 @@ func FuzzDecodeValue(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestValueMovedToAnotherKeyIsAMiss: a backend value copied to another
+// key's backend name (another URL's, another partition's) is not served
+// there: each value carries its key's digest.
+func TestValueMovedToAnotherKeyIsAMiss(t *testing.T) {
+	backend := ghttpcache.NewMemoryCache()
+	store := gregjones.New(backend)
+	ctx := context.Background()
+	for _, to := range []string{"https://h/b", "https://h/a\x00" + strings.Repeat("0", 64)} {
+		if err := store.Set(ctx, "https://h/a", storagetest.NewEntry("", "a", 10), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		value, ok := backend.Get(gregjones.EntryKey("https://h/a"))
+		if !ok {
+			t.Fatal("no value written")
+		}
+		backend.Set(gregjones.EntryKey(to), value)
+		if got, err := store.Get(ctx, to); err != nil || len(got) != 0 {
+			t.Fatalf("%q: %d entries, %v; want a miss", to, len(got), err)
+		}
+		if got, _ := store.Get(ctx, "https://h/a"); len(got) != 1 {
+			t.Fatal("the entry is not served under its own key")
+		}
+	}
 }

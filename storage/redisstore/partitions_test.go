@@ -470,3 +470,29 @@ func TestFailedInvalidationIsNotForgotten(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestValueMovedToAnotherKeyIsAMiss: a hash copied over another URL's or
+// another partition's (COPY ... REPLACE, as a restore gone wrong would) is
+// not served there: each value carries its key's digest.
+func TestValueMovedToAnotherKeyIsAMiss(t *testing.T) {
+	admin := testRedis(t)
+	prefix := testPrefix(t, admin)
+	store := redisstore.New(admin, redisstore.WithPrefix(prefix))
+	ctx := context.Background()
+	entry := storagetest.NewEntry("", "a", 10)
+	for _, to := range []string{"https://h/b", "https://h/a\x00" + strings.Repeat("0", 64)} {
+		if err := store.Set(ctx, "https://h/a", entry, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		from, dest := store.EntryKey("https://h/a"), store.EntryKey(to)
+		if err := admin.Copy(ctx, from, dest, 0, true).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := store.Get(ctx, to); err != nil || len(got) != 0 {
+			t.Fatalf("%q: %d entries, %v; want a miss", to, len(got), err)
+		}
+		if got, _ := store.Get(ctx, "https://h/a"); len(got) != 1 {
+			t.Fatal("the entry is not served under its own key")
+		}
+	}
+}

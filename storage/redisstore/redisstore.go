@@ -370,19 +370,41 @@ func (s *Store) Get(ctx context.Context, key string) ([]*httpcache.Entry, error)
 	return nil, nil
 }
 
-// decode returns the unexpired variants of a key's hash.
+// A stored value is the variant's expiry (Unix milliseconds, 8 bytes, big
+// endian), the digest of the key it was written for, then the encoded
+// (or, with a Keyring, sealed) entry. The digest makes a value copied or
+// moved to another key's hash (COPY, RENAME, a restore gone wrong) a miss
+// there, as a sealed entry is: no stored byte answers another key.
+const (
+	keyDigestLen   = 8
+	valuePrefixLen = 8 + keyDigestLen
+)
+
+// keyDigest is the digest of a storage key stored in its values.
+func keyDigest(key string) (digest [keyDigestLen]byte) {
+	sum := sha256.Sum256(unsafe.Slice(unsafe.StringData(key), len(key)))
+	copy(digest[:], sum[:])
+	return digest
+}
+
+// decode returns the unexpired variants of a key's hash that were written
+// for key.
 func (s *Store) decode(key string, fields map[string]string) []*httpcache.Entry {
 	now := time.Now().UnixMilli()
+	digest := keyDigest(key)
 	var entries []*httpcache.Entry
 	for field, value := range fields {
 		if s.keys != nil && field == listingField {
 			continue
 		}
-		if len(value) < 8 || int64(binary.BigEndian.Uint64([]byte(value[:8]))) < now {
+		if len(value) < valuePrefixLen || int64(binary.BigEndian.Uint64([]byte(value[:8]))) < now {
 			continue
 		}
+		if value[8:valuePrefixLen] != string(digest[:]) {
+			continue // written for another key, and copied or moved here
+		}
 		// The entry shares the reply's bytes, which nothing modifies.
-		encoded := unsafe.Slice(unsafe.StringData(value[8:]), len(value)-8)
+		encoded := unsafe.Slice(unsafe.StringData(value[valuePrefixLen:]), len(value)-valuePrefixLen)
 		if s.keys != nil {
 			var err error
 			if encoded, err = s.keys.Open(key, encoded); err != nil {
@@ -423,8 +445,10 @@ func (s *Store) Set(ctx context.Context, key string, entry *httpcache.Entry, ttl
 		}
 		listing, variants = string(s.keys.SealListing(key)), maxVariants+1 // the listing field
 	}
-	value := make([]byte, 8, 8+len(encoded))
+	value := make([]byte, 8, valuePrefixLen+len(encoded))
 	binary.BigEndian.PutUint64(value, uint64(time.Now().Add(ttl).UnixMilli()))
+	digest := keyDigest(key)
+	value = append(value, digest[:]...)
 	value = append(value, encoded...)
 	ctx, cancel, err := s.begin(ctx)
 	if err != nil {
