@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,9 +64,10 @@ var DefaultCoalesceIgnoredHeaders = []string{"Traceparent", "Tracestate", "X-Req
 // others have joined, a copy of the body is kept as the first caller reads
 // it (and drained on its Close, as for storing: WithBodyDrain), and the
 // others get theirs once it is whole, up to MaxBodyBytes. A body larger,
-// broken, or never whole (an event stream closed by its reader) leaves
-// them to send their own requests. Waiters whose request shared another's
-// see "collapsed" in Cache-Status.
+// broken, or never whole leaves them to send their own requests, and so
+// does an event stream (text/event-stream), at once. A flight whose body
+// outlasts Timeout takes no more callers. Waiters whose request shared
+// another's see "collapsed" in Cache-Status.
 type CoalesceOptions struct {
 	// Disabled turns coalescing off: every request the cache cannot answer
 	// goes to the origin.
@@ -318,9 +320,10 @@ func (c *coalescer) endLocked(f *flight) {
 // returns the leader's own response. A shared one streams to the leader as
 // it arrives, and a copy of its body, taken as the leader reads it (and
 // drains it on Close, as for storing: capturingBody), goes to the waiters
-// once it is whole: a response that never ends, such as an event stream,
-// holds no one's headers back. The flight stays open until then, so that
-// callers who arrive meanwhile share it too.
+// once it is whole. The flight stays open until then, so that callers who
+// arrive meanwhile share it too, unless it outlasts the coalescer's
+// timeout (retire). An event stream, which never ends, is not shared:
+// each waiter sends its own request at once.
 func (c *coalescer) share(f *flight, x *exchange, result stepResult) *http.Response {
 	resp := result.resp
 	cc, shareable := c.shareable(result)
@@ -334,7 +337,9 @@ func (c *coalescer) share(f *flight, x *exchange, result stepResult) *http.Respo
 	if resp.Body == nil {
 		resp.Body = http.NoBody
 	}
-	if resp.ContentLength > c.maxBody {
+	if resp.ContentLength > c.maxBody || isEventStream(resp.Header) {
+		// Too large to copy, or a stream that does not end: each waiter
+		// sends its own request now rather than wait for the end.
 		c.mu.Lock()
 		f.own = true
 		c.endLocked(f)
@@ -398,10 +403,10 @@ func (c *coalescer) wait(t *Transport, f *flight, done, expired <-chan struct{},
 				expired, own = nil, timer.C
 				continue
 			}
-			c.leave(f)
+			c.retire(f)
 			return sendAlone(t, x, send)
 		case <-own:
-			c.leave(f)
+			c.retire(f)
 			return sendAlone(t, x, send)
 		case <-x.req.Context().Done():
 			c.leave(f)
@@ -472,6 +477,19 @@ func (c *coalescer) shareable(result stepResult) (cacheControl, bool) {
 
 // leave records that a waiter has gone. When the last of a flight whose
 // leader gave up has, the flight goes: later requests start afresh.
+// retire is leave for a waiter whose time ran out: the flight, which took
+// longer than the coalescer's timeout (a leader that reads its body slowly,
+// or never), takes no one else, so that later callers do not wait for it
+// in turn.
+func (c *coalescer) retire(f *flight) {
+	c.mu.Lock()
+	if c.flights[f.hash] == f {
+		delete(c.flights, f.hash)
+	}
+	c.mu.Unlock()
+	c.leave(f)
+}
+
 func (c *coalescer) leave(f *flight) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -620,4 +638,11 @@ func (c *coalescer) close() {
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
+}
+
+// isEventStream reports a response of server-sent events (text/event-stream),
+// whose body lasts as long as the connection.
+func isEventStream(h http.Header) bool {
+	mediaType, _, _ := strings.Cut(fieldValue(h, "Content-Type"), ";")
+	return strings.EqualFold(strings.TrimSpace(mediaType), "text/event-stream")
 }

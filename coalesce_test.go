@@ -702,6 +702,10 @@ func TestCoalescedStreamReachesEveryCaller(t *testing.T) {
 	defer tr.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	// The first caller holds its stream open until the second has read
+	// from its own: the second's headers never wait for the first's
+	// stream to end (they waited for the coalescer's timeout before).
+	secondRead := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range 2 {
 		wg.Add(1)
@@ -711,11 +715,23 @@ func TestCoalescedStreamReachesEveryCaller(t *testing.T) {
 			resp, err := tr.RoundTrip(req)
 			if err != nil {
 				t.Errorf("caller %d: %v", i, err)
+				if i == 1 {
+					close(secondRead)
+				}
 				return
 			}
 			defer resp.Body.Close()
 			if line, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil || line != "data: 0\n" {
 				t.Errorf("caller %d: first line %q, %v", i, line, err)
+			}
+			if i == 1 {
+				close(secondRead)
+				return
+			}
+			select {
+			case <-secondRead:
+			case <-ctx.Done():
+				t.Error("the second caller waited for the first caller's stream")
 			}
 		}()
 		waitForWaiters(t, tr, i+1)
@@ -825,5 +841,58 @@ func TestCoalescedLeaderThatDecodesStillShares(t *testing.T) {
 	}
 	if n := origin.requests.Load(); n != 1 {
 		t.Fatalf("origin requests = %d, want 1", n)
+	}
+}
+
+// TestFlightOutlastingTheTimeoutTakesNoOneElse: a first caller that never
+// reads its body keeps those who joined at most the coalescer's timeout,
+// and the flight then takes no one else (each later caller waited the
+// timeout in turn before, and the flight stayed for good).
+func TestFlightOutlastingTheTimeoutTakesNoOneElse(t *testing.T) {
+	arrived := make(chan struct{})
+	var requests atomic.Int64
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if requests.Add(1) == 1 {
+			<-arrived
+		}
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, strings.Repeat("x", 100))
+	}))
+	defer server.Close()
+	upstream := &http.Transport{}
+	defer upstream.CloseIdleConnections()
+	tr := New(WithTransport(upstream), WithCoalescing(CoalesceOptions{Timeout: 50 * time.Millisecond}))
+	defer tr.Close()
+	firstResp := make(chan *http.Response, 1)
+	go func() {
+		resp, err := tr.RoundTrip(must(http.NewRequest(http.MethodGet, server.URL+"/a", nil)))
+		if err != nil {
+			t.Error(err)
+		}
+		firstResp <- resp
+	}()
+	waitForWaiters(t, tr, 1)
+	second := make(chan CacheStatus, 1)
+	go func() {
+		resp, body := get(t, &http.Client{Transport: tr}, server.URL+"/a")
+		if body != strings.Repeat("x", 100) {
+			t.Errorf("second caller: %q", body)
+		}
+		st, _ := StatusOf(resp)
+		second <- st
+	}()
+	waitForWaiters(t, tr, 2)
+	close(arrived)
+	if first := <-firstResp; first != nil {
+		defer first.Body.Close() // never read
+	}
+	if st := <-second; st.Collapsed {
+		t.Fatal("the second caller shared a body that never arrived")
+	}
+	tr.coalescer.mu.Lock()
+	flights := len(tr.coalescer.flights)
+	tr.coalescer.mu.Unlock()
+	if flights != 0 {
+		t.Fatalf("%d flights still take callers", flights)
 	}
 }
