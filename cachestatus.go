@@ -14,6 +14,7 @@ const (
 	ForwardVaryMiss = "vary-miss" // responses were stored, but none matched the request's Vary fields
 	ForwardRequest  = "request"   // a stored response was usable, but the request asked for a new one
 	ForwardStale    = "stale"     // the stored response was stale and was validated
+	ForwardMiss     = "miss"      // a stored response was found but cannot answer the request (a range of a body streamed from a file)
 )
 
 // CacheStatus is what the cache did with one response: the parameters of its

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseSingleRange(t *testing.T) {
@@ -84,4 +86,26 @@ func TestRangeOnlyIfCachedNeverGoesToOrigin(t *testing.T) {
 		}
 	}
 	h.wantOriginRequests(0)
+}
+
+// TestRangeForwardReasons: a Range the cache cannot answer goes to the
+// origin with the reason it could not (RFC 9211 §2.2), never as a bypass:
+// stale (fwd=stale), or fresh but streamed from a file, whose checksum a
+// range may not reach (fwd=miss).
+func TestRangeForwardReasons(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, strings.Repeat("0123456789", 20<<10)) // streamed from the file
+	}, WithStorage(must(NewDiskStorage(t.TempDir(), 0))), WithSynchronousWrites(true))
+	h.get("/r")
+	if got := h.get("/r", "Range", "bytes=0-1"); got.cache.Forward != ForwardMiss {
+		t.Errorf("fresh, streamed: Cache-Status %q", got.header.Get("Cache-Status"))
+	}
+	h.clock.Advance(2 * time.Minute)
+	if got := h.get("/r", "Range", "bytes=0-1"); got.cache.Forward != ForwardStale {
+		t.Errorf("stale: Cache-Status %q", got.header.Get("Cache-Status"))
+	}
+	if st := h.transport.Stats().Requests; st.Bypassed != 0 {
+		t.Errorf("%d ranges counted as bypassed", st.Bypassed)
+	}
 }

@@ -110,10 +110,23 @@ func (s *stats) countHit(status CacheStatus, resp *http.Response) {
 // countForward counts a request going to the origin by why it goes.
 func (s *stats) countForward(forward string) {
 	switch forward {
-	case ForwardURIMiss:
+	case ForwardURIMiss, ForwardMiss:
 		s.misses.Add(1)
 	case ForwardVaryMiss:
 		s.varyMisses.Add(1)
+	}
+}
+
+// countPassed counts a request sent on as it is (Transport.forward): a
+// bypass, another method, or a range the cache cannot answer.
+func (s *stats) countPassed(forward string) {
+	switch forward {
+	case ForwardBypass:
+		s.bypassed.Add(1)
+	case ForwardMethod:
+		s.otherMethods.Add(1)
+	default:
+		s.countForward(forward)
 	}
 }
 

@@ -220,7 +220,15 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 	key := x.appendKey(keyBuffer[:0])
 	stored, varyMiss := x.selectVariant(t.load(req.Context(), key))
 	if x.request.hasRange && (stored == nil || req.Method != http.MethodGet) {
-		return t.forwardBypass(&x, ForwardURIMiss) // nothing to take a range from
+		// Nothing to take a range from.
+		forward := ForwardURIMiss
+		switch {
+		case stored != nil:
+			forward = ForwardMiss // a HEAD: a stored GET has no range of it
+		case varyMiss:
+			forward = ForwardVaryMiss
+		}
+		return t.forwardBypass(&x, forward)
 	}
 	if stored == nil {
 		x.forward = ForwardURIMiss
@@ -236,7 +244,11 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 		if _, checked := stored.Body.(BytesBody); x.decision.action != actionServe || stored.StatusCode != http.StatusOK || !checked {
 			// A range of what the origin has now. A body streamed from a
 			// file is checked as it ends, which a range may not reach.
-			return t.forwardBypass(&x, ForwardStale)
+			forward := ForwardMiss
+			if x.decision.action != actionServe {
+				forward = x.decision.forward
+			}
+			return t.forwardBypass(&x, forward)
 		}
 		return t.serveRange(&x, CacheStatus{Hit: true, TTL: x.decision.ttl(), HasTTL: true})
 	}
@@ -348,24 +360,21 @@ func (t *Transport) factsWithRule(e *Entry, rule *compiledRule) *responseFacts {
 }
 
 // forwardBypass sends a GET or HEAD the cache does not answer from
-// storage (a bypass, or a Range it cannot take from what it stores),
-// unless only-if-cached forbids the network (RFC 9111 §5.2.1.7): then the
-// answer is a 504, with forward as the reason.
+// storage, forward saying why (a bypass, or a Range it cannot take from
+// what it stores: nothing stored, stale, or a body it cannot take a range
+// of), unless only-if-cached forbids the network (RFC 9111 §5.2.1.7): then
+// the answer is a 504, with forward as the reason.
 func (t *Transport) forwardBypass(x *exchange, forward string) (*http.Response, error) {
 	if x.request.directives.onlyIfCached {
 		return t.gatewayTimeout(x.req, forward), nil
 	}
-	return t.forward(x.req, CacheStatus{Forward: ForwardBypass})
+	return t.forward(x.req, CacheStatus{Forward: forward})
 }
 
 // forward sends a request the cache does not handle and marks the response.
 func (t *Transport) forward(req *http.Request, status CacheStatus) (*http.Response, error) {
 	t.logDecision(req, "forward", slog.String("fwd", status.Forward))
-	if status.Forward == ForwardBypass {
-		t.stats.bypassed.Add(1)
-	} else {
-		t.stats.otherMethods.Add(1)
-	}
+	t.stats.countPassed(status.Forward)
 	resp, err := t.sendUpstream(req)
 	if err != nil {
 		return nil, err

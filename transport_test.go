@@ -567,19 +567,24 @@ func TestBypass(t *testing.T) {
 		fmt.Fprint(w, "b")
 	})
 	tests := []struct {
-		name  string
-		pairs []string
+		name    string
+		pairs   []string
+		wantFwd string
 	}{
-		{"§5.2.1.5 request no-store", []string{"Cache-Control", "no-store"}},
-		{"a Range request with nothing stored goes to the origin, unstored", []string{"Range", "bytes=0-1"}},
-		{"several ranges go to the origin", []string{"Range", "bytes=0-1,3-4"}},
+		{"§5.2.1.5 request no-store", []string{"Cache-Control", "no-store"}, ForwardBypass},
+		// RFC 9211 §2.2: nothing was stored, which is no bypass.
+		{"a Range request with nothing stored goes to the origin, unstored", []string{"Range", "bytes=0-1"}, ForwardURIMiss},
+		{"several ranges go to the origin", []string{"Range", "bytes=0-1,3-4"}, ForwardBypass},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := h.get("/b", tt.pairs...); got.cache.Forward != ForwardBypass || got.cache.Stored {
-				t.Errorf("Cache-Status %q", got.header.Get("Cache-Status"))
+			if got := h.get("/b", tt.pairs...); got.cache.Forward != tt.wantFwd || got.cache.Stored {
+				t.Errorf("Cache-Status %q, want fwd=%s", got.header.Get("Cache-Status"), tt.wantFwd)
 			}
 		})
+	}
+	if st := h.transport.Stats().Requests; st.Bypassed != 2 || st.Misses != 1 {
+		t.Errorf("Stats: %d bypassed, %d misses; want 2 and the range's 1", st.Bypassed, st.Misses)
 	}
 	if h.get("/b").cache.Hit {
 		t.Error("a bypassed response was stored")

@@ -108,7 +108,7 @@ func (m *Metrics) Record(e httpcache.ResponseEvent) {
 // Outcome names what the cache did for a request: "hit", "stale-hit" (a
 // stale response served while it is revalidated in the background),
 // "error" (RoundTrip failed), else the Cache-Status forward reason
-// ("uri-miss", "vary-miss", "stale", "request", "bypass", "method"):
+// ("uri-miss", "vary-miss", "miss", "stale", "request", "bypass", "method"):
 // "stale" covers a stale response revalidated with the origin and one
 // served because the origin failed (stale-if-error), which
 // Stats.Requests.StaleOnError counts apart.
