@@ -272,7 +272,9 @@ func (t *Transport) replay(x *exchange, st *backoffState, now time.Time) *http.R
 	header.Set("Retry-After", strconv.FormatInt(int64((remaining+time.Second-1)/time.Second), 10))
 	body := st.replayedBody()
 	header.Set("Content-Length", strconv.Itoa(len(body)))
-	setCacheStatus(header, t.cfg.name, CacheStatus{Forward: x.forward, Detail: detailRetryAfter})
+	// RFC 9211 §2.2: nothing went forward, and no stored response was
+	// served: neither fwd nor hit, only why.
+	setCacheStatus(header, t.cfg.name, CacheStatus{Detail: detailRetryAfter})
 	t.logDecision(x.req, "backing off: the origin's last answer again", slog.Int("status", st.status))
 	resp := storedResponse(x.req, st.status, header)
 	resp.ContentLength = int64(len(body))

@@ -45,7 +45,9 @@ func TestBackoffHonoursRetryAfter(t *testing.T) {
 			h.clock.Advance(10 * time.Second)
 			for range 5 {
 				got := h.get("/a")
-				if got.status != 429 || got.body != "slow down" || got.header.Get("Retry-After") != "20" || got.cache.Detail != detailRetryAfter {
+				// RFC 9211 §2.2: not forwarded, and no stored response.
+				if got.status != 429 || got.body != "slow down" || got.header.Get("Retry-After") != "20" || got.cache.Detail != detailRetryAfter ||
+					got.cache.Forward != "" || got.cache.Hit {
 					t.Fatalf("during the back-off: %d %q Retry-After %q %+v", got.status, got.body, got.header.Get("Retry-After"), got.cache)
 				}
 			}
