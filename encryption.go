@@ -135,8 +135,13 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 //	key, err := httpcache.ParseKey(os.Getenv("CACHE_KEY")) // openssl rand -hex 32
 func ParseKey(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
-	if b, err := hex.DecodeString(s); err == nil {
+	b, err := hex.DecodeString(s)
+	if err == nil {
 		return checkKeySize(b)
+	}
+	if len(s) == 2*KeySize {
+		// The length of a hexadecimal key: a typo, not base64.
+		return nil, fmt.Errorf("%w: 64 characters but not hexadecimal: %v", ErrKeySize, err)
 	}
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		if b, err := enc.DecodeString(s); err == nil {

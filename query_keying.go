@@ -151,15 +151,19 @@ func paramName(part string) string {
 // now that the Transport's is known, and refuses ignored parameters that
 // the redacted ones (WithRedactedQueryParams) say authorize requests.
 func settleQueryKeying(cfg *config) error {
-	all := slices.Clip(cfg.queryKeying.ignored)
-	for _, r := range cfg.rules {
+	if err := checkAuthorizingParams(cfg.queryKeying.ignored, cfg.redacted); err != nil {
+		return fmt.Errorf("WithIgnoredQueryParams: %w", err)
+	}
+	for i, r := range cfg.rules {
 		if len(r.IgnoredQueryParams) > 0 {
+			if err := checkAuthorizingParams(r.IgnoredQueryParams, cfg.redacted); err != nil {
+				return fmt.Errorf("WithRules: rule %d (%q): %w", i, r.Pattern, err)
+			}
 			r.keying = cfg.queryKeying.with(r.IgnoredQueryParams)
-			all = append(all, r.IgnoredQueryParams...)
 			cfg.ruleKeying = true
 		}
 	}
-	return checkAuthorizingParams(all, cfg.redacted)
+	return nil
 }
 
 // keyingFor returns how the query of a request for path on host enters

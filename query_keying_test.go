@@ -196,3 +196,17 @@ func TestQueryKeyingRuleWithDefaultPort(t *testing.T) {
 		t.Fatal("Invalidate without the default port left the entry")
 	}
 }
+
+// TestAuthorizingParamErrorsNameTheOption: an ignored parameter that
+// WithRedactedQueryParams says authorizes requests is refused with an
+// error naming the option or rule that ignores it.
+func TestAuthorizingParamErrorsNameTheOption(t *testing.T) {
+	_, err := NewTransport(WithRedactedQueryParams("mysig"), WithIgnoredQueryParams("mysig"))
+	if err == nil || !strings.Contains(err.Error(), "WithIgnoredQueryParams") {
+		t.Errorf("WithIgnoredQueryParams: %v", err)
+	}
+	_, err = NewTransport(WithRedactedQueryParams("mysig"), WithRules(Rule{Pattern: "a.example", IgnoredQueryParams: []string{"mysig"}}))
+	if err == nil || !strings.Contains(err.Error(), `WithRules: rule 0 ("a.example")`) {
+		t.Errorf("a rule: %v", err)
+	}
+}

@@ -325,6 +325,10 @@ func TestNewKeyring(t *testing.T) {
 			t.Fatalf("ParseKey(%q): %v", text, err)
 		}
 	}
+	// A typo in a hexadecimal key says so, not that base64 gave 48 bytes.
+	if _, err := ParseKey(hexKey[:10] + "g" + hexKey[11:]); !errors.Is(err, ErrKeySize) || !strings.Contains(err.Error(), "not hexadecimal") {
+		t.Fatalf("ParseKey of a mistyped hexadecimal key: %v", err)
+	}
 }
 
 // Sealed values (Redis, gregjones) open only for the storage key they
