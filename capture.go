@@ -122,6 +122,10 @@ func (c *capturingBody) Read(p []byte) (int, error) {
 	case c.finished:
 	case err == io.EOF:
 		c.complete()
+	case err != nil && c.draining:
+		// The caller closed the body before its end, and the rest did not
+		// come within the drain's time (its timer closed the body).
+		c.abandonFor(abandonedClosedEarly)
 	case err != nil:
 		c.abandonFor(abandonedReadError)
 	}

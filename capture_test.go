@@ -61,3 +61,41 @@ func TestCaptureOverlappingReadsStoreNothingOutOfOrder(t *testing.T) {
 		t.Fatalf("stored body %q, the stream was %q", stored, "AAAABBBBCCCC")
 	}
 }
+
+// slowRest gives its first part at once, and then nothing until closed.
+type slowRest struct {
+	first  string
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (b *slowRest) Read(p []byte) (int, error) {
+	if b.first != "" {
+		n := copy(p, b.first)
+		b.first = b.first[n:]
+		return n, nil
+	}
+	<-b.closed
+	return 0, io.ErrUnexpectedEOF
+}
+
+func (b *slowRest) Close() error { b.once.Do(func() { close(b.closed) }); return nil }
+
+// TestDrainTimeoutIsAnEarlyClose: a body closed before its end whose rest
+// does not come within the drain's time is "body-closed-early", not the
+// "body-read-error" of a broken connection.
+func TestDrainTimeoutIsAnEarlyClose(t *testing.T) {
+	body := &slowRest{first: `{"a":1}`, closed: make(chan struct{})}
+	reasons := make(chan string, 1)
+	c := newCapturingBody(body, 100, 1<<20, bodyDrain{maxBytes: 1 << 10, timeout: 10 * time.Millisecond},
+		func([]byte) { t.Error("a body without its rest was stored") },
+		func(reason string) { reasons <- reason })
+	buf := make([]byte, 7)
+	if _, err := io.ReadFull(c, buf); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if got := <-reasons; got != abandonedClosedEarly {
+		t.Errorf("reason %q, want %q", got, abandonedClosedEarly)
+	}
+}

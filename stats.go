@@ -22,8 +22,9 @@ type Stats struct {
 	// NotStored counts responses not stored, by reason: the Cache-Status
 	// detail of those refused at once ("no-store", "private",
 	// "set-cookie", ...), and, for those whose body did not arrive whole
-	// after all, "body-closed-early", "body-too-large" or
-	// "body-read-error".
+	// after all, "body-closed-early" (closed before its end, and the rest
+	// not drained), "body-too-large", "body-read-error" or
+	// "body-wrong-length" (not the length it declared).
 	NotStored map[string]int64 `json:"not_stored"`
 	// Collapsed counts callers that shared another's request to the origin.
 	Collapsed int64 `json:"collapsed"`
