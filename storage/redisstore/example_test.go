@@ -26,7 +26,10 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	shared := redisstore.New(client, redisstore.WithKeyring(keys))
+	shared, err := redisstore.NewStore(client, redisstore.WithKeyring(keys)) // checks its options now
+	if err != nil {
+		panic(err)
+	}
 	tiered, err := httpcache.NewTieredStorage(httpcache.NewMemoryStorage(64<<20), shared, 5*time.Second)
 	if err != nil {
 		panic(err)
