@@ -28,6 +28,10 @@ const (
 	maxReplayedBody = 16 << 10
 	// maxBackoffScopes bounds the origins and partitions remembered.
 	maxBackoffScopes = 4096
+	// maxBackoffKeptBytes bounds the headers and bodies all scopes keep
+	// for replay together; past it, an answer is replayed as its status
+	// and Retry-After alone.
+	maxBackoffKeptBytes = 4 << 20
 )
 
 // detailRetryAfter is the Cache-Status detail of a response made or served
@@ -77,8 +81,35 @@ type backoff struct {
 
 	count atomic.Int64 // len(scopes), read without the lock
 
+	// kept is the bytes of headers and bodies kept for replay.
+	kept atomic.Int64
+
 	mu     sync.Mutex
 	scopes map[string]*backoffState
+}
+
+// keep charges n bytes of a replay to st, and reports false when that
+// would pass maxBackoffKeptBytes.
+func (b *backoff) keep(st *backoffState, n int64) bool {
+	if b.kept.Add(n) > maxBackoffKeptBytes {
+		b.kept.Add(-n)
+		return false
+	}
+	st.kept.Add(n)
+	if st.owner.Load() == nil { // forgotten meanwhile: charge nothing
+		b.kept.Add(-st.kept.Swap(0))
+		return false
+	}
+	return true
+}
+
+// forgetLocked removes a scope and what it kept. b.mu is held.
+func (b *backoff) forgetLocked(scope string) {
+	if st := b.scopes[scope]; st != nil {
+		st.owner.Store(nil) // a body read later charges nothing, and is not kept
+		b.kept.Add(-st.kept.Swap(0))
+		delete(b.scopes, scope)
+	}
 }
 
 // backoffState is one origin and partition backing off.
@@ -86,6 +117,10 @@ type backoffState struct {
 	until  time.Time
 	status int
 	header http.Header
+	// owner charges what the state keeps (nil once it is forgotten); kept
+	// is what it was charged.
+	owner atomic.Pointer[backoff]
+	kept  atomic.Int64
 	// body is the answer's body, once its caller has read it to its end
 	// (replayBody); nil before, and for a body past maxReplayedBody.
 	body atomic.Pointer[[]byte]
@@ -161,21 +196,24 @@ func (b *backoff) observe(scope string, resp *http.Response, now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	defer func() { b.count.Store(int64(len(b.scopes))) }()
+	b.forgetLocked(scope)
 	if !ok {
-		delete(b.scopes, scope)
 		return
 	}
 	if len(b.scopes) >= maxBackoffScopes {
 		for k, st := range b.scopes {
 			if !now.Before(st.until) {
-				delete(b.scopes, k)
+				b.forgetLocked(k)
 			}
 		}
 		if len(b.scopes) >= maxBackoffScopes {
-			clear(b.scopes)
+			for k := range b.scopes {
+				b.forgetLocked(k)
+			}
 		}
 	}
 	st := &backoffState{until: now.Add(min(wait, b.max)), status: resp.StatusCode}
+	st.owner.Store(b)
 	b.scopes[scope] = st
 	// The answer is replayed to every caller of the scope, for any URL of
 	// the origin: other requests, and in a shared cache other users. What
@@ -196,7 +234,23 @@ func (b *backoff) observe(scope string, resp *http.Response, now time.Time) {
 	for _, name := range cc.noCacheFields {
 		delete(st.header, name)
 	}
+	if !b.keep(st, headerBytes(st.header)) {
+		st.header = http.Header{} // over the budget: the status alone
+		return
+	}
 	keepSmallBody(resp, st)
+}
+
+// headerBytes is what a header holds: its names and values.
+func headerBytes(h http.Header) int64 {
+	var n int64
+	for name, values := range h {
+		n += int64(len(name)) + 16
+		for _, v := range values {
+			n += int64(len(v)) + 16
+		}
+	}
+	return n
 }
 
 // retryAfter returns the wait a 429 or 503 asks for (RFC 9110 §10.2.3):
@@ -250,7 +304,9 @@ func (r *replayBody) Read(p []byte) (int, error) {
 	r.buf = append(r.buf, p[:n]...)
 	if err == io.EOF {
 		body := r.buf
-		r.state.body.Store(&body)
+		if owner := r.state.owner.Load(); owner != nil && owner.keep(r.state, int64(len(body))) {
+			r.state.body.Store(&body)
+		}
 		r.done, r.buf = true, nil
 	}
 	return n, err

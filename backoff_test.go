@@ -2,9 +2,11 @@ package httpcache
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -209,5 +211,48 @@ func TestBackoffReplaysOnlyWhatMayBeShared(t *testing.T) {
 				t.Fatalf("the replay's body is %q; kept = %v, want %v", got.body, kept, tt.keepBody)
 			}
 		})
+	}
+}
+
+// TestBackoffKeepsItsBytesBounded: what back-off keeps for replay, over
+// every origin and partition, stays within maxBackoffKeptBytes, measured
+// over the scopes' headers and bodies; past it an answer is replayed as
+// its status and Retry-After (4,000 users' 429s with 16 KiB bodies and a
+// 32 KiB header held 230 MiB before).
+func TestBackoffKeepsItsBytesBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("4,000 requests")
+	}
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "60")
+		w.Header().Set("X-Padding", strings.Repeat("p", 32<<10))
+		w.WriteHeader(http.StatusTooManyRequests)
+		io.WriteString(w, strings.Repeat("b", 16<<10))
+	})
+	const users = 4000
+	for i := range users {
+		got := h.get("/a", "Authorization", fmt.Sprint("user-", i))
+		if got.status != http.StatusTooManyRequests {
+			t.Fatalf("user %d: %d", i, got.status)
+		}
+	}
+	b := h.transport.backoff
+	b.mu.Lock()
+	var kept int64
+	for _, st := range b.scopes {
+		kept += headerBytes(st.header)
+		if body := st.body.Load(); body != nil {
+			kept += int64(len(*body))
+		}
+	}
+	scopes := len(b.scopes)
+	b.mu.Unlock()
+	if kept > maxBackoffKeptBytes || b.kept.Load() != kept {
+		t.Fatalf("%d scopes keep %d bytes (counted %d), over %d", scopes, kept, b.kept.Load(), maxBackoffKeptBytes)
+	}
+	// A replay past the budget still says when to come back.
+	got := h.get("/a", "Authorization", fmt.Sprint("user-", users-1))
+	if got.status != http.StatusTooManyRequests || got.header.Get("Retry-After") == "" || got.cache.Detail != detailRetryAfter {
+		t.Fatalf("replay: %d Retry-After %q %+v", got.status, got.header.Get("Retry-After"), got.cache)
 	}
 }
