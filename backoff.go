@@ -67,6 +67,9 @@ func WithBackoff(opts BackoffOptions) Option {
 		if opts.MaxRetryAfter < 0 || opts.StaleWindow < 0 {
 			return fmt.Errorf("WithBackoff: negative duration in %+v", opts)
 		}
+		if opts.Disabled && (opts.MaxRetryAfter != 0 || opts.StaleWindow != 0) {
+			return fmt.Errorf("WithBackoff: Disabled with other options, which then do nothing: %+v", opts)
+		}
 		c.backoff = opts
 		return nil
 	}

@@ -2,6 +2,7 @@ package httpcache
 
 import (
 	"bytes"
+	"errors"
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
@@ -111,6 +112,9 @@ func WithCoalescing(opts CoalesceOptions) Option {
 		}
 		if opts.Timeout < 0 {
 			return fmt.Errorf("WithCoalescing: Timeout %v is negative", opts.Timeout)
+		}
+		if opts.Disabled && (opts.All || opts.MaxBodyBytes != 0 || opts.Timeout != 0 || len(opts.IgnoreHeaders) > 0) {
+			return errors.New("WithCoalescing: Disabled with other options, which then do nothing")
 		}
 		for _, name := range opts.IgnoreHeaders {
 			if !isToken(name) {

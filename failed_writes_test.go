@@ -138,3 +138,26 @@ func TestContractBreakingNeighbours(t *testing.T) {
 		t.Error("a nil entry was served")
 	}
 }
+
+// TestOptionsThatWouldDoNothingAreRefused: Disabled with other options of
+// the same feature, which would then be silently ignored, is an error.
+func TestOptionsThatWouldDoNothingAreRefused(t *testing.T) {
+	for name, opt := range map[string]Option{
+		"coalescing": WithCoalescing(CoalesceOptions{Disabled: true, All: true}),
+		"back-off":   WithBackoff(BackoffOptions{Disabled: true, StaleWindow: time.Hour}),
+	} {
+		if _, err := NewTransport(opt); err == nil || !strings.Contains(err.Error(), "Disabled") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	for name, opt := range map[string]Option{
+		"coalescing": WithCoalescing(CoalesceOptions{Disabled: true}),
+		"back-off":   WithBackoff(BackoffOptions{Disabled: true}),
+	} {
+		if tr, err := NewTransport(opt); err != nil {
+			t.Errorf("%s, Disabled alone: %v", name, err)
+		} else {
+			tr.Close()
+		}
+	}
+}
