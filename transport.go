@@ -177,7 +177,9 @@ func (t *Transport) check() error {
 }
 
 // RoundTrip answers req from the cache where RFC 9111 allows, and from the
-// upstream transport otherwise, storing what may be reused.
+// upstream transport otherwise, storing what may be reused. A response
+// answered from storage has no TLS state (resp.TLS is nil): it came over
+// no connection.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := t.check(); err != nil {
 		return nil, err
