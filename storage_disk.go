@@ -396,15 +396,16 @@ type entryFile interface {
 var smallFileBuffers = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 
 // readDiskFile reads the records of an open entry file, with bodies of up
-// to diskInlineBody bytes. info is set when the file is larger than a first
-// read, for the bodies left in it.
+// to diskInlineBody bytes, or every body of a file read whole (up to
+// diskReadWhole), each checked against its checksum. info is set when the
+// file is larger than a first read, for the bodies left in it.
 func readDiskFile(f entryFile, digest keyDigest) (records []diskRecord, size int64, info os.FileInfo, err error) {
 	buffer := smallFileBuffers.Get().(*[]byte)
 	defer smallFileBuffers.Put(buffer)
 	n, err := f.ReadAt(*buffer, 0)
 	if err == io.EOF {
 		// The whole file is in the buffer. The records copy what they keep.
-		records, err = readDiskRecordsWithBodies(bytes.NewReader((*buffer)[:n]), int64(n), digest)
+		records, err = readDiskRecordsWithBodies(bytes.NewReader((*buffer)[:n]), int64(n), digest, diskReadWhole)
 		return records, int64(n), nil, err
 	}
 	if err != nil {
@@ -414,14 +415,17 @@ func readDiskFile(f entryFile, digest keyDigest) (records []diskRecord, size int
 		return nil, 0, nil, err
 	}
 	var from io.ReaderAt = f
+	inline := int64(diskInlineBody)
 	if info.Size() <= diskReadWhole {
 		data := make([]byte, info.Size())
 		if _, err := f.ReadAt(data, 0); err != nil {
 			return nil, 0, nil, fmt.Errorf("%w: %v", ErrCorruptEntry, err)
 		}
-		from = bytes.NewReader(data)
+		// In memory already: every body is checked now, so that a damaged
+		// one is a miss, not a read error for the caller.
+		from, inline = bytes.NewReader(data), diskReadWhole
 	}
-	records, err = readDiskRecordsWithBodies(from, info.Size(), digest)
+	records, err = readDiskRecordsWithBodies(from, info.Size(), digest, inline)
 	return records, info.Size(), info, err
 }
 
@@ -764,14 +768,14 @@ func (r *diskRecord) expired(now time.Time) bool {
 // bodies of up to diskInlineBody bytes; larger ones are left in the file
 // (Entry.Body nil, the record saying where). A record whose body fails its
 // check is left out.
-func readDiskRecordsWithBodies(f io.ReaderAt, size int64, digest keyDigest) ([]diskRecord, error) {
+func readDiskRecordsWithBodies(f io.ReaderAt, size int64, digest keyDigest, inline int64) ([]diskRecord, error) {
 	records, err := readDiskRecords(f, size, digest)
 	if err != nil {
 		return nil, err
 	}
 	kept := records[:0]
 	for i := range records {
-		if records[i].readInlineBody(f) == nil {
+		if records[i].readInlineBody(f, inline) == nil {
 			kept = append(kept, records[i])
 		}
 	}
@@ -859,8 +863,8 @@ func readDiskRecord(f io.ReaderAt, offset, fileSize int64, digest keyDigest) (di
 
 // readInlineBody reads and checks the record's body when it is no larger
 // than diskInlineBody, and sets it as the entry's Body.
-func (r *diskRecord) readInlineBody(f io.ReaderAt) error {
-	if r.bodySize > diskInlineBody {
+func (r *diskRecord) readInlineBody(f io.ReaderAt, inline int64) error {
+	if r.bodySize > inline {
 		return nil
 	}
 	body := make([]byte, r.bodySize)

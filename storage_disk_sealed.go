@@ -368,7 +368,7 @@ func readSealedDiskFile(f entryFile, keys *Keyring, key string) (records []diskR
 	if err != nil {
 		return nil, 0, nil, salt, err
 	}
-	records, err = readDiskRecordsWithBodies(view, view.Size(), digestOf(key))
+	records, err = readDiskRecordsWithBodies(view, view.Size(), digestOf(key), diskInlineBody)
 	view.release()
 	return records, size, info, view.salt, err
 }

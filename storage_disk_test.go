@@ -567,3 +567,36 @@ func TestDiskStorageHoldsItsBound(t *testing.T) {
 		t.Fatalf("Size %d over the bound after an entry whose file outgrows it", s.Size())
 	}
 }
+
+// TestDiskStorageDamagedMidSizeBodyIsAMiss: a body between the inline
+// size and the size of a file read whole is checked at Get, so that a
+// damaged byte makes a miss rather than a read error for the caller.
+func TestDiskStorageDamagedMidSizeBodyIsAMiss(t *testing.T) {
+	dir := t.TempDir()
+	s, err := httpcache.NewDiskStorage(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.Set(ctx, "k", storagetest.NewEntry("", "x", 70<<10), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	var path string
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() && info.Size() > 70<<10 {
+			path = p
+		}
+		return nil
+	})
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-1000] ^= 0xff // in the body
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Get(ctx, "k"); len(got) != 0 {
+		t.Fatalf("a damaged body was returned: %d entries", len(got))
+	}
+}
