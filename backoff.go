@@ -237,7 +237,16 @@ func (b *backoff) observe(scope string, resp *http.Response, now time.Time) {
 	for _, name := range cc.noCacheFields {
 		delete(st.header, name)
 	}
-	if !b.keep(st, headerBytes(st.header)) {
+	size := headerBytes(st.header)
+	if b.kept.Load()+size > maxBackoffKeptBytes {
+		// Back-offs that have ended hold their bytes until swept.
+		for k, other := range b.scopes {
+			if other != st && !now.Before(other.until) {
+				b.forgetLocked(k)
+			}
+		}
+	}
+	if !b.keep(st, size) {
 		st.header = http.Header{} // over the budget: the status alone
 		return
 	}

@@ -29,8 +29,8 @@ type CacheStatus struct {
 	// ForwardStatus is the status code the origin answered when the request
 	// was forwarded, such as 304 on a successful revalidation.
 	ForwardStatus int
-	// TTL is the response's remaining freshness, negative when stale; valid
-	// when HasTTL is set.
+	// TTL is the response's remaining freshness: above zero while fresh,
+	// zero or negative when stale; valid when HasTTL is set.
 	TTL    time.Duration
 	HasTTL bool
 	// Stored reports that the response may be stored, and will be once
@@ -55,7 +55,10 @@ type CacheStatus struct {
 // response during back-off) or a stale response served because the origin
 // failed (stale-if-error). A response revalidated with the origin is not.
 func (s CacheStatus) Stale() bool {
-	return s.HasTTL && s.TTL < 0 && (s.Hit || s.Detail == detailStaleIfError)
+	// A response is fresh while its TTL is above zero (RFC 9111 §4.2:
+	// lifetime > age), and the header rounds a fresh TTL up: ttl=0 is
+	// stale.
+	return s.HasTTL && s.TTL <= 0 && (s.Hit || s.Detail == detailStaleIfError)
 }
 
 // StatusOf returns the status the cache recorded in a response's
@@ -146,13 +149,14 @@ type hitFields struct {
 	cacheStatus string
 }
 
-// ttlSeconds is a TTL in whole seconds for the header: toward zero when
-// fresh, away from it when stale, so that a response stale by half a second
-// says ttl=-1, not the ttl=0 of a fresh one.
+// ttlSeconds is a TTL in whole seconds for the header, rounded up: a fresh
+// response (TTL above zero) says at least ttl=1, one at or past the end of
+// its freshness at most ttl=0, and one stale by half a second ttl=0, never
+// a positive TTL.
 func ttlSeconds(ttl time.Duration) int64 {
 	seconds := int64(ttl / time.Second)
-	if ttl < 0 && ttl%time.Second != 0 {
-		seconds--
+	if ttl > 0 && ttl%time.Second != 0 {
+		seconds++
 	}
 	return seconds
 }

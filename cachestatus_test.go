@@ -162,19 +162,22 @@ func FuzzStatusOfAgreesWithAStructuredFieldsParser(f *testing.F) {
 	})
 }
 
-// TestStaleStatus: a response stale by less than a second says ttl=-1,
-// never the ttl=0 of a fresh one, and Stale tells stale responses apart,
-// read back from the header as from the Transport.
+// TestStaleStatus: the header rounds a TTL up, so that a fresh response
+// says ttl=1 or more and one at or past its freshness ttl=0 or less (a
+// stale one and a fresh one both said ttl=0 before), and Stale tells stale
+// responses apart, read back from the header as from the Transport.
 func TestStaleStatus(t *testing.T) {
 	tests := []struct {
 		status    CacheStatus
 		wantTTL   string
 		wantStale bool
 	}{
-		{CacheStatus{Hit: true, TTL: 500 * time.Millisecond, HasTTL: true}, "ttl=0", false},
-		{CacheStatus{Hit: true, TTL: -500 * time.Millisecond, HasTTL: true}, "ttl=-1", true},
+		{CacheStatus{Hit: true, TTL: 500 * time.Millisecond, HasTTL: true}, "ttl=1", false},
+		{CacheStatus{Hit: true, TTL: time.Nanosecond, HasTTL: true}, "ttl=1", false},
+		{CacheStatus{Hit: true, TTL: 0, HasTTL: true}, "ttl=0", true}, // age == lifetime: stale (§4.2)
+		{CacheStatus{Hit: true, TTL: -500 * time.Millisecond, HasTTL: true}, "ttl=0", true},
 		{CacheStatus{Hit: true, TTL: -12 * time.Second, HasTTL: true}, "ttl=-12", true},
-		{CacheStatus{Hit: true, TTL: -12500 * time.Millisecond, HasTTL: true}, "ttl=-13", true},
+		{CacheStatus{Hit: true, TTL: -12500 * time.Millisecond, HasTTL: true}, "ttl=-12", true},
 		{CacheStatus{Forward: ForwardStale, ForwardStatus: 503, TTL: -20 * time.Second, HasTTL: true, Detail: detailStaleIfError}, "ttl=-20", true},
 		{CacheStatus{Forward: ForwardStale, ForwardStatus: 304, TTL: time.Minute, HasTTL: true}, "ttl=60", false},
 		{CacheStatus{Forward: ForwardStale, ForwardStatus: 200, TTL: -time.Second, HasTTL: true}, "ttl=-1", false},

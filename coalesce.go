@@ -479,8 +479,6 @@ func (c *coalescer) shareable(result stepResult) (cacheControl, bool) {
 	return cc, result.source.reusable() && !cc.noCacheUnqualified
 }
 
-// leave records that a waiter has gone. When the last of a flight whose
-// leader gave up has, the flight goes: later requests start afresh.
 // retire is leave for a waiter whose time ran out: the flight, which took
 // longer than the coalescer's timeout (a leader that reads its body slowly,
 // or never), takes no one else, so that later callers do not wait for it
@@ -494,6 +492,8 @@ func (c *coalescer) retire(f *flight) {
 	c.leave(f)
 }
 
+// leave records that a waiter has gone. When the last of a flight whose
+// leader gave up has, the flight goes: later requests start afresh.
 func (c *coalescer) leave(f *flight) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -5,61 +5,110 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 )
 
-// Deletes the Storage did not confirm: an invalidation that failed (a
-// Redis outage, a read-only disk) is not forgotten. Until a retry
-// succeeds, the Transport serves nothing stored before the delete for
-// that key or URL, and retries it in the background every retryInterval.
+// Deletes and writes the Storage did not confirm: an invalidation that
+// failed (a Redis outage, a read-only disk) is not forgotten, nor is a
+// write that failed, which leaves the store holding an older response
+// than the one the caller got. Until a retry succeeds, the Transport
+// serves nothing stored before the delete for that key or URL, and, for a
+// failed write, nothing under the key but the new entry itself (which a
+// memory tier in front may hold); it retries in the background every
+// failedDeleteRetry.
 
 // failedDeleteRetry is how often failed deletes are retried.
 const failedDeleteRetry = time.Second
 
-// maxFailedDeletes bounds the deletes remembered; past it, the oldest is
-// dropped (and logged): its entries may then be served again until they
+// maxFailedDeletes bounds the deletes and writes remembered; past it, the
+// oldest is dropped: its entries may then be served again until they
 // expire.
 const maxFailedDeletes = 1 << 16
 
-// failedDeletes remembers deletes to retry, by key and by URL.
+// failedDeletes remembers deletes to retry, by key and by URL, and failed
+// writes by key.
 type failedDeletes struct {
-	count atomic.Int64 // len(keys) + len(urls), read without the lock on every hit
+	count atomic.Int64 // of all three maps, read without the lock on every hit
 
-	mu      sync.Mutex
-	keys    map[string]time.Time // key → when its delete failed
-	urls    map[string]time.Time // URL → when its DeleteURL failed
+	mu sync.Mutex
+	// gen numbers what is remembered, in order: a retry confirms only
+	// what it read, never what was remembered while its delete ran.
+	gen     uint64
+	keys    map[string]failedDelete // key → its delete
+	urls    map[string]failedDelete // URL → its DeleteURL
+	writes  map[string]failedWrite  // key → the write its tier refused
 	running bool
 	closed  bool
 	stop    chan struct{} // closed by close
 	done    chan struct{} // closed when the retry goroutine ends
 }
 
-func newFailedDeletes() *failedDeletes {
-	return &failedDeletes{keys: make(map[string]time.Time), urls: make(map[string]time.Time), stop: make(chan struct{})}
+// failedDelete is a delete that failed at a time.
+type failedDelete struct {
+	at  time.Time
+	gen uint64
 }
 
-// filter drops the entries stored under key before a delete of the key, or
-// of its URL, that has not been confirmed. It returns entries itself, not
-// a copy, when nothing is remembered for them.
+// failedWrite is a write a tier refused: the entry it was of, held weakly
+// (a remembered write keeps no body alive), and the tier.
+type failedWrite struct {
+	entry   weak.Pointer[Entry]
+	variant string
+	memory  bool // the memory tier refused it; else the store behind
+	gen     uint64
+}
+
+// shows reports whether e is the very entry whose write failed, which the
+// memory tier may hold. Any other, whatever its times say (a clock that
+// stepped back, another host's), is hidden.
+func (w failedWrite) shows(e *Entry) bool {
+	return weak.Make(e) == w.entry
+}
+
+func newFailedDeletes() *failedDeletes {
+	return &failedDeletes{keys: make(map[string]failedDelete), urls: make(map[string]failedDelete),
+		writes: make(map[string]failedWrite), stop: make(chan struct{})}
+}
+
+// filter drops the entries stored under key that a delete of the key, or
+// of its URL, not yet confirmed meant to remove, and every entry but the
+// new one under a key whose write failed. It returns entries itself, not a
+// copy, when nothing is remembered for them.
 func (f *failedDeletes) filter(key []byte, entries []*Entry) []*Entry {
 	if f.count.Load() == 0 || len(entries) == 0 {
 		return entries
 	}
 	f.mu.Lock()
-	at, ok := f.keys[string(key)]
-	if urlAt, urlOK := f.urls[KeyURL(string(key))]; urlOK && (!ok || urlAt.After(at)) {
-		at, ok = urlAt, true
+	d, deleted := f.keys[string(key)]
+	if u, ok := f.urls[KeyURL(string(key))]; ok && (!deleted || u.at.After(d.at)) {
+		d, deleted = u, true
 	}
+	w, written := f.writes[string(key)]
 	f.mu.Unlock()
-	if !ok {
+	if !deleted && !written {
 		return entries
 	}
 	var kept []*Entry
 	for _, e := range entries {
-		if e.ResponseTime.After(at) {
-			kept = append(kept, e) // stored after the delete: not what it removes
+		switch {
+		case written && !w.shows(e):
+			// Older than the response whose write failed, or of the
+			// same instant on a clock that did not move: hidden.
+		case deleted && !e.ResponseTime.After(d.at):
+			// Stored before the delete: what it removes.
+		default:
+			kept = append(kept, e)
 		}
 	}
 	return kept
+}
+
+// generation returns the number of the last thing remembered: a delete
+// that starts after it confirms only what was remembered up to it.
+func (f *failedDeletes) generation() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.gen
 }
 
 // remember records a failed delete of a key (url false) or of every key of
@@ -71,11 +120,36 @@ func (f *failedDeletes) remember(t *Transport, name string, url bool, at time.Ti
 	if url {
 		set = f.urls
 	}
-	if _, ok := set[name]; !ok && len(f.keys)+len(f.urls) >= maxFailedDeletes {
+	f.makeRoomLocked(func() bool { _, ok := set[name]; return ok })
+	f.gen++
+	set[name] = failedDelete{at: at, gen: f.gen}
+	f.startLocked(t)
+}
+
+// rememberWrite records that a tier refused entry under key, and starts
+// the retries, which delete the key from that tier.
+func (f *failedDeletes) rememberWrite(t *Transport, key string, entry *Entry, memory bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.makeRoomLocked(func() bool { _, ok := f.writes[key]; return ok })
+	f.gen++
+	f.writes[key] = failedWrite{entry: weak.Make(entry), variant: entry.Variant, memory: memory, gen: f.gen}
+	f.startLocked(t)
+}
+
+// makeRoomLocked drops the oldest record when the maps are full and the
+// name about to be recorded is not in them already. f.mu is held.
+func (f *failedDeletes) makeRoomLocked(known func() bool) {
+	if f.size() >= maxFailedDeletes && !known() {
 		f.dropOldestLocked()
 	}
-	set[name] = at
-	f.count.Store(int64(len(f.keys) + len(f.urls)))
+}
+
+func (f *failedDeletes) size() int { return len(f.keys) + len(f.urls) + len(f.writes) }
+
+// startLocked updates the count and starts the retries. f.mu is held.
+func (f *failedDeletes) startLocked(t *Transport) {
+	f.count.Store(int64(f.size()))
 	if !f.running && !f.closed {
 		f.running = true
 		f.done = make(chan struct{})
@@ -83,40 +157,83 @@ func (f *failedDeletes) remember(t *Transport, name string, url bool, at time.Ti
 	}
 }
 
-// confirm forgets a delete that has now succeeded.
-func (f *failedDeletes) confirm(name string, url bool) {
+// confirm forgets a delete of name that has now succeeded, if it was
+// remembered at or before generation gen: a delete remembered later, while
+// this one ran, still stands. A delete of a key confirms a failed write of
+// it too, since it removed what the write could not replace.
+func (f *failedDeletes) confirm(name string, url bool, gen uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if url {
-		delete(f.urls, name)
+		if d, ok := f.urls[name]; ok && d.gen <= gen {
+			delete(f.urls, name)
+		}
 	} else {
-		delete(f.keys, name)
+		if d, ok := f.keys[name]; ok && d.gen <= gen {
+			delete(f.keys, name)
+		}
+		if w, ok := f.writes[name]; ok && w.gen <= gen {
+			delete(f.writes, name)
+		}
 	}
-	f.count.Store(int64(len(f.keys) + len(f.urls)))
+	f.count.Store(int64(f.size()))
 }
 
+// confirmWrite forgets a failed write of key whose tier no longer holds
+// the key, if it was remembered at or before generation gen.
+func (f *failedDeletes) confirmWrite(key string, gen uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if w, ok := f.writes[key]; ok && w.gen <= gen {
+		delete(f.writes, key)
+	}
+	f.count.Store(int64(f.size()))
+}
+
+// confirmWriteOf forgets a failed write of key's variant to the same
+// tier, remembered at or before generation gen, which a write of that
+// variant has now replaced.
+func (f *failedDeletes) confirmWriteOf(key, variant string, memory bool, gen uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if w, ok := f.writes[key]; ok && w.gen <= gen && w.variant == variant && w.memory == memory {
+		delete(f.writes, key)
+	}
+	f.count.Store(int64(f.size()))
+}
+
+// dropOldestLocked drops the record remembered first. f.mu is held.
 func (f *failedDeletes) dropOldestLocked() {
 	var oldest string
-	var oldestAt time.Time
-	var isURL bool
-	for k, at := range f.keys {
-		if oldest == "" || at.Before(oldestAt) {
-			oldest, oldestAt, isURL = k, at, false
+	var oldestGen uint64
+	which := 0
+	for k, d := range f.keys {
+		if which == 0 || d.gen < oldestGen {
+			oldest, oldestGen, which = k, d.gen, 1
 		}
 	}
-	for u, at := range f.urls {
-		if oldest == "" || at.Before(oldestAt) {
-			oldest, oldestAt, isURL = u, at, true
+	for u, d := range f.urls {
+		if which == 0 || d.gen < oldestGen {
+			oldest, oldestGen, which = u, d.gen, 2
 		}
 	}
-	if isURL {
-		delete(f.urls, oldest)
-	} else {
+	for k, w := range f.writes {
+		if which == 0 || w.gen < oldestGen {
+			oldest, oldestGen, which = k, w.gen, 3
+		}
+	}
+	switch which {
+	case 1:
 		delete(f.keys, oldest)
+	case 2:
+		delete(f.urls, oldest)
+	case 3:
+		delete(f.writes, oldest)
 	}
 }
 
-// retry retries the remembered deletes until none is left or close.
+// retry retries the remembered deletes, and the deletes that stand for
+// failed writes, until none is left or close.
 func (f *failedDeletes) retry(t *Transport) {
 	ticker := time.NewTicker(failedDeleteRetry)
 	defer ticker.Stop()
@@ -142,19 +259,20 @@ func (f *failedDeletes) retry(t *Transport) {
 			return
 		}
 		f.mu.Lock()
-		if f.closed || len(f.keys)+len(f.urls) == 0 {
+		if f.closed || f.size() == 0 {
 			f.running = false
 			f.mu.Unlock()
 			return
 		}
-		keys, urls := mapKeys(f.keys), mapKeys(f.urls)
+		keys, urls, writes := recordNames(f.keys), recordNames(f.urls), recordNames(f.writes)
+		gen := f.gen
 		f.mu.Unlock()
 		for _, key := range keys {
 			if ctx.Err() != nil {
 				return
 			}
 			if t.deleteAt(ctx, key) == nil {
-				f.confirm(key, false)
+				f.confirm(key, false, gen)
 			}
 		}
 		for _, url := range urls {
@@ -162,7 +280,18 @@ func (f *failedDeletes) retry(t *Transport) {
 				return
 			}
 			if t.deleteURLAt(ctx, url) == nil {
-				f.confirm(url, true)
+				f.confirm(url, true, gen)
+			}
+		}
+		for _, key := range writes {
+			if ctx.Err() != nil {
+				return
+			}
+			f.mu.Lock()
+			w, ok := f.writes[key]
+			f.mu.Unlock()
+			if ok && t.deleteFromTier(ctx, key, w.memory) == nil {
+				f.confirmWrite(key, gen)
 			}
 		}
 	}
@@ -185,10 +314,10 @@ func (f *failedDeletes) close() {
 	}
 }
 
-func mapKeys(m map[string]time.Time) []string {
-	keys := make([]string, 0, len(m))
+func recordNames[V any](m map[string]V) []string {
+	names := make([]string, 0, len(m))
 	for k := range m {
-		keys = append(keys, k)
+		names = append(names, k)
 	}
-	return keys
+	return names
 }

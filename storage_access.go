@@ -199,24 +199,24 @@ func (t *Transport) loadMemory(ctx context.Context, key []byte) []*Entry {
 func (t *Transport) store(x *exchange, entry *Entry, ttl time.Duration) {
 	ctx, key := x.req.Context(), x.key
 	if memory := t.storage.memory; memory.Storage != nil {
-		t.storeIn(ctx, memory, key, entry, ttl) // at once: no timeout, no detaching
+		t.storeIn(ctx, memory, true, key, entry, ttl) // at once: no timeout, no detaching
 	}
 	behind := t.storage.behind
 	if behind.Storage == nil {
 		return
 	}
 	if t.writes == nil { // WithSynchronousWrites
-		t.storeIn(ctx, behind, key, entry, ttl)
+		t.storeIn(ctx, behind, false, key, entry, ttl)
 		return
 	}
 	// The write may run after the caller has gone: its context must not
 	// end with the caller's.
 	detached := context.WithoutCancel(ctx)
-	if !t.writes.write(key, entry, entrySize(entry), func() { t.storeIn(detached, behind, key, entry, ttl) }) {
+	if !t.writes.write(key, entry, entrySize(entry), func() { t.storeIn(detached, behind, false, key, entry, ttl) }) {
 		t.storageErrors.log(ctx, "set", key, errWriteQueueFull)
 		// What the store holds under key is older than this response:
-		// hidden from reads and deleted, as a failed delete is.
-		t.failedDeletes.remember(t, key, false, t.cfg.now())
+		// hidden from reads and deleted, as after a failed write.
+		t.failedDeletes.rememberWrite(t, key, entry, false)
 	}
 }
 
@@ -224,16 +224,23 @@ func (t *Transport) store(x *exchange, entry *Entry, ttl time.Duration) {
 // is logged. What the tier holds under key after a failed write is older
 // than the response the caller got: hidden from reads and deleted, as
 // after a failed delete, so that a read-only disk or a full Redis never
-// serves the outdated response as a hit (a memory tier's copy of the new
-// one stays).
-func (t *Transport) storeIn(ctx context.Context, s tier, key string, entry *Entry, ttl time.Duration) {
+// serves the outdated response as a hit. The new entry itself, which a
+// memory tier in front may hold, stays; the retries delete the key from
+// the tier that refused it only.
+func (t *Transport) storeIn(ctx context.Context, s tier, memory bool, key string, entry *Entry, ttl time.Duration) {
 	ctx, cancel := storageContext(ctx, s, t.cfg.storageTimeout)
 	defer cancel()
+	var gen uint64
+	pending := t.failedDeletes.count.Load() != 0
+	if pending {
+		gen = t.failedDeletes.generation()
+	}
 	if err := s.Set(ctx, key, entry, ttl); err != nil {
 		t.storageErrors.log(ctx, "set", key, err)
-		// Hidden: what was received before this entry. This entry itself,
-		// which a memory tier in front may hold, is not.
-		t.failedDeletes.remember(t, key, false, entry.ResponseTime.Add(-time.Nanosecond))
+		t.failedDeletes.rememberWrite(t, key, entry, memory)
+	} else if pending {
+		// This write replaced what an earlier failed one could not.
+		t.failedDeletes.confirmWriteOf(key, entry.Variant, memory, gen)
 	}
 }
 
@@ -261,10 +268,11 @@ func (t *Transport) removeURL(req *http.Request, url string) {
 func (t *Transport) delete(ctx context.Context, key string) error {
 	var err error
 	t.inOrder(func(k string) bool { return k == key }, func() {
+		gen := t.failedDeletes.generation()
 		if err = t.deleteAt(ctx, key); err != nil {
 			t.failedDeletes.remember(t, key, false, t.cfg.now())
 		} else {
-			t.failedDeletes.confirm(key, false)
+			t.failedDeletes.confirm(key, false, gen)
 		}
 	})
 	return err
@@ -274,10 +282,11 @@ func (t *Transport) delete(ctx context.Context, key string) error {
 func (t *Transport) deleteURL(ctx context.Context, url string) error {
 	var err error
 	t.inOrder(func(k string) bool { return KeyURL(k) == url }, func() {
+		gen := t.failedDeletes.generation()
 		if err = t.deleteURLAt(ctx, url); err != nil {
 			t.failedDeletes.remember(t, url, true, t.cfg.now())
 		} else {
-			t.failedDeletes.confirm(url, true)
+			t.failedDeletes.confirm(url, true, gen)
 		}
 	})
 	return err
@@ -288,6 +297,22 @@ func (t *Transport) deleteAt(ctx context.Context, key string) error {
 	ctx, cancel := storageContext(ctx, t.storage.all, t.cfg.storageTimeout)
 	defer cancel()
 	return t.storage.all.Delete(ctx, key)
+}
+
+// deleteFromTier deletes key from the tier that refused a write of it:
+// the memory tier, or the store behind it (the whole Storage when it has
+// no memory tier).
+func (t *Transport) deleteFromTier(ctx context.Context, key string, memory bool) error {
+	s := t.storage.behind
+	if memory || s.Storage == nil {
+		s = t.storage.memory
+	}
+	if s.Storage == nil {
+		s = t.storage.all
+	}
+	ctx, cancel := storageContext(ctx, s, t.cfg.storageTimeout)
+	defer cancel()
+	return s.Delete(ctx, key)
 }
 
 func (t *Transport) deleteURLAt(ctx context.Context, url string) error {
