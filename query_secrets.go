@@ -31,8 +31,10 @@ type querySecrets struct {
 	names  []string // matched without regard to case, unescaped
 	secret []byte
 	// nameLengths has bit n set when a name is n bytes long (n < 64), or
-	// when one is longer: most parts are told apart by length alone.
+	// when one is longer; firstBytes is set for the first byte of a name,
+	// in both cases: most parts are told apart by these alone.
 	nameLengths uint64
+	firstBytes  [256]bool
 
 	mu     sync.RWMutex
 	cached map[string]string // value as sent → fingerprinted value
@@ -47,6 +49,9 @@ func newQuerySecrets(names []string, secret []byte) *querySecrets {
 	q := &querySecrets{names: names, secret: secret, cached: make(map[string]string)}
 	for _, name := range names {
 		q.nameLengths |= 1 << min(len(name), 63)
+		if name != "" {
+			q.firstBytes[lowerByte(name[0])], q.firstBytes[upperByte(name[0])] = true, true
+		}
 	}
 	return q
 }
@@ -74,8 +79,11 @@ func (q *querySecrets) holdsSecret(raw string) bool {
 // isSecret reports whether a query part ("name=value") is a secret
 // parameter's, with a value.
 func (q *querySecrets) isSecret(part string) bool {
-	if q == nil {
+	if q == nil || part == "" {
 		return false
+	}
+	if first := part[0]; first != '%' && first != '+' && !q.firstBytes[first] {
+		return false // the common case: no secret name starts so, escaped or not
 	}
 	name, value, found := strings.Cut(part, "=")
 	if !found || value == "" {
@@ -86,7 +94,7 @@ func (q *querySecrets) isSecret(part string) bool {
 			name = unescaped
 		}
 	} else if len(name) < 64 && q.nameLengths&(1<<len(name)) == 0 {
-		return false // the common case: no secret name is that long
+		return false // no secret name is that long
 	}
 	for _, secret := range q.names {
 		if len(secret) == len(name) && strings.EqualFold(secret, name) {
@@ -144,4 +152,18 @@ func (q *querySecrets) fingerprint(value string) string {
 	q.cached[strings.Clone(value)] = fingerprinted
 	q.mu.Unlock()
 	return fingerprinted
+}
+
+func lowerByte(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func upperByte(c byte) byte {
+	if 'a' <= c && c <= 'z' {
+		return c - ('a' - 'A')
+	}
+	return c
 }
