@@ -235,6 +235,10 @@ func (f *failedDeletes) dropOldestLocked() {
 // retry retries the remembered deletes, and the deletes that stand for
 // failed writes, until none is left or close.
 func (f *failedDeletes) retry(t *Transport) {
+	// Deferred first, so run last: done is closed once the watcher below
+	// has ended and nothing is left to do, so that no goroutine outlives
+	// close.
+	defer close(f.done)
 	ticker := time.NewTicker(failedDeleteRetry)
 	defer ticker.Stop()
 	// close ends a pass at once, and the storage call under way.
@@ -248,9 +252,6 @@ func (f *failedDeletes) retry(t *Transport) {
 		case <-ctx.Done():
 		}
 	}()
-	// Deferred first, run last: done is closed only once the watcher has
-	// ended too, so that no goroutine outlives close.
-	defer close(f.done)
 	defer func() { cancel(); <-watcher }()
 	for {
 		select {
