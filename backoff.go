@@ -237,7 +237,7 @@ func (b *backoff) observe(scope string, resp *http.Response, now time.Time) {
 	for _, name := range cc.noCacheFields {
 		delete(st.header, name)
 	}
-	size := headerBytes(st.header)
+	size := headerSize(st.header)
 	if b.kept.Load()+size > maxBackoffKeptBytes {
 		// Back-offs that have ended hold their bytes until swept.
 		for k, other := range b.scopes {
@@ -251,18 +251,6 @@ func (b *backoff) observe(scope string, resp *http.Response, now time.Time) {
 		return
 	}
 	keepSmallBody(resp, st)
-}
-
-// headerBytes is what a header holds: its names and values.
-func headerBytes(h http.Header) int64 {
-	var n int64
-	for name, values := range h {
-		n += int64(len(name)) + 16
-		for _, v := range values {
-			n += int64(len(v)) + 16
-		}
-	}
-	return n
 }
 
 // retryAfter returns the wait a 429 or 503 asks for (RFC 9110 §10.2.3):

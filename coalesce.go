@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -445,13 +444,13 @@ func (c *coalescer) wait(t *Transport, f *flight, done, expired <-chan struct{},
 	return resp, nil
 }
 
-// send runs a step, turning a panic into an error for every waiter.
+// send runs a step, turning a panic into an error for every waiter, so
+// that none waits for a flight that will never end. The upstream's own
+// panics are caught nearer (sendUpstream); one here is the step's.
 func (c *coalescer) send(t *Transport, x *exchange, send step) (result stepResult, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			c.logger.LogAttrs(x.req.Context(), slog.LevelError, "httpcache: the upstream transport panicked",
-				slog.String("url", t.logURL(x.req)), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
-			result, err = stepResult{}, fmt.Errorf("httpcache: the upstream transport panicked: %v", p)
+			result, err = stepResult{}, t.panicError(x.req, "a request's step", p)
 		}
 	}()
 	return send(t, x)

@@ -162,15 +162,7 @@ func bodyBytes(b Body) ([]byte, error) {
 // constants were measured (TestMemoryStorageHoldsItsBound), and include
 // the allocator's size classes and a map's spare slots.
 func entrySize(e *Entry) int64 {
-	size := entryFixedCost + int64(len(e.Variant))
-	fields := int64(len(e.Header))
-	size += fields * headerFieldCost
-	for name, values := range e.Header {
-		size += int64(len(name)) + int64(cap(values))*stringHeaderSize
-		for _, v := range values {
-			size += int64(len(v))
-		}
-	}
+	size := entryFixedCost + int64(len(e.Variant)) + headerSize(e.Header)
 	// Tags share the header's bytes: their slice is the cost.
 	size += int64(cap(e.Tags)) * stringHeaderSize
 	if f := e.facts.Load(); f != nil {
@@ -185,6 +177,19 @@ func entrySize(e *Entry) int64 {
 		size += int64(cap(body))
 	default:
 		size += body.Size()
+	}
+	return size
+}
+
+// headerSize is what a header holds in memory: its fields, names, value
+// slices and values.
+func headerSize(h http.Header) int64 {
+	size := int64(len(h)) * headerFieldCost
+	for name, values := range h {
+		size += int64(len(name)) + int64(cap(values))*stringHeaderSize
+		for _, v := range values {
+			size += int64(len(v))
+		}
 	}
 	return size
 }

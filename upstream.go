@@ -22,9 +22,7 @@ var errNoResponse = errors.New("httpcache: the upstream transport returned no re
 func (t *Transport) sendUpstream(req *http.Request) (resp *http.Response, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			t.cfg.logger.LogAttrs(req.Context(), slog.LevelError, "httpcache: the upstream transport panicked",
-				slog.String("url", t.logURL(req)), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
-			resp, err = nil, fmt.Errorf("httpcache: the upstream transport panicked: %v", p)
+			resp, err = nil, t.panicError(req, "the upstream transport", p)
 		}
 	}()
 	resp, err = t.cfg.upstream.RoundTrip(req)
@@ -40,4 +38,12 @@ func (t *Transport) sendUpstream(req *http.Request) (resp *http.Response, err er
 		resp.Body = http.NoBody
 	}
 	return resp, nil
+}
+
+// panicError logs a recovered panic of what, with its stack, and returns
+// it as the request's error.
+func (t *Transport) panicError(req *http.Request, what string, p any) error {
+	t.cfg.logger.LogAttrs(req.Context(), slog.LevelError, "httpcache: "+what+" panicked",
+		slog.String("url", t.logURL(req)), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+	return fmt.Errorf("httpcache: %s panicked: %v", what, p)
 }
