@@ -240,7 +240,7 @@ func TestBackoffKeepsItsBytesBounded(t *testing.T) {
 	b.mu.Lock()
 	var kept int64
 	for _, st := range b.scopes {
-		kept += headerBytes(st.header)
+		kept += headerSize(st.header)
 		if body := st.body.Load(); body != nil {
 			kept += int64(len(*body))
 		}
@@ -254,5 +254,30 @@ func TestBackoffKeepsItsBytesBounded(t *testing.T) {
 	got := h.get("/a", "Authorization", fmt.Sprint("user-", users-1))
 	if got.status != http.StatusTooManyRequests || got.header.Get("Retry-After") == "" || got.cache.Detail != detailRetryAfter {
 		t.Fatalf("replay: %d Retry-After %q %+v", got.status, got.header.Get("Retry-After"), got.cache)
+	}
+}
+
+// TestBackoffBudgetIsFreedByEndedScopes: back-offs that have ended give
+// their bytes back when the budget runs short. They kept them until 4,096
+// scopes piled up, so 4 MiB of ended back-offs made every later one replay
+// its status alone.
+func TestBackoffBudgetIsFreedByEndedScopes(t *testing.T) {
+	b := newBackoff(BackoffOptions{}, false)
+	now := time.Unix(1_700_000_000, 0)
+	answer := func() *http.Response {
+		h := http.Header{"Retry-After": {"1"}, "X-Padding": {strings.Repeat("p", 48<<10)}}
+		return &http.Response{StatusCode: 429, Header: h, Body: io.NopCloser(strings.NewReader("slow down"))}
+	}
+	for i := range 100 {
+		b.observe(fmt.Sprint("https://origin-", i), answer(), now)
+	}
+	later := now.Add(time.Hour) // every one of those back-offs ended long ago
+	b.observe("https://fresh", answer(), later)
+	b.mu.Lock()
+	st, n := b.scopes["https://fresh"], len(b.scopes)
+	b.mu.Unlock()
+	t.Logf("scopes %d, kept %d", n, b.kept.Load())
+	if st.header.Get("X-Padding") == "" {
+		t.Fatalf("a new back-off keeps nothing of its answer: %d bytes are held by %d back-offs that ended an hour ago", b.kept.Load(), n-1)
 	}
 }

@@ -1,6 +1,7 @@
 package httpcache
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -194,5 +195,28 @@ func TestStaleStatus(t *testing.T) {
 		if !ok || parsed.Stale() != tt.wantStale {
 			t.Errorf("%q read back: Stale() = %v", value, parsed.Stale())
 		}
+	}
+}
+
+// TestStaleAtExactLifetime: a response whose age equals its lifetime is
+// stale (fresh is age < lifetime, RFC 9111 §4.2), served under
+// stale-while-revalidate with a TTL of 0: Stale() holds, and the header's
+// ttl=0 is no fresh hit's (Stale() was false, as for a fresh hit, before).
+func TestStaleAtExactLifetime(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=10, stale-while-revalidate=60")
+		fmt.Fprint(w, "x")
+	})
+	h.get("/a")
+	h.transport.waitForWrites()
+	h.clock.Advance(10 * time.Second)
+	r := h.get("/a")
+	t.Logf("Cache-Status: %q", r.header.Get("Cache-Status"))
+	time.Sleep(300 * time.Millisecond)
+	if h.requests.Load() != 2 {
+		t.Fatalf("no background revalidation: %d", h.requests.Load())
+	}
+	if r.cache.Hit && !r.cache.Stale() {
+		t.Fatalf("a stale (age == lifetime, revalidated in background: origin requests %d) hit reports Stale() false", h.requests.Load())
 	}
 }

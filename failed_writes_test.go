@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,52 +18,44 @@ import (
 // response (a read-only disk, a full Redis), what it still holds under the
 // key is older than what the caller got, and is never served again as a
 // hit: the next request goes to the origin. With writes behind the request
-// and with synchronous writes.
+// and synchronous ones, and whatever the clock did between the two
+// responses: moved on, read the same (a coarse clock), or stepped back (or
+// the older one came from a host whose clock is ahead). Hiding by
+// ResponseTime served the older one in the last two cases.
 func TestFailedWriteHidesTheOlderResponse(t *testing.T) {
-	for _, synchronous := range []bool{false, true} {
-		t.Run(fmt.Sprintf("synchronous=%v", synchronous), func(t *testing.T) {
-			var version atomic.Int64
-			version.Store(1)
-			store := newFakeStorage()
-			var readOnly atomic.Bool
-			errReadOnly := errors.New("read-only file system")
-			store.set = func(ctx context.Context, key string, e *Entry, ttl time.Duration) error {
-				if readOnly.Load() {
-					return errReadOnly
+	for _, step := range []time.Duration{time.Second, 0, -time.Second} {
+		for _, synchronous := range []bool{false, true} {
+			t.Run(fmt.Sprintf("clock%+v/synchronous=%v", step, synchronous), func(t *testing.T) {
+				var version atomic.Int64
+				version.Store(1)
+				store, readOnly := newReadOnlyAtWillStorage()
+				h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Cache-Control", "max-age=600")
+					fmt.Fprintf(w, "v%d", version.Load())
+				}, WithStorage(store), WithSynchronousWrites(synchronous))
+				if r := h.get("/doc"); r.body != "v1" {
+					t.Fatalf("first: %q", r.body)
 				}
-				return store.memory.Set(ctx, key, e, ttl)
-			}
-			store.delete = func(ctx context.Context, key string) error {
-				if readOnly.Load() {
-					return errReadOnly
+				h.transport.waitForWrites()
+				if r := h.get("/doc"); r.body != "v1" || !r.cache.Hit {
+					t.Fatalf("stored: %q %+v", r.body, r.cache)
 				}
-				return store.memory.Delete(ctx, key)
-			}
-			h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Cache-Control", "max-age=600")
-				fmt.Fprintf(w, "v%d", version.Load())
-			}, WithStorage(store), WithSynchronousWrites(synchronous))
-			if r := h.get("/doc"); r.body != "v1" {
-				t.Fatalf("first: %q", r.body)
-			}
-			h.transport.waitForWrites()
-			if r := h.get("/doc"); r.body != "v1" || !r.cache.Hit {
-				t.Fatalf("stored: %q %+v", r.body, r.cache)
-			}
-			readOnly.Store(true)
-			version.Store(2)
-			body, _ := getWith(t, h.client, h.origin.URL+"/doc", withHeader("Cache-Control", "no-cache"))
-			if body != "v2" {
-				t.Fatalf("refresh: %q", body)
-			}
-			h.transport.waitForWrites()
-			if r := h.get("/doc"); r.body != "v2" || r.cache.Hit {
-				t.Fatalf("after the failed write: %q %+v; want v2 from the origin", r.body, r.cache)
-			}
-			if got := h.transport.Stats().StorageErrors["set"]; got == 0 {
-				t.Error("the failed write was not counted")
-			}
-		})
+				readOnly.Store(true)
+				version.Store(2)
+				h.clock.Advance(step)
+				body, _ := getWith(t, h.client, h.origin.URL+"/doc", withHeader("Cache-Control", "no-cache"))
+				if body != "v2" {
+					t.Fatalf("refresh: %q", body)
+				}
+				h.transport.waitForWrites()
+				if r := h.get("/doc"); r.body != "v2" || r.cache.Hit {
+					t.Fatalf("after the failed write: %q %+v; want v2 from the origin", r.body, r.cache)
+				}
+				if got := h.transport.Stats().StorageErrors["set"]; got == 0 {
+					t.Error("the failed write was not counted")
+				}
+			})
+		}
 	}
 }
 
@@ -164,5 +157,136 @@ func TestOptionsThatWouldDoNothingAreRefused(t *testing.T) {
 		} else {
 			tr.Close()
 		}
+	}
+}
+
+// newReadOnlyAtWillStorage returns a store whose writes and deletes fail
+// while readOnly is set, as a disk remounted read-only does.
+func newReadOnlyAtWillStorage() (store *fakeStorage, readOnly *atomic.Bool) {
+	store, readOnly = newFakeStorage(), new(atomic.Bool)
+	errReadOnly := errors.New("read-only file system")
+	store.set = func(ctx context.Context, key string, e *Entry, ttl time.Duration) error {
+		if readOnly.Load() {
+			return errReadOnly
+		}
+		return store.memory.Set(ctx, key, e, ttl)
+	}
+	store.delete = func(ctx context.Context, key string) error {
+		if readOnly.Load() {
+			return errReadOnly
+		}
+		return store.memory.Delete(ctx, key)
+	}
+	return store, readOnly
+}
+
+// TestFailedWriteKeepsTheMemoryTiersCopy: with a TieredStorage whose back
+// tier is down, the failed write's retry deletes from that tier only: the
+// memory tier's copy of the new response stays a hit (the retry's delete of
+// the whole store wiped it a second later).
+func TestFailedWriteKeepsTheMemoryTiersCopy(t *testing.T) {
+	back := newFakeStorage()
+	down := errors.New("redis: OOM")
+	back.set = func(context.Context, string, *Entry, time.Duration) error { return down }
+	back.delete = func(context.Context, string) error { return down }
+	back.deleteURL = func(context.Context, string) error { return down }
+	front := NewMemoryStorage(0)
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		fmt.Fprint(w, "v1")
+	}, WithStorage(must(NewTieredStorage(front, back, time.Minute))))
+	h.get("/doc")
+	h.transport.waitForWrites()
+	if r := h.get("/doc"); !r.cache.Hit {
+		t.Fatalf("not a hit from the memory tier: %+v", r.cache)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if r := h.get("/doc"); !r.cache.Hit {
+		t.Fatalf("memory tier's copy gone %v after the failed back write (origin requests %d)", 1500*time.Millisecond, h.requests.Load())
+	}
+}
+
+// TestQueueFullKeepsTheMemoryTiersCopy: a write dropped because the
+// write-behind queue is full is a failed write: the memory tier's copy of
+// the new response stays a hit (everything under the key up to then was
+// hidden, that copy too).
+func TestQueueFullKeepsTheMemoryTiersCopy(t *testing.T) {
+	front := NewMemoryStorage(0)
+	back := newFakeStorage()
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		fmt.Fprint(w, "v1")
+	}, WithStorage(must(NewTieredStorage(front, back, time.Minute))))
+	h.transport.writes.mu.Lock()
+	h.transport.writes.limit = 1 // every write behind is dropped as over the queue's bound
+	h.transport.writes.mu.Unlock()
+	h.get("/doc")
+	if n := front.Len(); n != 1 {
+		t.Fatalf("memory tier holds %d keys", n)
+	}
+	if r := h.get("/doc"); !r.cache.Hit {
+		t.Fatalf("the memory tier's copy is hidden after a dropped write behind: %+v", r.cache)
+	}
+}
+
+// TestRetryConfirmKeepsANewerFailedWrite: a retry's delete that succeeds
+// confirms only what was remembered before it started. It confirmed the
+// key whatever was remembered meanwhile, so a write that failed while the
+// delete was under way was forgotten with it, and the older response it
+// was meant to hide was served as a hit after the caller got the newer
+// one.
+func TestRetryConfirmKeepsANewerFailedWrite(t *testing.T) {
+	var version atomic.Int64
+	store := newFakeStorage()
+	var failSet atomic.Bool
+	failSet.Store(true)
+	inDelete, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	store.set = func(ctx context.Context, key string, e *Entry, ttl time.Duration) error {
+		if failSet.Load() {
+			return errors.New("OOM")
+		}
+		return store.memory.Set(ctx, key, e, ttl)
+	}
+	store.delete = func(ctx context.Context, key string) error {
+		first := false
+		once.Do(func() { first = true })
+		if first {
+			store.memory.Delete(ctx, key) // done at the store...
+			close(inDelete)
+			<-release // ...its reply on its way
+			return nil
+		}
+		if failSet.Load() {
+			return errors.New("OOM")
+		}
+		return store.memory.Delete(ctx, key)
+	}
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		fmt.Fprintf(w, "v%d", version.Load())
+	}, WithStorage(store), WithSynchronousWrites(true))
+	h.get("/doc") // v0, its write fails: remembered, retried in a second
+	select {
+	case <-inDelete:
+	case <-time.After(3 * time.Second):
+		t.Fatal("no retry")
+	}
+	failSet.Store(false)
+	h.clock.Advance(time.Second)
+	version.Store(1)
+	if r := h.get("/doc"); r.body != "v1" {
+		t.Fatalf("v1: %q", r.body)
+	}
+	failSet.Store(true)
+	h.clock.Advance(time.Second)
+	version.Store(2)
+	if body, _ := getWith(t, h.client, h.origin.URL+"/doc", withHeader("Cache-Control", "no-cache")); body != "v2" {
+		t.Fatalf("v2: %q", body)
+	}
+	close(release)
+	time.Sleep(100 * time.Millisecond)
+	if r := h.get("/doc"); r.body != "v2" || r.cache.Hit {
+		t.Fatalf("after the caller got v2: %q %+v", r.body, r.cache)
 	}
 }
