@@ -419,25 +419,29 @@ func TestNoCredentialAtRest(t *testing.T) {
 		getWith(t, h.client, h.origin.URL+"/profile", withHeader(name, value))
 	}
 	h.transport.waitForWrites()
-	files := 0
+	files := scanFilesFor(t, dir, "SECRET")
+	if files < len(secrets) {
+		t.Fatalf("%d files written for %d users", files, len(secrets))
+	}
+}
+
+// scanFilesFor fails t for each file under dir that holds secret, and
+// returns the number of files.
+func scanFilesFor(t *testing.T, dir, secret string) (files int) {
+	t.Helper()
 	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return nil
 		}
 		files++
-		data, err := os.ReadFile(path)
-		if err != nil {
+		if data, err := os.ReadFile(path); err != nil {
 			t.Error(err)
-			return nil
-		}
-		if bytes.Contains(data, []byte("SECRET")) {
+		} else if bytes.Contains(data, []byte(secret)) {
 			t.Errorf("%s holds a credential", path)
 		}
 		return nil
 	})
-	if files < len(secrets) {
-		t.Fatalf("%d files written for %d users", files, len(secrets))
-	}
+	return files
 }
 
 // TestPartitionSecrets: partitions are keyed fingerprints. Two Transports

@@ -1,14 +1,10 @@
 package httpcache
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -145,19 +141,7 @@ func TestNoQuerySecretAtRest(t *testing.T) {
 		}
 	}
 	h.transport.waitForWrites()
-	files := 0
-	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return nil
-		}
-		files++
-		if data, err := os.ReadFile(path); err != nil {
-			t.Error(err)
-		} else if bytes.Contains(data, []byte("SECRET")) {
-			t.Errorf("%s holds a token", path)
-		}
-		return nil
-	})
+	files := scanFilesFor(t, dir, "SECRET")
 	if files < 3 {
 		t.Fatalf("%d files written for 3 responses", files)
 	}
