@@ -36,11 +36,15 @@ func newHeaderTemplate(h http.Header) headerTemplate {
 	return t
 }
 
-// clone returns a new header with the template's fields, every value slice
-// its own, and spare room for extra one-value fields, all in one backing
-// array: a copy costs two allocations whatever the header's size.
-func (t *headerTemplate) clone(extra int) (header http.Header, spare []string) {
-	backing := make([]string, t.valueCount+extra)
+// cloneInto returns a new header with the template's fields, every value
+// slice its own, and spare room for extra one-value fields, all in one
+// backing array: backing when it is long enough, else a new one. A copy
+// costs two allocations whatever the header's size, one when the caller
+// has room for its values.
+func (t *headerTemplate) cloneInto(backing []string, extra int) (header http.Header, spare []string) {
+	if len(backing) < t.valueCount+extra {
+		backing = make([]string, t.valueCount+extra)
+	}
 	header = make(http.Header, len(t.fields)+extra)
 	for i := range t.fields {
 		field := &t.fields[i]

@@ -172,8 +172,12 @@ const maxCachedFingerprintInput = 1 << 10
 // their credential fields and of the hook's name.
 type partitioner struct {
 	fields []string // canonical names
-	hook   PartitionFunc
-	secret []byte
+	// lengths has bit n set when a field's name is n bytes long (n < 64):
+	// most fields of a request are told apart from every credential field
+	// by their length alone (fieldIndex).
+	lengths uint64
+	hook    PartitionFunc
+	secret  []byte
 
 	seed maphash.Seed // of inputHash, for the kept suffixes
 
@@ -187,7 +191,13 @@ type partitioner struct {
 }
 
 func newPartitioner(fields []string, hook PartitionFunc, secret []byte) *partitioner {
-	return &partitioner{fields: fields, hook: hook, secret: secret, seed: maphash.MakeSeed(), cached: make(map[uint64]*keptSuffix)}
+	p := &partitioner{fields: fields, hook: hook, secret: secret, seed: maphash.MakeSeed(), cached: make(map[uint64]*keptSuffix)}
+	for _, name := range fields {
+		if len(name) < 64 {
+			p.lengths |= 1 << len(name)
+		}
+	}
+	return p
 }
 
 // isCredential reports whether a canonical field name carries credentials.
@@ -198,6 +208,9 @@ func (p *partitioner) isCredential(canonicalName string) bool {
 // fieldIndex returns the place of a canonical field name in the list of
 // credential fields, or -1.
 func (p *partitioner) fieldIndex(canonicalName string) int {
+	if n := len(canonicalName); n < 64 && p.lengths&(1<<n) == 0 {
+		return -1
+	}
 	return slices.Index(p.fields, canonicalName)
 }
 
@@ -224,7 +237,9 @@ func (p *partitioner) keySuffix(req *http.Request, r *cacheRequest) string {
 	if r.credentialsOverflow {
 		noted = p.credentialsOf(req)
 	}
-	if latest := p.latest.Load(); latest != nil && p.inputIs(latest.input, noted, named) {
+	// A kept suffix was computed from values checked to be sendable; so
+	// an input that matches one needs no check.
+	if latest := p.latest.Load(); latest != nil && p.matches(latest, noted, named) {
 		return latest.suffix
 	}
 	// The kept suffixes are found by a hash of the input, computed without
@@ -234,10 +249,25 @@ func (p *partitioner) keySuffix(req *http.Request, r *cacheRequest) string {
 	p.mu.RLock()
 	kept, ok := p.cached[sum]
 	p.mu.RUnlock()
-	if ok && p.inputIs(kept.input, noted, named) {
+	if ok && p.matches(kept, noted, named) {
 		return kept.suffix
 	}
-	return p.newKeySuffix(sum, string(p.appendInput(nil, noted, named)))
+	if unsendableCredentials(noted) {
+		r.unsendableCredential = true // a bypass: no suffix is kept for it
+		return ""
+	}
+	return p.newKeySuffix(sum, noted, named)
+}
+
+// unsendableCredentials reports a credential value net/http refuses to
+// send (cacheRequest.unsendableCredential).
+func unsendableCredentials(credentials []notedCredential) bool {
+	for _, c := range credentials {
+		if unsendableValues(c.values) {
+			return true
+		}
+	}
+	return false
 }
 
 // inputHash hashes what appendInput would append, piece by piece.
@@ -263,6 +293,22 @@ const namedPartitionMark = 0x9e3779b97f4a7c15
 func mixHash(h, x uint64) uint64 {
 	h = (h ^ x) * 0x100000001b3
 	return h ^ h>>29
+}
+
+// matches reports whether kept was computed from what appendInput would
+// append for credentials and named, without building it.
+//
+// A match also shows that the credential values are sendable, unchecked:
+// kept's were, so its input has NULs only around its values, two for
+// each. An input with as many values and a name as long, each value
+// compared where it stands, is the same string only if its values have no
+// NUL either; they are then kept's values.
+func (p *partitioner) matches(kept *keptSuffix, credentials []notedCredential, named string) bool {
+	values := 0
+	for _, c := range credentials {
+		values += len(c.values)
+	}
+	return values == kept.values && len(named) == kept.namedLength && p.inputIs(kept.input, credentials, named)
 }
 
 // inputIs reports whether input is what appendInput would append, without
@@ -349,7 +395,8 @@ func appendCredentialValues(b []byte, field string, values []string) []byte {
 
 // newKeySuffix computes and keeps the key suffix of an input whose
 // inputHash is sum: NUL and the input's HMAC in hex.
-func (p *partitioner) newKeySuffix(sum uint64, input string) string {
+func (p *partitioner) newKeySuffix(sum uint64, credentials []notedCredential, named string) string {
+	input := string(p.appendInput(nil, credentials, named))
 	mac := hmac.New(sha256.New, p.secret)
 	mac.Write([]byte(input))
 	suffix := "\x00" + hex.EncodeToString(mac.Sum(nil))
@@ -360,14 +407,21 @@ func (p *partitioner) newKeySuffix(sum uint64, input string) string {
 	if len(p.cached) >= maxCachedFingerprints {
 		clear(p.cached)
 	}
-	kept := &keptSuffix{input: input, suffix: suffix}
+	kept := &keptSuffix{input: input, suffix: suffix, namedLength: len(named)}
+	for _, c := range credentials {
+		kept.values += len(c.values)
+	}
 	p.cached[sum] = kept
 	p.latest.Store(kept)
 	p.mu.Unlock()
 	return suffix
 }
 
-// keptSuffix is a computed key suffix and the input it was computed from.
+// keptSuffix is a computed key suffix and the input it was computed from:
+// values credential values, which are sendable, and a hook's name of
+// namedLength bytes.
 type keptSuffix struct {
 	input, suffix string
+	values        int
+	namedLength   int
 }

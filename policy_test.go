@@ -322,7 +322,7 @@ func TestFreshenedFacts(t *testing.T) {
 }
 
 func templateHeader(t headerTemplate) http.Header {
-	h, _ := t.clone(0)
+	h, _ := t.cloneInto(nil, 0)
 	return h
 }
 
@@ -350,7 +350,7 @@ func TestStoredHeader(t *testing.T) {
 			facts := new(responseFacts)
 			got := storedHeader(h, facts)
 			p.withoutPrivateFields(got, facts)
-			served, _ := facts.template.clone(0)
+			served, _ := facts.template.cloneInto(nil, 0)
 			if _, ok := served[tt.field]; ok != tt.kept {
 				t.Errorf("%s in the served copy = %v, want %v", tt.field, ok, tt.kept)
 			}

@@ -34,7 +34,9 @@ type cacheRequest struct {
 	// unsendableCredential: a credential value holds a byte net/http
 	// refuses to send (a control byte but HTAB). Its NUL could spell
 	// other credentials in the partition's fingerprint input, so such a
-	// request is a bypass, never answered from storage or stored.
+	// request is a bypass, never answered from storage or stored. Set by
+	// the partitioner's keySuffix, which checks only values it has not
+	// kept a suffix for.
 	unsendableCredential bool
 	// conditional: the caller made it conditional with a validator the
 	// cache evaluates (If-None-Match, If-Modified-Since).
@@ -102,7 +104,6 @@ func (r *cacheRequest) readField(name string, values []string, lines *requestLin
 		}
 		if len(values) > 0 {
 			r.hasCredentials = true
-			r.unsendableCredential = r.unsendableCredential || unsendableValues(values)
 			r.noteCredential(field, values)
 		}
 	}

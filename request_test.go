@@ -2,6 +2,7 @@ package httpcache
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -104,4 +105,41 @@ func TestPartitionOfManyCredentials(t *testing.T) {
 	if suffix(build("s=2")) == first {
 		t.Fatal("another cookie got the same partition")
 	}
+}
+
+// FuzzKeptSuffixMatch: a kept key suffix, computed from sendable values,
+// matches a request only when its credential values and hook name are the
+// ones it was computed from. A match skips the check for unsendable
+// values (partitioner.matches), so a value with a NUL that spells the
+// kept input ("a NUL X-Api-Key NUL b") must never match.
+func FuzzKeptSuffixMatch(f *testing.F) {
+	f.Add("a", "b", "", "a\x00X-Api-Key\x00b", "", "")
+	f.Add("a", "b", "t", "a", "b", "t")
+	f.Add("a", "", "b\x00partition\x00t", "a\x00\x00partition\x00b", "", "t")
+	f.Add("x", "y", "", "x", "y\x00", "")
+	f.Fuzz(func(t *testing.T, keptAuth, keptKey, keptName, auth, key, name string) {
+		p := newPartitioner(slices.Clone(DefaultCredentialFields), nil, newPartitionSecret())
+		credentials := func(auth, key string) []notedCredential {
+			var c []notedCredential
+			if auth != "" {
+				c = append(c, notedCredential{field: p.fieldIndex("Authorization"), values: []string{auth}})
+			}
+			if key != "" {
+				c = append(c, notedCredential{field: p.fieldIndex("X-Api-Key"), values: []string{key}})
+			}
+			return c
+		}
+		kept := credentials(keptAuth, keptKey)
+		if unsendableCredentials(kept) || len(kept) == 0 && keptName == "" {
+			return // never kept
+		}
+		p.newKeySuffix(p.inputHash(kept, keptName), kept, keptName)
+		latest := p.latest.Load()
+		if latest == nil {
+			return // too long to keep
+		}
+		if p.matches(latest, credentials(auth, key), name) && (auth != keptAuth || key != keptKey || name != keptName) {
+			t.Fatalf("kept (%q, %q, %q) matched (%q, %q, %q)", keptAuth, keptKey, keptName, auth, key, name)
+		}
+	})
 }

@@ -34,7 +34,16 @@ const detailOnlyIfCached = "only-if-cached"
 func (t *Transport) serveStored(x *exchange, entry *Entry, fresh http.Header, age time.Duration, status CacheStatus) (*http.Response, error) {
 	req := x.req
 	facts := entry.responseFacts()
-	header, spare := facts.template.clone(2)
+	// A stored body in memory, served whole: one allocation holds the
+	// response, its body reader and its header's values.
+	stored, inMemory := entry.Body.(BytesBody)
+	var served *servedResponse
+	var backing []string
+	if inMemory && req.Method != http.MethodHead && !x.request.conditional {
+		served = &servedResponse{}
+		backing = served.values[:]
+	}
+	header, spare := facts.template.cloneInto(backing, 2)
 	// §5.2.2.4: fields named by a qualified no-cache are never sent from
 	// storage; after a 304, the 304's own values of them are.
 	for _, name := range facts.cc.noCacheFields {
@@ -54,13 +63,14 @@ func (t *Transport) serveStored(x *exchange, entry *Entry, fresh http.Header, ag
 	if x.request.conditional && storedNotModified(req, entry.StatusCode, header) {
 		return notModifiedResponse(req, header), nil
 	}
-	if body, ok := entry.Body.(BytesBody); ok && req.Method != http.MethodHead {
-		// One allocation for the response and its body reader.
-		r := &responseWithBody{}
-		r.body.Reset(body)
-		r.response = storedResponse(req, entry.StatusCode, header)
-		r.response.Body, r.response.ContentLength = &r.body, int64(len(body))
-		return &r.response, nil
+	if inMemory && req.Method != http.MethodHead {
+		if served == nil {
+			served = &servedResponse{}
+		}
+		served.body.Reset(stored)
+		served.response = storedResponse(req, entry.StatusCode, header)
+		served.response.Body, served.response.ContentLength = &served.body, int64(len(stored))
+		return &served.response, nil
 	}
 	resp := storedResponse(req, entry.StatusCode, header)
 	if entry.Body == nil {
@@ -70,20 +80,27 @@ func (t *Transport) serveStored(x *exchange, entry *Entry, fresh http.Header, ag
 	if req.Method == http.MethodHead {
 		return &resp, nil
 	}
-	body, err := entry.Body.Open()
+	reader, err := entry.Body.Open()
 	if err != nil {
 		t.storageErrors.log(req.Context(), "open body", cacheKey(req.URL), err)
 		return nil, errUnreadableBody
 	}
-	resp.Body = body
+	resp.Body = reader
 	return &resp, nil
 }
 
-// responseWithBody holds a served response and its body reader together.
-type responseWithBody struct {
+// servedResponse holds a response served from storage together with its
+// body reader and room for its header's values (headerTemplate.cloneInto),
+// enough for most headers.
+type servedResponse struct {
 	response http.Response
 	body     bytesBodyReader
+	values   [inlineHeaderValues]string
 }
+
+// inlineHeaderValues is how many header values a servedResponse holds: a
+// typical API response's fields, Age and Cache-Status.
+const inlineHeaderValues = 12
 
 // storedResponse is a response made by the cache, with no body yet.
 func storedResponse(req *http.Request, status int, header http.Header) http.Response {
@@ -156,10 +173,10 @@ func (t *Transport) gatewayTimeout(req *http.Request, forward string) *http.Resp
 	return &resp
 }
 
-// statusLines holds "200 OK" and the like, built once.
-var statusLines = func() map[int]string {
-	lines := make(map[int]string)
-	for code := 100; code < 600; code++ {
+// statusLines holds "200 OK" and the like by code, built once: an index,
+// not a map lookup, on every hit.
+var statusLines = func() (lines [600]string) {
+	for code := range lines {
 		if text := http.StatusText(code); text != "" {
 			lines[code] = strconv.Itoa(code) + " " + text
 		}
@@ -167,9 +184,11 @@ var statusLines = func() map[int]string {
 	return lines
 }()
 
+// statusLine returns the status line net/http would give code: "200 OK",
+// or the code alone when it has no text.
 func statusLine(code int) string {
-	if line, ok := statusLines[code]; ok {
-		return line
+	if code >= 0 && code < len(statusLines) && statusLines[code] != "" {
+		return statusLines[code]
 	}
 	return strconv.Itoa(code)
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -647,18 +648,40 @@ func TestQualifiedNoCacheFieldsWithheldOnHits(t *testing.T) {
 	}
 }
 
+// TestResponsesDoNotShareHeaders: a served header's values are the
+// caller's own, whether they fit in the served response's own room for
+// values or not (servedResponse): writing one in place, or appending to
+// one, changes neither the store nor another caller's response.
 func TestResponsesDoNotShareHeaders(t *testing.T) {
-	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=60")
-		w.Header().Set("X-A", "1")
-		fmt.Fprint(w, "x")
-	})
-	h.get("/m")
-	first := h.get("/m")
-	first.header.Set("X-A", "mutated")
-	first.header["X-A"][0] = "mutated"
-	if got := h.get("/m").header.Get("X-A"); got != "1" {
-		t.Fatalf("a caller's header change reached the store: %q", got)
+	for _, fields := range []int{1, inlineHeaderValues + 4} {
+		t.Run(strconv.Itoa(fields)+" fields", func(t *testing.T) {
+			h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "max-age=60")
+				for i := range fields {
+					w.Header().Set("X-"+strconv.Itoa(i), strconv.Itoa(i))
+				}
+				fmt.Fprint(w, "x")
+			})
+			h.get("/m")
+			first, other := h.get("/m"), h.get("/m")
+			for name, values := range first.header {
+				for i := range values {
+					values[i] = "mutated"
+				}
+				first.header[name] = append(values, "appended")
+			}
+			for _, got := range []http.Header{other.header, h.get("/m").header} {
+				for i := range fields {
+					name := "X-" + strconv.Itoa(i)
+					if values := got[name]; len(values) != 1 || values[0] != strconv.Itoa(i) {
+						t.Fatalf("a caller's header change reached another's: %s = %q", name, values)
+					}
+				}
+				if got.Get("Cache-Control") != "max-age=60" || !strings.HasPrefix(got.Get("Cache-Status"), "httpcache; hit") {
+					t.Fatalf("a caller's header change reached another's: %v", got)
+				}
+			}
+		})
 	}
 }
 
