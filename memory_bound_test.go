@@ -236,3 +236,26 @@ func TestReplacedEntriesAreLetGo(t *testing.T) {
 	}
 	runtime.KeepAlive(store)
 }
+
+// TestMemoryExpiryAtTheTransportsReading: with the system clock, a hit
+// reads the clock once and the memory store times its expiry by that
+// reading (getKeyBytesAt), as it does by its own in Get.
+func TestMemoryExpiryAtTheTransportsReading(t *testing.T) {
+	m := NewMemoryStorage(1 << 20)
+	entry := &Entry{StatusCode: 200, Header: http.Header{"Cache-Control": {"max-age=60"}}, Body: BytesBody("x")}
+	if err := m.Set(context.Background(), "k", entry, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, tt := range []struct {
+		at   time.Time
+		kept bool
+	}{{now, true}, {now.Add(59 * time.Second), true}, {now.Add(2 * time.Minute), false}} {
+		if got := m.getKeyBytesAt([]byte("k"), tt.at); (len(got) == 1) != tt.kept {
+			t.Fatalf("at %v: %d variants, want kept %v", tt.at.Sub(now), len(got), tt.kept)
+		}
+	}
+	if got, _ := m.Get(context.Background(), "k"); len(got) != 0 {
+		t.Fatal("the expired variant was not removed")
+	}
+}

@@ -40,6 +40,9 @@ type config struct {
 	logger         *slog.Logger
 	responseHook   func(ResponseEvent)
 	now            func() time.Time
+	// systemClock: now is time.Now, whose readings carry the monotonic
+	// clock; the built-in memory store then reads none of its own.
+	systemClock bool
 	name           string
 	maxBodyBytes   int64
 	storageTimeout time.Duration
@@ -72,6 +75,7 @@ func defaultConfig() config {
 		upstream:          http.DefaultTransport,
 		logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
 		now:               time.Now,
+		systemClock:       true,
 		name:              DefaultName,
 		maxBodyBytes:      DefaultMaxBodyBytes,
 		storageTimeout:    DefaultStorageTimeout,
@@ -243,7 +247,7 @@ func WithClock(now func() time.Time) Option {
 		if now == nil {
 			return errors.New("WithClock: clock is nil")
 		}
-		c.now = now
+		c.now, c.systemClock = now, false
 		return nil
 	}
 }

@@ -105,8 +105,10 @@ var errWriteQueueFull = errors.New("httpcache: the queue of writes behind the re
 // load returns the stored variants of key, with the writes still pending
 // for it (read-your-writes) and without what a failed delete meant to
 // remove; a storage error is logged and counts as a miss.
-func (t *Transport) load(ctx context.Context, key []byte) []*Entry {
-	entries := t.loadStored(ctx, key)
+//
+// now is the Transport's clock reading for the request.
+func (t *Transport) load(ctx context.Context, key []byte, now time.Time) []*Entry {
+	entries := t.loadStored(ctx, key, now)
 	if t.writes != nil {
 		if pending := t.writes.pendingEntries(key); pending != nil {
 			entries = withPending(entries, pending)
@@ -128,10 +130,12 @@ func withPending(stored, pending []*Entry) []*Entry {
 }
 
 // loadStored looks key up in the Storage: the memory tier first, if any.
-func (t *Transport) loadStored(ctx context.Context, key []byte) []*Entry {
+func (t *Transport) loadStored(ctx context.Context, key []byte, now time.Time) []*Entry {
 	s := &t.storage
 	var entries []*Entry
 	switch {
+	case s.builtinMemory != nil && t.cfg.systemClock:
+		entries = s.builtinMemory.getKeyBytesAt(key, now) // one clock reading a hit
 	case s.builtinMemory != nil:
 		entries = s.builtinMemory.getKeyBytes(key)
 	case s.memory.Storage != nil:

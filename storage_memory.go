@@ -89,13 +89,26 @@ func (m *MemoryStorage) Local() bool { return true }
 func (m *MemoryStorage) MemoryTier() (memory, behind Storage) { return m, nil }
 
 func (m *MemoryStorage) getKeyBytes(key []byte) []*Entry {
+	return m.lookup(key, time.Since(m.epoch))
+}
+
+// getKeyBytesAt is getKeyBytes at now, a reading of time.Now taken by the
+// caller, so that a hit reads the clock once: its monotonic reading times
+// the expiry, as time.Since would.
+func (m *MemoryStorage) getKeyBytesAt(key []byte, now time.Time) []*Entry {
+	return m.lookup(key, now.Sub(m.epoch))
+}
+
+// lookup returns key's variants that have not expired elapsed after the
+// store's epoch, and marks the key used.
+func (m *MemoryStorage) lookup(key []byte, elapsed time.Duration) []*Entry {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	item := m.items[string(key)]
 	if item == nil {
 		return nil
 	}
-	m.dropExpired(item, time.Since(m.epoch))
+	m.dropExpired(item, elapsed)
 	if len(item.variants) == 0 {
 		m.remove(item)
 		return nil

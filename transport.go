@@ -220,7 +220,8 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var keyBuffer [256]byte
 	key := x.appendKey(keyBuffer[:0])
-	stored, varyMiss := x.selectVariant(t.load(req.Context(), key))
+	now := t.cfg.now()
+	stored, varyMiss := x.selectVariant(t.load(req.Context(), key, now))
 	if x.request.hasRange && (stored == nil || req.Method != http.MethodGet) {
 		// Nothing to take a range from.
 		forward := ForwardURIMiss
@@ -241,7 +242,7 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 	}
 	x.stored = stored
 	x.facts = t.factsFor(&x, stored)
-	x.decision = t.cfg.policy.evaluate(x.request.directives, stored, x.facts, t.cfg.now())
+	x.decision = t.cfg.policy.evaluate(x.request.directives, stored, x.facts, now)
 	if x.request.hasRange {
 		if _, checked := stored.Body.(BytesBody); x.decision.action != actionServe || stored.StatusCode != http.StatusOK || !checked {
 			// A range of what the origin has now. A body streamed from a

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"testing"
+	"time"
 )
 
 // A status a rule does not store (its CacheableStatuses) says so
@@ -25,7 +26,7 @@ func TestRuleStatusKeepsTheStoredResponse(t *testing.T) {
 	if got.status != http.StatusNotFound || got.cache.Detail != detailStatus {
 		t.Fatalf("the 404: %d %+v", got.status, got.cache)
 	}
-	if entries := h.transport.load(context.Background(), []byte(h.origin.URL+"/a")); len(entries) != 1 {
+	if entries := h.transport.load(context.Background(), []byte(h.origin.URL+"/a"), time.Now()); len(entries) != 1 {
 		t.Fatalf("the stored 200 was removed by a 404 the rule keeps out (%d entries)", len(entries))
 	}
 }
