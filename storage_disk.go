@@ -914,8 +914,8 @@ func (b *diskBody) Open() (io.ReadCloser, error) {
 		f.Close()
 		return nil, fmt.Errorf("%w: the file was replaced", ErrCorruptEntry)
 	}
-	return &checkedReader{section: io.NewSectionReader(f, b.offset, b.size), file: f, body: b,
-		hash: crc32.New(castagnoli), want: b.checksum, left: b.size}, nil
+	return verifiedFirst(&checkedReader{section: io.NewSectionReader(f, b.offset, b.size), file: f, body: b,
+		hash: crc32.New(castagnoli), want: b.checksum, left: b.size})
 }
 
 // openSealed opens the body of an encrypted file through its view. The
@@ -937,8 +937,41 @@ func (b *diskBody) openSealed(f *os.File) (io.ReadCloser, error) {
 		f.Close()
 		return nil, err
 	}
-	return &checkedReader{section: io.NewSectionReader(view, b.offset, b.size), file: f, view: view, body: b,
-		hash: crc32.New(castagnoli), want: b.checksum, left: b.size}, nil
+	return verifiedFirst(&checkedReader{section: io.NewSectionReader(view, b.offset, b.size), file: f, view: view, body: b,
+		hash: crc32.New(castagnoli), want: b.checksum, left: b.size})
+}
+
+// diskVerifyFirst is the largest body Open reads through and checks before
+// it returns a reader: a damaged file is then an error of Open, which the
+// Transport answers from the origin, instead of a read error its caller
+// meets in the middle of the response. A larger body is checked as it is
+// streamed only, so that its first bytes do not wait for its last.
+const diskVerifyFirst = 64 << 20
+
+// verifiedFirst checks a body of at most diskVerifyFirst bytes by reading
+// it through r once, in a pooled buffer, and returns r rewound to its
+// start. r still checks what it returns: the file is open, and what a
+// writer in place changed since is found at the end, as before.
+func verifiedFirst(r *checkedReader) (io.ReadCloser, error) {
+	if r.left > diskVerifyFirst {
+		return r, nil
+	}
+	buf := smallFileBuffers.Get().(*[]byte)
+	var err error
+	for err == nil {
+		_, err = r.Read(*buf)
+	}
+	smallFileBuffers.Put(buf)
+	if err == io.EOF {
+		_, err = r.section.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	r.hash.Reset()
+	r.left = r.body.size
+	return r, nil
 }
 
 // sameRecord reports whether the open file is the one the body was found

@@ -590,3 +590,56 @@ func TestDiskStorageOtherUserCannotPlant(t *testing.T) {
 		t.Fatalf("the attacker's step did not run: %s", out)
 	}
 }
+
+// TestDamagedLargeBodyIsFetchedAnew: a stored body too large to be read
+// whole on Get, damaged on disk, fails no request: the Transport finds the
+// damage before it answers (Open reads the body through) and answers from
+// the origin, with the origin's bytes.
+func TestDamagedLargeBodyIsFetchedAnew(t *testing.T) {
+	const size = 300 << 10 // streamed from the file
+	var requests atomic.Int64
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Cache-Control", "max-age=3600")
+		w.Write(bodyOf(r.URL.Path, size))
+	}))
+	defer origin.Close()
+	dir := t.TempDir()
+	tr := httpcache.New(httpcache.WithStorage(newDiskStorage(t, dir, 0)), httpcache.WithSynchronousWrites(true))
+	defer tr.Close()
+	get := func() ([]byte, httpcache.CacheStatus) {
+		resp, err := tr.RoundTrip(must(http.NewRequest(http.MethodGet, origin.URL+"/big", nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("the request failed because of the cache: %v", err)
+		}
+		status, _ := httpcache.StatusOf(resp)
+		return body, status
+	}
+	get()
+	if _, status := get(); !status.Hit {
+		t.Fatalf("not stored: %+v", status)
+	}
+	files := entryFiles(dir)
+	if len(files) != 1 {
+		t.Fatalf("%d files", len(files))
+	}
+	f, err := os.OpenFile(files[0], os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := f.Stat()
+	f.WriteAt([]byte{'!'}, info.Size()/2) // a body byte
+	f.Close()
+	body, status := get()
+	if !bytes.Equal(body, bodyOf("/big", size)) {
+		t.Fatalf("a body of %d bytes that is not the origin's", len(body))
+	}
+	if status.Hit || requests.Load() != 2 {
+		t.Fatalf("the damaged body was answered with %+v after %d origin requests, want a miss", status, requests.Load())
+	}
+}

@@ -3,6 +3,7 @@ package httpcache_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -169,19 +170,18 @@ func TestDiskStorageLargeBodyStreams(t *testing.T) {
 	}
 	storagetest.CheckEntry(t, got[0], want)
 
-	// Damage the body after Get: reading it fails at the end, never ends cleanly.
+	// Damage the body after Get: Open reads it through first and refuses
+	// it, so that no caller meets the damage in the middle of a response.
 	file := entryFiles(dir)[0]
 	f, _ := os.OpenFile(file, os.O_RDWR, 0)
 	f.WriteAt([]byte{'!'}, 5000)
 	f.Close()
 	got, _ = s.Get(ctx, "k")
-	r, err := got[0].Body.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	if _, err := io.ReadAll(r); err == nil {
-		t.Fatal("a damaged body read without error")
+	if r, err := got[0].Body.Open(); !errors.Is(err, httpcache.ErrCorruptEntry) {
+		if err == nil {
+			r.Close()
+		}
+		t.Fatalf("Open of a damaged body: %v, want ErrCorruptEntry", err)
 	}
 	// The damaged file goes: the next Get is a miss, not the same error.
 	if got, err := s.Get(ctx, "k"); err != nil || len(got) != 0 {
@@ -197,22 +197,23 @@ func TestDiskStorageLargeBodyStreams(t *testing.T) {
 
 // TestDiskStorageDamagedBodyKeepsAReplacement: a streamed body that fails
 // its check removes its file only while it is the file that was read: a
-// file written since, with a good body, stays.
+// file written since, with a good body, stays. The damage is made in
+// place after Open checked the body, and found as the reader ends.
 func TestDiskStorageDamagedBodyKeepsAReplacement(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	s := newDiskStorage(t, dir, 0)
 	s.Set(ctx, "k", storagetest.NewEntry("", "old", 256<<10), time.Hour)
 	file := entryFiles(dir)[0]
-	f, _ := os.OpenFile(file, os.O_RDWR, 0)
-	f.WriteAt([]byte{'!'}, 5000)
-	f.Close()
 	got, _ := s.Get(ctx, "k")
 	r, err := got[0].Body.Open()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
+	f, _ := os.OpenFile(file, os.O_RDWR, 0)
+	f.WriteAt([]byte{'!'}, 5000)
+	f.Close()
 	want := storagetest.NewEntry("", "new", 256<<10)
 	s.Set(ctx, "k", want, time.Hour) // replaces the file while it is read
 	if _, err := io.ReadAll(r); err == nil {
