@@ -57,6 +57,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -100,7 +101,19 @@ type Store struct {
 
 	mu        sync.Mutex
 	downUntil time.Time // zero when Redis is taken to be up
+	// timeouts counts operations that timed out since the last that did
+	// not: one slow key (a large value, a slow command) among answers is
+	// not an outage; timeoutsForOutage in a row are.
+	timeouts int
 }
+
+// timeoutsForOutage is how many operations in a row must time out before
+// the store takes Redis to be down. Any answer in between starts the count
+// again, so a slow key never stops the store for the others; a Redis that
+// has stopped answering costs at most this many callers the timeout before
+// the rest fail fast. An error that is not a timeout (a refused
+// connection) says Redis is down at once.
+const timeoutsForOutage = 3
 
 // Option configures a Store.
 type Option func(*Store) error
@@ -133,8 +146,11 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithRetryWait sets how long the store fails fast after a Redis failure
-// before it tries Redis again. The default is DefaultRetryWait.
+// WithRetryWait sets how long the store fails fast, once it takes Redis to
+// be down, before it tries Redis again. Redis is taken to be down when it
+// cannot be reached or says it cannot serve (LOADING, BUSY), or when three
+// operations in a row time out: one slow key among answers is not an
+// outage. The default is DefaultRetryWait.
 func WithRetryWait(d time.Duration) Option {
 	return func(s *Store) error {
 		if d <= 0 {
@@ -601,12 +617,27 @@ func (s *Store) end(ctx context.Context, err error) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err != nil && isUnavailable(err) {
+	switch {
+	case err == nil:
+		s.downUntil, s.timeouts = time.Time{}, 0
+	case !isUnavailable(err):
+		s.timeouts = 0 // Redis answered
+	case isTimeout(err):
+		if s.timeouts++; s.timeouts >= timeoutsForOutage {
+			s.downUntil = time.Now().Add(s.retryWait)
+		}
+	default:
 		s.downUntil = time.Now().Add(s.retryWait)
-	} else if err == nil {
-		s.downUntil = time.Time{}
 	}
 	return err
+}
+
+// isTimeout reports an operation that ran out of time, which one slow
+// key can cause, as opposed to one Redis refused or could not be reached
+// for.
+func isTimeout(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout()
 }
 
 // isUnavailable reports errors that say Redis cannot be reached or did not

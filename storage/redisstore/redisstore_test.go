@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -301,8 +302,15 @@ func TestSilentRedisIsBoundedByTheTimeout(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("Get took %v with a 50ms timeout", d)
 	}
-	if _, err := s.Get(context.Background(), "k"); err == nil || !strings.Contains(err.Error(), "unavailable") {
-		t.Fatalf("right after a failure, Get = %v, want a fast ErrUnavailable", err)
+	// Three timeouts in a row are an outage: the next Get fails fast.
+	for range 2 {
+		if _, err := s.Get(context.Background(), "k"); err == nil || errors.Is(err, redisstore.ErrUnavailable) {
+			t.Fatalf("after fewer timeouts than an outage takes, Get = %v, want another timeout", err)
+		}
+	}
+	start = time.Now()
+	if _, err := s.Get(context.Background(), "k"); !errors.Is(err, redisstore.ErrUnavailable) || time.Since(start) > 40*time.Millisecond {
+		t.Fatalf("after three timeouts in a row, Get = %v in %v, want a fast ErrUnavailable", err, time.Since(start))
 	}
 	client.Close()
 	l.Close()
@@ -332,6 +340,25 @@ func TestBadOptions(t *testing.T) {
 	}
 	if _, err := redisstore.NewStore(nil); err == nil {
 		t.Error("NewStore(nil) did not fail")
+	}
+}
+
+// TestSlowKeyIsNotAnOutage: an operation that times out among others that
+// Redis answers (one slow key: a large value, a slow command) does not
+// stop the store for every key, as it once did for the retry wait.
+func TestSlowKeyIsNotAnOutage(t *testing.T) {
+	client := testRedis(t)
+	s := redisstore.New(client, redisstore.WithPrefix(testPrefix(t, client)), redisstore.WithRetryWait(time.Hour))
+	for i := range 10 {
+		timedOut, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+		_, err := s.Get(timedOut, "slow")
+		cancel()
+		if err == nil {
+			t.Fatal("Get past its deadline succeeded")
+		}
+		if _, err := s.Get(context.Background(), "other"+strconv.Itoa(i)); err != nil {
+			t.Fatalf("after one slow key's timeout, Get of another key = %v: the store took it for an outage", err)
+		}
 	}
 }
 
