@@ -34,15 +34,15 @@ type Option func(*config) error
 // sets; NewTransport fills in the defaults that depend on others (the
 // Storage, the policy's mode).
 type config struct {
-	upstream       http.RoundTripper
-	storage        Storage
-	shared         bool
-	logger         *slog.Logger
-	responseHook   func(ResponseEvent)
-	now            func() time.Time
+	upstream     http.RoundTripper
+	storage      Storage
+	shared       bool
+	logger       *slog.Logger
+	responseHook func(ResponseEvent)
+	now          func() time.Time
 	// systemClock: now is time.Now, whose readings carry the monotonic
 	// clock; the built-in memory store then reads none of its own.
-	systemClock bool
+	systemClock    bool
 	name           string
 	maxBodyBytes   int64
 	storageTimeout time.Duration
