@@ -106,15 +106,22 @@ var errWriteQueueFull = errors.New("httpcache: the queue of writes behind the re
 // for it (read-your-writes) and without what a failed delete meant to
 // remove; a storage error is logged and counts as a miss.
 //
-// now is the Transport's clock reading for the request.
-func (t *Transport) load(ctx context.Context, key []byte, now time.Time) []*Entry {
-	entries := t.loadStored(ctx, key, now)
+// now is the Transport's clock reading taken before the lookup. load
+// returns, with the entries, the reading to judge them at: now when the
+// built-in memory store answered, at once; a new reading after any other
+// store's lookup, which may take up to the storage timeout, during which
+// a fresh response may go stale.
+func (t *Transport) load(ctx context.Context, key []byte, now time.Time) ([]*Entry, time.Time) {
+	entries, atOnce := t.loadStored(ctx, key, now)
+	if !atOnce {
+		now = t.cfg.now()
+	}
 	if t.writes != nil {
 		if pending := t.writes.pendingEntries(key); pending != nil {
 			entries = withPending(entries, pending)
 		}
 	}
-	return t.failedDeletes.filter(key, entries)
+	return t.failedDeletes.filter(key, entries), now
 }
 
 // withPending returns stored entries updated by pending ones, oldest
@@ -130,23 +137,23 @@ func withPending(stored, pending []*Entry) []*Entry {
 }
 
 // loadStored looks key up in the Storage: the memory tier first, if any.
-func (t *Transport) loadStored(ctx context.Context, key []byte, now time.Time) []*Entry {
+// atOnce reports that only the built-in memory store was asked.
+func (t *Transport) loadStored(ctx context.Context, key []byte, now time.Time) (entries []*Entry, atOnce bool) {
 	s := &t.storage
-	var entries []*Entry
 	switch {
 	case s.builtinMemory != nil && t.cfg.systemClock:
-		entries = s.builtinMemory.getKeyBytesAt(key, now) // one clock reading a hit
+		entries, atOnce = s.builtinMemory.getKeyBytesAt(key, now), true // one clock reading a hit
 	case s.builtinMemory != nil:
-		entries = s.builtinMemory.getKeyBytes(key)
+		entries, atOnce = s.builtinMemory.getKeyBytes(key), true
 	case s.memory.Storage != nil:
 		entries = t.loadMemory(ctx, key)
 	default:
-		return t.loadAll(ctx, key)
+		return t.loadAll(ctx, key), false
 	}
 	if len(entries) > 0 || s.behind.Storage == nil {
-		return entries
+		return entries, atOnce
 	}
-	return t.loadAll(ctx, key)
+	return t.loadAll(ctx, key), false
 }
 
 // loadAll looks key up in the whole Storage, under its timeout.

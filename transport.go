@@ -209,6 +209,10 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var x exchange
 	t.readExchange(&x, req)
+	if x.request.nonCanonicalKeys {
+		req = withCanonicalKeys(req)
+		x.req = req
+	}
 	if err := x.options.validate(); err != nil {
 		return nil, err
 	}
@@ -220,8 +224,8 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var keyBuffer [256]byte
 	key := x.appendKey(keyBuffer[:0])
-	now := t.cfg.now()
-	stored, varyMiss := x.selectVariant(t.load(req.Context(), key, now))
+	entries, now := t.load(req.Context(), key, t.cfg.now())
+	stored, varyMiss := x.selectVariant(entries)
 	if x.request.hasRange && (stored == nil || req.Method != http.MethodGet) {
 		// Nothing to take a range from.
 		forward := ForwardURIMiss
