@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Range requests (RFC 9110 §14, RFC 9111 §3.4): a request for a single byte
@@ -75,7 +76,8 @@ func (r byteRange) within(size int64) (first, length int64, ok bool) {
 
 // ifRangeMatches reports whether If-Range, when the request has one, names
 // the stored response (RFC 9110 §13.1.5): its strong ETag, or its exact
-// Last-Modified date. When it does not, the whole response answers.
+// Last-Modified date when that is strong. When it does not, the whole
+// response answers.
 func ifRangeMatches(req *http.Request, e *Entry) bool {
 	value := fieldValue(req.Header, "If-Range")
 	if value == "" {
@@ -85,8 +87,12 @@ func ifRangeMatches(req *http.Request, e *Entry) bool {
 	if strings.HasPrefix(value, `"`) || strings.HasPrefix(value, "W/") {
 		return f.etag != "" && value == f.etag && !strings.HasPrefix(value, "W/")
 	}
+	// A date names the stored response only when its Last-Modified is a
+	// strong validator (RFC 9110 §13.1.5): one its Date is at least a
+	// second after (§8.8.2.2). Within the same second the representation
+	// could have changed twice, and two versions' bytes would be joined.
 	date := parseHTTPDate(value)
-	return !date.IsZero() && date.Equal(f.lastModified)
+	return !date.IsZero() && date.Equal(f.lastModified) && !f.date.IsZero() && !f.date.Before(f.lastModified.Add(time.Second))
 }
 
 // serveRange answers a single-range request from a stored response that

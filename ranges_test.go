@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -107,5 +108,82 @@ func TestRangeForwardReasons(t *testing.T) {
 	}
 	if st := h.transport.Stats().Requests; st.Bypassed != 0 {
 		t.Errorf("%d ranges counted as bypassed", st.Bypassed)
+	}
+}
+
+// TestConditionalFieldsAsTheOriginReadsThem: a conditional or range
+// request answered from storage gets what the origin would answer it
+// (http.ServeContent here), whatever the case of its header map keys:
+// net/http sends "if-range" as it is and the origin reads it as If-Range.
+// An If-Range date answers with a range only when the stored
+// Last-Modified is strong: a second or more before Date (RFC 9110 §13.1.5,
+// §8.8.2.2).
+func TestConditionalFieldsAsTheOriginReadsThem(t *testing.T) {
+	modified := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
+	weakDate := time.Now().UTC().Truncate(time.Second)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("ETag", `"v1"`)
+		lastModified := modified
+		if r.URL.Path == "/weak" {
+			// Modified in the second of its Date: a weak validator, which
+			// the origin, following §13.1.5, never matches If-Range with.
+			lastModified = weakDate
+			w.Header().Set("Date", weakDate.Format(http.TimeFormat))
+			if r.Header.Get("If-Range") != "" {
+				w.Header().Set("Last-Modified", lastModified.Format(http.TimeFormat))
+				io.WriteString(w, "0123456789")
+				return
+			}
+		}
+		http.ServeContent(w, r, "", lastModified, strings.NewReader("0123456789"))
+	}))
+	defer origin.Close()
+	tr := New()
+	defer tr.Close()
+	do := func(rt http.RoundTripper, path string, fields map[string]string) (int, string) {
+		req := must(http.NewRequest(http.MethodGet, origin.URL+path, nil))
+		for key, value := range fields {
+			req.Header[key] = []string{value}
+		}
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	for _, path := range []string{"/strong", "/weak"} {
+		do(tr, path, nil) // stored
+	}
+	date := func(t time.Time) string { return t.Format(http.TimeFormat) }
+	tests := []struct {
+		name   string
+		path   string
+		fields map[string]string
+		want   int
+	}{
+		{"If-Range with another ETag", "/strong", map[string]string{"Range": "bytes=0-3", "If-Range": `"v0"`}, 200},
+		{"if-range with another ETag", "/strong", map[string]string{"range": "bytes=0-3", "if-range": `"v0"`}, 200},
+		{"If-Range with the ETag", "/strong", map[string]string{"Range": "bytes=0-3", "If-Range": `"v1"`}, 206},
+		{"if-range with the ETag", "/strong", map[string]string{"Range": "bytes=0-3", "if-range": `"v1"`}, 206},
+		{"If-Range with a strong date", "/strong", map[string]string{"Range": "bytes=0-3", "If-Range": date(modified)}, 206},
+		{"If-Range with a weak date", "/weak", map[string]string{"Range": "bytes=0-3", "If-Range": date(weakDate)}, 200},
+		{"if-none-match", "/strong", map[string]string{"if-none-match": `"v1"`}, 304},
+		{"IF-NONE-MATCH another", "/strong", map[string]string{"IF-NONE-MATCH": `"v0"`}, 200},
+		{"if-modified-since", "/strong", map[string]string{"if-modified-since": date(modified)}, 304},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			originStatus, originBody := do(http.DefaultTransport, tt.path, tt.fields)
+			status, body := do(tr, tt.path, tt.fields)
+			if originStatus != tt.want {
+				t.Fatalf("the origin answered %d, the test expects %d", originStatus, tt.want)
+			}
+			if status != originStatus || body != originBody {
+				t.Fatalf("the cache answered %d %q; the origin %d %q", status, body, originStatus, originBody)
+			}
+		})
 	}
 }

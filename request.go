@@ -1,6 +1,7 @@
 package httpcache
 
 import (
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -43,6 +44,10 @@ type cacheRequest struct {
 	conditional bool
 	// hasBody: it sends content, which the cache key does not capture.
 	hasBody bool
+	// nonCanonicalKeys: a header map key is not in canonical form
+	// (req.Header["if-range"]); the Transport then works on a copy of the
+	// request with canonical keys (withCanonicalKeys).
+	nonCanonicalKeys bool
 }
 
 // readRequestInto reads what the cache needs from req's header into r,
@@ -56,6 +61,7 @@ func readRequestInto(r *cacheRequest, req *http.Request, credentials *partitione
 		// Most keys are canonical and are recognised as they are; only one
 		// that is not is canonicalised, which costs a scan.
 		if !r.readField(key, values, &lines, credentials) && !isCanonicalKey(key) {
+			r.nonCanonicalKeys = true
 			r.readField(http.CanonicalHeaderKey(key), values, &lines, credentials)
 		}
 	}
@@ -108,6 +114,23 @@ func (r *cacheRequest) readField(name string, values []string, lines *requestLin
 		}
 	}
 	return true
+}
+
+// withCanonicalKeys returns a shallow copy of req whose header holds every
+// field under its canonical key, as the origin reads it: the lines of keys
+// that differ only in case are joined in the order net/http writes them
+// (by key). Every later look-up by canonical name (If-Range, If-None-Match,
+// the validators a conditional request replaces) then sees what the
+// origin would, and what the cache sends upstream means the same.
+func withCanonicalKeys(req *http.Request) *http.Request {
+	h := make(http.Header, len(req.Header))
+	for _, key := range slices.Sorted(maps.Keys(req.Header)) {
+		name := http.CanonicalHeaderKey(key)
+		h[name] = append(h[name], req.Header[key]...)
+	}
+	r := *req
+	r.Header = h
+	return &r
 }
 
 // isCanonicalKey reports whether a header map key is in the form
