@@ -147,10 +147,23 @@ func newBackoff(opts BackoffOptions, shared bool) *backoff {
 	return &backoff{max: max, stale: opts.StaleWindow, shared: shared, scopes: make(map[string]*backoffState)}
 }
 
-// backoffScope names the origin and partition of x's request.
+// backoffScope names the origin and partition of x's request, and the
+// query tokens it authorizes with (fingerprinted: query_secrets.go): one
+// user's 429 is never replayed to another, whether users are told apart by
+// credential fields or by an access_token in the URL.
 func backoffScope(x *exchange) string {
 	u := x.req.URL
-	return lowerASCII(u.Scheme) + "://" + normalizeHost(lowerASCII(u.Scheme), wireHost(x.req)) + x.keySuffix
+	scheme := lowerASCII(u.Scheme)
+	b := make([]byte, 0, 64)
+	b = append(b, scheme...)
+	b = append(b, "://"...)
+	b = append(b, normalizeHost(scheme, wireHost(x.req))...)
+	b = append(b, x.keySuffix...)
+	if _, query, found := strings.Cut(u.Opaque, "?"); found {
+		b = x.querySecrets.appendSecretParts(b, query)
+	}
+	b = x.querySecrets.appendSecretParts(b, u.RawQuery)
+	return string(b)
 }
 
 // holds reports whether requests of scope must not go to the origin now,

@@ -2,6 +2,9 @@ package httpcache
 
 import (
 	"io"
+	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -172,6 +175,35 @@ func (c *capturingBody) drainRest() {
 	timer := time.AfterFunc(c.drain.timeout, func() { c.body.Close() })
 	defer timer.Stop()
 	io.CopyN(io.Discard, readerFunc(c.Read), c.drain.maxBytes+1)
+}
+
+// declaredLength is the length a response's body must have to be stored:
+// contentLength (http.Response.ContentLength), or, when that is unknown
+// (-1, as a RoundTripper of the caller's may leave it), the Content-Length
+// field of the header the stored response keeps (RFC 9110 §8.6: one
+// length, repeated at most). ok is false when the field is not a length or
+// says another than contentLength: stored, the response would describe a
+// body it does not have, and a proxy that copies the field would frame it
+// wrongly.
+func declaredLength(contentLength int64, header http.Header) (length int64, ok bool) {
+	values, present := header["Content-Length"]
+	if !present {
+		return contentLength, true
+	}
+	length = -1
+	for _, line := range values {
+		for member := range strings.SplitSeq(line, ",") {
+			n, err := strconv.ParseUint(trimOWS(member), 10, 63)
+			if err != nil || length >= 0 && int64(n) != length {
+				return 0, false
+			}
+			length = int64(n)
+		}
+	}
+	if length < 0 || contentLength >= 0 && contentLength != length {
+		return 0, false
+	}
+	return length, true
 }
 
 // readerFunc makes a Read method an io.Reader.

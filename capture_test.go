@@ -2,7 +2,10 @@ package httpcache
 
 import (
 	"io"
+	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -97,5 +100,73 @@ func TestDrainTimeoutIsAnEarlyClose(t *testing.T) {
 	c.Close()
 	if got := <-reasons; got != abandonedClosedEarly {
 		t.Errorf("reason %q, want %q", got, abandonedClosedEarly)
+	}
+}
+
+// TestDeclaredLength: the length a body must have to be stored is
+// ContentLength, or the Content-Length field when that is unknown; a field
+// that is not one length, or says another, keeps the response from being
+// stored (RFC 9110 §8.6).
+func TestDeclaredLength(t *testing.T) {
+	tests := []struct {
+		contentLength int64
+		field         []string
+		want          int64
+		ok            bool
+	}{
+		{contentLength: 5, want: 5, ok: true},
+		{contentLength: -1, want: -1, ok: true},
+		{contentLength: -1, field: []string{"10"}, want: 10, ok: true},
+		{contentLength: 10, field: []string{"10"}, want: 10, ok: true},
+		{contentLength: -1, field: []string{"5, 5"}, want: 5, ok: true},
+		{contentLength: -1, field: []string{"5", "5"}, want: 5, ok: true},
+		{contentLength: 5, field: []string{"10"}},
+		{contentLength: -1, field: []string{"5, 6"}},
+		{contentLength: -1, field: []string{"-5"}},
+		{contentLength: -1, field: []string{"+5"}},
+		{contentLength: -1, field: []string{"0x5"}},
+		{contentLength: -1, field: []string{""}},
+		{contentLength: -1, field: []string{"99999999999999999999"}},
+	}
+	for _, tt := range tests {
+		header := http.Header{}
+		if tt.field != nil {
+			header["Content-Length"] = tt.field
+		}
+		got, ok := declaredLength(tt.contentLength, header)
+		if ok != tt.ok || ok && got != tt.want {
+			t.Errorf("declaredLength(%d, %q) = %d, %v; want %d, %v", tt.contentLength, tt.field, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// TestBodyShorterThanItsFieldIsNotStored: an upstream that leaves
+// ContentLength unknown but keeps a Content-Length field (a decompressing
+// wrapper that forgot it) and ends the body early has it passed on, not
+// stored: stored, it would be served with a Content-Length its body does
+// not have.
+func TestBodyShorterThanItsFieldIsNotStored(t *testing.T) {
+	for _, tt := range []struct {
+		field, body string
+		stored      bool
+	}{{"10", "01234", false}, {"5", "01234", true}, {"5, 5", "01234", true}, {"5, 6", "01234", false}} {
+		var requests atomic.Int64
+		tr := New(WithTransport(roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			requests.Add(1)
+			h := http.Header{"Cache-Control": {"max-age=600"}, "Content-Length": {tt.field}}
+			return &http.Response{StatusCode: 200, Header: h, ContentLength: -1, Body: io.NopCloser(strings.NewReader(tt.body)), Request: req}, nil
+		})))
+		for range 2 {
+			resp, err := tr.RoundTrip(must(http.NewRequest(http.MethodGet, "https://api.example.com/x", nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		tr.Close()
+		if stored := requests.Load() == 1; stored != tt.stored {
+			t.Errorf("Content-Length %q, body %q: stored %v, want %v", tt.field, tt.body, stored, tt.stored)
+		}
 	}
 }

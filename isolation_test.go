@@ -714,3 +714,66 @@ func requestWith(t *testing.T, rawURL string, set func(*http.Request)) *http.Req
 	set(req)
 	return req
 }
+
+// TestGetBodyOfUnknownLengthBypasses: a GET with a body whose length is
+// unknown (ContentLength 0 and a Body other than http.NoBody, which
+// net/http sends chunked), as search clients send queries, is not answered
+// from storage nor stored: the key does not hold the body, so the second
+// query would get the first one's results.
+func TestGetBodyOfUnknownLengthBypasses(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		query, _ := io.ReadAll(r.Body)
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "results for "+string(query))
+	}))
+	defer origin.Close()
+	tr := New()
+	defer tr.Close()
+	client := &http.Client{Transport: tr}
+	for _, query := range []string{`{"user":"alice"}`, `{"user":"bob"}`} {
+		req := must(http.NewRequest(http.MethodGet, origin.URL+"/_search", io.NopCloser(strings.NewReader(query))))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		status, _ := StatusOf(resp)
+		if want := "results for " + query; string(body) != want || status.Forward != ForwardBypass {
+			t.Fatalf("sent %s, got %q with %+v, want %q as a bypass", query, body, status, want)
+		}
+	}
+}
+
+// TestBackoffIsPerQueryToken: a 429 answered to a request that authorizes
+// with a query token (access_token, a secret query parameter) is replayed
+// only to requests with that token: the back-off scope holds the token's
+// fingerprint, as the storage key does. Another user, with another token,
+// reaches the origin and gets their own answer.
+func TestBackoffIsPerQueryToken(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token := r.URL.Query().Get("access_token")
+		if token == "alice-token" {
+			w.Header().Set("Retry-After", "60")
+			w.Header().Set("X-Account", "alice@example.com")
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, "quota exhausted for alice@example.com")
+			return
+		}
+		w.Header().Set("Cache-Control", "private, max-age=600")
+		io.WriteString(w, "data of "+token)
+	}))
+	defer origin.Close()
+	tr := New()
+	defer tr.Close()
+	client := &http.Client{Transport: tr}
+	if body, _ := getWith(t, client, origin.URL+"/me?access_token=alice-token", nil); !strings.Contains(body, "alice") {
+		t.Fatalf("alice's first answer: %q", body)
+	}
+	if body, status := getWith(t, client, origin.URL+"/me?access_token=alice-token", nil); !strings.Contains(body, "alice") || status.Detail != detailRetryAfter {
+		t.Fatalf("alice's second request was not held: %q %+v", body, status)
+	}
+	if body, status := getWith(t, client, origin.URL+"/me?access_token=bob-token", nil); body != "data of bob-token" {
+		t.Fatalf("bob got %q with %+v: another user's back-off", body, status)
+	}
+}

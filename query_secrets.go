@@ -129,6 +129,22 @@ func (q *querySecrets) appendQuery(b []byte, raw string) []byte {
 	return b
 }
 
+// appendSecretParts appends to b the secret parameters' parts of a raw
+// query, their values fingerprinted, each after a '&': what tells apart
+// requests that authorize with a query token, for what is kept per user
+// rather than per URL (the back-off scope).
+func (q *querySecrets) appendSecretParts(b []byte, raw string) []byte {
+	if !q.holdsSecret(raw) {
+		return b
+	}
+	for part := range strings.SplitSeq(raw, "&") {
+		if q.isSecret(part) {
+			b = q.appendPart(append(b, '&'), part)
+		}
+	}
+	return b
+}
+
 // fingerprint returns what a secret value is keyed as. Fingerprints are
 // kept (bounded), so that a hit computes no HMAC.
 func (q *querySecrets) fingerprint(value string) string {

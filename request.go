@@ -71,7 +71,9 @@ func readRequestInto(r *cacheRequest, req *http.Request, credentials *partitione
 	if !r.directives.present && pragmaNoCache(lines.pragma) {
 		r.directives.noCache = true
 	}
-	r.hasBody = req.Body != nil && req.Body != http.NoBody && req.ContentLength != 0
+	// A Body with ContentLength 0 is one of unknown length, which net/http
+	// sends (chunked): only http.NoBody, or none, is no content.
+	r.hasBody = req.Body != nil && req.Body != http.NoBody
 }
 
 // requestLines are the lines of the fields readRequestInto parses once it

@@ -179,10 +179,17 @@ func (t *Transport) receive(x *exchange, resp *http.Response, requestTime time.T
 	}
 	source := fromOrigin
 	entry, d, ttl, reason := t.entryToStore(x, resp, requestTime, responseTime)
+	expected := resp.ContentLength
+	if entry != nil {
+		var ok bool
+		if expected, ok = declaredLength(resp.ContentLength, entry.Header); !ok {
+			entry, reason = nil, abandonedWrongLength
+		}
+	}
 	if entry != nil {
 		source = fromOriginStored
 		status.Stored, status.TTL, status.HasTTL = true, d.ttl(), true
-		resp.Body = newCapturingBody(resp.Body, resp.ContentLength, t.cfg.maxBodyBytes, t.cfg.drain, func(body []byte) {
+		resp.Body = newCapturingBody(resp.Body, expected, t.cfg.maxBodyBytes, t.cfg.drain, func(body []byte) {
 			entry.Body = BytesBody(body)
 			t.store(x, entry, ttl)
 			t.stats.stored.Add(1)
