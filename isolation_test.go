@@ -111,8 +111,62 @@ func TestHostIsTheOneSent(t *testing.T) {
 	if key("http://10.0.0.1/a", "a.example") != key("http://10.0.0.1/a", "A.Example:80") {
 		t.Error("case and the default port made another key")
 	}
-	if key("http://a.example/a", "") != key("http://10.0.0.1/a", "a.example") {
+	if key("http://a.example/a", "") != key("http://a.example/a", "A.example:80") {
 		t.Error("the URL's host and the same req.Host made other keys")
+	}
+	// Another server dialled for the same Host: the same resource (one
+	// URL to invalidate), in a partition of that server's.
+	real, other := key("http://a.example/a", ""), key("http://10.0.0.1/a", "a.example")
+	if real == other || KeyURL(real) != KeyURL(other) || KeyPartition(other) == "" {
+		t.Errorf("the page of another server dialled for the Host: key %q, the real one's %q", other, real)
+	}
+}
+
+// TestForgedHostFromAnotherServerStaysApart: a forward proxy (or any
+// caller) that dials one server with another's Host, as
+// "GET http://attacker.example/" with "Host: victim.example", keys the
+// answer under victim.example, as sent, but in the dialled server's
+// partition: requests that reach the real victim.example never get it,
+// while Invalidate of the URL still removes it.
+func TestForgedHostFromAnotherServerStaysApart(t *testing.T) {
+	serve := func(name string) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "max-age=600")
+			io.WriteString(w, name+" for "+r.Host)
+		}))
+	}
+	victim, attacker := serve("victim"), serve("attacker")
+	defer victim.Close()
+	defer attacker.Close()
+	tr := New()
+	defer tr.Close()
+	get := func(server *httptest.Server) (string, CacheStatus) {
+		req := must(http.NewRequest(http.MethodGet, server.URL+"/page", nil))
+		req.Host = "victim.example"
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		status, _ := StatusOf(resp)
+		return string(body), status
+	}
+	// The victim's server is reached with its own name as the URL's host
+	// in real use; here both are loopback servers, so the victim's
+	// requests carry Host too, dialled to the victim's server.
+	get(attacker)
+	if body, status := get(attacker); !status.Hit || body != "attacker for victim.example" {
+		t.Fatalf("the attacker's page was not kept for requests like its own: %q %+v", body, status)
+	}
+	if body, _ := get(victim); body != "victim for victim.example" {
+		t.Fatalf("a request that reaches the victim's server got %q", body)
+	}
+	if err := tr.Invalidate(context.Background(), "http://victim.example/page"); err != nil {
+		t.Fatal(err)
+	}
+	if _, status := get(attacker); status.Hit {
+		t.Fatal("Invalidate left the page kept in the dialled server's partition")
 	}
 }
 

@@ -120,10 +120,13 @@ func normalizeHost(scheme, host string) string {
 // network, never answered from storage: a Host such as "victim.example/x",
 // or a target such as ":8443/v1" or ".attacker.example/x", would have the
 // key of another origin's resource. (A path is escaped in the key and
-// cannot hold a control byte; the opaque form and the query are raw.)
+// cannot hold a control byte; the opaque form and the query are raw; the
+// server dialled, when it is not the Host, names a partition:
+// withDialTarget.)
 func keyable(req *http.Request) bool {
 	u := req.URL
-	if !validHostHeader(wireHost(req)) || (u.Scheme != "https" && u.Scheme != "http" && hasControlBytes(u.Scheme)) || hasControlBytes(u.RawQuery) {
+	if !validHostHeader(wireHost(req)) || (req.Host != "" && hasControlBytes(u.Host)) ||
+		(u.Scheme != "https" && u.Scheme != "http" && hasControlBytes(u.Scheme)) || hasControlBytes(u.RawQuery) {
 		return false
 	}
 	if u.Opaque != "" {

@@ -224,6 +224,7 @@ func (p *partitioner) keySuffix(req *http.Request, r *cacheRequest) string {
 	if p.hook != nil {
 		named = p.hook(req)
 	}
+	named = withDialTarget(named, req)
 	if !r.hasCredentials && named == "" {
 		return ""
 	}
@@ -257,6 +258,33 @@ func (p *partitioner) keySuffix(req *http.Request, r *cacheRequest) string {
 		return ""
 	}
 	return p.newKeySuffix(sum, noted, named)
+}
+
+// withDialTarget returns the name a request's partition has from the hook
+// (name), joined with the server net/http dials (URL.Host) when that is
+// not the Host it sends (req.Host). The key holds the Host sent, so that a
+// gateway's clients share entries; the server dialled then names a
+// partition, so that a page one server answered for a forged Host
+// ("GET http://attacker.example/", "Host: victim.example", as a forward
+// proxy forwards it) is never served to requests that reach the real
+// victim.example. Invalidation still covers every partition of the URL.
+//
+// The joined name is told apart from every name the hook alone can give:
+// a hook's name that begins with a NUL byte is escaped.
+func withDialTarget(name string, req *http.Request) string {
+	const dialMark, escapeMark = "\x00dial\x00", "\x00name\x00"
+	if strings.HasPrefix(name, "\x00") {
+		name = escapeMark + name
+	}
+	if req.Host == "" || req.URL == nil {
+		return name
+	}
+	scheme := lowerASCII(req.URL.Scheme)
+	dialled := normalizeHost(scheme, req.URL.Host)
+	if dialled == normalizeHost(scheme, req.Host) {
+		return name
+	}
+	return dialMark + dialled + "\x00" + name
 }
 
 // unsendableCredentials reports a credential value net/http refuses to
