@@ -24,6 +24,19 @@ func TestFreshHitAllocations(t *testing.T) {
 	if n := testing.AllocsPerRun(200, func() { roundTripDrain(t, tr, req) }); n > 3 {
 		t.Fatalf("a fresh hit makes %v allocations, want 3", n)
 	}
+	// A key not in canonical form that the cache does not read later
+	// costs nothing: the request is not copied (withCanonicalKeys).
+	req.Header["x-trace-id"] = []string{"abc"}
+	if n := testing.AllocsPerRun(200, func() { roundTripDrain(t, tr, req) }); n > 3 {
+		t.Fatalf("a fresh hit with a lower-case x-trace-id makes %v allocations, want 3", n)
+	}
+	// Nor does a gateway's Host, not the server dialled: the partition's
+	// name is kept (partitioner.withDialTarget).
+	req.Host = "gateway.example"
+	roundTripDrain(t, tr, req)
+	if n := testing.AllocsPerRun(200, func() { roundTripDrain(t, tr, req) }); n > 3 {
+		t.Fatalf("a fresh hit through a gateway makes %v allocations, want 3", n)
+	}
 }
 
 // A 304 revalidation costs at most 20 allocations (issue 19), of which the

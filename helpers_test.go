@@ -269,7 +269,7 @@ func (t *Transport) newExchange(req *http.Request) exchange {
 }
 
 // testPartitioner is a partitioner with the default credential fields.
-var testPartitioner = newPartitioner(slices.Clone(DefaultCredentialFields), nil, newPartitionSecret())
+var testPartitioner = newPartitioner(slices.Clone(DefaultCredentialFields), nil, newPartitionSecret(), true)
 
 // readRequest reads req as RoundTrip does, with the default credential
 // fields.

@@ -831,3 +831,36 @@ func TestBackoffIsPerQueryToken(t *testing.T) {
 		t.Fatalf("bob got %q with %+v: another user's back-off", body, status)
 	}
 }
+
+// TestSharedBackends: with WithSharedBackends, requests with one Host
+// share stored responses whichever backend they reach (a load-balanced
+// gateway); by default each backend dialled for a Host not its own keeps
+// its copies apart (TestForgedHostFromAnotherServerStaysApart).
+func TestSharedBackends(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		var requests atomic.Int64
+		handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			requests.Add(1)
+			w.Header().Set("Cache-Control", "max-age=600")
+			io.WriteString(w, "page for "+r.Host)
+		})
+		first, second := httptest.NewServer(handler), httptest.NewServer(handler)
+		tr := New(WithSharedBackends(shared))
+		for _, backend := range []*httptest.Server{first, second} {
+			req := must(http.NewRequest(http.MethodGet, backend.URL+"/page", nil))
+			req.Host = "www.example"
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		tr.Close()
+		first.Close()
+		second.Close()
+		if want := map[bool]int64{false: 2, true: 1}[shared]; requests.Load() != want {
+			t.Errorf("WithSharedBackends(%v): the backends saw %d requests, want %d", shared, requests.Load(), want)
+		}
+	}
+}

@@ -60,6 +60,7 @@ type config struct {
 	// option has run (settleCredentialFields).
 	extraCredentialFields []string
 	partition             PartitionFunc
+	sharedBackends        bool
 	partitionSecret       []byte
 
 	backoff           BackoffOptions

@@ -105,6 +105,24 @@ func WithPartition(partition PartitionFunc) Option {
 	}
 }
 
+// WithSharedBackends says that every server the Transport dials for a
+// Host answers for it alike: requests with the same Host share stored
+// responses whichever server they reach. Use it for a load-balanced
+// gateway (httputil.ReverseProxy whose Director picks a backend) or for
+// client-side load balancing (requests to several addresses with one
+// req.Host), where every backend is yours. By default, when the server
+// dialled (URL.Host) is not the Host sent (req.Host), the server names a
+// partition of its own, so that a page one server answered for a forged
+// Host never answers requests that reach the real one (a forward proxy
+// forwards "GET http://attacker.example/" with "Host: victim.example" as
+// its client sent it); each backend then keeps its own copies.
+func WithSharedBackends(shared bool) Option {
+	return func(c *config) error {
+		c.sharedBackends = shared
+		return nil
+	}
+}
+
 // WithPartitionSecret sets the secret partition fingerprints, and those
 // of secret query values (WithRedactedQueryParams), are keyed with.
 // Transports that share a Storage across processes (a disk directory, a
@@ -178,6 +196,12 @@ type partitioner struct {
 	lengths uint64
 	hook    PartitionFunc
 	secret  []byte
+	// dialled: the server dialled names a partition when it is not the
+	// Host sent (withDialTarget); off with WithSharedBackends.
+	dialled bool
+	// lastDialled is the name withDialTarget joined last, kept so that a
+	// gateway's requests, which all join the same, allocate nothing.
+	lastDialled atomic.Pointer[dialledName]
 
 	seed maphash.Seed // of inputHash, for the kept suffixes
 
@@ -190,8 +214,8 @@ type partitioner struct {
 	latest atomic.Pointer[keptSuffix]
 }
 
-func newPartitioner(fields []string, hook PartitionFunc, secret []byte) *partitioner {
-	p := &partitioner{fields: fields, hook: hook, secret: secret, seed: maphash.MakeSeed(), cached: make(map[uint64]*keptSuffix)}
+func newPartitioner(fields []string, hook PartitionFunc, secret []byte, dialled bool) *partitioner {
+	p := &partitioner{fields: fields, hook: hook, secret: secret, dialled: dialled, seed: maphash.MakeSeed(), cached: make(map[uint64]*keptSuffix)}
 	for _, name := range fields {
 		if len(name) < 64 {
 			p.lengths |= 1 << len(name)
@@ -224,7 +248,7 @@ func (p *partitioner) keySuffix(req *http.Request, r *cacheRequest) string {
 	if p.hook != nil {
 		named = p.hook(req)
 	}
-	named = withDialTarget(named, req)
+	named = p.withDialTarget(named, req)
 	if !r.hasCredentials && named == "" {
 		return ""
 	}
@@ -271,12 +295,12 @@ func (p *partitioner) keySuffix(req *http.Request, r *cacheRequest) string {
 //
 // The joined name is told apart from every name the hook alone can give:
 // a hook's name that begins with a NUL byte is escaped.
-func withDialTarget(name string, req *http.Request) string {
+func (p *partitioner) withDialTarget(name string, req *http.Request) string {
 	const dialMark, escapeMark = "\x00dial\x00", "\x00name\x00"
 	if strings.HasPrefix(name, "\x00") {
 		name = escapeMark + name
 	}
-	if req.Host == "" || req.URL == nil {
+	if !p.dialled || req.Host == "" || req.URL == nil {
 		return name
 	}
 	scheme := lowerASCII(req.URL.Scheme)
@@ -284,8 +308,16 @@ func withDialTarget(name string, req *http.Request) string {
 	if dialled == normalizeHost(scheme, req.Host) {
 		return name
 	}
-	return dialMark + dialled + "\x00" + name
+	if last := p.lastDialled.Load(); last != nil && last.dialled == dialled && last.name == name {
+		return last.joined
+	}
+	joined := dialMark + dialled + "\x00" + name
+	p.lastDialled.Store(&dialledName{dialled: dialled, name: name, joined: joined})
+	return joined
 }
+
+// dialledName is a name withDialTarget joined, and what it joined.
+type dialledName struct{ dialled, name, joined string }
 
 // unsendableCredentials reports a credential value net/http refuses to
 // send (cacheRequest.unsendableCredential).

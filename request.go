@@ -44,9 +44,11 @@ type cacheRequest struct {
 	conditional bool
 	// hasBody: it sends content, which the cache key does not capture.
 	hasBody bool
-	// nonCanonicalKeys: a header map key is not in canonical form
+	// nonCanonicalKeys: a field the Transport reads after this pass by its
+	// canonical name (fieldsReadLater) is under a key not in canonical form
 	// (req.Header["if-range"]); the Transport then works on a copy of the
-	// request with canonical keys (withCanonicalKeys).
+	// request with canonical keys (withCanonicalKeys). Other keys, which
+	// it never reads, leave the request as the caller made it.
 	nonCanonicalKeys bool
 }
 
@@ -61,8 +63,12 @@ func readRequestInto(r *cacheRequest, req *http.Request, credentials *partitione
 		// Most keys are canonical and are recognised as they are; only one
 		// that is not is canonicalised, which costs a scan.
 		if !r.readField(key, values, &lines, credentials) && !isCanonicalKey(key) {
-			r.nonCanonicalKeys = true
-			r.readField(http.CanonicalHeaderKey(key), values, &lines, credentials)
+			canonical, known := credentials.knownField(key)
+			if !known {
+				continue // a field the cache does not read, in any case
+			}
+			r.nonCanonicalKeys = r.nonCanonicalKeys || slices.Contains(fieldsReadLater, canonical)
+			r.readField(canonical, values, &lines, credentials)
 		}
 	}
 	for _, line := range lines.cacheControl {
@@ -117,6 +123,37 @@ func (r *cacheRequest) readField(name string, values []string, lines *requestLin
 	}
 	return true
 }
+
+// fieldsReadByName are the request fields readField and the later steps
+// read by name, but for credential fields (partitioner.fields).
+var fieldsReadByName = []string{"Cache-Control", "Pragma", "Range", "If-None-Match", "If-Modified-Since", "If-Range", "Accept-Encoding", "Authorization"}
+
+// knownField returns the canonical name of a header map key of any case
+// that names a field the cache reads (fieldsReadByName, or a credential
+// field), without the allocation of http.CanonicalHeaderKey: a request's
+// other keys, in whatever case, cost nothing.
+func (p *partitioner) knownField(key string) (canonical string, known bool) {
+	for _, name := range fieldsReadByName {
+		if len(name) == len(key) && strings.EqualFold(name, key) {
+			return name, true
+		}
+	}
+	if n := len(key); n < 64 && p.lengths&(1<<n) == 0 {
+		return "", false
+	}
+	for _, name := range p.fields {
+		if len(name) == len(key) && strings.EqualFold(name, key) {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// fieldsReadLater are the request fields the Transport reads by canonical
+// name after readRequestInto: the validators a conditional request to the
+// origin replaces and a stored response is matched against, If-Range, and
+// Accept-Encoding, which a stored content coding must match.
+var fieldsReadLater = []string{"If-None-Match", "If-Modified-Since", "If-Range", "Accept-Encoding"}
 
 // withCanonicalKeys returns a shallow copy of req whose header holds every
 // field under its canonical key, as the origin reads it: the lines of keys

@@ -118,7 +118,7 @@ func FuzzKeptSuffixMatch(f *testing.F) {
 	f.Add("a", "", "b\x00partition\x00t", "a\x00\x00partition\x00b", "", "t")
 	f.Add("x", "y", "", "x", "y\x00", "")
 	f.Fuzz(func(t *testing.T, keptAuth, keptKey, keptName, auth, key, name string) {
-		p := newPartitioner(slices.Clone(DefaultCredentialFields), nil, newPartitionSecret())
+		p := newPartitioner(slices.Clone(DefaultCredentialFields), nil, newPartitionSecret(), true)
 		credentials := func(auth, key string) []notedCredential {
 			var c []notedCredential
 			if auth != "" {

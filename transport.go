@@ -84,7 +84,7 @@ func NewTransport(opts ...Option) (*Transport, error) {
 	t := &Transport{
 		failedDeletes: newFailedDeletes(),
 		backoff:       newBackoff(cfg.backoff, cfg.shared),
-		partitions:    newPartitioner(cfg.credentialFields, cfg.partition, secret),
+		partitions:    newPartitioner(cfg.credentialFields, cfg.partition, secret, !cfg.sharedBackends),
 		querySecrets:  newQuerySecrets(cfg.redacted, secret),
 		cfg:           cfg,
 		storage:       newStorageAccess(cfg.storage),
