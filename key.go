@@ -125,7 +125,7 @@ func normalizeHost(scheme, host string) string {
 // withDialTarget.)
 func keyable(req *http.Request) bool {
 	u := req.URL
-	if !validHostHeader(wireHost(req)) || (req.Host != "" && hasControlBytes(u.Host)) ||
+	if !validHostHeader(wireHost(req)) || (req.Host != "" && req.Host != u.Host && hasControlBytes(u.Host)) ||
 		(u.Scheme != "https" && u.Scheme != "http" && hasControlBytes(u.Scheme)) || hasControlBytes(u.RawQuery) {
 		return false
 	}

@@ -300,8 +300,8 @@ func (p *partitioner) withDialTarget(name string, req *http.Request) string {
 	if strings.HasPrefix(name, "\x00") {
 		name = escapeMark + name
 	}
-	if !p.dialled || req.Host == "" || req.URL == nil {
-		return name
+	if !p.dialled || req.Host == "" || req.URL == nil || req.Host == req.URL.Host {
+		return name // the common case: http.NewRequest sets Host to URL.Host
 	}
 	scheme := lowerASCII(req.URL.Scheme)
 	dialled := normalizeHost(scheme, req.URL.Host)
