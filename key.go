@@ -311,15 +311,30 @@ func appendVaryVariant(b *strings.Builder, req *http.Request, varyNames []string
 
 // fieldValues returns a request field's lines by its canonical name, also
 // under map keys of another case: net/http sends such a key as it is, and
-// the origin reads it as the field.
+// the origin reads it as the field. Lines under several keys are joined in
+// the order net/http writes them, by key, so that "fr" and "de" under
+// Accept-Language and ACCEPT-LANGUAGE read "de, fr", as the origin reads
+// them.
 func fieldValues(h http.Header, canonical string) (values []string, present bool) {
-	values, present = h[canonical]
-	for key, more := range h {
+	var keys []string
+	for key := range h {
 		if len(key) == len(canonical) && key != canonical && strings.EqualFold(key, canonical) {
-			values, present = append(slices.Clip(values), more...), true
+			keys = append(keys, key)
 		}
 	}
-	return values, present
+	values, present = h[canonical]
+	if len(keys) == 0 {
+		return values, present
+	}
+	if present {
+		keys = append(keys, canonical)
+	}
+	slices.Sort(keys)
+	values = nil
+	for _, key := range keys {
+		values = append(values, h[key]...)
+	}
+	return values, true
 }
 
 // caseInsensitiveFields are request fields whose values are defined to be

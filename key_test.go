@@ -1,7 +1,9 @@
 package httpcache
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -134,4 +136,38 @@ func FuzzVary(f *testing.F) {
 			t.Fatalf("a request does not match the variant stored from it (Vary %q, value %q)", vary, value)
 		}
 	})
+}
+
+// TestVaryReadsLinesInWireOrder: lines of one field under keys that differ
+// in case are read in the order net/http writes them (by key), so that a
+// request is matched with the variant its origin made for it.
+func TestVaryReadsLinesInWireOrder(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Vary", "Accept-Language")
+		io.WriteString(w, "for "+strings.Join(r.Header.Values("Accept-Language"), ", "))
+	}))
+	defer origin.Close()
+	tr := New()
+	defer tr.Close()
+	get := func(h http.Header) string {
+		req := must(http.NewRequest(http.MethodGet, origin.URL, nil))
+		req.Header = h
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	if got := get(http.Header{"Accept-Language": {"fr"}, "ACCEPT-LANGUAGE": {"de"}}); got != "for de, fr" {
+		t.Fatalf("the origin answered %q: net/http no longer writes keys in order", got)
+	}
+	if got := get(http.Header{"Accept-Language": {"fr", "de"}}); got != "for fr, de" {
+		t.Fatalf("a request for fr, de got %q: another variant's response", got)
+	}
+	if got := get(http.Header{"Accept-Language": {"de", "fr"}}); got != "for de, fr" {
+		t.Fatalf("a request for de, fr got %q", got)
+	}
 }
