@@ -179,8 +179,8 @@ func (c *capturingBody) drainRest() {
 
 // declaredLength is the length a response's body must have to be stored:
 // contentLength (http.Response.ContentLength), or, when that is unknown
-// (-1, as a RoundTripper of the caller's may leave it), the Content-Length
-// field of the header the stored response keeps (RFC 9110 §8.6: one
+// (-1, as a RoundTripper of the caller's may leave it), the response's
+// Content-Length field, which the stored response keeps (RFC 9110 §8.6: one
 // length, repeated at most). ok is false when the field is not a length or
 // says another than contentLength: stored, the response would describe a
 // body it does not have, and a proxy that copies the field would frame it

@@ -157,12 +157,7 @@ func TestBodyShorterThanItsFieldIsNotStored(t *testing.T) {
 			return &http.Response{StatusCode: 200, Header: h, ContentLength: -1, Body: io.NopCloser(strings.NewReader(tt.body)), Request: req}, nil
 		})))
 		for range 2 {
-			resp, err := tr.RoundTrip(must(http.NewRequest(http.MethodGet, "https://api.example.com/x", nil)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
+			send(t, tr, must(http.NewRequest(http.MethodGet, "https://api.example.com/x", nil)))
 		}
 		tr.Close()
 		if stored := requests.Load() == 1; stored != tt.stored {

@@ -143,14 +143,9 @@ func TestForgedHostFromAnotherServerStaysApart(t *testing.T) {
 	get := func(server *httptest.Server) (string, CacheStatus) {
 		req := must(http.NewRequest(http.MethodGet, server.URL+"/page", nil))
 		req.Host = "victim.example"
-		resp, err := tr.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
+		resp, body := send(t, tr, req)
 		status, _ := StatusOf(resp)
-		return string(body), status
+		return body, status
 	}
 	// The victim's server is reached with its own name as the URL's host
 	// in real use; here both are loopback servers, so the victim's
@@ -783,17 +778,11 @@ func TestGetBodyOfUnknownLengthBypasses(t *testing.T) {
 	defer origin.Close()
 	tr := New()
 	defer tr.Close()
-	client := &http.Client{Transport: tr}
 	for _, query := range []string{`{"user":"alice"}`, `{"user":"bob"}`} {
 		req := must(http.NewRequest(http.MethodGet, origin.URL+"/_search", io.NopCloser(strings.NewReader(query))))
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, body := send(t, tr, req)
 		status, _ := StatusOf(resp)
-		if want := "results for " + query; string(body) != want || status.Forward != ForwardBypass {
+		if want := "results for " + query; body != want || status.Forward != ForwardBypass {
 			t.Fatalf("sent %s, got %q with %+v, want %q as a bypass", query, body, status, want)
 		}
 	}
@@ -849,12 +838,7 @@ func TestSharedBackends(t *testing.T) {
 		for _, backend := range []*httptest.Server{first, second} {
 			req := must(http.NewRequest(http.MethodGet, backend.URL+"/page", nil))
 			req.Host = "www.example"
-			resp, err := tr.RoundTrip(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
+			send(t, tr, req)
 		}
 		tr.Close()
 		first.Close()

@@ -153,13 +153,8 @@ func TestVaryReadsLinesInWireOrder(t *testing.T) {
 	get := func(h http.Header) string {
 		req := must(http.NewRequest(http.MethodGet, origin.URL, nil))
 		req.Header = h
-		resp, err := tr.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return string(body)
+		_, body := send(t, tr, req)
+		return body
 	}
 	if got := get(http.Header{"Accept-Language": {"fr"}, "ACCEPT-LANGUAGE": {"de"}}); got != "for de, fr" {
 		t.Fatalf("the origin answered %q: net/http no longer writes keys in order", got)

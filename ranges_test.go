@@ -146,13 +146,8 @@ func TestConditionalFieldsAsTheOriginReadsThem(t *testing.T) {
 		for key, value := range fields {
 			req.Header[key] = []string{value}
 		}
-		resp, err := rt.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
+		resp, body := send(t, rt, req)
+		return resp.StatusCode, body
 	}
 	for _, path := range []string{"/strong", "/weak"} {
 		do(tr, path, nil) // stored

@@ -125,8 +125,9 @@ func (r *cacheRequest) readField(name string, values []string, lines *requestLin
 }
 
 // fieldsReadByName are the request fields readField and the later steps
-// read by name, but for credential fields (partitioner.fields).
-var fieldsReadByName = []string{"Cache-Control", "Pragma", "Range", "If-None-Match", "If-Modified-Since", "If-Range", "Accept-Encoding", "Authorization"}
+// read by name, but for credential fields (partitioner.fields): those of
+// readField's switch, Authorization (RFC 9111 §3.5), and fieldsReadLater.
+var fieldsReadByName = append([]string{"Cache-Control", "Pragma", "Range", "Authorization"}, fieldsReadLater...)
 
 // knownField returns the canonical name of a header map key of any case
 // that names a field the cache reads (fieldsReadByName, or a credential

@@ -143,3 +143,25 @@ func FuzzKeptSuffixMatch(f *testing.F) {
 		}
 	})
 }
+
+// TestNoHookNameSpellsADialledServer: a hook's name never gives the
+// partition of another server dialled for a Host (withDialTarget): one
+// that spells the joined form is escaped.
+func TestNoHookNameSpellsADialledServer(t *testing.T) {
+	var name string
+	p := newPartitioner(slices.Clone(DefaultCredentialFields), func(*http.Request) string { return name }, newPartitionSecret(), true)
+	suffix := func(rawURL, host, hookName string) string {
+		req := must(http.NewRequest(http.MethodGet, rawURL, nil))
+		req.Host, name = host, hookName
+		r := readRequest(req)
+		return p.keySuffix(req, &r)
+	}
+	dialled := suffix("http://10.0.0.1/x", "victim.example", "tenant")
+	spelled := suffix("http://victim.example/x", "", "\x00dial\x0010.0.0.1\x00tenant")
+	if dialled == "" || dialled == spelled {
+		t.Fatalf("a hook's name spelled the partition of a dialled server: %q", dialled)
+	}
+	if suffix("http://victim.example/x", "", "tenant") == dialled {
+		t.Fatal("the dialled server named no partition")
+	}
+}

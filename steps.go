@@ -179,12 +179,9 @@ func (t *Transport) receive(x *exchange, resp *http.Response, requestTime time.T
 	}
 	source := fromOrigin
 	entry, d, ttl, reason := t.entryToStore(x, resp, requestTime, responseTime)
-	expected := resp.ContentLength
-	if entry != nil {
-		var ok bool
-		if expected, ok = declaredLength(resp.ContentLength, entry.Header); !ok {
-			entry, reason = nil, abandonedWrongLength
-		}
+	expected, lengthAgrees := declaredLength(resp.ContentLength, header)
+	if entry != nil && !lengthAgrees {
+		entry, reason = nil, abandonedWrongLength
 	}
 	if entry != nil {
 		source = fromOriginStored

@@ -34,12 +34,7 @@ func TestFreshnessIsJudgedAfterTheLookup(t *testing.T) {
 	tr := New(WithTransport(origin), WithStorage(store), WithClock(clock.Now), WithSynchronousWrites(true))
 	defer tr.Close()
 	get := func() CacheStatus {
-		resp, err := tr.RoundTrip(must(http.NewRequest(http.MethodGet, "https://api.example.com/x", nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		resp, _ := send(t, tr, must(http.NewRequest(http.MethodGet, "https://api.example.com/x", nil)))
 		status, _ := StatusOf(resp)
 		return status
 	}
