@@ -111,8 +111,11 @@ type Store struct {
 // the store takes Redis to be down. Any answer in between starts the count
 // again, so a slow key never stops the store for the others; a Redis that
 // has stopped answering costs at most this many callers the timeout before
-// the rest fail fast. An error that is not a timeout (a refused
-// connection) says Redis is down at once.
+// the rest fail fast. A network error that is not a timeout (a connection
+// closed or reset) says Redis is down at once. go-redis reports a refused
+// connection as a timeout (it dials again until the deadline), so an
+// outage that refuses connections costs the first three callers the
+// timeout.
 const timeoutsForOutage = 3
 
 // Option configures a Store.
@@ -147,10 +150,12 @@ func WithTimeout(d time.Duration) Option {
 }
 
 // WithRetryWait sets how long the store fails fast, once it takes Redis to
-// be down, before it tries Redis again. Redis is taken to be down when it
-// cannot be reached or says it cannot serve (LOADING, BUSY), or when three
-// operations in a row time out: one slow key among answers is not an
-// outage. The default is DefaultRetryWait.
+// be down, before it tries Redis again. Redis is taken to be down when a
+// connection to it fails (closed, reset), when it says it cannot serve
+// (LOADING, BUSY), or when three operations in a row time out (a refused
+// connection among them: go-redis dials again until the deadline): one
+// slow key among answers is not an outage. The default is
+// DefaultRetryWait.
 func WithRetryWait(d time.Duration) Option {
 	return func(s *Store) error {
 		if d <= 0 {
@@ -633,8 +638,8 @@ func (s *Store) end(ctx context.Context, err error) error {
 }
 
 // isTimeout reports an operation that ran out of time, which one slow
-// key can cause, as opposed to one Redis refused or could not be reached
-// for.
+// key can cause (and a refused connection, which go-redis dials again
+// until the deadline), as opposed to a connection closed or reset.
 func isTimeout(err error) bool {
 	var netErr net.Error
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout()

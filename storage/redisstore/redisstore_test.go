@@ -376,3 +376,40 @@ func TestCallerCancellationIsNotAnOutage(t *testing.T) {
 		t.Fatalf("after a caller's cancellation, Get = %v: the store took it for an outage", err)
 	}
 }
+
+// TestNetworkErrorIsAnOutageAtOnce: a network error that is not a
+// timeout (a Redis that closes every connection) says Redis is down at
+// once; only timeouts need three in a row
+// (TestSilentRedisIsBoundedByTheTimeout). go-redis reports a refused
+// connection as a timeout: it dials again until the deadline.
+func TestNetworkErrorIsAnOutageAtOnce(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns sync.WaitGroup
+	conns.Add(1)
+	go func() {
+		defer conns.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	client := redis.NewClient(&redis.Options{Addr: l.Addr().String(), MaxRetries: -1})
+	s := redisstore.New(client, redisstore.WithRetryWait(time.Hour))
+	_, first := s.Get(context.Background(), "k")
+	_, second := s.Get(context.Background(), "k")
+	client.Close()
+	l.Close()
+	conns.Wait()
+	if first == nil || errors.Is(first, redisstore.ErrUnavailable) || errors.Is(first, context.DeadlineExceeded) {
+		t.Fatalf("first Get = %v, want the closed connection's error", first)
+	}
+	if !errors.Is(second, redisstore.ErrUnavailable) {
+		t.Fatalf("after a network error, Get = %v, want a fast ErrUnavailable", second)
+	}
+}
