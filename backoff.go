@@ -360,8 +360,8 @@ func (t *Transport) replay(x *exchange, st *backoffState, now time.Time) *http.R
 func (t *Transport) serveDuringBackoff(x *exchange, st *backoffState) *http.Response {
 	now := t.cfg.now()
 	if x.stored != nil {
-		d, ok := t.cfg.policy.mayServeStaleOnError(x.request.directives, x.stored, x.facts, now)
-		if !ok && t.backoff.stale > 0 && !t.cfg.policy.forbidsStale(x.request.directives, x.facts) {
+		d, ok := t.cfg.policy.mayServeStaleOnError(&x.request.directives, x.stored, x.facts, now)
+		if !ok && t.backoff.stale > 0 && !t.cfg.policy.forbidsStale(&x.request.directives, x.facts) {
 			ok = d.age-d.lifetime <= t.backoff.stale
 		}
 		if ok {

@@ -48,7 +48,12 @@ func (t *headerTemplate) cloneInto(backing []string, extra int) (header http.Hea
 	header = make(http.Header, len(t.fields)+extra)
 	for i := range t.fields {
 		field := &t.fields[i]
-		n := copy(backing, field.values)
+		n := len(field.values)
+		if n == 1 {
+			backing[0] = field.values[0] // most fields: no call to copy
+		} else {
+			copy(backing, field.values)
+		}
 		header[field.name] = backing[:n:n]
 		backing = backing[n:]
 	}

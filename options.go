@@ -40,8 +40,9 @@ type config struct {
 	logger       *slog.Logger
 	responseHook func(ResponseEvent)
 	now          func() time.Time
-	// systemClock: now is time.Now, whose readings carry the monotonic
-	// clock; the built-in memory store then reads none of its own.
+	// systemClock: now is the system clock (time.Now, read through a
+	// systemClock once the Transport is made), whose readings carry the
+	// monotonic clock; the built-in memory store then reads none of its own.
 	systemClock    bool
 	name           string
 	maxBodyBytes   int64

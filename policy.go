@@ -129,7 +129,7 @@ func (f *responseFacts) setStaleWindows() {
 // states none; with Override, the rule's lifetime and windows replace the
 // response's Cache-Control and Expires, except private, which still keeps
 // a response out of a shared cache.
-func (p policy) withRule(f *responseFacts, r *compiledRule) *responseFacts {
+func (p *policy) withRule(f *responseFacts, r *compiledRule) *responseFacts {
 	if r == nil {
 		return f
 	}

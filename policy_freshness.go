@@ -20,7 +20,7 @@ func heuristicallyCacheable(status int) bool {
 
 // freshnessLifetime computes how long a response is fresh (RFC 9111 §4.2.1),
 // falling back to a heuristic (§4.2.2).
-func (p policy) freshnessLifetime(e *Entry, f *responseFacts) time.Duration {
+func (p *policy) freshnessLifetime(e *Entry, f *responseFacts) time.Duration {
 	if f.hasLifetimeOverride {
 		return f.lifetimeOverride // a configured rule's
 	}
@@ -45,7 +45,7 @@ func (p policy) freshnessLifetime(e *Entry, f *responseFacts) time.Duration {
 
 // heuristicLifetime is §4.2.2: a fraction of the time since Last-Modified,
 // for responses that allow it, capped.
-func (p policy) heuristicLifetime(e *Entry, f *responseFacts) time.Duration {
+func (p *policy) heuristicLifetime(e *Entry, f *responseFacts) time.Duration {
 	if !heuristicallyCacheable(e.StatusCode) && !f.cc.public {
 		return 0
 	}
@@ -115,7 +115,7 @@ func (d decision) ttl() time.Duration { return d.lifetime - d.age }
 // evaluate decides whether a stored response may answer a request now
 // (RFC 9111 §4), taking the request's directives (§5.2.1) into account. f
 // is the entry's facts, as a rule may have amended them.
-func (p policy) evaluate(reqCC cacheControl, e *Entry, f *responseFacts, now time.Time) decision {
+func (p *policy) evaluate(reqCC *cacheControl, e *Entry, f *responseFacts, now time.Time) decision {
 	d := decision{action: actionServe, age: currentAge(e, f, now), lifetime: p.freshnessLifetime(e, f)}
 	fresh := d.age < d.lifetime
 	revalidate := func(reason string) decision {
@@ -175,7 +175,7 @@ func (p policy) evaluate(reqCC cacheControl, e *Entry, f *responseFacts, now tim
 // the client asked for a new response, and not where a directive forbids
 // serving it stale (RFC 9111 §4.2.4: no-cache, must-revalidate, and in a
 // shared cache proxy-revalidate and s-maxage).
-func (p policy) mayServeStaleOnError(reqCC cacheControl, e *Entry, f *responseFacts, now time.Time) (decision, bool) {
+func (p *policy) mayServeStaleOnError(reqCC *cacheControl, e *Entry, f *responseFacts, now time.Time) (decision, bool) {
 	d := decision{action: actionServe, age: currentAge(e, f, now), lifetime: p.freshnessLifetime(e, f), forward: ForwardStale}
 	if p.forbidsStale(reqCC, f) {
 		return d, false
@@ -191,21 +191,21 @@ func (p policy) mayServeStaleOnError(reqCC cacheControl, e *Entry, f *responseFa
 // without validation once it is stale, or at all (RFC 9111 §4.2.4): the
 // request's no-cache, the response's unqualified no-cache, or
 // mustRevalidateWhenStale.
-func (p policy) forbidsStale(reqCC cacheControl, f *responseFacts) bool {
+func (p *policy) forbidsStale(reqCC *cacheControl, f *responseFacts) bool {
 	return reqCC.noCache || f.cc.noCacheUnqualified || p.mustRevalidateWhenStale(f)
 }
 
 // mustRevalidateWhenStale reports whether the response forbids serving it
 // stale (§5.2.2.2 must-revalidate, §5.2.2.8 proxy-revalidate and §5.2.2.10
 // s-maxage in a shared cache).
-func (p policy) mustRevalidateWhenStale(f *responseFacts) bool {
+func (p *policy) mustRevalidateWhenStale(f *responseFacts) bool {
 	return f.cc.mustRevalidate || (p.shared && (f.cc.proxyRevalidate || f.cc.sMaxAge.present))
 }
 
 // storageTTL is how long a stored response stays useful: its remaining
 // freshness, its stale windows (RFC 5861), and with validators a while
 // longer, since a conditional request can still save the body.
-func (p policy) storageTTL(d decision, f *responseFacts) time.Duration {
+func (p *policy) storageTTL(d decision, f *responseFacts) time.Duration {
 	ttl := max(0, d.ttl())
 	ttl = addDurations(ttl, max(f.staleWhileRevalidate, f.staleIfError))
 	if f.etag != "" || !f.lastModified.IsZero() {

@@ -40,7 +40,7 @@ const (
 
 // storable decides whether a response to a request with method, read as r,
 // may be stored (RFC 9111 §3). When it may not, it returns the reason.
-func (p policy) storable(method string, r *cacheRequest, status int, f *responseFacts) (ok bool, reason string) {
+func (p *policy) storable(method string, r *cacheRequest, status int, f *responseFacts) (ok bool, reason string) {
 	switch {
 	case method != http.MethodGet:
 		// HEAD responses freshen stored GETs (§4.3.5) but are not stored.
@@ -120,7 +120,7 @@ func transientFailure(status int) bool {
 // reusable reports whether a stored response could ever answer a request
 // without a full request: it is fresh for a while, may be served stale, or
 // can be revalidated. Storing anything else only fills the store.
-func (p policy) reusable(lifetime time.Duration, f *responseFacts) bool {
+func (p *policy) reusable(lifetime time.Duration, f *responseFacts) bool {
 	return lifetime > 0 || f.etag != "" || !f.lastModified.IsZero() ||
 		f.staleWhileRevalidate > 0 || f.staleIfError > 0
 }
@@ -148,7 +148,7 @@ func storedHeader(h http.Header, facts *responseFacts) http.Header {
 // to be shared, and in a shared cache told to store such responses
 // stripped (WithStripSetCookie). The response that carried them still
 // reaches its caller whole.
-func (p policy) withoutCookies(h http.Header, f *responseFacts, rule *compiledRule) {
+func (p *policy) withoutCookies(h http.Header, f *responseFacts, rule *compiledRule) {
 	if !f.setsCookie || !(p.stripSetCookie && p.shared || rule != nil && rule.Override) {
 		return
 	}
@@ -161,7 +161,7 @@ func (p policy) withoutCookies(h http.Header, f *responseFacts, rule *compiledRu
 
 // withoutPrivateFields removes from a stored header, in a shared cache, the
 // fields a qualified private names (§5.2.2.7), and updates its facts.
-func (p policy) withoutPrivateFields(h http.Header, f *responseFacts) {
+func (p *policy) withoutPrivateFields(h http.Header, f *responseFacts) {
 	if !p.shared || len(f.cc.privateFields) == 0 {
 		return
 	}

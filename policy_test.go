@@ -248,7 +248,8 @@ func TestEvaluate(t *testing.T) {
 			p := testPolicy
 			p.shared = tt.shared
 			e := storedAt(tt.respHeader)
-			d := p.evaluate(requestDirectives(tt.reqHeader), e, e.responseFacts(), epoch.Add(tt.elapsed))
+			reqCC := requestDirectives(tt.reqHeader)
+			d := p.evaluate(&reqCC, e, e.responseFacts(), epoch.Add(tt.elapsed))
 			if d.action != tt.wantAction || d.forward != tt.wantForward {
 				t.Errorf("evaluate = action %v fwd %q; want %v %q", d.action, d.forward, tt.wantAction, tt.wantForward)
 			}
@@ -500,7 +501,7 @@ func TestStorageTTL(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := storedAt(tt.header)
-			d := testPolicy.evaluate(cacheControl{}, e, e.responseFacts(), epoch)
+			d := testPolicy.evaluate(&cacheControl{}, e, e.responseFacts(), epoch)
 			if got := testPolicy.storageTTL(d, e.responseFacts()); got != tt.want {
 				t.Errorf("storageTTL = %v, want %v", got, tt.want)
 			}
@@ -643,11 +644,11 @@ func TestStaleWindows(t *testing.T) {
 			p.shared = tt.shared
 			e := storedAt(tt.respHeader)
 			reqCC := requestDirectives(tt.reqHeader)
-			d := p.evaluate(reqCC, e, e.responseFacts(), epoch.Add(tt.elapsed))
+			d := p.evaluate(&reqCC, e, e.responseFacts(), epoch.Add(tt.elapsed))
 			if d.action != tt.wantAction {
 				t.Errorf("evaluate action = %v, want %v", d.action, tt.wantAction)
 			}
-			if _, ok := p.mayServeStaleOnError(reqCC, e, e.responseFacts(), epoch.Add(tt.elapsed)); ok != tt.wantOnErr {
+			if _, ok := p.mayServeStaleOnError(&reqCC, e, e.responseFacts(), epoch.Add(tt.elapsed)); ok != tt.wantOnErr {
 				t.Errorf("mayServeStaleOnError = %v, want %v", ok, tt.wantOnErr)
 			}
 		})
@@ -660,16 +661,16 @@ func TestStaleWindows(t *testing.T) {
 func TestTimeArithmeticSaturates(t *testing.T) {
 	p := testPolicy
 	old := storedAt(header("Cache-Control", "max-age=1", "Date", httpDate(epoch.AddDate(-300, 0, 0))))
-	if d := p.evaluate(cacheControl{}, old, old.responseFacts(), epoch.Add(time.Hour)); d.action == actionServe || d.age < 0 {
+	if d := p.evaluate(&cacheControl{}, old, old.responseFacts(), epoch.Add(time.Hour)); d.action == actionServe || d.age < 0 {
 		t.Errorf("a Date 300 years old: action %v, age %v; want stale", d.action, d.age)
 	}
 	aged := storedAt(header("Cache-Control", "max-age=1", "Age", "99999999999999999999"))
-	if d := p.evaluate(cacheControl{}, aged, aged.responseFacts(), epoch.Add(math.MaxInt64)); d.action == actionServe || d.age < 0 {
+	if d := p.evaluate(&cacheControl{}, aged, aged.responseFacts(), epoch.Add(math.MaxInt64)); d.action == actionServe || d.age < 0 {
 		t.Errorf("a huge Age: action %v, age %v", d.action, d.age)
 	}
 	ruled := storedAt(header())
 	facts := p.withRule(ruled.responseFacts(), &compiledRule{Rule: Rule{TTL: math.MaxInt64, Override: true, StaleIfError: math.MaxInt64}})
-	d := p.evaluate(cacheControl{}, ruled, facts, epoch)
+	d := p.evaluate(&cacheControl{}, ruled, facts, epoch)
 	if ttl := p.storageTTL(d, facts); ttl < time.Hour {
 		t.Errorf("a rule TTL of MaxInt64 kept the entry for %v", ttl)
 	}
@@ -693,7 +694,7 @@ func FuzzPolicyTimes(f *testing.F) {
 			facts = testPolicy.withRule(facts, &compiledRule{Rule: Rule{TTL: time.Duration(ruleTTL)}})
 		}
 		now := epoch.Add(time.Duration(elapsed))
-		d := testPolicy.evaluate(cacheControl{}, e, facts, now)
+		d := testPolicy.evaluate(&cacheControl{}, e, facts, now)
 		if d.age < 0 || d.lifetime < 0 {
 			t.Fatalf("age %v, lifetime %v", d.age, d.lifetime)
 		}

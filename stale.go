@@ -105,7 +105,7 @@ func (t *Transport) serveStaleOnError(x *exchange, resp *http.Response, err erro
 	if err == nil && !originFailed(resp.StatusCode) && !ruleCountsAsFailure(x.facts, resp.StatusCode) {
 		return stepResult{}, false
 	}
-	d, ok := t.cfg.policy.mayServeStaleOnError(x.request.directives, x.stored, x.facts, t.cfg.now())
+	d, ok := t.cfg.policy.mayServeStaleOnError(&x.request.directives, x.stored, x.facts, t.cfg.now())
 	if !ok {
 		return stepResult{}, false
 	}

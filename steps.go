@@ -149,7 +149,7 @@ func (t *Transport) fetchUnconditionally(x *exchange, outreq *http.Request) (ste
 // stored entry stays as it was.
 func (t *Transport) storeFreshened(x *exchange, updated *Entry, responseTime time.Time) decision {
 	facts := t.factsFor(x, updated)
-	d := t.cfg.policy.evaluate(cacheControl{}, updated, facts, responseTime)
+	d := t.cfg.policy.evaluate(&cacheControl{}, updated, facts, responseTime)
 	if ok, reason := t.cfg.policy.storable(http.MethodGet, &x.request, updated.StatusCode, facts); !ok {
 		t.logDecision(x.req, "update not stored", slog.String("detail", reason))
 		return d
@@ -259,7 +259,7 @@ func (t *Transport) entryToStore(x *exchange, resp *http.Response, requestTime, 
 	if !t.tagEntry(entry) {
 		return nil, decision{}, 0, detailTags
 	}
-	d := t.cfg.policy.evaluate(cacheControl{}, entry, ruled, responseTime)
+	d := t.cfg.policy.evaluate(&cacheControl{}, entry, ruled, responseTime)
 	if !t.cfg.policy.reusable(d.lifetime, ruled) {
 		return nil, decision{}, 0, detailNotReusable
 	}

@@ -225,7 +225,7 @@ func (t *Transport) freshUntil(key string, e *Entry, now time.Time) time.Time {
 			rule = t.cfg.rules.match(http.MethodGet, u.Host, u.Path, e.StatusCode)
 		}
 	}
-	d := t.cfg.policy.evaluate(cacheControl{}, e, t.factsWithRule(e, rule), now)
+	d := t.cfg.policy.evaluate(&cacheControl{}, e, t.factsWithRule(e, rule), now)
 	return now.Add(min(d.ttl(), maxShownTTL))
 }
 

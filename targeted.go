@@ -35,7 +35,7 @@ func WithTargetedCacheControl(fields ...string) Option {
 // targetedFacts returns f with the directives of the first valid targeted
 // field of the response (header h) in place of its Cache-Control and
 // Expires; f itself when none applies.
-func (p policy) targetedFacts(f *responseFacts, h http.Header) *responseFacts {
+func (p *policy) targetedFacts(f *responseFacts, h http.Header) *responseFacts {
 	if !p.shared || len(p.targeted) == 0 {
 		return f
 	}

@@ -73,6 +73,9 @@ func NewTransport(opts ...Option) (*Transport, error) {
 		cfg.storage = NewMemoryStorage(DefaultMemoryBytes)
 	}
 	cfg.policy.shared = cfg.shared
+	if cfg.systemClock {
+		cfg.now = new(systemClock).now
+	}
 	settleCredentialFields(&cfg)
 	if err := cfg.coalesce.checkIgnored(cfg.credentialFields); err != nil {
 		return nil, fmt.Errorf("httpcache: %w", err)
@@ -246,7 +249,7 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 	}
 	x.stored = stored
 	x.facts = t.factsFor(&x, stored)
-	x.decision = t.cfg.policy.evaluate(x.request.directives, stored, x.facts, now)
+	x.decision = t.cfg.policy.evaluate(&x.request.directives, stored, x.facts, now)
 	if x.request.hasRange {
 		if _, checked := stored.Body.(BytesBody); x.decision.action != actionServe || stored.StatusCode != http.StatusOK || !checked {
 			// A range of what the origin has now. A body streamed from a

@@ -197,7 +197,7 @@ func TestRuleFacts(t *testing.T) {
 			p := testPolicy
 			p.shared = tt.shared
 			e := &Entry{StatusCode: tt.status, Header: tt.header, RequestTime: epoch, ResponseTime: epoch}
-			f := policy{shared: tt.shared}.withRule(e.responseFacts(), rule)
+			f := (&policy{shared: tt.shared}).withRule(e.responseFacts(), rule)
 			req, _ := http.NewRequest(http.MethodGet, "https://a.example/", nil)
 			ok, detail := p.storable(req.Method, &cacheRequest{}, tt.status, f)
 			if ok != tt.wantStorable || detail != tt.wantDetail {
