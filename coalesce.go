@@ -147,14 +147,24 @@ type coalescer struct {
 	now     func() time.Time
 	logger  *slog.Logger
 
-	// seed keys the identity hashes (identityHash): random per
-	// coalescer, so that no caller can aim at another's flight.
+	// seed keys the identity hashes of hit-for-pass (identityHash):
+	// random per coalescer, so that no caller can aim at another's
+	// identity.
 	seed maphash.Seed
 
-	mu      sync.Mutex
-	closed  bool
-	flights map[uint64]*flight   // by identity hash; at most one flight a hash
+	mu     sync.Mutex
+	closed bool
+	// flights are found by a hash of their storage key (keyHash), which
+	// every request has at hand, and joined only by a request identical to
+	// the flight's (identical): a request alone hashes nothing of its
+	// header. Flights of other identities under one key (other header
+	// fields), or of keys whose hashes collide, are chained through
+	// flight.next.
+	flights map[uint64]*flight
 	pass    map[uint64]time.Time // identity hash → until when it is not coalesced
+	// passCount is len(pass), read without the lock: a request computes
+	// its identity hash only when some identity is passing.
+	passCount atomic.Int64
 }
 
 func newCoalescer(cfg *config) *coalescer {
@@ -194,8 +204,12 @@ func newCoalescer(cfg *config) *coalescer {
 // context ends before the outcome), a waiter takes over as leader and
 // sends its own request, in the same flight: the others keep waiting.
 type flight struct {
-	// hash is the identity hash of the flight's requests (identityHash).
-	hash uint64
+	// keyHash is the hash of the storage key (coalescer.keyHash) the
+	// flight is found by in coalescer.flights.
+	keyHash uint64
+	// next is the flight of another identity under the same key hash.
+	// Guarded by coalescer.mu.
+	next *flight
 	// leader is the first caller's exchange, copied: the step's own,
 	// allocated with the flight.
 	leader exchange
@@ -229,19 +243,19 @@ func (c *coalescer) do(t *Transport, caller *exchange, send step) (*http.Respons
 	// its flight record: passed to send, a func value, the exchange
 	// escapes, and the caller's, on its stack for every request (hits
 	// included), must not.
-	hash := c.identityHash(caller)
+	var hash uint64
+	passChecked := c.passCount.Load() > 0
+	if passChecked {
+		hash = c.identityHash(caller)
+	}
+	keyHash := c.keyHash(caller.key)
 	c.mu.Lock()
-	if c.closed || c.passing(hash) {
+	if c.closed || (passChecked && c.passing(hash)) {
 		c.mu.Unlock()
 		return sendAlone(t, caller, send)
 	}
-	if f, found := c.flights[hash]; found {
-		if !c.identical(f.identity, caller) {
-			// Another identity with the same hash: as rare as the seed
-			// is secret. Never shared; this request goes alone.
-			c.mu.Unlock()
-			return sendAlone(t, caller, send)
-		}
+	head := c.flights[keyHash]
+	if f := c.joinable(head, caller); f != nil {
 		own := *caller
 		x := &own
 		f.waiters++
@@ -263,11 +277,49 @@ func (c *coalescer) do(t *Transport, caller *exchange, send step) (*http.Respons
 		c.mu.Unlock()
 		return c.wait(t, f, done, expired, time.Now(), x, send)
 	}
-	f := &flight{hash: hash, waiters: 1, leader: *caller}
+	f := &flight{keyHash: keyHash, next: head, waiters: 1, leader: *caller}
 	f.identity = &f.leader
-	c.flights[hash] = f
+	c.flights[keyHash] = f
 	c.mu.Unlock()
 	return c.lead(t, f, &f.leader, send)
+}
+
+// keyHash is the hash flights are found by: of the storage key, keyed by
+// the coalescer's seed, so that no caller can make its key collide with
+// another's on purpose (a collision only costs a comparison).
+func (c *coalescer) keyHash(key string) uint64 { return maphash.String(c.seed, key) }
+
+// joinable returns the flight of the chain from head that x's request may
+// join: one whose request is identical (identical); nil when there is
+// none. c.mu is held.
+func (c *coalescer) joinable(head *flight, x *exchange) *flight {
+	for f := head; f != nil; f = f.next {
+		if c.identical(f.identity, x) {
+			return f
+		}
+	}
+	return nil
+}
+
+// removeLocked takes f out of the flights, so that no one else joins it;
+// it does nothing when f was taken out already. c.mu is held.
+func (c *coalescer) removeLocked(f *flight) {
+	key := f.keyHash
+	head := c.flights[key]
+	switch {
+	case head == f && f.next == nil:
+		delete(c.flights, key)
+	case head == f:
+		c.flights[key] = f.next
+	default:
+		for link := head; link != nil; link = link.next {
+			if link.next == f {
+				link.next = f.next
+				break
+			}
+		}
+	}
+	f.next = nil
 }
 
 // lead runs the flight's step as its leader, and shares the outcome with
@@ -308,9 +360,7 @@ func (c *coalescer) handOverLocked(f *flight) {
 // endLocked sets the flight's outcome, which no one joins after. c.mu is
 // held, and released.
 func (c *coalescer) endLocked(f *flight) {
-	if c.flights[f.hash] == f {
-		delete(c.flights, f.hash)
-	}
+	c.removeLocked(f)
 	f.final.Store(true)
 	if f.done != nil {
 		close(f.done)
@@ -332,7 +382,7 @@ func (c *coalescer) share(f *flight, x *exchange, result stepResult) *http.Respo
 	cc, shareable := c.shareable(result)
 	if !shareable {
 		c.mu.Lock()
-		c.passFor(f.hash)
+		c.passFor(c.identityHash(f.identity))
 		f.own = true
 		c.endLocked(f)
 		return resp
@@ -484,9 +534,7 @@ func (c *coalescer) shareable(result stepResult) (cacheControl, bool) {
 // in turn.
 func (c *coalescer) retire(f *flight) {
 	c.mu.Lock()
-	if c.flights[f.hash] == f {
-		delete(c.flights, f.hash)
-	}
+	c.removeLocked(f)
 	c.mu.Unlock()
 	c.leave(f)
 }
@@ -497,9 +545,11 @@ func (c *coalescer) leave(f *flight) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	f.waiters--
-	if f.waiters == 0 && f.needLeader && c.flights[f.hash] == f {
-		delete(c.flights, f.hash)
-		f.timer.Stop()
+	if f.waiters == 0 && f.needLeader {
+		c.removeLocked(f)
+		if f.timer != nil {
+			f.timer.Stop()
+		}
 	}
 }
 
@@ -524,10 +574,11 @@ func markCollapsed(h http.Header) {
 
 // identityHash hashes the identity of x's request: method, storage key
 // (the URL as sent, and the partition), Host, the header fields but those
-// ignored, in any order, and the request's RequestOptions. Requests with
-// one identity have one hash; a flight found by its hash is shared only
-// with a request identical to its own (identical), so a collision costs
-// coalescing, never isolation. It allocates nothing.
+// ignored, in any order, and the request's RequestOptions: what hit-for-pass
+// (passFor, passing) keeps. Requests with one identity have one hash; a
+// collision makes another identity go alone for a while, which costs
+// coalescing, never isolation. Flights are not found by it (joinable). It
+// allocates nothing.
 func (c *coalescer) identityHash(x *exchange) uint64 {
 	req := x.req
 	var h maphash.Hash
@@ -615,6 +666,7 @@ func (c *coalescer) passing(hash uint64) bool {
 		return true
 	}
 	delete(c.pass, hash)
+	c.passCount.Store(int64(len(c.pass)))
 	return false
 }
 
@@ -633,6 +685,7 @@ func (c *coalescer) passFor(hash uint64) {
 		}
 	}
 	c.pass[hash] = now.Add(coalescePass)
+	c.passCount.Store(int64(len(c.pass)))
 }
 
 // close stops coalescing. Flights run on their callers' goroutines: none

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -378,24 +379,32 @@ func TestCoalesceIdentityIgnoresFieldOrder(t *testing.T) {
 	}
 }
 
-// TestCoalesceHashCollisionGoesAlone: a request that finds a flight of
-// another identity under its hash never waits for it, nor gets its
-// response: it goes to the origin alone.
-func TestCoalesceHashCollisionGoesAlone(t *testing.T) {
+// TestCoalesceOtherIdentityUnderOneKeyIsNotJoined: a request that finds,
+// under its storage key, a flight of another identity (other header
+// fields) never waits for it, nor gets its response: it leads a flight of
+// its own beside it, and takes only its own out of the flights.
+func TestCoalesceOtherIdentityUnderOneKeyIsNotJoined(t *testing.T) {
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
-		io.WriteString(w, "body of "+r.URL.Path)
+		w.Header().Set("Vary", "Accept")
+		io.WriteString(w, "body for "+r.Header.Get("Accept"))
 	}))
 	defer upstream.Close()
 	tr := New()
 	defer tr.Close()
-	a, b := mustRequest(t, upstream.URL+"/a"), mustRequest(t, upstream.URL+"/b")
+	a, b := mustRequest(t, upstream.URL+"/a"), mustRequest(t, upstream.URL+"/a")
+	a.Header.Set("Accept", "text/plain")
+	b.Header.Set("Accept", "application/json")
 	c := tr.coalescer
-	hash := c.identityHash(tr.coalesceExchange(b))
-	other := &flight{hash: hash, waiters: 1, leader: *tr.coalesceExchange(a)}
+	other := &flight{waiters: 1, leader: *tr.coalesceExchange(a)}
 	other.identity = &other.leader
+	key := other.leader.key
+	if bKey := tr.coalesceExchange(b).key; bKey != key {
+		t.Fatalf("the requests have other keys, %q and %q", key, bKey)
+	}
 	c.mu.Lock()
-	c.flights[hash] = other // /a's flight, found under /b's hash
+	other.keyHash = c.keyHash(key)
+	c.flights[other.keyHash] = other // text/plain's flight, in flight under /a's key
 	c.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -406,13 +415,46 @@ func TestCoalesceHashCollisionGoesAlone(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if string(body) != "body of /b" {
-		t.Fatalf("body = %q, want /b's", body)
+	if string(body) != "body for application/json" {
+		t.Fatalf("body = %q, want application/json's", body)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.flights[hash] != other || other.waiters != 1 {
-		t.Fatalf("the other identity's flight was joined or ended: waiters = %d", other.waiters)
+	if c.flights[other.keyHash] != other || other.next != nil || other.waiters != 1 {
+		t.Fatalf("the other identity's flight was joined, ended or left linked: waiters = %d, next = %p", other.waiters, other.next)
+	}
+}
+
+// Flights of several identities under one key are taken out in any order,
+// each leaving the others in place.
+func TestCoalesceFlightsUnderOneKeyAreRemovedAlone(t *testing.T) {
+	tr := New()
+	defer tr.Close()
+	c := tr.coalescer
+	for _, order := range [][]int{{0, 1, 2}, {2, 1, 0}, {1, 0, 2}, {1, 2, 0}} {
+		var flights [3]*flight
+		c.mu.Lock()
+		for i := range flights {
+			f := &flight{keyHash: 1}
+			f.next = c.flights[1]
+			c.flights[1] = f
+			flights[i] = f
+		}
+		for n, i := range order {
+			c.removeLocked(flights[i])
+			c.removeLocked(flights[i]) // again: nothing more
+			var left []*flight
+			for f := c.flights[1]; f != nil; f = f.next {
+				left = append(left, f)
+			}
+			if want := 3 - n - 1; len(left) != want || slices.Contains(left, flights[i]) {
+				t.Fatalf("order %v: after removing %d, %d flights are left (want %d), the removed one among them: %v", order, i, len(left), want, slices.Contains(left, flights[i]))
+			}
+		}
+		if _, found := c.flights[1]; found {
+			t.Fatalf("order %v: the key stays with no flight", order)
+		}
+		c.mu.Unlock()
 	}
 }
 
