@@ -78,7 +78,8 @@ func readRequestInto(r *cacheRequest, req *http.Request, credentials *partitione
 		r.directives.noCache = true
 	}
 	// A Body with ContentLength 0 is one of unknown length, which net/http
-	// sends (chunked): only http.NoBody, or none, is no content.
+	// sends (chunked): only http.NoBody, or none, is no content. RoundTrip
+	// has probed it first (probeBody): one found empty is http.NoBody.
 	r.hasBody = req.Body != nil && req.Body != http.NoBody
 }
 

@@ -210,6 +210,7 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		return t.forward(req, CacheStatus{Forward: ForwardMethod})
 	}
+	req = probeBody(req) // a body of unknown length: content or none?
 	var x exchange
 	t.readExchange(&x, req)
 	if x.request.nonCanonicalKeys {
