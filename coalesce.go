@@ -165,6 +165,7 @@ type coalescer struct {
 	// passCount is len(pass), read without the lock: a request computes
 	// its identity hash only when some identity is passing.
 	passCount atomic.Int64
+	passSweep time.Time // when passing next removes the ended passes
 }
 
 func newCoalescer(cfg *config) *coalescer {
@@ -214,8 +215,10 @@ type flight struct {
 	// allocated with the flight.
 	leader exchange
 	// identity is the exchange whose request the others must be identical
-	// to (identical): the current leader's, which stays in the flight
-	// until it ends or hands it over. Guarded by coalescer.mu.
+	// to (identical): the current leader's, while it leads. A leader that
+	// gives up (handOverLocked) takes it away: its caller may reuse its
+	// request once RoundTrip has returned, so no one joins by it; the
+	// waiter that leads next puts its own. Guarded by coalescer.mu.
 	identity *exchange
 
 	// Guarded by coalescer.mu.
@@ -255,16 +258,11 @@ func (c *coalescer) do(t *Transport, caller *exchange, send step) (*http.Respons
 		return sendAlone(t, caller, send)
 	}
 	head := c.flights[keyHash]
-	if f := c.joinable(head, caller); f != nil {
+	f, full := c.joinable(head, caller)
+	if f != nil {
 		own := *caller
 		x := &own
 		f.waiters++
-		if f.needLeader {
-			f.needLeader = false
-			f.identity = x
-			c.mu.Unlock()
-			return c.lead(t, f, x, send)
-		}
 		if f.done == nil {
 			f.done = make(chan struct{}) // a leader alone needs none
 		}
@@ -277,7 +275,11 @@ func (c *coalescer) do(t *Transport, caller *exchange, send step) (*http.Respons
 		c.mu.Unlock()
 		return c.wait(t, f, done, expired, time.Now(), x, send)
 	}
-	f := &flight{keyHash: keyHash, next: head, waiters: 1, leader: *caller}
+	if full {
+		c.mu.Unlock()
+		return sendAlone(t, caller, send)
+	}
+	f = &flight{keyHash: keyHash, next: head, waiters: 1, leader: *caller}
 	f.identity = &f.leader
 	c.flights[keyHash] = f
 	c.mu.Unlock()
@@ -289,16 +291,27 @@ func (c *coalescer) do(t *Transport, caller *exchange, send step) (*http.Respons
 // another's on purpose (a collision only costs a comparison).
 func (c *coalescer) keyHash(key string) uint64 { return maphash.String(c.seed, key) }
 
+// maxFlightsPerKey bounds the flights under one key hash (other
+// identities of one URL, or keys whose hashes collide), which a request
+// compares itself with under the coalescer's lock: one that finds as many,
+// none identical to it, goes alone rather than start another. The many
+// clients of a gateway, each with its own User-Agent, cost each request
+// at most that many comparisons.
+const maxFlightsPerKey = 8
+
 // joinable returns the flight of the chain from head that x's request may
-// join: one whose request is identical (identical); nil when there is
-// none. c.mu is held.
-func (c *coalescer) joinable(head *flight, x *exchange) *flight {
+// join: one with a leader whose request is identical (identical); nil when
+// there is none, and then full when the chain may take no other flight.
+// c.mu is held.
+func (c *coalescer) joinable(head *flight, x *exchange) (joined *flight, full bool) {
+	n := 0
 	for f := head; f != nil; f = f.next {
-		if c.identical(f.identity, x) {
-			return f
+		if f.identity != nil && c.identical(f.identity, x) {
+			return f, false
 		}
+		n++
 	}
-	return nil
+	return nil, n >= maxFlightsPerKey
 }
 
 // removeLocked takes f out of the flights, so that no one else joins it;
@@ -351,6 +364,7 @@ func (c *coalescer) lead(t *Transport, f *flight, x *exchange, send step) (*http
 // and the others wait for it. c.mu is held, and released.
 func (c *coalescer) handOverLocked(f *flight) {
 	f.needLeader = true
+	f.identity = nil // see flight.identity
 	round := f.done
 	f.done = make(chan struct{})
 	c.mu.Unlock()
@@ -658,11 +672,18 @@ func (c *coalescer) sameFields(a, b http.Header) bool {
 // for now. A collision makes another identity go alone for a while: no
 // harm. c.mu is held.
 func (c *coalescer) passing(hash uint64) bool {
+	now := c.now()
+	if !now.Before(c.passSweep) {
+		// Every coalescePass, the ended passes go, so that passCount
+		// falls to zero and requests stop hashing their identity.
+		c.sweepPassesLocked(now)
+		c.passSweep = now.Add(coalescePass)
+	}
 	until, ok := c.pass[hash]
 	if !ok {
 		return false
 	}
-	if c.now().Before(until) {
+	if now.Before(until) {
 		return true
 	}
 	delete(c.pass, hash)
@@ -670,16 +691,22 @@ func (c *coalescer) passing(hash uint64) bool {
 	return false
 }
 
+// sweepPassesLocked removes the passes that have ended. c.mu is held.
+func (c *coalescer) sweepPassesLocked(now time.Time) {
+	for k, until := range c.pass {
+		if !now.Before(until) {
+			delete(c.pass, k)
+		}
+	}
+	c.passCount.Store(int64(len(c.pass)))
+}
+
 // passFor stops coalescing requests of an identity hash for a while. c.mu
 // is held.
 func (c *coalescer) passFor(hash uint64) {
 	now := c.now()
 	if len(c.pass) >= maxPassKeys {
-		for k, until := range c.pass {
-			if !now.Before(until) {
-				delete(c.pass, k)
-			}
-		}
+		c.sweepPassesLocked(now)
 		if len(c.pass) >= maxPassKeys {
 			clear(c.pass)
 		}

@@ -26,8 +26,10 @@ func (t *Transport) coalescedWaiters() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	waiting := 0
-	for _, f := range c.flights {
-		waiting += f.waiters
+	for _, head := range c.flights {
+		for f := head; f != nil; f = f.next {
+			waiting += f.waiters
+		}
 	}
 	return waiting
 }

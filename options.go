@@ -243,7 +243,9 @@ func WithLogger(logger *slog.Logger) Option {
 }
 
 // WithClock sets the clock the cache reads to compute ages and freshness.
-// Tests use it to move time without waiting. The default is time.Now.
+// Tests use it to move time without waiting. The default is the system
+// clock: time.Now, whose wall time is read again every 10 ms and advanced by
+// the monotonic clock between.
 func WithClock(now func() time.Time) Option {
 	return func(c *config) error {
 		if now == nil {
