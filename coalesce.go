@@ -67,7 +67,9 @@ var DefaultCoalesceIgnoredHeaders = []string{"Traceparent", "Tracestate", "X-Req
 // broken, or never whole leaves them to send their own requests, and so
 // does an event stream (text/event-stream), at once. A flight whose body
 // outlasts Timeout takes no more callers. Waiters whose request shared
-// another's see "collapsed" in Cache-Status.
+// another's see "collapsed" in Cache-Status. At most 8 requests of other
+// identities (other header fields) for one URL and partition lead flights
+// at once; a request of yet another goes to the origin alone.
 type CoalesceOptions struct {
 	// Disabled turns coalescing off: every request the cache cannot answer
 	// goes to the origin.
