@@ -1,6 +1,7 @@
 package httpcache
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -41,9 +42,21 @@ func probeBody(req *http.Request) *http.Request {
 			return &probed
 		}
 	case <-timer.C:
+	case <-req.Context().Done(): // the upstream fails it at once
 	}
 	probed.Body = probe
+	// Chunked, as net/http would send it: so its transport does not probe
+	// the body a second time.
+	probed.TransferEncoding = []string{"chunked"}
 	return &probed
+}
+
+// closeRequestBody closes a request's body that is not sent, as RoundTrip
+// must (a probed body's read then ends too).
+func closeRequestBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
 }
 
 // bodyProbe reads the first byte of a body on a goroutine of its own,
@@ -67,6 +80,14 @@ func startBodyProbe(body io.ReadCloser) *bodyProbe {
 	p := &bodyProbe{body: body, done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
+		defer func() {
+			// A body that panics fails its request, as it does when the
+			// upstream reads it on the caller's goroutine: it must not end
+			// the process from this one.
+			if r := recover(); r != nil {
+				p.n, p.err = 0, fmt.Errorf("httpcache: reading the request body panicked: %v", r)
+			}
+		}()
 		p.n, p.err = body.Read(p.first[:])
 	}()
 	return p

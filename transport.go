@@ -218,6 +218,7 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 		x.req = req
 	}
 	if err := x.options.validate(); err != nil {
+		closeRequestBody(req)
 		return nil, err
 	}
 	// A request whose wire identity cannot be keyed exactly (keyable)
@@ -299,6 +300,7 @@ func (t *Transport) serveHit(x *exchange, key []byte, status CacheStatus) (*http
 // the client forbids it (only-if-cached: RFC 9111 §5.2.1.7).
 func (t *Transport) fromOrigin(x *exchange, key []byte, send step) (*http.Response, error) {
 	if x.request.directives.onlyIfCached {
+		closeRequestBody(x.req) // not sent: RoundTrip closes it all the same
 		return t.gatewayTimeout(x.req, x.forward), nil
 	}
 	if t.backoff.active() {
@@ -377,6 +379,7 @@ func (t *Transport) factsWithRule(e *Entry, rule *compiledRule) *responseFacts {
 // the answer is a 504, with forward as the reason.
 func (t *Transport) forwardBypass(x *exchange, forward string) (*http.Response, error) {
 	if x.request.directives.onlyIfCached {
+		closeRequestBody(x.req) // not sent: RoundTrip closes it all the same
 		return t.gatewayTimeout(x.req, forward), nil
 	}
 	return t.forward(x.req, CacheStatus{Forward: forward})
