@@ -49,13 +49,8 @@ func TestHTTP2ForwardedRequestIsCached(t *testing.T) {
 	client := gateway.Client()
 	var statuses []string
 	for range 2 {
-		resp, err := client.Get(gateway.URL + "/page")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if string(body) != "page" {
+		resp, body := send(t, client.Transport, must(http.NewRequest(http.MethodGet, gateway.URL+"/page", nil)))
+		if body != "page" {
 			t.Fatalf("body = %q", body)
 		}
 		statuses = append(statuses, resp.Header.Get("Cache-Status"))
@@ -189,3 +184,21 @@ func (b *scriptedBody) Read(p []byte) (int, error) {
 }
 
 func (b *scriptedBody) Close() error { return nil }
+
+// A probed body that goes upstream is marked chunked, as net/http would
+// send it, so that the upstream transport does not probe it a second time.
+func TestProbedBodyGoesUpstreamChunked(t *testing.T) {
+	var encoding []string
+	upstream := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		encoding = req.TransferEncoding
+		io.Copy(io.Discard, req.Body)
+		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody, Request: req}, nil
+	})
+	tr := New(WithTransport(upstream))
+	defer tr.Close()
+	req := must(http.NewRequest(http.MethodGet, "https://api.example/_search", io.NopCloser(strings.NewReader("q"))))
+	send(t, tr, req)
+	if len(encoding) != 1 || encoding[0] != "chunked" {
+		t.Fatalf("the upstream request's TransferEncoding is %q, want chunked", encoding)
+	}
+}
