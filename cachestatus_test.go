@@ -3,6 +3,7 @@ package httpcache
 import (
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -218,5 +219,34 @@ func TestStaleAtExactLifetime(t *testing.T) {
 	}
 	if r.cache.Hit && !r.cache.Stale() {
 		t.Fatalf("a stale (age == lifetime, revalidated in background: origin requests %d) hit reports Stale() false", h.requests.Load())
+	}
+}
+
+// TestIsPlainHitSeesEveryField changes each field of a plain hit's
+// Cache-Status in turn: every change but TTL's makes it no plain hit, as
+// the struct comparison isPlainHit stands for would.
+func TestIsPlainHitSeesEveryField(t *testing.T) {
+	plain := CacheStatus{Hit: true, TTL: 5 * time.Second, HasTTL: true}
+	if !isPlainHit(plain) {
+		t.Fatalf("%+v is a plain hit", plain)
+	}
+	typ := reflect.TypeFor[CacheStatus]()
+	for i := range typ.NumField() {
+		status := plain
+		field := reflect.ValueOf(&status).Elem().Field(i)
+		switch field.Kind() {
+		case reflect.Bool:
+			field.SetBool(!field.Bool())
+		case reflect.String:
+			field.SetString("x")
+		case reflect.Int, reflect.Int64:
+			field.SetInt(field.Int() + 1)
+		default:
+			t.Fatalf("field %s of kind %s: teach this test and isPlainHit about it", typ.Field(i).Name, field.Kind())
+		}
+		want := status == CacheStatus{Hit: true, TTL: status.TTL, HasTTL: true}
+		if got := isPlainHit(status); got != want {
+			t.Errorf("%s changed: isPlainHit = %v, want %v", typ.Field(i).Name, got, want)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package httpcache
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -34,10 +33,13 @@ type Option func(*config) error
 // sets; NewTransport fills in the defaults that depend on others (the
 // Storage, the policy's mode).
 type config struct {
-	upstream     http.RoundTripper
-	storage      Storage
-	shared       bool
-	logger       *slog.Logger
+	upstream http.RoundTripper
+	storage  Storage
+	shared   bool
+	logger   *slog.Logger
+	// silent: logger discards every record (slog.DiscardHandler, the
+	// default), so that a decision formats nothing, not even a level check.
+	silent       bool
 	responseHook func(ResponseEvent)
 	now          func() time.Time
 	// systemClock: now is the system clock (time.Now, read through a
@@ -75,7 +77,7 @@ type config struct {
 func defaultConfig() config {
 	return config{
 		upstream:          http.DefaultTransport,
-		logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+		logger:            slog.New(slog.DiscardHandler),
 		now:               time.Now,
 		systemClock:       true,
 		name:              DefaultName,

@@ -254,8 +254,8 @@ func (p *partitioner) keySuffix(req *http.Request, r *cacheRequest) string {
 	}
 	// In the configured order, so that the fingerprint does not depend on
 	// the order a map is ranged over.
-	var ordered [maxNotedCredentials]notedCredential
-	noted := ordered[:copy(ordered[:], r.credentials[:r.credentialCount])]
+	ordered := r.credentials // an array copied on the stack: no call to copy
+	noted := ordered[:r.credentialCount]
 	if len(noted) == 2 && noted[0].field > noted[1].field {
 		noted[0], noted[1] = noted[1], noted[0]
 	}

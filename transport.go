@@ -73,6 +73,7 @@ func NewTransport(opts ...Option) (*Transport, error) {
 		cfg.storage = NewMemoryStorage(DefaultMemoryBytes)
 	}
 	cfg.policy.shared = cfg.shared
+	cfg.silent = cfg.logger.Handler() == slog.DiscardHandler
 	if cfg.systemClock {
 		cfg.now = new(systemClock).now
 	}
@@ -419,6 +420,9 @@ func (t *Transport) logURL(req *http.Request) string {
 }
 
 func (t *Transport) logDecision(req *http.Request, msg string, attrs ...slog.Attr) {
+	if t.cfg.silent {
+		return
+	}
 	ctx := req.Context()
 	if !t.cfg.logger.Enabled(ctx, slog.LevelDebug) {
 		return
