@@ -22,8 +22,6 @@ type deltaSeconds struct {
 // cacheControl holds the directives of one Cache-Control field (all its field
 // lines combined). Unknown directives are ignored (RFC 9111 §5.2.3).
 type cacheControl struct {
-	present bool // the message has a Cache-Control field at all
-
 	maxAge               deltaSeconds
 	sMaxAge              deltaSeconds
 	maxStale             deltaSeconds // present without a value: any staleness (§5.2.1.2)
@@ -36,20 +34,24 @@ type cacheControl struct {
 	// (§5.2.2.4, §5.2.2.7: a qualified form restricts only the fields it
 	// names, and the unqualified form restricts the whole response); a
 	// qualified form that names no field counts as unqualified.
+	noCacheFields      []string // qualified no-cache (§5.2.2.4), canonical field names
+	privateFields      []string // qualified private (§5.2.2.7), canonical field names
 	noCache            bool
 	noCacheUnqualified bool
-	noCacheFields      []string // qualified no-cache (§5.2.2.4), canonical field names
-	noStore            bool
 	private            bool
 	privateUnqualified bool
-	privateFields      []string // qualified private (§5.2.2.7), canonical field names
-	public             bool
-	mustRevalidate     bool
-	proxyRevalidate    bool
-	mustUnderstand     bool
-	immutable          bool // RFC 8246
-	onlyIfCached       bool
-	noTransform        bool
+
+	// The flags last, together: the struct is in every request's exchange
+	// (and a flight's copy of it), where padding between them would cost.
+	present         bool // the message has a Cache-Control field at all
+	noStore         bool
+	public          bool
+	mustRevalidate  bool
+	proxyRevalidate bool
+	mustUnderstand  bool
+	immutable       bool // RFC 8246
+	onlyIfCached    bool
+	noTransform     bool
 }
 
 // names reports whether a qualified no-cache or private names a canonical

@@ -223,9 +223,21 @@ type flight struct {
 	// waiter that leads next puts its own. Guarded by coalescer.mu.
 	identity *exchange
 
+	// waiters are the callers in the flight until the outcome, the leader
+	// included. Guarded by coalescer.mu.
+	waiters int
+	// joined is what the flight needs once a caller has joined it, made by
+	// the first to join (flight.join): a request alone allocates a flight
+	// of its exchange's size class (TestFlightFitsItsSizeClass), not one
+	// larger. Set under coalescer.mu, and never again.
+	joined *joinedFlight
+}
+
+// joinedFlight is the part of a flight that only callers who joined it
+// need: their rendezvous with the leader, and the outcome it shares.
+type joinedFlight struct {
 	// Guarded by coalescer.mu.
-	waiters    int           // the callers in the flight until the outcome, the leader included
-	done       chan struct{} // closed when the outcome is set, or the leader gave up; made when a caller joins
+	done       chan struct{} // closed when the outcome is set, or the leader gave up
 	needLeader bool          // the leader gave up: the next waiter to wake leads
 	expired    chan struct{} // closed when the waiters have waited the coalescer's timeout
 	timer      *time.Timer   // closes expired; armed when the first caller joins
@@ -237,6 +249,22 @@ type flight struct {
 	body []byte
 	err  error
 	own  bool // not shared: each waiter sends a request of its own
+}
+
+// join adds a caller to the flight, and returns what it waits on. c.mu is
+// held.
+func (c *coalescer) join(f *flight) (done, expired <-chan struct{}) {
+	f.waiters++
+	if f.joined == nil {
+		// One timer for all the waiters of the flight.
+		expiry := make(chan struct{})
+		f.joined = &joinedFlight{
+			done:    make(chan struct{}),
+			expired: expiry,
+			timer:   time.AfterFunc(c.timeout, func() { close(expiry) }),
+		}
+	}
+	return f.joined.done, f.joined.expired
 }
 
 // do runs send for x, or waits for an identical request's run and returns
@@ -264,16 +292,7 @@ func (c *coalescer) do(t *Transport, caller *exchange, send step) (*http.Respons
 	if f != nil {
 		own := *caller
 		x := &own
-		f.waiters++
-		if f.done == nil {
-			f.done = make(chan struct{}) // a leader alone needs none
-		}
-		if f.timer == nil {
-			// One timer for all the waiters of the flight.
-			expired := make(chan struct{})
-			f.expired, f.timer = expired, time.AfterFunc(c.timeout, func() { close(expired) })
-		}
-		done, expired := f.done, f.expired
+		done, expired := c.join(f)
 		c.mu.Unlock()
 		return c.wait(t, f, done, expired, time.Now(), x, send)
 	}
@@ -354,7 +373,7 @@ func (c *coalescer) lead(t *Transport, f *flight, x *exchange, send step) (*http
 		return result.resp, err
 	}
 	if err != nil {
-		f.err = err
+		f.joined.err = err // others joined: joined is made
 		c.endLocked(f)
 		return nil, err
 	}
@@ -365,10 +384,11 @@ func (c *coalescer) lead(t *Transport, f *flight, x *exchange, send step) (*http
 // handOverLocked ends the leader's turn: the next waiter to wake leads,
 // and the others wait for it. c.mu is held, and released.
 func (c *coalescer) handOverLocked(f *flight) {
-	f.needLeader = true
+	j := f.joined // others wait: joined is made
+	j.needLeader = true
 	f.identity = nil // see flight.identity
-	round := f.done
-	f.done = make(chan struct{})
+	round := j.done
+	j.done = make(chan struct{})
 	c.mu.Unlock()
 	close(round)
 }
@@ -377,10 +397,10 @@ func (c *coalescer) handOverLocked(f *flight) {
 // held, and released.
 func (c *coalescer) endLocked(f *flight) {
 	c.removeLocked(f)
-	f.final.Store(true)
-	if f.done != nil {
-		close(f.done)
-		f.timer.Stop()
+	if j := f.joined; j != nil { // else no one waits to be told
+		j.final.Store(true)
+		close(j.done)
+		j.timer.Stop()
 	}
 	c.mu.Unlock()
 }
@@ -399,7 +419,7 @@ func (c *coalescer) share(f *flight, x *exchange, result stepResult) *http.Respo
 	if !shareable {
 		c.mu.Lock()
 		c.passFor(c.identityHash(f.identity))
-		f.own = true
+		f.joined.own = true
 		c.endLocked(f)
 		return resp
 	}
@@ -410,7 +430,7 @@ func (c *coalescer) share(f *flight, x *exchange, result stepResult) *http.Respo
 		// Too large to copy, or a stream that does not end: each waiter
 		// sends its own request now rather than wait for the end.
 		c.mu.Lock()
-		f.own = true
+		f.joined.own = true
 		c.endLocked(f)
 		return resp
 	}
@@ -423,7 +443,7 @@ func (c *coalescer) share(f *flight, x *exchange, result stepResult) *http.Respo
 	for _, name := range cc.noCacheFields {
 		delete(shared.Header, name)
 	}
-	f.resp = &shared
+	f.joined.resp = &shared
 	// The waiters get the bytes the leader got, whatever the length the
 	// response declares (storage, below, holds it to that).
 	resp.Body = newCapturingBody(resp.Body, -1, c.maxBody, c.drain,
@@ -435,7 +455,7 @@ func (c *coalescer) share(f *flight, x *exchange, result stepResult) *http.Respo
 // settle ends f with the shared body, which every waiter gets a copy of.
 func (c *coalescer) settle(f *flight, body []byte) {
 	c.mu.Lock()
-	f.body = body
+	f.joined.body = body
 	c.endLocked(f)
 }
 
@@ -449,7 +469,7 @@ func (c *coalescer) abandon(f *flight, leader *exchange) {
 		c.handOverLocked(f)
 		return
 	}
-	f.own = true
+	f.joined.own = true
 	c.endLocked(f)
 }
 
@@ -458,7 +478,8 @@ func (c *coalescer) abandon(f *flight, leader *exchange) {
 // of its own when the leader's was not shared or took longer than the
 // coalescer's timeout. When the leader gives up, the first waiter to wake
 // leads in its place.
-func (c *coalescer) wait(t *Transport, f *flight, done, expired <-chan struct{}, joined time.Time, x *exchange, send step) (*http.Response, error) {
+func (c *coalescer) wait(t *Transport, f *flight, done, expired <-chan struct{}, joinedAt time.Time, x *exchange, send step) (*http.Response, error) {
+	j := f.joined            // made when the caller joined
 	var own <-chan time.Time // a timer of the caller's own, past the flight's
 	for {
 		select {
@@ -466,7 +487,7 @@ func (c *coalescer) wait(t *Transport, f *flight, done, expired <-chan struct{},
 		case <-expired:
 			// The flight's timer, armed by the first caller to join: a
 			// caller that joined later waits out its own time.
-			if left := c.timeout - time.Since(joined); left > 0 {
+			if left := c.timeout - time.Since(joinedAt); left > 0 {
 				timer := time.NewTimer(left)
 				defer timer.Stop()
 				expired, own = nil, timer.C
@@ -481,27 +502,27 @@ func (c *coalescer) wait(t *Transport, f *flight, done, expired <-chan struct{},
 			c.leave(f)
 			return nil, x.req.Context().Err()
 		}
-		if f.final.Load() {
+		if j.final.Load() {
 			break // the outcome: read without the lock, by every waiter at once
 		}
 		c.mu.Lock()
-		if f.final.Load() {
+		if j.final.Load() {
 			c.mu.Unlock()
 			break
 		}
-		if f.needLeader {
-			f.needLeader = false
+		if j.needLeader {
+			j.needLeader = false
 			f.identity = x
 			c.mu.Unlock()
 			return c.lead(t, f, x, send)
 		}
-		done = f.done // another waiter leads now: wait for it
+		done = j.done // another waiter leads now: wait for it
 		c.mu.Unlock()
 	}
 	switch {
-	case f.err != nil:
-		return nil, f.err
-	case f.own:
+	case j.err != nil:
+		return nil, j.err
+	case j.own:
 		return sendAlone(t, x, send)
 	}
 	resp := f.copyFor(x.req)
@@ -561,11 +582,9 @@ func (c *coalescer) leave(f *flight) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	f.waiters--
-	if f.waiters == 0 && f.needLeader {
+	if f.waiters == 0 && f.joined.needLeader {
 		c.removeLocked(f)
-		if f.timer != nil {
-			f.timer.Stop()
-		}
+		f.joined.timer.Stop()
 	}
 }
 
@@ -573,9 +592,9 @@ func (c *coalescer) leave(f *flight) {
 // header map and body reader.
 func (f *flight) copyFor(req *http.Request) *http.Response {
 	resp := new(http.Response)
-	*resp = *f.resp
-	resp.Header = f.resp.Header.Clone()
-	resp.Body = io.NopCloser(bytes.NewReader(f.body))
+	*resp = *f.joined.resp
+	resp.Header = f.joined.resp.Header.Clone()
+	resp.Body = io.NopCloser(bytes.NewReader(f.joined.body))
 	resp.Request = req
 	return resp
 }

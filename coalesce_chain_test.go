@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // A leader whose context ends hands its flight over and returns; its
@@ -126,5 +127,17 @@ func TestCoalescePassCountFallsWhenPassesEnd(t *testing.T) {
 	}
 	if n := c.passCount.Load(); n != 0 {
 		t.Fatalf("after the only pass ended, passCount = %d", n)
+	}
+}
+
+// TestFlightFitsItsSizeClass guards what a request alone at the origin
+// allocates for coalescing: its flight, which holds a copy of its exchange,
+// must stay within the size class of 512 bytes (the next is 576, and a
+// pointerful object above 512 bytes also carries an allocation header).
+// The fields only joined callers need are in joinedFlight; one added to
+// exchange or flight that crosses the line costs every miss.
+func TestFlightFitsItsSizeClass(t *testing.T) {
+	if size := unsafe.Sizeof(flight{}); size > 512 {
+		t.Fatalf("a flight is %d bytes, over 512 (its exchange: %d)", size, unsafe.Sizeof(exchange{}))
 	}
 }

@@ -145,7 +145,7 @@ func TestCoalesceReviewLateJoinerWaitsDespiteAnEarlierJoinersTimer(t *testing.T)
 	c.mu.Lock()
 	var expired chan struct{}
 	for _, f := range c.flights {
-		expired = f.expired
+		expired = f.joined.expired
 	}
 	c.mu.Unlock()
 	cancelB()

@@ -86,7 +86,7 @@ func currentAge(e *Entry, f *responseFacts, now time.Time) time.Duration {
 }
 
 // action is what the cache does with a stored response.
-type action int
+type action uint8
 
 const (
 	actionServe      action = iota // serve it as it is: fresh, or stale where allowed
@@ -96,7 +96,6 @@ const (
 
 // decision is the outcome of evaluating a request against a stored response.
 type decision struct {
-	action   action
 	age      time.Duration
 	lifetime time.Duration
 	// forward is the Cache-Status fwd reason when the response does not
@@ -104,6 +103,7 @@ type decision struct {
 	// actionRevalidate, ForwardStale when it is actionServeStale; empty
 	// for actionServe.
 	forward string
+	action  action
 	// byRequest: the request's directives ask for validation (§5.2.1),
 	// which no stale-if-error answers instead.
 	byRequest bool

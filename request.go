@@ -14,23 +14,29 @@ type cacheRequest struct {
 	// Pragma: no-cache counted as no-cache when there is no Cache-Control
 	// (RFC 9111 §5.4).
 	directives cacheControl
+	// byteRange is the one byte range the request asks for, when
+	// singleRange.
+	byteRange byteRange
+	// credentials are the header map keys of the first credential fields
+	// found, with their fields' places in the configured list, for the
+	// partition's fingerprint; credentialsOverflow reports more than fit.
+	credentials     [maxNotedCredentials]notedCredential
+	credentialCount int
+
+	// The flags last, together, with no padding between them: the struct
+	// is in every request's exchange.
+
 	// hasRange: the request asks for part of the representation;
 	// singleRange that it asks for one byte range, byteRange.
 	hasRange    bool
 	singleRange bool
-	byteRange   byteRange
 	rangeSeen   bool
 	// hasCredentials: it carries a credential field (partition.go), under
 	// a map key of any case.
 	hasCredentials bool
 	// hasAuthorization: it carries Authorization, which RFC 9111 §3.5
 	// names, whether or not the configured credential fields include it.
-	hasAuthorization bool
-	// credentials are the header map keys of the first credential fields
-	// found, with their fields' places in the configured list, for the
-	// partition's fingerprint; credentialsOverflow reports more than fit.
-	credentials         [maxNotedCredentials]notedCredential
-	credentialCount     int
+	hasAuthorization    bool
 	credentialsOverflow bool
 	// unsendableCredential: a credential value holds a byte net/http
 	// refuses to send (a control byte but HTAB). Its NUL could spell
