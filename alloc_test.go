@@ -24,6 +24,28 @@ func TestFreshHitAllocations(t *testing.T) {
 	if n := testing.AllocsPerRun(200, func() { roundTripDrain(t, tr, req) }); n > 3 {
 		t.Fatalf("a fresh hit makes %v allocations, want 3", n)
 	}
+	// A header of a typical API response's size costs only what its map
+	// does, and the response: its values fit in the served response's
+	// room for them (newServedResponse).
+	large := newBenchOrigin(1<<10, "max-age=3600")
+	for i := range 10 {
+		large.header["X-Field-"+strconv.Itoa(i)] = []string{strconv.Itoa(i)}
+	}
+	largeHits := New(WithTransport(large))
+	defer largeHits.Close()
+	roundTripDrain(t, largeHits, req)
+	served := len(large.header) + 2 // Age, Cache-Status
+	var sink http.Header
+	mapAllocations := testing.AllocsPerRun(200, func() {
+		sink = make(http.Header, served)
+		for name, values := range large.header {
+			sink[name] = values
+		}
+		sink["Age"], sink["Cache-Status"] = nil, nil
+	})
+	if n := testing.AllocsPerRun(200, func() { roundTripDrain(t, largeHits, req) }); n > mapAllocations+1 {
+		t.Fatalf("a fresh hit with a header of %d fields makes %v allocations, want %v: its map's and the response", served, n, mapAllocations+1)
+	}
 	// A key not in canonical form that the cache does not read later
 	// costs nothing: the request is not copied (withCanonicalKeys).
 	req.Header["x-trace-id"] = []string{"abc"}

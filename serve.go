@@ -40,8 +40,7 @@ func (t *Transport) serveStored(x *exchange, entry *Entry, fresh http.Header, ag
 	var served *servedResponse
 	var backing []string
 	if inMemory && req.Method != http.MethodHead && !x.request.conditional {
-		served = &servedResponse{}
-		backing = served.values[:]
+		served, backing = newServedResponse(facts.template.valueCount + 2)
 	}
 	header, spare := facts.template.cloneInto(backing, 2)
 	// §5.2.2.4: fields named by a qualified no-cache are never sent from
@@ -90,17 +89,50 @@ func (t *Transport) serveStored(x *exchange, entry *Entry, fresh http.Header, ag
 }
 
 // servedResponse holds a response served from storage together with its
-// body reader and room for its header's values (headerTemplate.cloneInto),
-// enough for most headers.
+// body reader.
 type servedResponse struct {
 	response http.Response
 	body     bytesBodyReader
-	values   [inlineHeaderValues]string
 }
 
-// inlineHeaderValues is how many header values a servedResponse holds: a
-// typical API response's fields, Age and Cache-Status.
-const inlineHeaderValues = 12
+// servedResponse8, servedResponse16 and servedResponse32 are a
+// servedResponse with room for its header's values
+// (headerTemplate.cloneInto), allocated with it: a few sizes, so that a
+// small header pays for no room it leaves unused and the header of a
+// typical API response (a dozen fields, Age and Cache-Status) for no
+// allocation of its own.
+type (
+	servedResponse8 struct {
+		servedResponse
+		values [8]string
+	}
+	servedResponse16 struct {
+		servedResponse
+		values [16]string
+	}
+	servedResponse32 struct {
+		servedResponse
+		values [32]string
+	}
+)
+
+// newServedResponse returns a servedResponse, in one allocation with room
+// for values header values when they fit one of the sizes; backing is that
+// room, nil when they do not fit.
+func newServedResponse(values int) (served *servedResponse, backing []string) {
+	switch {
+	case values <= len(servedResponse8{}.values):
+		s := new(servedResponse8)
+		return &s.servedResponse, s.values[:]
+	case values <= len(servedResponse16{}.values):
+		s := new(servedResponse16)
+		return &s.servedResponse, s.values[:]
+	case values <= len(servedResponse32{}.values):
+		s := new(servedResponse32)
+		return &s.servedResponse, s.values[:]
+	}
+	return new(servedResponse), nil
+}
 
 // storedResponse is a response made by the cache, with no body yet.
 func storedResponse(req *http.Request, status int, header http.Header) http.Response {

@@ -653,7 +653,9 @@ func TestQualifiedNoCacheFieldsWithheldOnHits(t *testing.T) {
 // values or not (servedResponse): writing one in place, or appending to
 // one, changes neither the store nor another caller's response.
 func TestResponsesDoNotShareHeaders(t *testing.T) {
-	for _, fields := range []int{1, inlineHeaderValues + 4} {
+	// With the server's own fields, Age and Cache-Status, these fill each
+	// size of servedResponse, and one is over the largest.
+	for _, fields := range []int{1, 8, 20, 40} {
 		t.Run(strconv.Itoa(fields)+" fields", func(t *testing.T) {
 			h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Cache-Control", "max-age=60")
