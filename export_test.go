@@ -82,3 +82,6 @@ func (w *writeBehind) pendingHolder() string {
 	}
 	return w.writing.key
 }
+
+// DecoderHeld is what an EntryDecoder counts as kept.
+func DecoderHeld(d *EntryDecoder) int64 { return d.held.Load() }

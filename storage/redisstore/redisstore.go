@@ -75,6 +75,9 @@ const (
 	// DefaultMaxTTL is how long an entry is kept when the Transport gives
 	// no TTL hint.
 	DefaultMaxTTL = 24 * time.Hour
+	// DefaultDecodedBytes is how many bytes of decoded entries a Store
+	// keeps (WithDecodedBytes).
+	DefaultDecodedBytes = 8 << 20
 	// maxVariants bounds the variants kept under one key; past it, the
 	// key's other variants are dropped.
 	maxVariants = 32
@@ -97,7 +100,9 @@ type Store struct {
 	retryWait       time.Duration
 	maxTTL          time.Duration
 	keys            *httpcache.Keyring // encrypts entries and names; nil in clear
-	err             error              // from an invalid option: every operation returns it
+	decodedBytes    int64
+	decoder         *httpcache.EntryDecoder
+	err             error // from an invalid option: every operation returns it
 
 	mu        sync.Mutex
 	downUntil time.Time // zero when Redis is taken to be up
@@ -120,6 +125,23 @@ const timeoutsForOutage = 3
 
 // Option configures a Store.
 type Option func(*Store) error
+
+// WithDecodedBytes sets how many bytes of the entries it has decoded the
+// Store keeps in memory (httpcache.EntryDecoder), so that a hit on a value
+// read before (every hit on a popular URL) decodes and parses nothing: it
+// still reads the value from Redis, and the value must be the very bytes
+// the kept entry was decoded from. The default is DefaultDecodedBytes; zero
+// keeps none. An encrypted store keeps decrypted entries, in this process's
+// memory only.
+func WithDecodedBytes(n int64) Option {
+	return func(s *Store) error {
+		if n < 0 {
+			return fmt.Errorf("WithDecodedBytes: %d is negative", n)
+		}
+		s.decodedBytes = n
+		return nil
+	}
+}
 
 // WithPrefix sets the prefix of the Store's Redis keys, so that caches
 // (or other data) can share one Redis. The default is DefaultPrefix. A
@@ -215,7 +237,7 @@ func NewStore(client redis.UniversalClient, opts ...Option) (*Store, error) {
 		return nil, errors.New("redisstore: nil client")
 	}
 	s := &Store{client: client, contextTimeouts: respectsContextTimeouts(client), prefix: DefaultPrefix,
-		timeout: DefaultTimeout, retryWait: DefaultRetryWait, maxTTL: DefaultMaxTTL}
+		timeout: DefaultTimeout, retryWait: DefaultRetryWait, maxTTL: DefaultMaxTTL, decodedBytes: DefaultDecodedBytes}
 	for _, opt := range opts {
 		if opt == nil {
 			return nil, errors.New("redisstore: nil Option")
@@ -224,6 +246,7 @@ func NewStore(client redis.UniversalClient, opts ...Option) (*Store, error) {
 			return nil, fmt.Errorf("redisstore: %w", err)
 		}
 	}
+	s.decoder = httpcache.NewEntryDecoder(s.decodedBytes)
 	return s, nil
 }
 
@@ -432,7 +455,16 @@ func (s *Store) decode(key string, fields map[string]string) []*httpcache.Entry 
 				continue
 			}
 		}
-		entry, err := httpcache.UnmarshalEntry(encoded)
+		if len(fields) == 1 {
+			// The common case: a key with one variant, which a kept
+			// entry answers with no allocation at all.
+			alone, err := s.decoder.UnmarshalAlone(encoded)
+			if err != nil {
+				return nil
+			}
+			return alone
+		}
+		entry, err := s.decoder.Unmarshal(encoded)
 		if err != nil {
 			continue
 		}

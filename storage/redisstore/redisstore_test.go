@@ -327,6 +327,7 @@ func TestBadOptions(t *testing.T) {
 		{redisstore.WithTimeout(0), "redisstore: WithTimeout: 0s is not a positive duration"},
 		{redisstore.WithRetryWait(-time.Second), "redisstore: WithRetryWait: -1s is not a positive duration"},
 		{redisstore.WithMaxTTL(0), "redisstore: WithMaxTTL: 0s is not a positive duration"},
+		{redisstore.WithDecodedBytes(-1), "redisstore: WithDecodedBytes: -1 is negative"},
 		{nil, "redisstore: nil Option"},
 		{redisstore.WithPrefix("cache{}:"), `redisstore: WithPrefix: "cache{}:" holds an empty hash tag {}, which would part a URL's keys across Redis Cluster slots`},
 	}
