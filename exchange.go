@@ -47,7 +47,8 @@ type exchange struct {
 	// forward is why the request goes to the origin: a Forward constant.
 	forward string
 	// stored is the stored response that may answer the request, selected
-	// by Vary (RFC 9111 §4.1); nil on a miss.
+	// by Vary (RFC 9111 §4.1); nil on a miss. storedAlone: it is the only
+	// response stored under the key (§4.3.4's "initial set").
 	stored *Entry
 	// facts are stored's facts as the rule that applies amends them.
 	facts *responseFacts
@@ -57,6 +58,7 @@ type exchange struct {
 	// stale-if-error allows it (RFC 5861 §4). Only a request that goes to
 	// the origin because stored is stale has one.
 	staleFallback bool
+	storedAlone   bool
 }
 
 // readExchange sets x from req, in place: RoundTrip's exchange is on its

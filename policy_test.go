@@ -436,6 +436,9 @@ func TestHeadMatches(t *testing.T) {
 		{"§4.3.5 ETag missing", header("Content-Length", "5"), false},
 		{"§4.3.5 Content-Length differs", header("ETag", `"v1"`, "Content-Length", "6"), false},
 		{"§4.3.5 Last-Modified differs", header("ETag", `"v1"`, "Last-Modified", httpDate(epoch.Add(time.Hour))), false},
+		{"§4.3.5 Last-Modified alone agrees: the validator received", header("Last-Modified", httpDate(epoch), "Content-Length", "5"), true},
+		{"§4.3.5 ETag alone agrees", header("ETag", `"v1"`), true},
+		{"§4.3.5 invalid Last-Modified", header("ETag", `"v1"`, "Last-Modified", "yesterday"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -78,21 +78,42 @@ func notModifiedMatches(notModified http.Header, e *Entry) bool {
 	return f.etag == "" && f.lastModified.IsZero()
 }
 
+// updatesStored reports whether a 304 the origin sent to a request made
+// conditional by its caller, not by the cache, selects the stored response
+// for update (§4.3.4): as notModifiedMatches says, and, for a 304 without
+// a validator, only when the stored response, without one too, is alone
+// under its key ("there is only one stored response in the initial set").
+func updatesStored(notModified http.Header, e *Entry, alone bool) bool {
+	validated := fieldValue(notModified, "Etag") != "" || fieldValue(notModified, "Last-Modified") != ""
+	return (validated || alone) && notModifiedMatches(notModified, e)
+}
+
 // headMatches reports whether a HEAD response describes the same
-// representation as a stored GET response (RFC 9111 §4.3.5): ETag,
-// Last-Modified and Content-Length agree where present.
+// representation as a stored GET response (RFC 9111 §4.3.5: "matching
+// values for any received validator fields (ETag and Last-Modified)" and
+// Content-Length where the HEAD response has one): the validators the
+// HEAD response carries, one at least, agree with the stored ones. A HEAD
+// response without a validator cannot tell: the stored response counts as
+// stale.
 func headMatches(head http.Header, e *Entry) bool {
 	f := e.responseFacts()
-	if etag := head.Get("ETag"); etag != f.etag {
-		return false
+	received := false
+	if etag := head.Get("ETag"); etag != "" {
+		if etag != f.etag {
+			return false
+		}
+		received = true
 	}
-	if lm := head.Get("Last-Modified"); lm != "" && !parseHTTPDate(lm).Equal(f.lastModified) {
-		return false
+	if lm := head.Get("Last-Modified"); lm != "" {
+		if modified := parseHTTPDate(lm); modified.IsZero() || !modified.Equal(f.lastModified) {
+			return false
+		}
+		received = true
 	}
 	if cl := head.Get("Content-Length"); cl != "" && f.contentLength != "" && cl != f.contentLength {
 		return false
 	}
-	return true
+	return received
 }
 
 // unmergeableFields are kept from the stored response when a 304 or a HEAD
@@ -136,14 +157,19 @@ func (w *withheldFields) has(name string) bool {
 // mergeHeaders returns the stored header updated with the fields of a 304 or
 // HEAD response (RFC 9111 §3.2, §4.3.4): each field present in update
 // replaces the stored one, except hop-by-hop fields, those Connection lists,
-// those the stored body depends on, and those withheld.
+// those the stored body depends on, and those withheld. The stored Age goes
+// whether or not update has one: the response has just been validated at
+// the origin, which is what an Age counts from (§5.1), and update's own
+// Age, from a cache on the way, is the one that holds now.
 //
 // The result shares its values with both: stored headers are never modified.
 func mergeHeaders(stored *Entry, update http.Header, withheld *withheldFields) http.Header {
 	fields := stored.responseFacts().template.fields
 	out := make(http.Header, len(fields))
 	for _, field := range fields {
-		out[field.name] = field.values
+		if field.name != "Age" {
+			out[field.name] = field.values
+		}
 	}
 	connection := update["Connection"]
 	for name, values := range update {

@@ -177,6 +177,12 @@ func (t *Transport) receive(x *exchange, resp *http.Response, requestTime time.T
 	if x.req.Method == http.MethodHead && x.stored != nil && resp.StatusCode == http.StatusOK {
 		t.freshenFromHead(x, header, requestTime, responseTime)
 	}
+	if x.req.Method == http.MethodGet && x.stored != nil && resp.StatusCode == http.StatusNotModified &&
+		updatesStored(header, x.stored, x.storedAlone) {
+		// A 304 to the caller's own validators (the stored response has
+		// none for the cache to send) freshens it all the same (§4.3.4).
+		t.storeFreshened(x, freshened(x.stored, header, requestTime, responseTime), responseTime)
+	}
 	source := fromOrigin
 	entry, d, ttl, reason := t.entryToStore(x, resp, requestTime, responseTime)
 	expected, lengthAgrees := declaredLength(resp.ContentLength, header)

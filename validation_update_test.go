@@ -1,0 +1,135 @@
+package httpcache
+
+import (
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// What a validation updates in a stored response (RFC 9111 §4.3.4,
+// §4.3.5), besides its freshness: found by an RFC conformance probe.
+
+// TestHeadWithLastModifiedAloneFreshens: a HEAD response that carries only
+// Last-Modified, the stored one's, freshens the stored GET (§4.3.5:
+// "matching values for any received validator fields").
+func TestHeadWithLastModifiedAloneFreshens(t *testing.T) {
+	modified := httpDate(time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC))
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Last-Modified", modified)
+		if r.Method == http.MethodHead {
+			w.Header().Set("Cache-Control", "max-age=100")
+			w.Header().Set("Content-Length", "5")
+			w.Header().Set("X-Head", "yes")
+			return
+		}
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("Cache-Control", "max-age=10")
+		fmt.Fprint(w, "hello")
+	})
+	h.get("/r")
+	h.clock.Advance(20 * time.Second)
+	h.do(http.MethodHead, "/r")
+	got := h.get("/r")
+	h.wantOriginRequests(2)
+	if !got.cache.Hit || got.body != "hello" || got.header.Get("X-Head") != "yes" {
+		t.Fatalf("the HEAD response did not freshen the stored GET: %q, X-Head %q", got.header.Get("Cache-Status"), got.header.Get("X-Head"))
+	}
+}
+
+// TestNotModifiedToTheCallerFreshens: a stored response without a
+// validator is fetched with the caller's own If-Modified-Since; the
+// origin's 304, without a validator either, updates it (§4.3.4: "there is
+// only one stored response in the initial set, and that stored response
+// also lacks a validator"), with the 304's fields.
+func TestNotModifiedToTheCallerFreshens(t *testing.T) {
+	var requests atomic.Int64
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		if requests.Add(1) == 1 {
+			w.Header().Set("Cache-Control", "max-age=10")
+			w.Header().Set("X-V", "1")
+			fmt.Fprint(w, "A")
+			return
+		}
+		if r.Header.Get("If-Modified-Since") != "" {
+			w.Header().Set("Cache-Control", "max-age=100")
+			w.Header().Set("X-V", "2")
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		fmt.Fprint(w, "B")
+	})
+	h.get("/r")
+	h.clock.Advance(20 * time.Second)
+	if got := h.get("/r", "If-Modified-Since", httpDate(time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC))); got.status != http.StatusNotModified {
+		t.Fatalf("status %d, want the origin's 304", got.status)
+	}
+	h.clock.Advance(10 * time.Second)
+	got := h.get("/r")
+	h.wantOriginRequests(2)
+	if !got.cache.Hit || got.body != "A" || got.header.Get("X-V") != "2" {
+		t.Fatalf("the 304 did not freshen the stored response: %q, body %q, X-V %q", got.header.Get("Cache-Status"), got.body, got.header.Get("X-V"))
+	}
+}
+
+// TestNotModifiedToTheCallerAmongVariants: with several responses stored
+// under the key, a 304 without a validator selects none (§4.3.4): the
+// stored one stays stale.
+func TestNotModifiedToTheCallerAmongVariants(t *testing.T) {
+	var requests atomic.Int64
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Vary", "Accept-Language")
+		if requests.Add(1) <= 2 {
+			w.Header().Set("Cache-Control", "max-age=10")
+			fmt.Fprint(w, r.Header.Get("Accept-Language"))
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=100")
+		w.WriteHeader(http.StatusNotModified)
+	})
+	h.get("/r", "Accept-Language", "en")
+	h.get("/r", "Accept-Language", "fr")
+	h.clock.Advance(20 * time.Second)
+	h.get("/r", "Accept-Language", "en", "If-Modified-Since", httpDate(time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)))
+	if got := h.get("/r", "Accept-Language", "en"); got.cache.Hit {
+		t.Fatalf("a 304 without a validator freshened one of two stored responses: %q", got.header.Get("Cache-Status"))
+	}
+}
+
+// TestAgeGoesWithValidation: a stored response's Age counted from before
+// its validation; after a 304 or a HEAD response without Age, which the
+// origin sent, the response is as old as the time since then (§5.1: "the
+// time since the response was generated or successfully validated at the
+// origin server").
+func TestAgeGoesWithValidation(t *testing.T) {
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		t.Run(method, func(t *testing.T) {
+			var requests atomic.Int64
+			h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("ETag", `"v1"`)
+				w.Header().Set("Cache-Control", "max-age=200")
+				w.Header().Set("Content-Length", "5")
+				if requests.Add(1) == 1 {
+					w.Header().Set("Age", "150")
+				}
+				if r.Header.Get("If-None-Match") != "" {
+					w.WriteHeader(http.StatusNotModified)
+					return
+				}
+				if r.Method == http.MethodGet {
+					fmt.Fprint(w, "hello")
+				}
+			})
+			h.get("/r")
+			h.clock.Advance(60 * time.Second) // 210 s old: stale
+			h.do(method, "/r")
+			h.clock.Advance(60 * time.Second)
+			got := h.get("/r")
+			h.wantOriginRequests(2)
+			if !got.cache.Hit || got.header.Get("Age") != "60" {
+				t.Fatalf("validated 60 s ago: %q, Age %q, want a hit 60 s old", got.header.Get("Cache-Status"), got.header.Get("Age"))
+			}
+		})
+	}
+}
