@@ -21,19 +21,12 @@ import (
 // It keeps about the bytes it is made with, at most, counting each
 // entry's encoding, its decoded header and its bookkeeping, and entries of
 // at most MaxDecodedEntryBytes each; others are decoded each time. The
-// newest entries are kept: one decoded takes the place of older ones. Safe for
-// concurrent use. The entries it returns may be shared by every caller that
-// decodes the same bytes, as a MemoryStorage's are: they must not be
+// newest entries are kept: one decoded takes the place of older ones. Safe
+// for concurrent use. The entries it returns may be shared by every caller
+// that decodes the same bytes, as a MemoryStorage's are: they must not be
 // modified (Entry: entries are immutable once stored).
 type EntryDecoder struct {
-	seed     maphash.Seed
-	maxBytes int64
-	held     atomic.Int64
-	// slots are found by a hash of the encoding: one entry each, replaced
-	// by the next one decoded there. Read without a lock. There are about
-	// as many as maxBytes holds of typical entries, so that the slots
-	// next to a new entry's, which make room for it, hold some.
-	slots []atomic.Pointer[decodedEntry]
+	kept *decodedBytes[decodedEntry]
 }
 
 // MaxDecodedEntryBytes is the largest encoding an EntryDecoder keeps the
@@ -41,34 +34,18 @@ type EntryDecoder struct {
 // caller's bytes as UnmarshalEntry's does.
 const MaxDecodedEntryBytes = 64 << 10
 
-// bytesPerDecoderSlot is the room an EntryDecoder's slot stands for: a
-// typical API response's entry, with its header and facts. There are
-// between minDecoderSlots and maxDecoderSlots.
-const (
-	bytesPerDecoderSlot = 4 << 10
-	minDecoderSlots     = 16
-	maxDecoderSlots     = 4096
-)
-
-// decodedEntry is an entry kept by an EntryDecoder: its encoding, which its
-// body shares, the entry, and the entry alone in a slice, which a store's
-// Get can return as it is.
+// decodedEntry is an entry kept by an EntryDecoder, and the entry alone in
+// a slice, which a store's Get can return as it is.
 type decodedEntry struct {
-	encoding []byte
-	entry    *Entry
-	alone    []*Entry
-	size     int64
+	entry *Entry
+	alone []*Entry
 }
 
 // NewEntryDecoder returns an EntryDecoder that keeps at most maxBytes of
 // decoded entries. A maxBytes of zero or less keeps none: Unmarshal is then
 // UnmarshalEntry.
 func NewEntryDecoder(maxBytes int64) *EntryDecoder {
-	d := &EntryDecoder{seed: maphash.MakeSeed(), maxBytes: maxBytes}
-	if maxBytes > 0 {
-		d.slots = make([]atomic.Pointer[decodedEntry], min(max(maxBytes/bytesPerDecoderSlot, minDecoderSlots), maxDecoderSlots))
-	}
-	return d
+	return &EntryDecoder{kept: newDecodedBytes[decodedEntry](maxBytes)}
 }
 
 // Unmarshal decodes bytes made by MarshalEntry, as UnmarshalEntry does. An
@@ -97,50 +74,108 @@ func (d *EntryDecoder) UnmarshalAlone(data []byte) ([]*Entry, error) {
 // else decoded, and kept when it may be; alone is the kept entry's slice,
 // nil for an entry not kept.
 func (d *EntryDecoder) unmarshal(data []byte) (e *Entry, alone []*Entry, err error) {
-	if d == nil || d.maxBytes <= 0 || len(data) > MaxDecodedEntryBytes {
+	if d == nil || !d.kept.keeps(data) || len(data) > MaxDecodedEntryBytes {
 		e, err = UnmarshalEntry(data)
 		return e, nil, err
 	}
-	index := maphash.Bytes(d.seed, data) % uint64(len(d.slots))
-	if kept := d.slots[index].Load(); kept != nil && bytes.Equal(kept.encoding, data) {
+	slot, kept := d.kept.find(data)
+	if kept != nil {
 		return kept.entry, kept.alone, nil
 	}
 	encoding := bytes.Clone(data) // the caller may reuse data
 	if e, err = UnmarshalEntry(encoding); err != nil {
 		return nil, nil, err
 	}
-	decoded := &decodedEntry{encoding: encoding, entry: e, alone: []*Entry{e}}
-	decoded.size = int64(len(encoding)) + headerSize(e.Header) + entryOverhead
-	d.keep(index, decoded)
+	decoded := decodedEntry{entry: e, alone: []*Entry{e}}
+	d.kept.keep(slot, encoding, decoded, headerSize(e.Header)+entryOverhead)
 	return e, decoded.alone, nil
 }
 
-// entryOverhead is what an EntryDecoder counts for a kept entry beyond its
-// encoding and header: the entry itself, with its parsed facts.
+// entryOverhead is what is counted for a kept entry beyond its encoding
+// and header: the entry itself, with its parsed facts.
 const entryOverhead = 1024
 
-// keep puts decoded in its slot, in place of the entry there. When the
-// entries kept would outgrow maxBytes, it first removes those of the next
-// slots, a few at most: the newest entries stay, whichever they are.
-func (d *EntryDecoder) keep(index uint64, decoded *decodedEntry) {
-	for i := uint64(1); i <= entryDecoderEvictions && d.held.Load()+decoded.size > d.maxBytes; i++ {
-		if old := d.slots[(index+i)%uint64(len(d.slots))].Swap(nil); old != nil {
-			d.held.Add(-old.size)
+// decodedBytes keeps values decoded from bytes (an entry, a disk file's
+// records), found by a hash of the bytes and compared with them byte for
+// byte: the memory of EntryDecoder and of DiskStorage's reads.
+type decodedBytes[T any] struct {
+	seed     maphash.Seed
+	maxBytes int64
+	held     atomic.Int64
+	// slots are found by the hash: one value each, replaced by the next
+	// one decoded there. Read without a lock. There are about as many as
+	// maxBytes holds of typical entries, so that the slots next to a new
+	// value's, which make room for it, hold some.
+	slots []atomic.Pointer[keptBytes[T]]
+}
+
+// keptBytes is a value decoded from bytes: a copy of the bytes, the value,
+// and what it counts for against the bound.
+type keptBytes[T any] struct {
+	data  []byte
+	value T
+	size  int64
+}
+
+// bytesPerDecodedSlot is the room a slot stands for: a typical API
+// response's entry, with its header and facts. There are between
+// minDecodedSlots and maxDecodedSlots.
+const (
+	bytesPerDecodedSlot = 4 << 10
+	minDecodedSlots     = 16
+	maxDecodedSlots     = 4096
+)
+
+// decodedEvictions is how many other slots keep empties to make room.
+const decodedEvictions = 8
+
+// newDecodedBytes returns a decodedBytes that keeps at most maxBytes; nil,
+// which keeps nothing, for maxBytes of zero or less.
+func newDecodedBytes[T any](maxBytes int64) *decodedBytes[T] {
+	if maxBytes <= 0 {
+		return nil
+	}
+	return &decodedBytes[T]{seed: maphash.MakeSeed(), maxBytes: maxBytes,
+		slots: make([]atomic.Pointer[keptBytes[T]], min(max(maxBytes/bytesPerDecodedSlot, minDecodedSlots), maxDecodedSlots))}
+}
+
+// keeps reports whether values decoded from data may be kept.
+func (m *decodedBytes[T]) keeps(data []byte) bool {
+	return m != nil && int64(len(data)) <= m.maxBytes
+}
+
+// find returns data's slot, and the value kept there when it was decoded
+// from bytes equal to data; nil otherwise.
+func (m *decodedBytes[T]) find(data []byte) (slot uint64, value *T) {
+	slot = maphash.Bytes(m.seed, data) % uint64(len(m.slots))
+	if kept := m.slots[slot].Load(); kept != nil && bytes.Equal(kept.data, data) {
+		return slot, &kept.value
+	}
+	return slot, nil
+}
+
+// keep puts value, decoded from data (which it keeps: the caller must not
+// modify it after), in slot, in place of the value there. extra is what
+// value holds beyond data. When what is kept would outgrow maxBytes, it
+// first empties the next slots, a few at most: the newest values stay,
+// whichever they are.
+func (m *decodedBytes[T]) keep(slot uint64, data []byte, value T, extra int64) {
+	kept := &keptBytes[T]{data: data, value: value, size: int64(len(data)) + extra}
+	n := uint64(len(m.slots))
+	for i := uint64(1); i <= decodedEvictions && m.held.Load()+kept.size > m.maxBytes; i++ {
+		if old := m.slots[(slot+i)%n].Swap(nil); old != nil {
+			m.held.Add(-old.size)
 		}
 	}
-	slot := &d.slots[index]
-	old := slot.Load()
+	old := m.slots[slot].Load()
 	var freed int64
 	if old != nil {
 		freed = old.size
 	}
-	if d.held.Load()-freed+decoded.size > d.maxBytes {
-		return // still full: decoded is not kept
+	if m.held.Load()-freed+kept.size > m.maxBytes {
+		return // still full: value is not kept
 	}
-	if slot.CompareAndSwap(old, decoded) {
-		d.held.Add(decoded.size - freed)
+	if m.slots[slot].CompareAndSwap(old, kept) {
+		m.held.Add(kept.size - freed)
 	}
 }
-
-// entryDecoderEvictions is how many other slots keep empties to make room.
-const entryDecoderEvictions = 8

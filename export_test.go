@@ -84,4 +84,4 @@ func (w *writeBehind) pendingHolder() string {
 }
 
 // DecoderHeld is what an EntryDecoder counts as kept.
-func DecoderHeld(d *EntryDecoder) int64 { return d.held.Load() }
+func DecoderHeld(d *EntryDecoder) int64 { return d.kept.held.Load() }

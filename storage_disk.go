@@ -89,6 +89,12 @@ const (
 // The byte bound is kept for the files this process knows: those found
 // when the directory was opened and those it has written or read since.
 // Bodies larger than 64 KiB stream from the file when a response is read.
+//
+// A store in clear keeps up to 4 MiB of the small files (16 KiB at most)
+// it has read decoded in memory: every Get still reads the file, and one
+// that is byte for byte a file decoded before, at the same key's path, is
+// answered with the entries decoded then, without decoding or parsing
+// them again. Another process's write or delete shows at once.
 type DiskStorage struct {
 	dir      string
 	maxBytes int64
@@ -99,7 +105,25 @@ type DiskStorage struct {
 	recency   recencyList[*diskFile]
 	secret    []byte
 	keys      *Keyring // nil for a store in clear
+	// decoded keeps the records of small files read before, found by the
+	// file's bytes (decodedBytes): a hit on a file read whole, unchanged
+	// since, decodes nothing. Nil for an encrypted store, whose reads
+	// decrypt.
+	decoded *decodedBytes[decodedFile]
 }
+
+// decodedFile is what a read decoded from a file read whole: its records,
+// which were checked to be of the key whose digest it holds. The same bytes
+// at another key's path (a file copied or moved there) are that key's
+// records only if they pass that key's checks, which a read then makes.
+type decodedFile struct {
+	digest  keyDigest
+	records []diskRecord
+}
+
+// diskDecodedBytes is how many bytes of the files it has read a store in
+// clear keeps decoded in memory.
+const diskDecodedBytes = 4 << 20
 
 // diskFile is one key's file in the recency list.
 type diskFile struct {
@@ -153,6 +177,9 @@ func openDiskStorage(op, dir string, maxBytes int64, keys *Keyring) (*DiskStorag
 	// An earlier version's spare files: removed entries, still readable.
 	os.RemoveAll(filepath.Join(dir, diskOldSpareDir))
 	d := &DiskStorage{dir: dir, maxBytes: maxBytes, files: make(map[string]*diskFile), secret: newPartitionSecret(), keys: keys}
+	if keys == nil {
+		d.decoded = newDecodedBytes[decodedFile](diskDecodedBytes)
+	}
 	if err := d.scan(); err != nil {
 		return nil, fmt.Errorf("httpcache: %s: scanning %s: %w", op, dir, err)
 	}
@@ -377,7 +404,7 @@ func (d *DiskStorage) readName(key, name string, peek bool) (_ []*Entry, found b
 // from any other, as the body's checks do for a file in clear.
 func (d *DiskStorage) readFile(f entryFile, key string) (records []diskRecord, size int64, info os.FileInfo, salt [diskSealedSalt]byte, err error) {
 	if d.keys == nil {
-		records, size, info, err = readDiskFile(f, digestOf(key))
+		records, size, info, err = readDiskFile(f, digestOf(key), d.decoded)
 		return records, size, info, salt, err
 	}
 	return readSealedDiskFile(f, d.keys, key)
@@ -398,14 +425,29 @@ var smallFileBuffers = sync.Pool{New: func() any { b := make([]byte, 16<<10); re
 // readDiskFile reads the records of an open entry file, with bodies of up
 // to diskInlineBody bytes, or every body of a file read whole (up to
 // diskReadWhole), each checked against its checksum. info is set when the
-// file is larger than a first read, for the bodies left in it.
-func readDiskFile(f entryFile, digest keyDigest) (records []diskRecord, size int64, info os.FileInfo, err error) {
+// file is larger than a first read, for the bodies left in it. The records
+// of a file read whole are those decoded kept when the file is byte for
+// byte one decoded before; a file decoded now is kept there. Records that
+// come from decoded may be shared: the caller must not modify them.
+func readDiskFile(f entryFile, digest keyDigest, decoded *decodedBytes[decodedFile]) (records []diskRecord, size int64, info os.FileInfo, err error) {
 	buffer := smallFileBuffers.Get().(*[]byte)
 	defer smallFileBuffers.Put(buffer)
 	n, err := f.ReadAt(*buffer, 0)
 	if err == io.EOF {
 		// The whole file is in the buffer. The records copy what they keep.
-		records, err = readDiskRecordsWithBodies(bytes.NewReader((*buffer)[:n]), int64(n), digest, diskReadWhole)
+		data := (*buffer)[:n]
+		if !decoded.keeps(data) {
+			records, err = readDiskRecordsWithBodies(bytes.NewReader(data), int64(n), digest, diskReadWhole)
+			return records, int64(n), nil, err
+		}
+		slot, kept := decoded.find(data)
+		if kept != nil && kept.digest == digest {
+			return kept.records, int64(n), nil, nil
+		}
+		records, err = readDiskRecordsWithBodies(bytes.NewReader(data), int64(n), digest, diskReadWhole)
+		if err == nil {
+			keepDecodedFile(decoded, slot, data, decodedFile{digest, records})
+		}
 		return records, int64(n), nil, err
 	}
 	if err != nil {
@@ -427,6 +469,20 @@ func readDiskFile(f entryFile, digest keyDigest) (records []diskRecord, size int
 	}
 	records, err = readDiskRecordsWithBodies(from, info.Size(), digest, inline)
 	return records, info.Size(), info, err
+}
+
+// keepDecodedFile keeps the records decoded from a file read whole, data,
+// when every body is in them (none is left in the file, which a later read
+// would have to open).
+func keepDecodedFile(decoded *decodedBytes[decodedFile], slot uint64, data []byte, file decodedFile) {
+	var extra int64
+	for _, r := range file.records {
+		if r.entry.Body == nil {
+			return
+		}
+		extra += headerSize(r.entry.Header) + r.entry.Body.Size() + entryOverhead
+	}
+	decoded.keep(slot, bytes.Clone(data), file, extra)
 }
 
 // Set stores entry under key, keeping the key's other variants while the

@@ -120,7 +120,8 @@ func TestDiskStorageNeverServesAnotherKeysEntry(t *testing.T) {
 }
 
 // TestDiskStorageFileCopiedToAnotherKey: a valid file copied or moved to
-// another key's path is a miss for that key, never its entry.
+// another key's path is a miss for that key, never its entry, even once
+// the store has read the file at its own key's path and keeps it decoded.
 func TestDiskStorageFileCopiedToAnotherKey(t *testing.T) {
 	dir := t.TempDir()
 	s := newDiskStorage(t, dir, 0)
@@ -130,6 +131,11 @@ func TestDiskStorageFileCopiedToAnotherKey(t *testing.T) {
 	}
 	if err := s.Set(ctx, "https://example.com/b", entryFor("https://example.com/b", 1, 100), time.Hour); err != nil {
 		t.Fatal(err)
+	}
+	for range 2 { // decoded, then kept decoded
+		if got, err := s.Get(ctx, "https://example.com/a"); err != nil || len(got) != 1 {
+			t.Fatalf("a: %d entries, %v", len(got), err)
+		}
 	}
 	a, b := fileOf(t, dir, s, "https://example.com/a"), fileOf(t, dir, s, "https://example.com/b")
 	data, _ := os.ReadFile(a)
@@ -641,5 +647,52 @@ func TestDamagedLargeBodyIsFetchedAnew(t *testing.T) {
 	}
 	if status.Hit || requests.Load() != 2 {
 		t.Fatalf("the damaged body was answered with %+v after %d origin requests, want a miss", status, requests.Load())
+	}
+}
+
+// TestDiskStorageKeptDecodedFollowsTheFile: a store keeps the files it has
+// read decoded, but a file another process has rewritten (another version,
+// of the same size) or removed is read anew: the kept records answer only
+// the very bytes they were decoded from.
+func TestDiskStorageKeptDecodedFollowsTheFile(t *testing.T) {
+	dir := t.TempDir()
+	reader, writer := newDiskStorage(t, dir, 0), newDiskStorage(t, dir, 0)
+	ctx := context.Background()
+	const key = "https://example.com/profile"
+	version := func(n int) {
+		t.Helper()
+		if err := writer.Set(ctx, key, entryFor(key, n, 100), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func() string {
+		t.Helper()
+		got, err := reader.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 {
+			return fmt.Sprintf("%d entries", len(got))
+		}
+		if err := checkBelongs(t, key, got[0]); err != nil {
+			t.Fatal(err)
+		}
+		return got[0].Header.Get("X-Entry")
+	}
+	version(1)
+	for range 2 { // decoded, then kept decoded
+		if got := read(); got != key+"#1" {
+			t.Fatalf("got %s, want version 1", got)
+		}
+	}
+	version(2)
+	if got := read(); got != key+"#2" {
+		t.Fatalf("after another process's write: got %s, want version 2", got)
+	}
+	if err := writer.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got != "0 entries" {
+		t.Fatalf("after another process's delete: got %s", got)
 	}
 }
