@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"hash/maphash"
 	"sync/atomic"
+	"unsafe"
 )
 
 // EntryDecoder decodes entries (UnmarshalEntry) and keeps the last ones it
@@ -19,7 +20,7 @@ import (
 // another key. It does not save the store's read; it saves what follows.
 //
 // It keeps about the bytes it is made with, at most, counting each
-// entry's encoding, its decoded header and its bookkeeping, and entries of
+// entry's encoding and all that is built from it (keptEntryCost), and entries of
 // at most MaxDecodedEntryBytes each; others are decoded each time. The
 // newest entries are kept: one decoded takes the place of older ones. Safe
 // for concurrent use. The entries it returns may be shared by every caller
@@ -87,13 +88,32 @@ func (d *EntryDecoder) unmarshal(data []byte) (e *Entry, alone []*Entry, err err
 		return nil, nil, err
 	}
 	decoded := decodedEntry{entry: e, alone: []*Entry{e}}
-	d.kept.keep(slot, encoding, decoded, headerSize(e.Header)+entryOverhead)
+	cost := keptEntryCost(e) + decodedEntryCost
+	if body, ok := e.Body.(BytesBody); ok {
+		cost -= int64(cap(body)) // the encoding's bytes: counted with it, not again
+	}
+	d.kept.keep(slot, encoding, decoded, cost)
 	return e, decoded.alone, nil
 }
 
-// entryOverhead is what is counted for a kept entry beyond its encoding
-// and header: the entry itself, with its parsed facts.
-const entryOverhead = 1024
+// keptEntryCost is what an entry kept decoded costs in memory besides the
+// bytes it was decoded from: what a MemoryStorage counts for it
+// (entrySize), its facts parsed now so that the field names they hold
+// count, and what the Transport keeps on it as it serves it (the Age and
+// Cache-Status of its hits, its facts as a rule amends them).
+func keptEntryCost(e *Entry) int64 {
+	e.responseFacts()
+	return entrySize(e) + servedEntryCost
+}
+
+const (
+	// servedEntryCost: an entry's hitFields, with their two strings, and
+	// its facts as a rule amends them.
+	servedEntryCost = int64(unsafe.Sizeof(hitFields{})) + 64 + int64(unsafe.Sizeof(responseFacts{}))
+	// decodedEntryCost: an EntryDecoder's record of a kept entry and the
+	// entry alone in a slice.
+	decodedEntryCost = int64(unsafe.Sizeof(keptBytes[decodedEntry]{})) + 16
+)
 
 // decodedBytes keeps values decoded from bytes (an entry, a disk file's
 // records), found by a hash of the bytes and compared with them byte for
@@ -156,11 +176,11 @@ func (m *decodedBytes[T]) find(data []byte) (slot uint64, value *T) {
 
 // keep puts value, decoded from data (which it keeps: the caller must not
 // modify it after), in slot, in place of the value there. extra is what
-// value holds beyond data. When what is kept would outgrow maxBytes, it
+// value holds beyond data's allocation. When what is kept would outgrow maxBytes, it
 // first empties the next slots, a few at most: the newest values stay,
 // whichever they are.
 func (m *decodedBytes[T]) keep(slot uint64, data []byte, value T, extra int64) {
-	kept := &keptBytes[T]{data: data, value: value, size: int64(len(data)) + extra}
+	kept := &keptBytes[T]{data: data, value: value, size: int64(cap(data)) + extra}
 	n := uint64(len(m.slots))
 	for i := uint64(1); i <= decodedEvictions && m.held.Load()+kept.size > m.maxBytes; i++ {
 		if old := m.slots[(slot+i)%n].Swap(nil); old != nil {

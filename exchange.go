@@ -48,7 +48,8 @@ type exchange struct {
 	forward string
 	// stored is the stored response that may answer the request, selected
 	// by Vary (RFC 9111 §4.1); nil on a miss. storedAlone: it is the only
-	// response stored under the key (§4.3.4's "initial set").
+	// stored response that could have been chosen for the request
+	// (§4.3.4's "initial set"), set by selectVariant.
 	stored *Entry
 	// facts are stored's facts as the rule that applies amends them.
 	facts *responseFacts
@@ -110,14 +111,17 @@ func (x *exchange) variant(varyNames []string) string {
 // several match, the most recent one is used. varyMiss reports that
 // responses were stored but none matched.
 func (x *exchange) selectVariant(entries []*Entry) (selected *Entry, varyMiss bool) {
+	matched := 0
 	for _, e := range entries {
 		if !x.variantMatches(e) {
 			continue
 		}
+		matched++
 		if selected == nil || newerThan(e, selected) {
 			selected = e
 		}
 	}
+	x.storedAlone = matched == 1
 	return selected, selected == nil && len(entries) > 0
 }
 

@@ -92,9 +92,10 @@ func updatesStored(notModified http.Header, e *Entry, alone bool) bool {
 // representation as a stored GET response (RFC 9111 §4.3.5: "matching
 // values for any received validator fields (ETag and Last-Modified)" and
 // Content-Length where the HEAD response has one): the validators the
-// HEAD response carries, one at least, agree with the stored ones. A HEAD
-// response without a validator cannot tell: the stored response counts as
-// stale.
+// HEAD response carries agree with the stored ones, and it carries one at
+// least when the stored response has one. A stored response without a
+// validator, which HEAD is the way to freshen (§4.3.5: "no validators
+// being present in the stored response"), is matched by Content-Length.
 func headMatches(head http.Header, e *Entry) bool {
 	f := e.responseFacts()
 	received := false
@@ -113,7 +114,7 @@ func headMatches(head http.Header, e *Entry) bool {
 	if cl := head.Get("Content-Length"); cl != "" && f.contentLength != "" && cl != f.contentLength {
 		return false
 	}
-	return received
+	return received || (f.etag == "" && f.lastModified.IsZero())
 }
 
 // unmergeableFields are kept from the stored response when a 304 or a HEAD

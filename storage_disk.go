@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // DefaultDiskBytes bounds a DiskStorage made with a bound of zero or less.
@@ -475,12 +476,12 @@ func readDiskFile(f entryFile, digest keyDigest, decoded *decodedBytes[decodedFi
 // when every body is in them (none is left in the file, which a later read
 // would have to open).
 func keepDecodedFile(decoded *decodedBytes[decodedFile], slot uint64, data []byte, file decodedFile) {
-	var extra int64
+	extra := int64(cap(file.records))*int64(unsafe.Sizeof(diskRecord{})) + int64(unsafe.Sizeof(keptBytes[decodedFile]{}))
 	for _, r := range file.records {
 		if r.entry.Body == nil {
 			return
 		}
-		extra += headerSize(r.entry.Header) + r.entry.Body.Size() + entryOverhead
+		extra += keptEntryCost(r.entry)
 	}
 	decoded.keep(slot, bytes.Clone(data), file, extra)
 }

@@ -250,7 +250,7 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return t.fromOrigin(&x, key, (*Transport).fetch)
 	}
-	x.stored, x.storedAlone = stored, len(entries) == 1
+	x.stored = stored
 	x.facts = t.factsFor(&x, stored)
 	x.decision = t.cfg.policy.evaluate(&x.request.directives, stored, x.facts, now)
 	if x.request.hasRange {

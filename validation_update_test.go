@@ -73,27 +73,32 @@ func TestNotModifiedToTheCallerFreshens(t *testing.T) {
 	}
 }
 
-// TestNotModifiedToTheCallerAmongVariants: with several responses stored
-// under the key, a 304 without a validator selects none (§4.3.4): the
-// stored one stays stale.
+// TestNotModifiedToTheCallerAmongVariants: a 304 without a validator
+// updates the one stored response that could have been chosen for the
+// request (§4.3.4's initial set: those Vary allows), and none when two
+// could: here one without Vary and one that varies on Accept-Language.
 func TestNotModifiedToTheCallerAmongVariants(t *testing.T) {
 	var requests atomic.Int64
 	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Vary", "Accept-Language")
-		if requests.Add(1) <= 2 {
+		switch requests.Add(1) {
+		case 1:
 			w.Header().Set("Cache-Control", "max-age=10")
+			fmt.Fprint(w, "any")
+		case 2:
+			w.Header().Set("Cache-Control", "max-age=10")
+			w.Header().Set("Vary", "Accept-Language")
 			fmt.Fprint(w, r.Header.Get("Accept-Language"))
-			return
+		default:
+			w.Header().Set("Cache-Control", "max-age=100")
+			w.WriteHeader(http.StatusNotModified)
 		}
-		w.Header().Set("Cache-Control", "max-age=100")
-		w.WriteHeader(http.StatusNotModified)
 	})
-	h.get("/r", "Accept-Language", "en")
-	h.get("/r", "Accept-Language", "fr")
+	h.get("/r")
+	h.get("/r", "Accept-Language", "en", "Cache-Control", "no-cache") // stored beside the first
 	h.clock.Advance(20 * time.Second)
 	h.get("/r", "Accept-Language", "en", "If-Modified-Since", httpDate(time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)))
 	if got := h.get("/r", "Accept-Language", "en"); got.cache.Hit {
-		t.Fatalf("a 304 without a validator freshened one of two stored responses: %q", got.header.Get("Cache-Status"))
+		t.Fatalf("a 304 without a validator freshened one of two responses that could answer: %q", got.header.Get("Cache-Status"))
 	}
 }
 
@@ -131,5 +136,32 @@ func TestAgeGoesWithValidation(t *testing.T) {
 				t.Fatalf("validated 60 s ago: %q, Age %q, want a hit 60 s old", got.header.Get("Cache-Status"), got.header.Get("Age"))
 			}
 		})
+	}
+}
+
+// TestHeadFreshensResponseWithoutValidators: a stored GET without a
+// validator, which no conditional GET can validate, is freshened by a HEAD
+// response of the same Content-Length (§4.3.5: HEAD is for when "no
+// validators [are] present in the stored response"), not removed (found by
+// a review of the change that asks a HEAD response for a validator when
+// the stored response has one).
+func TestHeadFreshensResponseWithoutValidators(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "5")
+		if r.Method == http.MethodHead {
+			w.Header().Set("Cache-Control", "max-age=100")
+			w.Header().Set("X-Head", "yes")
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=10")
+		fmt.Fprint(w, "hello")
+	})
+	h.get("/r")
+	h.clock.Advance(20 * time.Second)
+	h.do(http.MethodHead, "/r")
+	got := h.get("/r")
+	h.wantOriginRequests(2)
+	if !got.cache.Hit || got.body != "hello" || got.header.Get("X-Head") != "yes" {
+		t.Fatalf("the HEAD response did not freshen the stored GET: %q", got.header.Get("Cache-Status"))
 	}
 }
