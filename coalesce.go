@@ -656,7 +656,20 @@ func (c *coalescer) fieldHash(name string, values []string) uint64 {
 // counts reports whether a header field keeps requests apart: one with a
 // value, not ignored. A key with no value is not sent.
 func (c *coalescer) counts(name string, values []string) bool {
-	return len(values) > 0 && !slices.Contains(c.ignored, name)
+	return len(values) > 0 && !c.isIgnored(name)
+}
+
+// isIgnored reports whether a header map key names an ignored field, in
+// any case: net/http sends req.Header["x-request-id"] as it is, and the
+// origin reads it as X-Request-Id.
+func (c *coalescer) isIgnored(name string) bool {
+	if slices.Contains(c.ignored, name) {
+		return true
+	}
+	if isCanonicalKey(name) {
+		return false // the common case: canonical, and not one of them
+	}
+	return slices.ContainsFunc(c.ignored, func(ignored string) bool { return strings.EqualFold(ignored, name) })
 }
 
 // identical reports whether the requests of two exchanges are identical

@@ -379,6 +379,25 @@ func TestCoalesceIdentityIgnoresFieldOrder(t *testing.T) {
 	}
 }
 
+// TestCoalesceIgnoresIgnoredFieldsInAnyCase: an ignored field under a map
+// key that is not canonical (req.Header["x-request-id"], which net/http
+// sends as it is) is ignored as under its canonical key; a field that is
+// not ignored still tells requests apart in any case.
+func TestCoalesceIgnoresIgnoredFieldsInAnyCase(t *testing.T) {
+	c := New()
+	a := mustRequest(t, "http://api.example/a", "Accept", "json")
+	a.Header["X-Request-Id"] = []string{"one"}
+	b := mustRequest(t, "http://api.example/a", "Accept", "json")
+	b.Header["x-request-id"] = []string{"two"}
+	if !c.coalesceIdentical(t, a, b) {
+		t.Fatal("requests that differ only in an ignored field, under a lower-case key, are not identical")
+	}
+	b.Header["x-other"] = []string{"two"}
+	if c.coalesceIdentical(t, a, b) {
+		t.Fatal("a field that is not ignored, under a lower-case key, does not tell requests apart")
+	}
+}
+
 // TestCoalesceOtherIdentityUnderOneKeyIsNotJoined: a request that finds,
 // under its storage key, a flight of another identity (other header
 // fields) never waits for it, nor gets its response: it leads a flight of
