@@ -278,7 +278,7 @@ func (t *Transport) removeURL(req *http.Request, url string) {
 // served until a retry succeeds (failed_deletes.go).
 func (t *Transport) delete(ctx context.Context, key string) error {
 	var err error
-	t.inOrder(func(k string) bool { return k == key }, func() {
+	t.inOrder(oneKey(key), func() {
 		gen := t.failedDeletes.generation()
 		if err = t.deleteAt(ctx, key); err != nil {
 			t.failedDeletes.remember(t, key, false, t.cfg.now())
@@ -292,7 +292,7 @@ func (t *Transport) delete(ctx context.Context, key string) error {
 // deleteURL is delete for every key of url.
 func (t *Transport) deleteURL(ctx context.Context, url string) error {
 	var err error
-	t.inOrder(func(k string) bool { return KeyURL(k) == url }, func() {
+	t.inOrder(urlKeys(url), func() {
 		gen := t.failedDeletes.generation()
 		if err = t.deleteURLAt(ctx, url); err != nil {
 			t.failedDeletes.remember(t, url, true, t.cfg.now())
@@ -332,14 +332,14 @@ func (t *Transport) deleteURLAt(ctx context.Context, url string) error {
 	return t.storage.all.DeleteURL(ctx, url)
 }
 
-// inOrder runs a delete of the keys matches selects once no write of them
+// inOrder runs a delete of the keys selected once no write of them
 // queued behind the requests can land after it (writeBehind.delete).
-func (t *Transport) inOrder(matches func(key string) bool, del func()) {
+func (t *Transport) inOrder(selected keySelection, del func()) {
 	if t.writes == nil {
 		del()
 		return
 	}
-	t.writes.delete(matches, del)
+	t.writes.delete(selected, del)
 }
 
 // storageContext bounds a call to a tier by timeout. Calls to a local

@@ -319,7 +319,7 @@ func (t *Transport) InvalidatePrefix(ctx context.Context, prefix string) (int, e
 	}
 	// Queued writes first, so that none lands after the listing.
 	under := func(key string) bool { return strings.HasPrefix(KeyURL(key), prefix) }
-	t.inOrder(under, func() {})
+	t.inOrder(keysWhere(under), func() {})
 	var keys []string
 	if err := t.listKeys(ctx, lister, prefix, func(key string) bool { keys = append(keys, key); return true }); err != nil {
 		return 0, err

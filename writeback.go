@@ -34,9 +34,13 @@ const DefaultCloseTimeout = 10 * time.Second
 type writeBehind struct {
 	limit int64 // maxPendingWriteBytes; tests lower it
 
-	mu           sync.Mutex
-	queue        []*pendingWrite // not started, oldest first
-	byKey        map[string][]*pendingWrite
+	mu    sync.Mutex
+	queue []*pendingWrite // not started, oldest first
+	byKey map[string][]*pendingWrite
+	// byURL holds the keys in byKey by their URL (KeyURL), so that the
+	// delete of a key or of a URL finds its writes without a scan of every
+	// key queued: the queue is longest when the store is slowest.
+	byURL        map[string]map[string]struct{}
 	pendingBytes int64
 	// cancelledQueued counts the cancelled writes still in queue.
 	cancelledQueued int
@@ -57,7 +61,7 @@ type pendingWrite struct {
 }
 
 func newWriteBehind() *writeBehind {
-	w := &writeBehind{limit: maxPendingWriteBytes, byKey: make(map[string][]*pendingWrite)}
+	w := &writeBehind{limit: maxPendingWriteBytes, byKey: make(map[string][]*pendingWrite), byURL: make(map[string]map[string]struct{})}
 	w.changed = sync.NewCond(&w.mu)
 	return w
 }
@@ -72,16 +76,23 @@ func (w *writeBehind) write(key string, entry *Entry, size int64, work func()) b
 		// Run at once, but after any write of the key still queued or
 		// under way, which it supersedes, as a delete does.
 		w.mu.Unlock()
-		w.delete(func(k string) bool { return k == key }, work)
+		w.delete(oneKey(key), work)
 		return true
 	}
 	if w.pendingBytes+size > w.limit {
-		w.cancelLocked(func(k string) bool { return k == key })
+		w.cancelLocked(oneKey(key))
 		w.mu.Unlock()
 		return false
 	}
 	p := &pendingWrite{key: key, entry: entry, size: size, work: work}
 	w.queue = append(w.queue, p)
+	if w.byKey[key] == nil {
+		url := KeyURL(key)
+		if w.byURL[url] == nil {
+			w.byURL[url] = make(map[string]struct{})
+		}
+		w.byURL[url][key] = struct{}{}
+	}
 	w.byKey[key] = append(w.byKey[key], p)
 	w.pendingBytes += size
 	if !w.running {
@@ -126,16 +137,16 @@ func (w *writeBehind) keysOf(selects func(*Entry) bool, fn func(key string) bool
 	}
 }
 
-// delete runs work, a delete of the keys matches selects, once no write of
-// those keys can land after it: queued writes of them are dropped (the
-// delete supersedes them), and it waits for one being written to end.
-// Writes of other keys neither wait nor are waited for.
-func (w *writeBehind) delete(matches func(key string) bool, work func()) {
+// delete runs work, a delete of the keys selected, once no write of those
+// keys can land after it: queued writes of them are dropped (the delete
+// supersedes them), and it waits for one being written to end. Writes of
+// other keys neither wait nor are waited for.
+func (w *writeBehind) delete(selected keySelection, work func()) {
 	w.mu.Lock()
-	w.cancelLocked(matches)
+	w.cancelLocked(selected)
 	// Only the write under way now can land after the delete; writes of
 	// the keys queued later come after it, and are not waited for.
-	if inFlight := w.writing; inFlight != nil && matches(inFlight.key) {
+	if inFlight := w.writing; inFlight != nil && selected.has(inFlight.key) {
 		for w.writing == inFlight {
 			w.changed.Wait()
 		}
@@ -144,29 +155,78 @@ func (w *writeBehind) delete(matches func(key string) bool, work func()) {
 	work()
 }
 
-// cancelLocked drops the queued writes of the keys matches selects, and
-// returns how many. w.mu is held.
-func (w *writeBehind) cancelLocked(matches func(key string) bool) (cancelled int) {
-	for key, writes := range w.byKey {
-		if !matches(key) {
-			continue
-		}
-		for _, p := range writes {
-			if p != w.writing && !p.cancelled {
-				// Released now, not when the writer reaches it: a writer
-				// stuck on a slow store must not keep what no one will
-				// write (the queue's bound counts only live writes).
-				p.cancelled, p.entry, p.work = true, nil, nil
-				w.pendingBytes -= p.size
-				w.cancelledQueued++
-				cancelled++
+// keySelection selects the keys whose queued writes a delete supersedes:
+// one key, every key of one URL (its partitions), or those a function
+// matches. The first two are found without a scan of the queue.
+type keySelection struct {
+	key, url string
+	matches  func(key string) bool
+}
+
+// oneKey selects key.
+func oneKey(key string) keySelection { return keySelection{key: key} }
+
+// urlKeys selects every key of url, whatever the partition (KeyURL).
+func urlKeys(url string) keySelection { return keySelection{url: url} }
+
+// keysWhere selects the keys matches reports.
+func keysWhere(matches func(key string) bool) keySelection {
+	return keySelection{matches: matches}
+}
+
+// has reports whether key is selected.
+func (s keySelection) has(key string) bool {
+	switch {
+	case s.matches != nil:
+		return s.matches(key)
+	case s.url != "":
+		return KeyURL(key) == s.url
+	}
+	return key == s.key
+}
+
+// cancelLocked drops the queued writes of the keys selected, and returns
+// how many. w.mu is held.
+func (w *writeBehind) cancelLocked(selected keySelection) (cancelled int) {
+	switch {
+	case selected.matches != nil:
+		for key := range w.byKey {
+			if selected.matches(key) {
+				cancelled += w.cancelKeyLocked(key)
 			}
 		}
-		w.forgetLocked(key, func(p *pendingWrite) bool { return p != w.writing })
+	case selected.url != "":
+		for key := range w.byURL[selected.url] {
+			cancelled += w.cancelKeyLocked(key) // may remove key from the set: allowed while ranging
+		}
+	default:
+		cancelled = w.cancelKeyLocked(selected.key)
 	}
 	if w.cancelledQueued > 64 && 2*w.cancelledQueued > len(w.queue) {
 		w.compactLocked()
 	}
+	return cancelled
+}
+
+// cancelKeyLocked drops the queued writes of key, and returns how many.
+// w.mu is held.
+func (w *writeBehind) cancelKeyLocked(key string) (cancelled int) {
+	writes, ok := w.byKey[key]
+	if !ok {
+		return 0
+	}
+	for _, p := range writes {
+		if p != w.writing && !p.cancelled {
+			// Released now, not when the writer reaches it: a writer
+			// stuck on a slow store must not keep what no one will
+			// write (the queue's bound counts only live writes).
+			p.cancelled, p.entry, p.work = true, nil, nil
+			w.pendingBytes -= p.size
+			w.cancelledQueued++
+			cancelled++
+		}
+	}
+	w.forgetLocked(key, func(p *pendingWrite) bool { return p != w.writing })
 	return cancelled
 }
 
@@ -191,6 +251,11 @@ func (w *writeBehind) forgetLocked(key string, drop func(*pendingWrite) bool) {
 	}
 	if len(kept) == 0 {
 		delete(w.byKey, key)
+		url := KeyURL(key)
+		delete(w.byURL[url], key)
+		if len(w.byURL[url]) == 0 {
+			delete(w.byURL, url)
+		}
 		return
 	}
 	w.byKey[key] = kept
@@ -229,7 +294,7 @@ func (w *writeBehind) close(timeout time.Duration) (dropped int) {
 	w.closed = true
 	timer := time.AfterFunc(timeout, func() {
 		w.mu.Lock()
-		w.dropped += w.cancelLocked(func(string) bool { return true })
+		w.dropped += w.cancelLocked(keysWhere(func(string) bool { return true }))
 		w.changed.Broadcast()
 		w.mu.Unlock()
 	})

@@ -82,7 +82,7 @@ func TestDeleteWaitsOnlyForTheWriteUnderWay(t *testing.T) {
 	}
 	deleted := make(chan struct{})
 	go func() {
-		w.delete(func(k string) bool { return k == "k" }, func() {})
+		w.delete(oneKey("k"), func() {})
 		close(deleted)
 	}()
 	time.Sleep(10 * time.Millisecond) // let the delete wait (if not, it cancels the next write: no harm)

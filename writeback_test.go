@@ -153,7 +153,7 @@ func TestDeleteWaitsOnlyForItsKeys(t *testing.T) {
 	w.write("k", nil, 1, record("set k"))
 	deleted := make(chan struct{})
 	go func() {
-		w.delete(func(key string) bool { return key == "k" }, record("delete k"))
+		w.delete(oneKey("k"), record("delete k"))
 		close(deleted)
 	}()
 	select {
@@ -311,7 +311,7 @@ func TestCancelledWritesAreReleased(t *testing.T) {
 		if !w.write(key, &Entry{Body: BytesBody(make([]byte, 1<<10))}, 1<<10, func() { t.Error("a cancelled write ran") }) {
 			t.Fatal("the queue refused a write")
 		}
-		w.delete(func(k string) bool { return k == key }, func() {})
+		w.delete(oneKey(key), func() {})
 	}
 	w.mu.Lock()
 	queued, held := len(w.queue), 0
@@ -329,4 +329,34 @@ func TestCancelledWritesAreReleased(t *testing.T) {
 	}
 	close(release)
 	w.close(time.Second)
+}
+
+// TestDeleteSelectsItsKeysOnly: the delete of a URL supersedes the queued
+// writes of every partition of that URL and of no other URL, however
+// alike (a longer path, a query); the delete of a key, that key's only.
+// What is left is found again: no key stays indexed once its writes end.
+func TestDeleteSelectsItsKeysOnly(t *testing.T) {
+	w := newWriteBehind()
+	stuck, release := make(chan struct{}), make(chan struct{})
+	w.write("writer", &Entry{}, 1, func() { close(stuck); <-release })
+	<-stuck
+	ran := map[string]bool{}
+	var mu sync.Mutex
+	keys := []string{"https://a/x", "https://a/x\x00alice", "https://a/x\x00bob", "https://a/xy", "https://a/x?q=1", "https://a/x/y\x00alice"}
+	for _, key := range keys {
+		w.write(key, &Entry{}, 1, func() { mu.Lock(); ran[key] = true; mu.Unlock() })
+	}
+	w.delete(urlKeys("https://a/x"), func() {})
+	w.delete(oneKey("https://a/xy"), func() {})
+	close(release)
+	w.close(time.Minute)
+	want := map[string]bool{"https://a/x?q=1": true, "https://a/x/y\x00alice": true}
+	if fmt.Sprint(ran) != fmt.Sprint(want) {
+		t.Fatalf("written: %v, want %v", ran, want)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.byKey) != 0 || len(w.byURL) != 0 {
+		t.Fatalf("left indexed: %d keys, %d URLs", len(w.byKey), len(w.byURL))
+	}
 }
