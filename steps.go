@@ -105,7 +105,7 @@ func (t *Transport) revalidate(x *exchange) (stepResult, error) {
 	}
 	if resp.StatusCode != http.StatusNotModified {
 		t.stats.revalidated.Add(1)
-		return t.receive(x, resp, requestTime), nil
+		return t.answerCallersValidators(x, t.receive(x, resp, requestTime)), nil
 	}
 	responseTime := t.cfg.now()
 	discard(resp.Body)
@@ -163,9 +163,9 @@ func (t *Transport) storeFreshened(x *exchange, updated *Entry, responseTime tim
 }
 
 // receive handles a response from the network: it freshens or invalidates
-// a stored GET from a HEAD response, decides whether to store the response,
-// arranges for its body to be stored once complete, and answers the
-// caller's own conditional request.
+// a stored GET from a HEAD response, or a stored response from a 304 to
+// the caller's own validators, decides whether to store the response, and
+// arranges for its body to be stored once complete.
 func (t *Transport) receive(x *exchange, resp *http.Response, requestTime time.Time) stepResult {
 	responseTime := t.cfg.now()
 	header := ensureHeader(resp)
@@ -215,13 +215,24 @@ func (t *Transport) receive(x *exchange, resp *http.Response, requestTime time.T
 	t.logDecision(x.req, "received", slog.Int("status", resp.StatusCode), slog.Bool("stored", entry != nil), slog.String("detail", reason))
 	setCacheStatus(header, t.cfg.name, status)
 	resp.Request = x.req
-	if x.request.conditional && conditionalNotModified(x.req, resp.StatusCode, header) {
-		// The caller's validators match what the origin sent: read the body
-		// through (so it is stored) and answer 304.
-		discard(resp.Body)
-		return stepResult{resp: notModifiedResponse(x.req, header), source: source}
-	}
 	return stepResult{resp: resp, source: source}
+}
+
+// answerCallersValidators answers the caller's own conditional request
+// from the origin's full response to the cache's: the validators the cache
+// sent in place of the caller's (conditionalRequest) did not match, and
+// the caller's, which the origin never saw, may. A 304 answers them when
+// they match (RFC 9110 §13.2.2); the body is read through, so that it is
+// stored. Where the caller's validators went to the origin themselves (a
+// miss, a stored response without validators), the origin's answer stands:
+// a cache must not evaluate them for a resource it has no stored response
+// of (RFC 9111 §4.3.2), and the origin has.
+func (t *Transport) answerCallersValidators(x *exchange, r stepResult) stepResult {
+	if !x.request.conditional || !conditionalNotModified(x.req, r.resp.StatusCode, r.resp.Header) {
+		return r
+	}
+	discard(r.resp.Body)
+	return stepResult{resp: notModifiedResponse(x.req, r.resp.Header), source: r.source}
 }
 
 // keepOrRemoveStored removes the stored response a response that is not

@@ -205,10 +205,16 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 		r.Method = http.MethodGet
 		req = &r
 	}
-	if isUnsafe(req.Method) {
-		return t.forwardUnsafe(req)
-	}
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		if t.onlyIfCached(req) {
+			// Nothing is stored for this method: RFC 9111 §5.2.1.7's 504,
+			// and the request, unsafe or not, is not sent.
+			closeRequestBody(req)
+			return t.gatewayTimeout(req, ForwardMethod), nil
+		}
+		if isUnsafe(req.Method) {
+			return t.forwardUnsafe(req)
+		}
 		return t.forward(req, CacheStatus{Forward: ForwardMethod})
 	}
 	req = probeBody(req) // a body of unknown length: content or none?
@@ -397,6 +403,19 @@ func (t *Transport) forward(req *http.Request, status CacheStatus) (*http.Respon
 	status.ForwardStatus = resp.StatusCode
 	setCacheStatus(ensureHeader(resp), t.cfg.name, status)
 	return resp, nil
+}
+
+// onlyIfCached reports whether a request of a method the cache stores
+// nothing for asks for a stored response only: Cache-Control:
+// only-if-cached (§5.2.1.7), under a map key of any case, or
+// RequestOptions.OnlyIfCached.
+func (t *Transport) onlyIfCached(req *http.Request) bool {
+	if requestOptionsFrom(req.Context()).OnlyIfCached {
+		return true
+	}
+	var r cacheRequest
+	readRequestInto(&r, req, t.partitions)
+	return r.directives.onlyIfCached
 }
 
 // forwardUnsafe sends a request with an unsafe method and, when it

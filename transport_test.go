@@ -348,6 +348,68 @@ func TestCallerConditionalRequests(t *testing.T) {
 	h.wantOriginRequests(2)
 }
 
+// TestCallerValidatorsOnAMissAreTheOrigins: on a miss, the caller's own
+// If-None-Match goes to the origin, and the origin's answer stands: a 200
+// whose ETag matches is not turned into a 304 (RFC 9111 §4.3.2: a cache
+// "MUST NOT evaluate conditional header fields that ... occur in a request
+// with a target resource for which it has no stored responses"), stored or
+// not; nor for a stored response without validators, whose request took
+// the caller's validators to the origin. Found by an RFC conformance probe.
+func TestCallerValidatorsOnAMissAreTheOrigins(t *testing.T) {
+	for _, cc := range []string{"no-store", "max-age=60"} {
+		t.Run(cc, func(t *testing.T) {
+			h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", cc)
+				w.Header().Set("ETag", `"e1"`)
+				fmt.Fprint(w, "full") // an origin that ignores conditionals
+			})
+			if got := h.get("/x", "If-None-Match", `"e1"`); got.status != http.StatusOK || got.body != "full" {
+				t.Fatalf("got %d %q (%q), want the origin's 200", got.status, got.body, got.header.Get("Cache-Status"))
+			}
+		})
+	}
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=10")
+		fmt.Fprint(w, "full")
+	})
+	h.get("/v")
+	h.clock.Advance(time.Minute)
+	if got := h.get("/v", "If-Modified-Since", httpDate(h.clock.Now())); got.status != http.StatusOK || got.body != "full" {
+		t.Fatalf("a stale response without validators: got %d %q (%q), want the origin's 200", got.status, got.body, got.header.Get("Cache-Status"))
+	}
+}
+
+// TestOnlyIfCachedOtherMethods: a request of a method the cache stores
+// nothing for, with only-if-cached (in the header, under a key of any
+// case, or RequestOptions), gets a 504 and is not sent (RFC 9111
+// §5.2.1.7); an unsafe one invalidates nothing. Found by an RFC
+// conformance probe.
+func TestOnlyIfCachedOtherMethods(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, "x")
+	})
+	h.get("/o")
+	for _, method := range []string{http.MethodOptions, http.MethodTrace, http.MethodPost, "PURGE"} {
+		if got := h.do(method, "/o", "cache-control", "only-if-cached"); got.status != http.StatusGatewayTimeout {
+			t.Errorf("%s: status %d (%q), want 504", method, got.status, got.header.Get("Cache-Status"))
+		}
+		req, _ := http.NewRequestWithContext(RequestContext(context.Background(), RequestOptions{OnlyIfCached: true}), method, h.origin.URL+"/o", nil)
+		resp, err := h.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusGatewayTimeout {
+			t.Errorf("%s with RequestOptions.OnlyIfCached: status %d, want 504", method, resp.StatusCode)
+		}
+	}
+	h.wantOriginRequests(1)
+	if got := h.get("/o"); !got.cache.Hit {
+		t.Fatalf("a POST that was not sent invalidated the stored response: %q", got.header.Get("Cache-Status"))
+	}
+}
+
 // TestTruncatedBodiesAreNotStored covers a caller that stops reading (with
 // more left than the cache drains on Close) and a connection that breaks
 // mid-body: only a body read to the end is stored. A caller alone gets the
