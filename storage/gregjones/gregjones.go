@@ -99,19 +99,26 @@ var indexCheckInterval = time.Minute
 const lockStripes = 64
 
 // Storage adapts a gregjones/httpcache Cache. It is safe for concurrent use
-// if the Cache is. Its writes to one URL (Set, Delete, DeleteURL) are
+// if the Cache is. It keeps up to 4 MiB of the entries it has decoded in
+// memory (httpcache.EntryDecoder): every Get still reads the backend, and
+// a value that is byte for byte one decoded before is answered by the
+// entries decoded then, without decoding or parsing them again. Its writes to one URL (Set, Delete, DeleteURL) are
 // serialised; instances sharing one backend do not serialise with each
 // other, so two writing variants of one key at once may lose one (a cache
 // may forget), and a partition one stores while another stores or
 // invalidates the same URL may escape DeleteURL (see the package doc).
 type Storage struct {
-	cache ghttpcache.Cache
-	seed  maphash.Seed
-	locks [lockStripes]sync.Mutex
-	tags  tagLocks
-	keys  *httpcache.Keyring // encrypts values and names; nil in clear
-	err   error              // from an invalid option: every operation returns it
+	cache   ghttpcache.Cache
+	seed    maphash.Seed
+	locks   [lockStripes]sync.Mutex
+	tags    tagLocks
+	keys    *httpcache.Keyring // encrypts values and names; nil in clear
+	decoder *httpcache.EntryDecoder
+	err     error // from an invalid option: every operation returns it
 }
+
+// decodedBytes is how many bytes of decoded entries a Storage keeps.
+const decodedBytes = 4 << 20
 
 // Option configures a Storage.
 type Option func(*Storage)
@@ -144,7 +151,8 @@ var errNoKeyring = errors.New("gregjones: WithKeyring: no Keyring (make one with
 
 // New returns a Storage on cache.
 func New(cache ghttpcache.Cache, opts ...Option) *Storage {
-	s := &Storage{cache: cache, seed: maphash.MakeSeed(), tags: tagLocks{seed: maphash.MakeSeed()}}
+	s := &Storage{cache: cache, seed: maphash.MakeSeed(), tags: tagLocks{seed: maphash.MakeSeed()},
+		decoder: httpcache.NewEntryDecoder(decodedBytes)}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(s)
@@ -288,7 +296,7 @@ func (s *Storage) read(key string) []record {
 	}
 	// The entries share the value's memory: a copy of their own, in case
 	// the backend reuses its buffer.
-	records, err := decodeValue(key, bytes.Clone(value))
+	records, err := decodeValue(key, bytes.Clone(value), s.decoder)
 	if err != nil {
 		s.backendDelete(keyPrefix + key)
 		return nil
@@ -442,9 +450,10 @@ func keyDigest(key string) (digest [keyDigestLen]byte) {
 	return digest
 }
 
-// decodeValue reads what encodeValue wrote for key; the entries' checksums
-// catch any damage.
-func decodeValue(key string, value []byte) ([]record, error) {
+// decodeValue reads what encodeValue wrote for key, its entries through
+// decoder (which may give entries decoded before from the same bytes, and
+// shared: not to be modified); the entries' checksums catch any damage.
+func decodeValue(key string, value []byte, decoder *httpcache.EntryDecoder) ([]record, error) {
 	prefix := len(valueMagic) + keyDigestLen
 	if len(value) < prefix || string(value[:len(valueMagic)]) != valueMagic {
 		return nil, errDamaged
@@ -464,7 +473,7 @@ func decodeValue(key string, value []byte) ([]record, error) {
 		if uint64(n) > uint64(len(rest)) {
 			return nil, errDamaged
 		}
-		entry, err := httpcache.UnmarshalEntry(rest[:n])
+		entry, err := decoder.Unmarshal(rest[:n])
 		if err != nil {
 			return nil, err
 		}
