@@ -669,7 +669,7 @@ func (c *coalescer) isIgnored(name string) bool {
 	if isCanonicalKey(name) {
 		return false // the common case: canonical, and not one of them
 	}
-	return slices.ContainsFunc(c.ignored, func(ignored string) bool { return strings.EqualFold(ignored, name) })
+	return slices.ContainsFunc(c.ignored, func(ignored string) bool { return equalFoldASCII(ignored, name) })
 }
 
 // identical reports whether the requests of two exchanges are identical
@@ -761,5 +761,5 @@ func (c *coalescer) close() {
 // whose body lasts as long as the connection.
 func isEventStream(h http.Header) bool {
 	mediaType, _, _ := strings.Cut(fieldValue(h, "Content-Type"), ";")
-	return strings.EqualFold(strings.TrimSpace(mediaType), "text/event-stream")
+	return equalFoldASCII(strings.TrimSpace(mediaType), "text/event-stream")
 }

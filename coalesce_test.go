@@ -396,6 +396,15 @@ func TestCoalesceIgnoresIgnoredFieldsInAnyCase(t *testing.T) {
 	if c.coalesceIdentical(t, a, b) {
 		t.Fatal("a field that is not ignored, under a lower-case key, does not tell requests apart")
 	}
+	delete(b.Header, "x-other")
+	// Field names fold in ASCII only (RFC 9110 §5.1): "x-requeſt-id" (a
+	// long s) is another field, one that Unicode folding would make the
+	// ignored X-Request-Id, and two values of it are two requests.
+	a.Header["x-reque\u017ft-id"] = []string{"one"}
+	b.Header["x-reque\u017ft-id"] = []string{"two"}
+	if c.coalesceIdentical(t, a, b) {
+		t.Fatal("a field whose name folds onto an ignored one only in Unicode does not tell requests apart")
+	}
 }
 
 // TestCoalesceOtherIdentityUnderOneKeyIsNotJoined: a request that finds,

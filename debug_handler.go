@@ -88,7 +88,7 @@ func (t *Transport) debugPurge(r *http.Request, opts DebugOptions) (message stri
 		return "purging is not enabled (DebugOptions.AllowPurge)", http.StatusForbidden
 	}
 	if origin := r.Header.Get("Origin"); origin != "" {
-		if u, err := url.Parse(origin); err != nil || !strings.EqualFold(u.Host, r.Host) {
+		if u, err := url.Parse(origin); err != nil || !equalFoldASCII(u.Host, r.Host) {
 			return "cross-site purge refused", http.StatusForbidden
 		}
 	}

@@ -318,7 +318,7 @@ func appendVaryVariant(b *strings.Builder, req *http.Request, varyNames []string
 func fieldValues(h http.Header, canonical string) (values []string, present bool) {
 	var keys []string
 	for key := range h {
-		if len(key) == len(canonical) && key != canonical && strings.EqualFold(key, canonical) {
+		if key != canonical && equalFoldASCII(key, canonical) {
 			keys = append(keys, key)
 		}
 	}
@@ -446,7 +446,7 @@ func acceptsCoding(lines []string, coding string) bool {
 func weightAboveZero(params string) bool {
 	for _, param := range strings.Split(params, ";") {
 		name, value, _ := strings.Cut(trimOWS(param), "=")
-		if !strings.EqualFold(trimOWS(name), "q") {
+		if !equalFoldASCII(trimOWS(name), "q") {
 			continue
 		}
 		q, err := strconv.ParseFloat(trimOWS(value), 64)

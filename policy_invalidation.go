@@ -3,7 +3,6 @@ package httpcache
 import (
 	"net/http"
 	"net/url"
-	"strings"
 )
 
 // Invalidation (RFC 9111 §4.4): what a successful unsafe request removes.
@@ -44,6 +43,6 @@ func invalidatedURLs(target *url.URL, h http.Header) []*url.URL {
 // sameOrigin reports whether two URLs have one origin: scheme and host,
 // case and default port normalised (RFC 9110 §4.3.1).
 func sameOrigin(a, b *url.URL) bool {
-	return strings.EqualFold(a.Scheme, b.Scheme) &&
+	return equalFoldASCII(a.Scheme, b.Scheme) &&
 		normalizeHost(lowerASCII(a.Scheme), a.Host) == normalizeHost(lowerASCII(b.Scheme), b.Host)
 }

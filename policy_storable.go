@@ -196,7 +196,7 @@ func isHopByHop(canonicalName string, connection []string) bool {
 func listedIn(connection []string, canonicalName string) bool {
 	for _, line := range connection {
 		for _, name := range strings.Split(line, ",") {
-			if strings.EqualFold(trimOWS(name), canonicalName) {
+			if equalFoldASCII(trimOWS(name), canonicalName) {
 				return true
 			}
 		}

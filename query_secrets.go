@@ -97,7 +97,7 @@ func (q *querySecrets) isSecret(part string) bool {
 		return false // no secret name is that long
 	}
 	for _, secret := range q.names {
-		if len(secret) == len(name) && strings.EqualFold(secret, name) {
+		if equalFoldASCII(secret, name) {
 			return true
 		}
 	}
@@ -168,18 +168,4 @@ func (q *querySecrets) fingerprint(value string) string {
 	q.cached[strings.Clone(value)] = fingerprinted
 	q.mu.Unlock()
 	return fingerprinted
-}
-
-func lowerByte(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
-
-func upperByte(c byte) byte {
-	if 'a' <= c && c <= 'z' {
-		return c - ('a' - 'A')
-	}
-	return c
 }

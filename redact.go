@@ -89,7 +89,7 @@ func (r redactor) query(raw string) string {
 
 func (r redactor) redacts(name string) bool {
 	for _, p := range r.params {
-		if strings.EqualFold(p, name) {
+		if equalFoldASCII(p, name) {
 			return true
 		}
 	}

@@ -142,7 +142,7 @@ var fieldsReadByName = append([]string{"Cache-Control", "Pragma", "Range", "Auth
 // other keys, in whatever case, cost nothing.
 func (p *partitioner) knownField(key string) (canonical string, known bool) {
 	for _, name := range fieldsReadByName {
-		if len(name) == len(key) && strings.EqualFold(name, key) {
+		if equalFoldASCII(name, key) {
 			return name, true
 		}
 	}
@@ -150,7 +150,7 @@ func (p *partitioner) knownField(key string) (canonical string, known bool) {
 		return "", false
 	}
 	for _, name := range p.fields {
-		if len(name) == len(key) && strings.EqualFold(name, key) {
+		if equalFoldASCII(name, key) {
 			return name, true
 		}
 	}
@@ -196,6 +196,38 @@ func isCanonicalKey(key string) bool {
 	return true
 }
 
+// equalFoldASCII reports whether a and b are equal in ASCII case folding,
+// the only folding that field names (RFC 9110 §5.1), tokens, schemes and
+// hosts as sent have. strings.EqualFold folds Unicode too: "x-requeſt-id"
+// (a long s) is EqualFold to X-Request-Id, but it is another field.
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lowerByte(a[i]) != lowerByte(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerByte returns c in lower case if it is an ASCII letter.
+func lowerByte(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// upperByte returns c in upper case if it is an ASCII letter.
+func upperByte(c byte) byte {
+	if 'a' <= c && c <= 'z' {
+		return c - ('a' - 'A')
+	}
+	return c
+}
+
 // bypass reports requests the cache must not answer or store: the client
 // forbids storing (§5.2.1.5), asks for several ranges or a malformed one
 // (one range is answered from a stored response: ranges.go), or sends a
@@ -208,7 +240,7 @@ func (r *cacheRequest) bypass() bool {
 func pragmaNoCache(lines []string) bool {
 	for _, line := range lines {
 		for _, member := range strings.Split(line, ",") {
-			if strings.EqualFold(trimOWS(member), "no-cache") {
+			if equalFoldASCII(trimOWS(member), "no-cache") {
 				return true
 			}
 		}

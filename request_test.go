@@ -165,3 +165,25 @@ func TestNoHookNameSpellsADialledServer(t *testing.T) {
 		t.Fatal("the dialled server named no partition")
 	}
 }
+
+// TestEqualFoldASCII: field names, tokens, schemes and hosts fold in ASCII
+// only (RFC 9110 §5.1); Unicode's folds of K (Kelvin sign) and s (long s)
+// name other fields.
+func TestEqualFoldASCII(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"X-Request-Id", "x-request-id", true},
+		{"X-Request-Id", "X-REQUEST-ID", true},
+		{"", "", true},
+		{"X-Request-Id", "X-Request-I", false},
+		{"X-Request-Id", "x-reque\u017ft-id", false},
+		{"X-Api-Key", "x-api-\u212aey", false},
+		{"a[", "A{", false}, // '[' and '{' differ by the case bit, but are not letters
+	} {
+		if got := equalFoldASCII(tc.a, tc.b); got != tc.want {
+			t.Errorf("equalFoldASCII(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
