@@ -19,7 +19,7 @@ import (
 func TestHitAllocations(t *testing.T) {
 	client := testRedis(t)
 	tr := httpcache.New(httpcache.WithTransport(origin{make([]byte, 1<<10)}),
-		httpcache.WithStorage(redisstore.New(client, redisstore.WithPrefix(testPrefix(t, client)))))
+		httpcache.WithStorage(newStore(client, redisstore.WithPrefix(testPrefix(t, client)))))
 	req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/v1/items/42", nil)
 	hit := func() {
 		resp, err := tr.RoundTrip(req)

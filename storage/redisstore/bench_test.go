@@ -57,13 +57,13 @@ func BenchmarkHit1KiB(b *testing.B) {
 	})
 	b.Run("redis", func(b *testing.B) {
 		benchmarkHit(b, func(client *redis.Client) httpcache.Storage {
-			return redisstore.New(client, redisstore.WithPrefix(testPrefix(b, client)))
+			return newStore(client, redisstore.WithPrefix(testPrefix(b, client)))
 		})
 	})
 	b.Run("memory-tier-over-redis", func(b *testing.B) {
 		benchmarkHit(b, func(client *redis.Client) httpcache.Storage {
 			tiered, err := httpcache.NewTieredStorage(httpcache.NewMemoryStorage(0),
-				redisstore.New(client, redisstore.WithPrefix(testPrefix(b, client))), 5*time.Second)
+				newStore(client, redisstore.WithPrefix(testPrefix(b, client))), 5*time.Second)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -134,12 +134,12 @@ func BenchmarkEncryptedHit(b *testing.B) {
 	for _, size := range []int{1 << 10, 256 << 10} {
 		b.Run(fmt.Sprintf("clear-%dKiB", size>>10), func(b *testing.B) {
 			benchmarkHitOf(b, size, func(client *redis.Client) httpcache.Storage {
-				return redisstore.New(client, redisstore.WithPrefix(testPrefix(b, client)))
+				return newStore(client, redisstore.WithPrefix(testPrefix(b, client)))
 			})
 		})
 		b.Run(fmt.Sprintf("encrypted-%dKiB", size>>10), func(b *testing.B) {
 			benchmarkHitOf(b, size, func(client *redis.Client) httpcache.Storage {
-				return redisstore.New(client, redisstore.WithPrefix(testPrefix(b, client)), redisstore.WithKeyring(keys))
+				return newStore(client, redisstore.WithPrefix(testPrefix(b, client)), redisstore.WithKeyring(keys))
 			})
 		})
 	}

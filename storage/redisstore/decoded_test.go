@@ -20,8 +20,8 @@ func TestDecodedEntryFollowsRedis(t *testing.T) {
 	prefix := testPrefix(t, client)
 	for _, opts := range [][]redisstore.Option{nil, {redisstore.WithDecodedBytes(0)}} {
 		ctx := context.Background()
-		reader := redisstore.New(client, append([]redisstore.Option{redisstore.WithPrefix(prefix)}, opts...)...)
-		writer := redisstore.New(client, redisstore.WithPrefix(prefix))
+		reader := newStore(client, append([]redisstore.Option{redisstore.WithPrefix(prefix)}, opts...)...)
+		writer := newStore(client, redisstore.WithPrefix(prefix))
 		key := "https://api.example.com/v1/profile"
 		write := func(body string) {
 			t.Helper()

@@ -34,7 +34,7 @@ func TestEncryptedAcceptance(t *testing.T) {
 		if maxBytes != 0 {
 			return nil
 		}
-		return redisstore.New(client, redisstore.WithPrefix(testPrefix(t, client)), redisstore.WithKeyring(keys))
+		return newStore(client, redisstore.WithPrefix(testPrefix(t, client)), redisstore.WithKeyring(keys))
 	})
 }
 
@@ -70,7 +70,7 @@ func encryptedMember(t *testing.T, prefix string, keys *httpcache.Keyring, origi
 	upstream := &http.Transport{}
 	tr := httpcache.New(httpcache.WithTransport(upstream), httpcache.WithSynchronousWrites(true),
 		httpcache.WithPartitionSecret([]byte("fleet secret, the same on every instance")),
-		httpcache.WithStorage(redisstore.New(rc, redisstore.WithPrefix(prefix), redisstore.WithKeyring(keys))))
+		httpcache.WithStorage(newStore(rc, redisstore.WithPrefix(prefix), redisstore.WithKeyring(keys))))
 	t.Cleanup(func() {
 		tr.Close()
 		upstream.CloseIdleConnections()
@@ -161,7 +161,7 @@ func TestEncryptedRedisKeys(t *testing.T) {
 		t.Fatal("an entry of the new key is not served without the old one")
 	}
 	// A value moved into another key's hash does not open there.
-	store := redisstore.New(admin, redisstore.WithPrefix(prefix), redisstore.WithKeyring(keyring(t, newKey)))
+	store := newStore(admin, redisstore.WithPrefix(prefix), redisstore.WithKeyring(keyring(t, newKey)))
 	ctx := context.Background()
 	store.Set(ctx, "https://a.example/x\x00alice", storagetest.NewEntry("", "alice's", 10), time.Hour)
 	store.Set(ctx, "https://a.example/x\x00bob", storagetest.NewEntry("", "bob's", 10), time.Hour)
@@ -207,7 +207,7 @@ func TestEncryptedRedisListsAndPurges(t *testing.T) {
 	prefix := testPrefix(t, admin)
 	rc := redis.NewClient(&redis.Options{Addr: os.Getenv("HTTPCACHE_TEST_REDIS"), ContextTimeoutEnabled: true})
 	defer rc.Close()
-	store := redisstore.New(rc, redisstore.WithPrefix(prefix), redisstore.WithKeyring(keyring(t, httpcache.NewKey())))
+	store := newStore(rc, redisstore.WithPrefix(prefix), redisstore.WithKeyring(keyring(t, httpcache.NewKey())))
 	ctx := context.Background()
 	tagged := func(id string) *httpcache.Entry {
 		e := storagetest.NewEntry("", id, 10)

@@ -60,8 +60,8 @@ func listKeys(t *testing.T, s *redisstore.Store, prefix string) []string {
 func TestKeys(t *testing.T) {
 	client := testRedis(t)
 	base := testPrefix(t, client)
-	s := redisstore.New(client, redisstore.WithPrefix(base+"a*[x]:"))
-	other := redisstore.New(client, redisstore.WithPrefix(base+"ab[x]:"))
+	s := newStore(client, redisstore.WithPrefix(base+"a*[x]:"))
+	other := newStore(client, redisstore.WithPrefix(base+"ab[x]:"))
 	urls := []string{"https://example.com/a", "https://example.com/ab?q=1", "https://example.org/a"}
 	keys := storeKeys(t, s, urls, 300)
 	storeKeys(t, other, urls, 2)
@@ -107,7 +107,7 @@ func TestKeys(t *testing.T) {
 // master, each once.
 func TestClusterKeys(t *testing.T) {
 	client := startCluster(t)
-	s := redisstore.New(client, redisstore.WithPrefix("cluster-keys:"))
+	s := newStore(client, redisstore.WithPrefix("cluster-keys:"))
 	var urls []string
 	for i := range 20 {
 		urls = append(urls, fmt.Sprintf("https://example.com/%d", i))
@@ -150,7 +150,7 @@ func TestTransportEntriesAndPurge(t *testing.T) {
 	upstream := &http.Transport{}
 	defer upstream.CloseIdleConnections()
 	tr := httpcache.New(httpcache.WithTransport(upstream), httpcache.WithSynchronousWrites(true),
-		httpcache.WithStorage(redisstore.New(client, redisstore.WithPrefix(prefix))))
+		httpcache.WithStorage(newStore(client, redisstore.WithPrefix(prefix))))
 	defer tr.Close()
 	get := func(path, auth string) {
 		req, _ := http.NewRequest(http.MethodGet, origin.URL+path, nil)

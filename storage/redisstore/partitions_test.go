@@ -61,7 +61,7 @@ func TestHitMovesOneUsersEntry(t *testing.T) {
 	defer origin.Close()
 	upstream := &http.Transport{}
 	defer upstream.CloseIdleConnections()
-	tr := httpcache.New(httpcache.WithTransport(upstream), httpcache.WithStorage(redisstore.New(client, redisstore.WithPrefix(prefix))))
+	tr := httpcache.New(httpcache.WithTransport(upstream), httpcache.WithStorage(newStore(client, redisstore.WithPrefix(prefix))))
 	defer tr.Close()
 	fetch := func(user string) (*http.Response, string) {
 		req, _ := http.NewRequest(http.MethodGet, origin.URL+"/me", nil)
@@ -109,7 +109,7 @@ func TestHitMovesOneUsersEntry(t *testing.T) {
 func TestIndex(t *testing.T) {
 	client := testRedis(t)
 	prefix := testPrefix(t, client)
-	s := redisstore.New(client, redisstore.WithPrefix(prefix), redisstore.WithMaxTTL(time.Hour))
+	s := newStore(client, redisstore.WithPrefix(prefix), redisstore.WithMaxTTL(time.Hour))
 	ctx := context.Background()
 	url := "https://example.com/index"
 	alice, bob := storagetest.PartitionKey(url, fmt.Sprintf("%064x", 1)), storagetest.PartitionKey(url, fmt.Sprintf("%064x", 2))
@@ -139,7 +139,7 @@ func TestIndex(t *testing.T) {
 func TestIndexDropsExpiredPartitions(t *testing.T) {
 	client := testRedis(t)
 	prefix := testPrefix(t, client)
-	s := redisstore.New(client, redisstore.WithPrefix(prefix))
+	s := newStore(client, redisstore.WithPrefix(prefix))
 	ctx := context.Background()
 	url := "https://example.com/churn"
 	for i := range 50 {
@@ -169,7 +169,7 @@ func TestDeleteURLRacingSets(t *testing.T) {
 func TestClusterDeleteURL(t *testing.T) {
 	client := startCluster(t)
 	prefix := "cluster-delete-url:"
-	s := redisstore.New(client, redisstore.WithPrefix(prefix))
+	s := newStore(client, redisstore.WithPrefix(prefix))
 	ctx := context.Background()
 	urls := []string{"https://example.com/a", "https://example.com/b", "https://example.org/a?x=1"}
 	for _, url := range urls {
@@ -292,10 +292,10 @@ func TestThousandUsersOnOneURL(t *testing.T) {
 	}
 	client := testRedis(t)
 	stores := map[string]func() httpcache.Storage{
-		"redis": func() httpcache.Storage { return redisstore.New(client, redisstore.WithPrefix(testPrefix(t, client))) },
+		"redis": func() httpcache.Storage { return newStore(client, redisstore.WithPrefix(testPrefix(t, client))) },
 		"tiered": func() httpcache.Storage {
 			tiered, err := httpcache.NewTieredStorage(httpcache.NewMemoryStorage(0),
-				redisstore.New(client, redisstore.WithPrefix(testPrefix(t, client))), time.Minute)
+				newStore(client, redisstore.WithPrefix(testPrefix(t, client))), time.Minute)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -362,7 +362,7 @@ func TestNoCredentialInRedis(t *testing.T) {
 	defer origin.Close()
 	upstream := &http.Transport{}
 	defer upstream.CloseIdleConnections()
-	tr := httpcache.New(httpcache.WithTransport(upstream), httpcache.WithStorage(redisstore.New(admin, redisstore.WithPrefix(prefix))))
+	tr := httpcache.New(httpcache.WithTransport(upstream), httpcache.WithStorage(newStore(admin, redisstore.WithPrefix(prefix))))
 	for name, value := range map[string]string{"Authorization": "Bearer SECRET-a", "Cookie": "session=SECRET-b", "X-Api-Key": "SECRET-c"} {
 		req, _ := http.NewRequest(http.MethodGet, origin.URL+"/profile", nil)
 		req.Header.Set(name, value)
@@ -477,7 +477,7 @@ func TestFailedInvalidationIsNotForgotten(t *testing.T) {
 func TestValueMovedToAnotherKeyIsAMiss(t *testing.T) {
 	admin := testRedis(t)
 	prefix := testPrefix(t, admin)
-	store := redisstore.New(admin, redisstore.WithPrefix(prefix))
+	store := newStore(admin, redisstore.WithPrefix(prefix))
 	ctx := context.Background()
 	entry := storagetest.NewEntry("", "a", 10)
 	for _, to := range []string{"https://h/b", "https://h/a\x00" + strings.Repeat("0", 64)} {

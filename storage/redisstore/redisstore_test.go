@@ -48,6 +48,17 @@ func testRedis(t testing.TB) *redis.Client {
 	return client
 }
 
+// testTimeout is the timeout of the tests' stores: on a loaded machine (CI
+// runs the race detector on every module at once) an operation can outlive
+// DefaultTimeout, and a write dropped for it makes a test's later hit a
+// miss. Tests of timeouts set their own.
+const testTimeout = 10 * time.Second
+
+// newStore is redisstore.New with testTimeout; opts, later, override it.
+func newStore(client redis.UniversalClient, opts ...redisstore.Option) *redisstore.Store {
+	return redisstore.New(client, append([]redisstore.Option{redisstore.WithTimeout(testTimeout)}, opts...)...)
+}
+
 // testPrefix returns a key prefix of the test's own, and removes its keys
 // when the test ends.
 func testPrefix(t testing.TB, client *redis.Client) string {
@@ -68,14 +79,14 @@ func TestAcceptance(t *testing.T) {
 		if maxBytes != 0 {
 			return nil // bounded by expiry, not by bytes
 		}
-		return redisstore.New(client, redisstore.WithPrefix(testPrefix(t, client)))
+		return newStore(client, redisstore.WithPrefix(testPrefix(t, client)))
 	})
 }
 
 func TestEntriesExpireInRedis(t *testing.T) {
 	client := testRedis(t)
 	prefix := testPrefix(t, client)
-	s := redisstore.New(client, redisstore.WithPrefix(prefix), redisstore.WithMaxTTL(time.Hour))
+	s := newStore(client, redisstore.WithPrefix(prefix), redisstore.WithMaxTTL(time.Hour))
 	ctx := context.Background()
 	s.Set(ctx, "a", storagetest.NewEntry("v1", "a1", 10), 10*time.Second)
 	s.Set(ctx, "a", storagetest.NewEntry("v2", "a2", 10), 30*time.Second)
@@ -92,7 +103,7 @@ func TestEntriesExpireInRedis(t *testing.T) {
 func TestCorruptValuesAreSkipped(t *testing.T) {
 	client := testRedis(t)
 	prefix := testPrefix(t, client)
-	s := redisstore.New(client, redisstore.WithPrefix(prefix))
+	s := newStore(client, redisstore.WithPrefix(prefix))
 	ctx := context.Background()
 	s.Set(ctx, "k", storagetest.NewEntry("good", "g", 100), time.Hour)
 	client.HSet(ctx, s.EntryKey("k"), "bad", "\x00\x00\x01\x00\x00\x00\x00\x00garbage", "short", "x")
@@ -117,7 +128,7 @@ func TestTransportsShareEntries(t *testing.T) {
 	for i, wantHit := range []bool{false, true} {
 		instance := redis.NewClient(&redis.Options{Addr: os.Getenv("HTTPCACHE_TEST_REDIS")})
 		upstream := &http.Transport{}
-		tr := httpcache.New(httpcache.WithTransport(upstream), httpcache.WithStorage(redisstore.New(instance, redisstore.WithPrefix(prefix))))
+		tr := httpcache.New(httpcache.WithTransport(upstream), httpcache.WithStorage(newStore(instance, redisstore.WithPrefix(prefix))))
 		resp, body := get(t, &http.Client{Transport: tr}, origin.URL+"/rates")
 		tr.Close() // waits for the entry to be written
 		upstream.CloseIdleConnections()

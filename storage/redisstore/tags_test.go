@@ -42,7 +42,7 @@ func newFleetMember(t *testing.T, prefix string) *fleetMember {
 	upstream := &http.Transport{}
 	tr := httpcache.New(httpcache.WithTransport(upstream), httpcache.WithSynchronousWrites(true),
 		httpcache.WithPartitionSecret([]byte("fleet secret, the same on every instance")),
-		httpcache.WithStorage(redisstore.New(rc, redisstore.WithPrefix(prefix))))
+		httpcache.WithStorage(newStore(rc, redisstore.WithPrefix(prefix))))
 	t.Cleanup(func() {
 		tr.Close()
 		upstream.CloseIdleConnections()
@@ -111,7 +111,7 @@ func TestInvalidateTagPurgesTheFleet(t *testing.T) {
 func TestTagSetsStayBounded(t *testing.T) {
 	admin := testRedis(t)
 	prefix := testPrefix(t, admin)
-	store := redisstore.New(admin, redisstore.WithPrefix(prefix))
+	store := newStore(admin, redisstore.WithPrefix(prefix))
 	ctx := context.Background()
 	entry := func() *httpcache.Entry {
 		return &httpcache.Entry{StatusCode: 200, Header: http.Header{}, Body: httpcache.BytesBody("x"),
@@ -173,17 +173,17 @@ func TestTaggedEntryIsNotStoredWithoutItsIndex(t *testing.T) {
 	client := redis.NewClient(&redis.Options{Addr: os.Getenv("HTTPCACHE_TEST_REDIS"), ContextTimeoutEnabled: true})
 	defer client.Close()
 	client.AddHook(failingPipelines{})
-	store := redisstore.New(client, redisstore.WithPrefix(prefix))
+	store := newStore(client, redisstore.WithPrefix(prefix))
 	ctx := context.Background()
 	entry := &httpcache.Entry{StatusCode: 200, Header: http.Header{}, Body: httpcache.BytesBody("x"), Tags: []string{"t"}}
 	if err := store.Set(ctx, "https://a.example/", entry, time.Minute); err == nil {
 		t.Fatal("Set succeeded though the index was not written")
 	}
-	if entries, err := redisstore.New(admin, redisstore.WithPrefix(prefix)).Get(ctx, "https://a.example/"); err != nil || len(entries) != 0 {
+	if entries, err := newStore(admin, redisstore.WithPrefix(prefix)).Get(ctx, "https://a.example/"); err != nil || len(entries) != 0 {
 		t.Fatalf("the entry was stored without its index: %d, %v", len(entries), err)
 	}
 	entry.Tags = nil
-	if err := redisstore.New(client, redisstore.WithPrefix(prefix)).Set(ctx, "https://a.example/", entry, time.Minute); err != nil {
+	if err := newStore(client, redisstore.WithPrefix(prefix)).Set(ctx, "https://a.example/", entry, time.Minute); err != nil {
 		t.Fatalf("an untagged entry needs no pipeline: %v", err)
 	}
 }

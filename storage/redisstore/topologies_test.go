@@ -81,7 +81,7 @@ func TestCluster(t *testing.T) {
 			return nil
 		}
 		n++
-		return redisstore.New(client, redisstore.WithPrefix("cluster-test-"+strconv.Itoa(n)+":"))
+		return newStore(client, redisstore.WithPrefix("cluster-test-"+strconv.Itoa(n)+":"))
 	})
 }
 
@@ -120,6 +120,6 @@ func TestSentinel(t *testing.T) {
 		if maxBytes != 0 {
 			return nil
 		}
-		return redisstore.New(client, redisstore.WithPrefix(t.Name()+":"))
+		return newStore(client, redisstore.WithPrefix(t.Name()+":"))
 	})
 }
