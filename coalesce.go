@@ -87,7 +87,8 @@ type CoalesceOptions struct {
 	// such as tracing headers; the origin sees those of the first request.
 	// Nil means DefaultCoalesceIgnoredHeaders; an empty, non-nil slice
 	// ignores none. Credential fields (WithCredentialFields) cannot be
-	// ignored.
+	// ignored, nor can the fields that make the answer another one
+	// (unignorableFields: conditionals, ranges, Accept-Encoding).
 	IgnoreHeaders []string
 
 	// MaxBodyBytes is the largest response body shared; a larger response
@@ -121,11 +122,21 @@ func WithCoalescing(opts CoalesceOptions) Option {
 			if !isToken(name) {
 				return fmt.Errorf("WithCoalescing: %q is not a header field name", name)
 			}
+			if slices.ContainsFunc(unignorableFields, func(field string) bool { return equalFoldASCII(field, name) }) {
+				return fmt.Errorf("WithCoalescing: %s cannot be ignored: it makes the response another one (a 304, a 206, another coding)", name)
+			}
 		}
 		c.coalesce = opts
 		return nil
 	}
 }
+
+// unignorableFields are the request fields that make the origin's answer
+// another one for the same URL: a request without them that shared the
+// answer to one with them would get a 304 it never asked for (RFC 9110
+// §15.4.5), a part of the body (§14.2), or a content coding it cannot
+// decode.
+var unignorableFields = []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range", "Accept-Encoding"}
 
 // checkIgnored reports an ignored field that carries credentials:
 // requests with other credentials must never share a response.

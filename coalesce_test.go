@@ -570,6 +570,13 @@ func TestCoalesceBadOptions(t *testing.T) {
 		{CoalesceOptions{IgnoreHeaders: []string{"authorization"}}, "WithCoalescing: authorization cannot be ignored"},
 		{CoalesceOptions{IgnoreHeaders: []string{"Cookie"}}, "WithCoalescing: Cookie cannot be ignored"},
 		{CoalesceOptions{IgnoreHeaders: []string{"bad name"}}, `WithCoalescing: "bad name" is not a header field name`},
+		// A request without them would share the answer to one with them:
+		// a 304 it never asked for, a part, another coding.
+		{CoalesceOptions{IgnoreHeaders: []string{"If-None-Match"}}, "WithCoalescing: If-None-Match cannot be ignored"},
+		{CoalesceOptions{IgnoreHeaders: []string{"if-modified-since"}}, "WithCoalescing: if-modified-since cannot be ignored"},
+		{CoalesceOptions{IgnoreHeaders: []string{"X-Request-Id", "Range"}}, "WithCoalescing: Range cannot be ignored"},
+		{CoalesceOptions{IgnoreHeaders: []string{"If-Range"}}, "WithCoalescing: If-Range cannot be ignored"},
+		{CoalesceOptions{IgnoreHeaders: []string{"ACCEPT-ENCODING"}}, "WithCoalescing: ACCEPT-ENCODING cannot be ignored"},
 		{CoalesceOptions{MaxBodyBytes: -1}, "WithCoalescing: MaxBodyBytes -1 is negative"},
 		{CoalesceOptions{Timeout: -time.Second}, "WithCoalescing: Timeout -1s is negative"},
 	}

@@ -114,7 +114,9 @@ func (r *cacheRequest) readField(name string, values []string, lines *requestLin
 		}
 		r.rangeSeen = true
 	case "If-None-Match", "If-Modified-Since":
-		r.conditional = r.conditional || nonEmpty
+		// Any line: an empty one is an empty list element, which the
+		// origin skips (RFC 9110 §5.6.1), as notModified does.
+		r.conditional = r.conditional || slices.ContainsFunc(values, func(v string) bool { return trimOWS(v) != "" })
 	default:
 		if name == "Authorization" && len(values) > 0 {
 			r.hasAuthorization = true

@@ -40,8 +40,15 @@ func (t *Transport) revalidateInBackground(x *exchange, key []byte) bool {
 	}
 	// The caller may reuse its request once it has the response: the
 	// revalidation works on its own copy, and no stale fallback: a failure
-	// leaves the stale entry for the next request.
+	// leaves the stale entry for the next request. The copy is without the
+	// caller's validators, which the stale hit has answered: the request
+	// refreshes the stored response, and a 304 to the caller's validators
+	// would describe the caller's representation, not the stored one
+	// (RFC 5861 §3, RFC 9111 §4.3.4).
 	background := x.withRequest(x.req.Clone(context.WithoutCancel(x.req.Context())))
+	delete(background.req.Header, "If-None-Match")
+	delete(background.req.Header, "If-Modified-Since")
+	background.request.conditional = false
 	background.key = string(key)
 	background.forward = ForwardStale
 	background.staleFallback = false

@@ -128,17 +128,22 @@ func (t *Transport) revalidate(x *exchange) (stepResult, error) {
 // fetchUnconditionally answers a request whose revalidation got a 304 for
 // another representation than the one stored: only a full response can
 // answer (§4.3.4). It sends outreq, the conditional request, without its
-// validators.
+// validators; the caller's own, which the origin never saw, are answered
+// from the full response (answerCallersValidators).
 func (t *Transport) fetchUnconditionally(x *exchange, outreq *http.Request) (stepResult, error) {
 	delete(outreq.Header, "If-None-Match")
 	delete(outreq.Header, "If-Modified-Since")
 	full := x.withRequest(outreq)
 	full.request.conditional = false
 	result, err := t.fetch(full)
-	if result.resp != nil {
-		result.resp.Request = x.req
+	if result.resp == nil {
+		return result, err
 	}
-	return result, err
+	result.resp.Request = x.req
+	if err != nil {
+		return result, err
+	}
+	return t.answerCallersValidators(x, result), nil
 }
 
 // storeFreshened stores an entry a 304 or HEAD response updated (RFC 9111
