@@ -423,3 +423,30 @@ func TestConditionalWithAnEmptyFirstLine(t *testing.T) {
 		t.Fatalf("got %d %q (%q), want 304", resp.StatusCode, body, resp.Header.Get("Cache-Status"))
 	}
 }
+
+// TestCallerNotModifiedKeepsTheOriginsCookies: a 304 the cache makes of the
+// origin's 200 to its own conditional (the stored tag changed, the
+// caller's matches the new one) answers that caller's request, which the
+// origin's Set-Cookie answers too; a later 304 from storage has no cookie.
+func TestCallerNotModifiedKeepsTheOriginsCookies(t *testing.T) {
+	var version atomic.Int64
+	version.Store(1)
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		v := version.Load()
+		w.Header().Set("Cache-Control", "max-age=10")
+		w.Header().Set("ETag", fmt.Sprintf(`"v%d"`, v))
+		w.Header().Set("Set-Cookie", fmt.Sprintf("seen=%d", v))
+		fmt.Fprintf(w, "v%d", v) // conditionals ignored: always a 200
+	})
+	h.get("/c")
+	version.Store(2)
+	h.clock.Advance(time.Minute)
+	got := h.get("/c", "If-None-Match", `"v2"`)
+	if got.status != http.StatusNotModified || got.header.Get("Set-Cookie") != "seen=2" {
+		t.Fatalf("revalidated: %d, Set-Cookie %q (%q), want 304 with seen=2", got.status, got.header.Get("Set-Cookie"), got.header.Get("Cache-Status"))
+	}
+	got = h.get("/c", "If-None-Match", `"v2"`)
+	if got.status != http.StatusNotModified || !got.cache.Hit || got.header.Get("Set-Cookie") != "" {
+		t.Fatalf("from storage: %d, Set-Cookie %q (%q), want a 304 hit without a cookie", got.status, got.header.Get("Set-Cookie"), got.header.Get("Cache-Status"))
+	}
+}

@@ -237,7 +237,17 @@ func (t *Transport) answerCallersValidators(x *exchange, r stepResult) stepResul
 		return r
 	}
 	discard(r.resp.Body)
-	return stepResult{resp: notModifiedResponse(x.req, r.resp.Header), source: r.source}
+	notModified := notModifiedResponse(x.req, r.resp.Header)
+	if r.source == fromOrigin || r.source == fromOriginStored {
+		// The origin's cookies answer the request that brought them: this
+		// one, whose 304 stands for that 200.
+		for _, name := range cookieFields {
+			if values, ok := r.resp.Header[name]; ok {
+				notModified.Header[name] = values
+			}
+		}
+	}
+	return stepResult{resp: notModified, source: r.source}
 }
 
 // keepOrRemoveStored removes the stored response a response that is not
