@@ -450,3 +450,29 @@ func TestCallerNotModifiedKeepsTheOriginsCookies(t *testing.T) {
 		t.Fatalf("from storage: %d, Set-Cookie %q (%q), want a 304 hit without a cookie", got.status, got.header.Get("Set-Cookie"), got.header.Get("Cache-Status"))
 	}
 }
+
+// TestEntityTagWithAComma: a comma is a character of an entity tag (RFC
+// 9110 §8.8.3: etagc includes %x2C); only one outside quotes separates the
+// members of If-None-Match.
+func TestEntityTagWithAComma(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("ETag", `"a,b"`)
+		fmt.Fprint(w, "A")
+	})
+	h.get("/e")
+	for _, tc := range []struct {
+		inm  string
+		want int
+	}{
+		{`"a,b"`, 304},
+		{`"x", "a,b"`, 304},
+		{`"a,b" , "x"`, 304},
+		{`"a", "b"`, 200},
+		{`"a,b,c"`, 200},
+	} {
+		if got := h.get("/e", "If-None-Match", tc.inm); got.status != tc.want {
+			t.Errorf("If-None-Match: %s: %d, want %d", tc.inm, got.status, tc.want)
+		}
+	}
+}

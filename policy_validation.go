@@ -238,7 +238,11 @@ func notModified(req *http.Request, status int, h http.Header, modified time.Tim
 			return false
 		}
 		for _, line := range inm {
-			for _, candidate := range strings.Split(line, ",") {
+			for line != "" {
+				// A comma inside quotes is a part of an entity tag: "a,b"
+				// is one tag (RFC 9110 §8.8.3).
+				var candidate string
+				candidate, line, _ = nextListMember(line)
 				candidate = trimOWS(candidate)
 				if candidate == "*" || weakETagMatch(candidate, etag) {
 					return true
