@@ -163,6 +163,11 @@ func bodyBytes(b Body) ([]byte, error) {
 // the allocator's size classes and a map's spare slots.
 func entrySize(e *Entry) int64 {
 	size := entryFixedCost + int64(len(e.Variant)) + headerSize(e.Header)
+	// A hit keeps its Cache-Status on the entry (hitFields), and that
+	// repeats the stored one, which the origin writes: count it again.
+	for _, value := range e.Header["Cache-Status"] {
+		size += int64(len(value)) + 2
+	}
 	// Tags share the header's bytes: their slice is the cost.
 	size += int64(cap(e.Tags)) * stringHeaderSize
 	if f := e.facts.Load(); f != nil {
