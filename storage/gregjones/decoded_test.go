@@ -63,3 +63,37 @@ func TestDecodedEntryFollowsTheBackend(t *testing.T) {
 		t.Fatalf("after another instance's delete: got %q", got)
 	}
 }
+
+// TestWithDecodedBytes: by default a value read twice is answered by the
+// entry decoded the first time; WithDecodedBytes(0) decodes it each time;
+// a negative size is refused, by every operation.
+func TestWithDecodedBytes(t *testing.T) {
+	ctx := context.Background()
+	const key = "https://api.example.com/v1/item"
+	entry := &httpcache.Entry{StatusCode: http.StatusOK, Header: http.Header{"Cache-Control": {"max-age=60"}},
+		RequestTime: time.Now(), ResponseTime: time.Now(), Body: httpcache.BytesBody("body")}
+	for _, tc := range []struct {
+		opts []gregjones.Option
+		same bool
+	}{
+		{nil, true},
+		{[]gregjones.Option{gregjones.WithDecodedBytes(0)}, false},
+	} {
+		s := gregjones.New(ghttpcache.NewMemoryCache(), tc.opts...)
+		if err := s.Set(ctx, key, entry, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		first, err1 := s.Get(ctx, key)
+		second, err2 := s.Get(ctx, key)
+		if err1 != nil || err2 != nil || len(first) != 1 || len(second) != 1 {
+			t.Fatalf("Get: %v, %v, %d and %d entries", err1, err2, len(first), len(second))
+		}
+		if same := first[0] == second[0]; same != tc.same {
+			t.Errorf("%d options: the second Get's entry is the first's: %v, want %v", len(tc.opts), same, tc.same)
+		}
+	}
+	s := gregjones.New(ghttpcache.NewMemoryCache(), gregjones.WithDecodedBytes(-1))
+	if err := s.Set(ctx, key, entry, time.Minute); err == nil || err.Error() != "gregjones: WithDecodedBytes: -1 is negative" {
+		t.Fatalf("Set with WithDecodedBytes(-1): %v", err)
+	}
+}

@@ -49,6 +49,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"hash/maphash"
 	"strings"
@@ -99,10 +100,11 @@ var indexCheckInterval = time.Minute
 const lockStripes = 64
 
 // Storage adapts a gregjones/httpcache Cache. It is safe for concurrent use
-// if the Cache is. It keeps up to 4 MiB of the entries it has decoded in
-// memory (httpcache.EntryDecoder): every Get still reads the backend, and
-// a value that is byte for byte one decoded before is answered by the
-// entries decoded then, without decoding or parsing them again. Its writes to one URL (Set, Delete, DeleteURL) are
+// if the Cache is. It keeps up to DefaultDecodedBytes of the entries it has
+// decoded in memory (httpcache.EntryDecoder; WithDecodedBytes): every Get
+// still reads the backend, and a value that is byte for byte one decoded
+// before is answered by the entries decoded then, without decoding or
+// parsing them again. Its writes to one URL (Set, Delete, DeleteURL) are
 // serialised; instances sharing one backend do not serialise with each
 // other, so two writing variants of one key at once may lose one (a cache
 // may forget), and a partition one stores while another stores or
@@ -117,11 +119,29 @@ type Storage struct {
 	err     error // from an invalid option: every operation returns it
 }
 
-// decodedBytes is how many bytes of decoded entries a Storage keeps.
-const decodedBytes = 4 << 20
+// DefaultDecodedBytes is how many bytes of decoded entries a Storage keeps
+// unless WithDecodedBytes says otherwise.
+const DefaultDecodedBytes = 4 << 20
 
 // Option configures a Storage.
 type Option func(*Storage)
+
+// WithDecodedBytes sets how many bytes of the entries it has decoded the
+// Storage keeps in memory (httpcache.EntryDecoder), so that a hit on a
+// value read before decodes and parses nothing: it still reads the value
+// from the backend, and the value must be the very bytes the kept entry was
+// decoded from. Zero keeps none; a negative n makes every operation fail.
+// A Storage WithKeyring keeps decrypted entries, in this process's memory
+// only.
+func WithDecodedBytes(n int64) Option {
+	return func(s *Storage) {
+		if n < 0 {
+			s.err = fmt.Errorf("gregjones: WithDecodedBytes: %d is negative", n)
+			return
+		}
+		s.decoder = httpcache.NewEntryDecoder(n)
+	}
+}
 
 // WithKeyring encrypts and authenticates every value the Storage writes
 // (entries, and the URL and tag indexes) with keys (httpcache.Keyring:
@@ -152,7 +172,7 @@ var errNoKeyring = errors.New("gregjones: WithKeyring: no Keyring (make one with
 // New returns a Storage on cache.
 func New(cache ghttpcache.Cache, opts ...Option) *Storage {
 	s := &Storage{cache: cache, seed: maphash.MakeSeed(), tags: tagLocks{seed: maphash.MakeSeed()},
-		decoder: httpcache.NewEntryDecoder(decodedBytes)}
+		decoder: httpcache.NewEntryDecoder(DefaultDecodedBytes)}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(s)
