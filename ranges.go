@@ -107,6 +107,11 @@ func (t *Transport) serveRange(x *exchange, status CacheStatus) (*http.Response,
 		return resp, err
 	}
 	size := resp.ContentLength
+	if r := x.request.byteRange; size == 0 && r.first < 0 && r.suffix > 0 {
+		// The one satisfiable range of an empty representation (RFC 9110
+		// §14.1.1), which no 206 can express: the whole, empty, 200.
+		return resp, nil
+	}
 	first, length, ok := x.request.byteRange.within(size)
 	if !ok {
 		resp.Body.Close()

@@ -76,6 +76,30 @@ func TestRangesFromStoredResponses(t *testing.T) {
 	h.wantOriginRequests(1)
 }
 
+// TestRangesOfAnEmptyBody: of an empty representation, only a suffix
+// range is satisfiable (RFC 9110 §14.1.1), and no 206 can express it: the
+// whole, empty, 200 answers it. Any other range is a 416.
+func TestRangesOfAnEmptyBody(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+	})
+	h.get("/e")
+	for _, tt := range []struct {
+		rangeValue string
+		status     int
+	}{
+		{"bytes=-5", 200},
+		{"bytes=0-", 416},
+		{"bytes=0-0", 416},
+	} {
+		got := h.get("/e", "Range", tt.rangeValue)
+		if got.status != tt.status || got.body != "" || !got.cache.Hit {
+			t.Errorf("Range: %s: %d %q (Content-Range %q), want %d", tt.rangeValue, got.status, got.body, got.header.Get("Content-Range"), tt.status)
+		}
+	}
+	h.wantOriginRequests(1)
+}
+
 // only-if-cached forbids the network (RFC 9111 §5.2.1.7), for a Range
 // request with nothing stored as for any other. (Found by review.)
 func TestRangeOnlyIfCachedNeverGoesToOrigin(t *testing.T) {
