@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,11 +20,30 @@ import (
 // replaced or invalidated in the shared tier may be served from memory for
 // that long. Choose trustFor as the staleness the application accepts
 // across instances (a few seconds is typical); within one instance,
-// invalidation removes the memory copy at once.
+// invalidation removes the memory copy at once, and a read of the shared
+// tier that a write or delete of the URL overtook keeps nothing in memory.
 type TieredStorage struct {
 	front    *MemoryStorage
 	back     Storage
 	trustFor time.Duration
+	// urls count the changes of URLs to the memory tier (urlStripe), so
+	// that Get keeps what it read from the shared tier in memory only when
+	// nothing changed the URL during the read: a copy read before an
+	// invalidation, kept after it, would be served for trustFor.
+	seed maphash.Seed
+	urls [tieredStripes]urlStripe
+}
+
+// tieredStripes is how many stripes the URLs of a TieredStorage share: a
+// change of one URL makes the reads of the URLs of its stripe that it
+// overtook keep nothing, which costs them a memory copy, never an answer.
+const tieredStripes = 64
+
+// urlStripe serialises the changes of its URLs to the memory tier with the
+// copies Get keeps there, and counts the changes.
+type urlStripe struct {
+	mu      sync.Mutex
+	changes atomic.Uint64
 }
 
 // NewTieredStorage returns a Storage with front in memory before back,
@@ -35,42 +57,71 @@ func NewTieredStorage(front *MemoryStorage, back Storage, trustFor time.Duration
 	case trustFor <= 0:
 		return nil, fmt.Errorf("httpcache: NewTieredStorage: trustFor %v is not a positive duration", trustFor)
 	}
-	return &TieredStorage{front: front, back: back, trustFor: trustFor}, nil
+	return &TieredStorage{front: front, back: back, trustFor: trustFor, seed: maphash.MakeSeed()}, nil
 }
 
 // Get returns the variants under key from memory, or else from the shared
-// tier, keeping them in memory.
+// tier, keeping them in memory unless a write or delete of the URL in
+// this instance overtook the read.
 func (s *TieredStorage) Get(ctx context.Context, key string) ([]*Entry, error) {
 	if entries := s.front.getKeyBytes([]byte(key)); len(entries) > 0 {
 		return entries, nil
 	}
+	stripe := s.stripe(KeyURL(key))
+	before := stripe.changes.Load()
 	entries, err := s.back.Get(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	for _, e := range entries {
-		s.front.Set(ctx, key, e, s.trustFor)
+	stripe.mu.Lock()
+	if stripe.changes.Load() == before {
+		for _, e := range entries {
+			s.front.Set(ctx, key, e, s.trustFor)
+		}
 	}
+	stripe.mu.Unlock()
 	return entries, nil
 }
 
 // Set stores entry in both tiers; the memory copy is trusted for at most
 // trustFor.
 func (s *TieredStorage) Set(ctx context.Context, key string, entry *Entry, ttl time.Duration) error {
-	s.front.Set(ctx, key, entry, s.memoryTTL(ttl))
+	s.changeMemory(KeyURL(key), func() { s.front.Set(ctx, key, entry, s.memoryTTL(ttl)) })
 	return s.back.Set(ctx, key, entry, ttl)
 }
 
 // Delete removes key from both tiers.
 func (s *TieredStorage) Delete(ctx context.Context, key string) error {
-	s.front.Delete(ctx, key)
-	return s.back.Delete(ctx, key)
+	url := KeyURL(key)
+	s.changeMemory(url, func() { s.front.Delete(ctx, key) })
+	err := s.back.Delete(ctx, key)
+	// Again: a Get that read the shared tier while it deleted, and kept
+	// what it read, kept what is now deleted.
+	s.changeMemory(url, func() { s.front.Delete(ctx, key) })
+	return err
 }
 
 // DeleteURL removes every key of url from both tiers.
 func (s *TieredStorage) DeleteURL(ctx context.Context, url string) error {
-	s.front.DeleteURL(ctx, url)
-	return s.back.DeleteURL(ctx, url)
+	s.changeMemory(url, func() { s.front.DeleteURL(ctx, url) })
+	err := s.back.DeleteURL(ctx, url)
+	s.changeMemory(url, func() { s.front.DeleteURL(ctx, url) }) // as Delete does
+	return err
+}
+
+// stripe returns the stripe of url.
+func (s *TieredStorage) stripe(url string) *urlStripe {
+	return &s.urls[maphash.String(s.seed, url)%tieredStripes]
+}
+
+// changeMemory runs change, a write or delete of url in the memory tier,
+// and counts it, so that no Get it overtook keeps what it read.
+func (s *TieredStorage) changeMemory(url string, change func()) {
+	stripe := s.stripe(url)
+	stripe.mu.Lock()
+	stripe.changes.Add(1)
+	change()
+	stripe.mu.Unlock()
 }
 
 // PartitionSecret returns the shared tier's secret when it keeps one, and
@@ -115,16 +166,19 @@ func (m tieredMemory) GetKeyBytes(ctx context.Context, key []byte) ([]*Entry, er
 	return m.s.front.GetKeyBytes(ctx, key)
 }
 
-func (m tieredMemory) Set(ctx context.Context, key string, entry *Entry, ttl time.Duration) error {
-	return m.s.front.Set(ctx, key, entry, m.s.memoryTTL(ttl))
+func (m tieredMemory) Set(ctx context.Context, key string, entry *Entry, ttl time.Duration) (err error) {
+	m.s.changeMemory(KeyURL(key), func() { err = m.s.front.Set(ctx, key, entry, m.s.memoryTTL(ttl)) })
+	return err
 }
 
-func (m tieredMemory) Delete(ctx context.Context, key string) error {
-	return m.s.front.Delete(ctx, key)
+func (m tieredMemory) Delete(ctx context.Context, key string) (err error) {
+	m.s.changeMemory(KeyURL(key), func() { err = m.s.front.Delete(ctx, key) })
+	return err
 }
 
-func (m tieredMemory) DeleteURL(ctx context.Context, url string) error {
-	return m.s.front.DeleteURL(ctx, url)
+func (m tieredMemory) DeleteURL(ctx context.Context, url string) (err error) {
+	m.s.changeMemory(url, func() { err = m.s.front.DeleteURL(ctx, url) })
+	return err
 }
 
 func (m tieredMemory) Local() bool { return true }

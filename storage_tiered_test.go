@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -131,4 +132,143 @@ func TestNewTieredStorageRejectsBadArguments(t *testing.T) {
 			t.Errorf("error = %v, want %q", err, tt.want)
 		}
 	}
+}
+
+// heldStore is a Storage whose next Get, once armed, returns what it read
+// only when released, and whose next Delete or DeleteURL, once armed,
+// waits to be released before it deletes: a shared tier's round trip in
+// flight.
+type heldStore struct {
+	*httpcache.MemoryStorage
+	holdGet, holdDelete chan chan struct{} // buffered 1: one arming each
+}
+
+func newHeldStore() *heldStore {
+	return &heldStore{MemoryStorage: httpcache.NewMemoryStorage(0),
+		holdGet: make(chan chan struct{}, 1), holdDelete: make(chan chan struct{}, 1)}
+}
+
+func (s *heldStore) Get(ctx context.Context, key string) ([]*httpcache.Entry, error) {
+	entries, err := s.MemoryStorage.Get(ctx, key)
+	select {
+	case release := <-s.holdGet:
+		<-release
+	default:
+	}
+	return entries, err
+}
+
+func (s *heldStore) DeleteURL(ctx context.Context, url string) error {
+	select {
+	case release := <-s.holdDelete:
+		<-release
+	default:
+	}
+	return s.MemoryStorage.DeleteURL(ctx, url)
+}
+
+// armed arms hold and returns the release of the call it will hold.
+func armed(hold chan chan struct{}) (release chan struct{}) {
+	release = make(chan struct{})
+	hold <- release
+	return release
+}
+
+// waitTaken waits until the armed call has taken its release.
+func waitTaken(t *testing.T, hold chan chan struct{}) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); len(hold) > 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the held call never came")
+		}
+		runtime.Gosched()
+	}
+}
+
+// TestTieredStorageKeepsNoReadAnInvalidationOvertook: a Get that read the
+// shared tier before this instance deleted or replaced the URL, or while it
+// deleted it, keeps nothing of what it read in memory: kept there, the
+// invalidated entry came back as a hit for trustFor after the unsafe
+// request had returned (found by an operator probe).
+func TestTieredStorageKeepsNoReadAnInvalidationOvertook(t *testing.T) {
+	ctx := context.Background()
+	const url = "https://api.example/item"
+	key := url
+	entry := func(body string) *httpcache.Entry {
+		return &httpcache.Entry{StatusCode: http.StatusOK, Header: http.Header{"Cache-Control": {"max-age=60"}},
+			RequestTime: time.Now(), ResponseTime: time.Now(), Body: httpcache.BytesBody(body)}
+	}
+	bodyOf := func(entries []*httpcache.Entry) string {
+		if len(entries) == 0 {
+			return "(none)"
+		}
+		r, err := entries[0].Body.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		b, _ := io.ReadAll(r)
+		return string(b)
+	}
+	getAsync := func(s *httpcache.TieredStorage) chan string {
+		got := make(chan string, 1)
+		go func() {
+			entries, err := s.Get(ctx, key)
+			if err != nil {
+				t.Error(err)
+			}
+			got <- bodyOf(entries)
+		}()
+		return got
+	}
+	t.Run("read before the delete", func(t *testing.T) {
+		back := newHeldStore()
+		s := newTiered(t, back, time.Hour)
+		back.MemoryStorage.Set(ctx, key, entry("v1"), time.Hour) // in the shared tier only
+		release := armed(back.holdGet)
+		got := getAsync(s)
+		waitTaken(t, back.holdGet) // it has read v1
+		if err := s.DeleteURL(ctx, url); err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		<-got // v1 or nothing: it began before the delete
+		if entries, _ := s.Get(ctx, key); len(entries) != 0 {
+			t.Fatalf("after the delete: %q, want nothing", bodyOf(entries))
+		}
+	})
+	t.Run("read during the delete", func(t *testing.T) {
+		back := newHeldStore()
+		s := newTiered(t, back, time.Hour)
+		back.MemoryStorage.Set(ctx, key, entry("v1"), time.Hour)
+		release := armed(back.holdDelete)
+		deleted := make(chan error, 1)
+		go func() { deleted <- s.DeleteURL(ctx, url) }()
+		waitTaken(t, back.holdDelete) // memory deleted, the shared tier not yet
+		if got := bodyOf(must(s.Get(ctx, key))); got != "v1" {
+			t.Fatalf("during the delete: %q, want v1, still in the shared tier", got)
+		}
+		close(release)
+		if err := <-deleted; err != nil {
+			t.Fatal(err)
+		}
+		if entries, _ := s.Get(ctx, key); len(entries) != 0 {
+			t.Fatalf("after the delete: %q, want nothing", bodyOf(entries))
+		}
+	})
+	t.Run("read before a write to memory", func(t *testing.T) {
+		back := newHeldStore()
+		s := newTiered(t, back, time.Hour)
+		back.MemoryStorage.Set(ctx, key, entry("v1"), time.Hour)
+		memory, _ := s.MemoryTier()
+		release := armed(back.holdGet)
+		got := getAsync(s)
+		waitTaken(t, back.holdGet)
+		memory.Set(ctx, key, entry("v2"), time.Hour) // the Transport's write of a newer response
+		close(release)
+		<-got
+		if got := bodyOf(must(s.Get(ctx, key))); got != "v2" {
+			t.Fatalf("after the write: %q, want v2", got)
+		}
+	})
 }
