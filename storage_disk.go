@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -350,13 +351,17 @@ func (d *DiskStorage) read(key string, peek bool) ([]*Entry, error) {
 func (d *DiskStorage) readName(key, name string, peek bool) (_ []*Entry, found bool, _ error) {
 	path := filepath.Join(d.dir, name)
 	f, err := openEntryFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	if isMissing(err) {
 		d.forget(name)
 		return nil, false, nil
 	}
 	if errors.Is(err, errNotRegular) {
 		d.forget(name)
-		os.Remove(path) // a link or a device planted at an entry's path
+		// A link, a device or a directory planted at an entry's path: a
+		// directory with files in it too, so that a write can replace it.
+		// It is in the store's own directory, and RemoveAll follows no
+		// link out of it.
+		os.RemoveAll(path)
 		return nil, false, nil
 	}
 	if err != nil {
@@ -614,17 +619,28 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // remove deletes a file that is no longer wanted. A file that is not there
 // is not an error.
 func (d *DiskStorage) remove(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := os.Remove(path); err != nil && !isMissing(err) {
 		return fmt.Errorf("httpcache: disk storage: %w", err)
 	}
 	return nil
 }
 
-// createTemp creates a temporary file in dir, creating dir if it was
-// removed underneath.
+// isMissing reports an error that says a file of the store is not there:
+// it does not exist, or its subdirectory is something else now (a file
+// put in its place), which the next write replaces (createTemp).
+func isMissing(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+// createTemp creates a temporary file in dir, one of the store's
+// subdirectories, creating dir if it was removed underneath, or replacing
+// what was put in its place (a file, a link).
 func (d *DiskStorage) createTemp(dir string) (*os.File, error) {
 	tmp, err := os.CreateTemp(dir, diskTempPrefix+"*")
-	if errors.Is(err, fs.ErrNotExist) {
+	if isMissing(err) {
+		if info, err := os.Lstat(dir); err == nil && !info.IsDir() && dir != d.dir {
+			os.Remove(dir)
+		}
 		if err := os.MkdirAll(dir, diskDirMode); err != nil {
 			return nil, fmt.Errorf("httpcache: disk storage: %w", err)
 		}
@@ -707,7 +723,7 @@ func (d *DiskStorage) DeleteURL(ctx context.Context, url string) error {
 func (d *DiskStorage) deleteURLFiles(name string) error {
 	dir, base := filepath.Split(name)
 	entries, err := os.ReadDir(filepath.Join(d.dir, dir))
-	if errors.Is(err, fs.ErrNotExist) {
+	if isMissing(err) {
 		return nil
 	}
 	if err != nil {

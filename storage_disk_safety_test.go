@@ -696,3 +696,48 @@ func TestDiskStorageKeptDecodedFollowsTheFile(t *testing.T) {
 		t.Fatalf("after another process's delete: got %s", got)
 	}
 }
+
+// TestDiskStorageRepairsWhatIsPlantedInItsPlace: a directory with files in
+// it at an entry's path, or a file where a subdirectory of the store goes,
+// is a miss, and the next write replaces it: caching the key stopped for
+// good, every write failing (found by an operator probe).
+func TestDiskStorageRepairsWhatIsPlantedInItsPlace(t *testing.T) {
+	ctx := context.Background()
+	const key = "https://example.com/planted"
+	for name, plant := range map[string]func(path string){
+		"a directory with files at the entry's path": func(path string) {
+			os.Remove(path)
+			os.Mkdir(path, 0o700)
+			os.WriteFile(filepath.Join(path, "x"), []byte("x"), 0o600)
+		},
+		"a file in place of the subdirectory": func(path string) {
+			os.RemoveAll(filepath.Dir(path))
+			os.WriteFile(filepath.Dir(path), []byte("junk"), 0o600)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := newDiskStorage(t, dir, 0)
+			if err := s.Set(ctx, key, storagetest.NewEntry("", "first", 10), time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			plant(fileOf(t, dir, s, key))
+			if got, err := s.Get(ctx, key); err != nil || len(got) != 0 {
+				t.Fatalf("Get of what was planted: %d entries, %v", len(got), err)
+			}
+			if err := s.Set(ctx, key, storagetest.NewEntry("", "second", 10), time.Hour); err != nil {
+				t.Fatalf("the write after the plant: %v", err)
+			}
+			got, err := s.Get(ctx, key)
+			if err != nil || len(got) != 1 {
+				t.Fatalf("Get after the write: %d entries, %v", len(got), err)
+			}
+			r, _ := got[0].Body.Open()
+			body, _ := io.ReadAll(r)
+			r.Close()
+			if !strings.HasPrefix(string(body), "second") {
+				t.Fatalf("body %q, want the second write's", body)
+			}
+		})
+	}
+}
