@@ -84,7 +84,7 @@ func parseCacheControlLine(cc *cacheControl, line string) {
 		if name == "" {
 			continue
 		}
-		applyDirective(cc, strings.ToLower(name), value, hasValue)
+		applyDirective(cc, lowerASCII(name), value, hasValue)
 	}
 }
 

@@ -247,7 +247,7 @@ var byteClasses = func() (t [256]uint8) {
 func varyFieldNames(h http.Header) (names []string, star bool) {
 	for _, line := range h["Vary"] {
 		for _, name := range strings.Split(line, ",") {
-			name = strings.ToLower(trimOWS(name))
+			name = lowerASCII(trimOWS(name))
 			switch {
 			case name == "":
 			case name == "*" || !isToken(name):
@@ -425,7 +425,7 @@ func acceptsCoding(lines []string, coding string) bool {
 	for _, line := range lines {
 		for _, member := range strings.Split(line, ",") {
 			name, params, _ := strings.Cut(member, ";")
-			name = strings.TrimPrefix(strings.ToLower(trimOWS(name)), "x-")
+			name = strings.TrimPrefix(lowerASCII(trimOWS(name)), "x-")
 			accepted := weightAboveZero(params)
 			switch name {
 			case coding:

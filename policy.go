@@ -95,7 +95,7 @@ func contentCoding(h http.Header) string {
 		return ""
 	}
 	codings := strings.Split(lines[len(lines)-1], ",")
-	coding := strings.ToLower(trimOWS(codings[len(codings)-1]))
+	coding := lowerASCII(trimOWS(codings[len(codings)-1]))
 	if coding == "identity" {
 		return ""
 	}

@@ -80,7 +80,7 @@ func checkIgnorableParams(names []string) error {
 func checkAuthorizingParams(ignored, authorizing []string) error {
 	for _, glob := range ignored {
 		for _, name := range authorizing {
-			if globMatch(strings.ToLower(glob), strings.ToLower(name)) {
+			if globMatch(lowerASCII(glob), lowerASCII(name)) {
 				return fmt.Errorf("%q would leave %q out of storage keys: a request with a wrong or expired %s would be answered from the cache", glob, name, name)
 			}
 		}

@@ -165,7 +165,7 @@ func compileRule(index int, r Rule) (*compiledRule, error) {
 		if host == "" {
 			return nil, errors.New("the pattern has no host (use * for any host)")
 		}
-		c.host = strings.ToLower(host)
+		c.host = lowerASCII(host)
 		c.hostHasPort = strings.Contains(host, ":")
 		if hasPath {
 			c.path = "/" + path
@@ -233,7 +233,7 @@ func (r *compiledRule) matchesTarget(host, path string) bool {
 		if !r.hostHasPort {
 			host = (&url.URL{Host: host}).Hostname()
 		}
-		if !globMatch(r.host, strings.ToLower(host)) {
+		if !globMatch(r.host, lowerASCII(host)) {
 			return false
 		}
 	}
