@@ -357,11 +357,7 @@ func (d *DiskStorage) readName(key, name string, peek bool) (_ []*Entry, found b
 	}
 	if errors.Is(err, errNotRegular) {
 		d.forget(name)
-		// A link, a device or a directory planted at an entry's path: a
-		// directory with files in it too, so that a write can replace it.
-		// It is in the store's own directory, and RemoveAll follows no
-		// link out of it.
-		os.RemoveAll(path)
+		d.removePlanted(name)
 		return nil, false, nil
 	}
 	if err != nil {
@@ -623,6 +619,20 @@ func (d *DiskStorage) remove(path string) error {
 		return fmt.Errorf("httpcache: disk storage: %w", err)
 	}
 	return nil
+}
+
+// removePlanted removes what was planted at an entry's path (a link, a
+// device, a directory with files in it), so that a write can replace it.
+// It goes through an os.Root of the store's directory, which refuses any
+// path that leaves it: a link planted in place of a subdirectory must not
+// make the removal reach outside.
+func (d *DiskStorage) removePlanted(name string) {
+	root, err := os.OpenRoot(d.dir)
+	if err != nil {
+		return
+	}
+	defer root.Close()
+	root.RemoveAll(name)
 }
 
 // isMissing reports an error that says a file of the store is not there:

@@ -1,0 +1,55 @@
+//go:build unix
+
+package httpcache_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"testing"
+
+	httpcache "github.com/c650553b/httpcache"
+)
+
+// TestDiskRepairStaysInsideItsDirectory: the repair of what was planted
+// at an entry's path never reaches outside the store's directory, also
+// when a link is planted in place of the subdirectory: O_NOFOLLOW guards
+// only the last component of a path, and os.RemoveAll opened the parent
+// through the link, removing a whole tree outside (found by a review; the
+// repair now goes through an os.Root).
+func TestDiskRepairStaysInsideItsDirectory(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "cache")
+	outside := filepath.Join(root, "outside")
+	if err := os.MkdirAll(outside, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s, err := httpcache.NewDiskStorage(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const key = "https://api.example/item"
+	sum := sha256.Sum256([]byte(key))
+	name := hex.EncodeToString(sum[:])
+	// Something outside the store that happens to be named as the entry.
+	precious := filepath.Join(outside, name, "precious.txt")
+	if err := os.MkdirAll(filepath.Dir(precious), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(precious, []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fanOut := filepath.Join(dir, name[:2])
+	os.RemoveAll(fanOut)
+	if err := os.Symlink(outside, fanOut); err != nil {
+		t.Fatal(err)
+	}
+	if entries, err := s.Get(context.Background(), key); err != nil || len(entries) != 0 {
+		t.Fatalf("Get = %d entries, %v; want a miss", len(entries), err)
+	}
+	if _, err := os.Stat(precious); err != nil {
+		t.Fatalf("a file outside the store's directory was removed through a linked fan-out directory: %v", err)
+	}
+}
