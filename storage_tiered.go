@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,11 +65,13 @@ func NewTieredStorage(front *MemoryStorage, back Storage, trustFor time.Duration
 // tier, keeping them in memory unless a write or delete of the URL in
 // this instance overtook the read.
 func (s *TieredStorage) Get(ctx context.Context, key string) ([]*Entry, error) {
+	// Counted before the memory tier is asked: a write that lands between
+	// the two is one the read may not keep an older entry over.
+	stripe := s.stripe(KeyURL(key))
+	before := stripe.changes.Load()
 	if entries := s.front.getKeyBytes([]byte(key)); len(entries) > 0 {
 		return entries, nil
 	}
-	stripe := s.stripe(KeyURL(key))
-	before := stripe.changes.Load()
 	entries, err := s.back.Get(ctx, key)
 	if err != nil {
 		return nil, err
@@ -87,7 +90,32 @@ func (s *TieredStorage) Get(ctx context.Context, key string) ([]*Entry, error) {
 // trustFor.
 func (s *TieredStorage) Set(ctx context.Context, key string, entry *Entry, ttl time.Duration) error {
 	s.changeMemory(KeyURL(key), func() { s.front.Set(ctx, key, entry, s.memoryTTL(ttl)) })
-	return s.back.Set(ctx, key, entry, ttl)
+	return s.setBehind(ctx, key, entry, ttl)
+}
+
+// setBehind writes entry to the shared tier, then counts the change again:
+// a Get that read the shared tier before the write landed keeps nothing,
+// and an older entry of the variant one kept already (the memory tier had
+// refused or evicted entry) is removed from memory.
+func (s *TieredStorage) setBehind(ctx context.Context, key string, entry *Entry, ttl time.Duration) error {
+	err := s.back.Set(ctx, key, entry, ttl)
+	s.changeMemory(KeyURL(key), func() {
+		older := func(e *Entry) bool { return e.Variant == entry.Variant && newerThan(entry, e) }
+		if slices.ContainsFunc(s.front.getKeyBytes([]byte(key)), older) {
+			s.front.Delete(ctx, key)
+		}
+	})
+	return err
+}
+
+// deleteBehind deletes key from the shared tier only, then counts the
+// change, so that no Get that read the shared tier before keeps what it
+// read. The memory tier keeps its copy: the newer entry a write there
+// made, which the shared tier refused.
+func (s *TieredStorage) deleteBehind(ctx context.Context, key string) error {
+	err := s.back.Delete(ctx, key)
+	s.changeMemory(KeyURL(key), func() {})
+	return err
 }
 
 // Delete removes key from both tiers.
@@ -135,9 +163,9 @@ func (s *TieredStorage) PartitionSecret() []byte {
 
 // MemoryTier returns the memory tier, as the Transport reads and writes it
 // at once, and the shared tier, which it writes behind the request
-// (MemoryTiered).
+// (MemoryTiered), through tieredBehind, which counts its writes as Set does.
 func (s *TieredStorage) MemoryTier() (memory, behind Storage) {
-	return tieredMemory{s}, s.back
+	return tieredMemory{s}, tieredBehind{s}
 }
 
 // Local reports whether the shared tier is local (LocalStorage).
@@ -183,9 +211,47 @@ func (m tieredMemory) DeleteURL(ctx context.Context, url string) (err error) {
 
 func (m tieredMemory) Local() bool { return true }
 
+// tieredBehind is the shared tier of a TieredStorage as its MemoryTier
+// returns it: the Transport's writes behind the requests, and the deletes
+// from it alone that follow a failed write, count as changes of their URLs
+// once done (setBehind, deleteBehind), so that no read of the shared tier
+// they overtook keeps an older entry in memory. It has the shared tier's
+// traits (LocalStorage, TimeBoundedStorage).
+type tieredBehind struct{ s *TieredStorage }
+
+func (b tieredBehind) Get(ctx context.Context, key string) ([]*Entry, error) {
+	return b.s.back.Get(ctx, key)
+}
+
+func (b tieredBehind) Set(ctx context.Context, key string, entry *Entry, ttl time.Duration) error {
+	return b.s.setBehind(ctx, key, entry, ttl)
+}
+
+func (b tieredBehind) Delete(ctx context.Context, key string) error {
+	return b.s.deleteBehind(ctx, key)
+}
+
+func (b tieredBehind) DeleteURL(ctx context.Context, url string) error {
+	err := b.s.back.DeleteURL(ctx, url)
+	b.s.changeMemory(url, func() {})
+	return err
+}
+
+// Local reports whether the shared tier is local (LocalStorage).
+func (b tieredBehind) Local() bool { return b.s.Local() }
+
+// TimeBounded reports whether the shared tier bounds its calls in time
+// (TimeBoundedStorage).
+func (b tieredBehind) TimeBounded() bool {
+	bounded, ok := b.s.back.(TimeBoundedStorage)
+	return ok && bounded.TimeBounded()
+}
+
 var (
-	_ MemoryTiered   = (*TieredStorage)(nil)
-	_ LocalStorage   = (*TieredStorage)(nil)
-	_ KeyBytesGetter = tieredMemory{}
-	_ LocalStorage   = tieredMemory{}
+	_ MemoryTiered       = (*TieredStorage)(nil)
+	_ LocalStorage       = (*TieredStorage)(nil)
+	_ KeyBytesGetter     = tieredMemory{}
+	_ LocalStorage       = tieredMemory{}
+	_ LocalStorage       = tieredBehind{}
+	_ TimeBoundedStorage = tieredBehind{}
 )

@@ -136,7 +136,7 @@ func TestTieredStorageTraits(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := newStorageAccess(tiered)
-	if a.memory.Storage == nil || a.behind.Storage != Storage(back) || a.lookup == nil {
+	if a.memory.Storage == nil || a.behind.Storage != Storage(tieredBehind{tiered}) || a.lookup == nil {
 		t.Fatalf("tiered access: memory %T, behind %T, lookup %T", a.memory.Storage, a.behind.Storage, a.lookup)
 	}
 	if !a.memory.local || a.behind.local || a.all.local {
