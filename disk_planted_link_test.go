@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	httpcache "github.com/c650553b/httpcache"
 )
@@ -51,5 +52,53 @@ func TestDiskRepairStaysInsideItsDirectory(t *testing.T) {
 	}
 	if _, err := os.Stat(precious); err != nil {
 		t.Fatalf("a file outside the store's directory was removed through a linked fan-out directory: %v", err)
+	}
+}
+
+// TestDiskWriteStaysInsideItsDirectory: a write through a link planted in
+// place of a subdirectory lands inside the store, the link replaced by a
+// directory of its own, and nothing is written where the link pointed.
+func TestDiskWriteStaysInsideItsDirectory(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "cache")
+	outside := filepath.Join(root, "outside")
+	if err := os.MkdirAll(outside, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s, err := httpcache.NewDiskStorage(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const key = "https://api.example/written"
+	entry := &httpcache.Entry{StatusCode: 200, Header: map[string][]string{"Cache-Control": {"max-age=60"}}, Body: httpcache.BytesBody("inside")}
+	if err := s.Set(ctx, key, entry, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	var sub string
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			sub = filepath.Dir(path)
+		}
+		return nil
+	})
+	if sub == "" || sub == dir {
+		t.Fatalf("no entry file in a subdirectory of %s", dir)
+	}
+	os.RemoveAll(sub)
+	if err := os.Symlink(outside, sub); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(ctx, key, entry, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if names, _ := os.ReadDir(outside); len(names) != 0 {
+		t.Fatalf("the write went through the link: %d files outside the store", len(names))
+	}
+	if info, err := os.Lstat(sub); err != nil || !info.IsDir() {
+		t.Fatalf("the subdirectory is not a directory of the store's: %v", err)
+	}
+	if got, err := s.Get(ctx, key); err != nil || len(got) != 1 {
+		t.Fatalf("Get after the write: %d entries, %v", len(got), err)
 	}
 }

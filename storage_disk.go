@@ -644,8 +644,15 @@ func isMissing(err error) bool {
 
 // createTemp creates a temporary file in dir, one of the store's
 // subdirectories, creating dir if it was removed underneath, or replacing
-// what was put in its place (a file, a link).
+// what was put in its place (a file, a link). A link swapped in between
+// the check and the write is not caught; the files written are named by
+// hashes and hold what the store holds.
 func (d *DiskStorage) createTemp(dir string) (*os.File, error) {
+	if info, err := os.Lstat(dir); err == nil && info.Mode()&fs.ModeSymlink != 0 {
+		// A link planted in place of the subdirectory would take the
+		// write, and the rename after it, outside the store.
+		os.Remove(dir)
+	}
 	tmp, err := os.CreateTemp(dir, diskTempPrefix+"*")
 	if isMissing(err) {
 		if info, err := os.Lstat(dir); err == nil && !info.IsDir() && dir != d.dir {
