@@ -21,16 +21,7 @@ import (
 // through the link, removing a whole tree outside (found by a review; the
 // repair now goes through an os.Root).
 func TestDiskRepairStaysInsideItsDirectory(t *testing.T) {
-	root := t.TempDir()
-	dir := filepath.Join(root, "cache")
-	outside := filepath.Join(root, "outside")
-	if err := os.MkdirAll(outside, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	s, err := httpcache.NewDiskStorage(dir, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, outside, s := storeBesideOutside(t)
 	const key = "https://api.example/item"
 	sum := sha256.Sum256([]byte(key))
 	name := hex.EncodeToString(sum[:])
@@ -59,16 +50,7 @@ func TestDiskRepairStaysInsideItsDirectory(t *testing.T) {
 // place of a subdirectory lands inside the store, the link replaced by a
 // directory of its own, and nothing is written where the link pointed.
 func TestDiskWriteStaysInsideItsDirectory(t *testing.T) {
-	root := t.TempDir()
-	dir := filepath.Join(root, "cache")
-	outside := filepath.Join(root, "outside")
-	if err := os.MkdirAll(outside, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	s, err := httpcache.NewDiskStorage(dir, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, outside, s := storeBesideOutside(t)
 	ctx := context.Background()
 	const key = "https://api.example/written"
 	entry := &httpcache.Entry{StatusCode: 200, Header: map[string][]string{"Cache-Control": {"max-age=60"}}, Body: httpcache.BytesBody("inside")}
@@ -101,4 +83,20 @@ func TestDiskWriteStaysInsideItsDirectory(t *testing.T) {
 	if got, err := s.Get(ctx, key); err != nil || len(got) != 1 {
 		t.Fatalf("Get after the write: %d entries, %v", len(got), err)
 	}
+}
+
+// storeBesideOutside returns a disk store's directory, a directory beside
+// it that a planted link may point to, and the store.
+func storeBesideOutside(t *testing.T) (dir, outside string, s *httpcache.DiskStorage) {
+	t.Helper()
+	root := t.TempDir()
+	dir, outside = filepath.Join(root, "cache"), filepath.Join(root, "outside")
+	if err := os.MkdirAll(outside, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s, err := httpcache.NewDiskStorage(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, outside, s
 }

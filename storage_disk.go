@@ -655,7 +655,7 @@ func (d *DiskStorage) createTemp(dir string) (*os.File, error) {
 	}
 	tmp, err := os.CreateTemp(dir, diskTempPrefix+"*")
 	if isMissing(err) {
-		if info, err := os.Lstat(dir); err == nil && !info.IsDir() && dir != d.dir {
+		if info, err := os.Lstat(dir); err == nil && !info.IsDir() && dir != filepath.Clean(d.dir) {
 			os.Remove(dir)
 		}
 		if err := os.MkdirAll(dir, diskDirMode); err != nil {
