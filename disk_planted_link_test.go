@@ -100,3 +100,69 @@ func storeBesideOutside(t *testing.T) (dir, outside string, s *httpcache.DiskSto
 	}
 	return dir, outside, s
 }
+
+// TestDiskWritesStayInsideWhileALinkIsSwappedIn: a subdirectory swapped
+// for a link to outside the store while writes, invalidations and
+// evictions run never takes a file, or a removal, outside: a check before
+// the write cannot catch a swap after it, so every write, rename and
+// removal goes through an os.Root of the store's directory.
+func TestDiskWritesStayInsideWhileALinkIsSwappedIn(t *testing.T) {
+	root := t.TempDir()
+	dir, outside := filepath.Join(root, "cache"), filepath.Join(root, "outside")
+	if err := os.MkdirAll(outside, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s, err := httpcache.NewDiskStorage(dir, 4<<10) // small: writes evict
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const key = "https://api.example/swapped"
+	entry := &httpcache.Entry{StatusCode: 200, Header: map[string][]string{"Cache-Control": {"max-age=60"}}, Body: httpcache.BytesBody("inside")}
+	if err := s.Set(ctx, key, entry, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(key))
+	sub := filepath.Join(dir, hex.EncodeToString(sum[:])[:2])
+	if info, err := os.Stat(sub); err != nil || !info.IsDir() {
+		t.Fatalf("the key's subdirectory %s: %v", sub, err)
+	}
+	stop := make(chan struct{})
+	swapped := make(chan int)
+	go func() {
+		swaps := 0
+		defer func() { swapped <- swaps }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			aside := sub + ".aside"
+			if os.Rename(sub, aside) != nil {
+				os.Remove(sub) // a file or link the store left: start again
+				os.MkdirAll(sub, 0o700)
+				continue
+			}
+			os.Symlink(outside, sub)
+			swaps++
+			os.Remove(sub)
+			os.RemoveAll(sub)
+			os.Rename(aside, sub)
+			os.RemoveAll(aside)
+		}
+	}()
+	for i := range 3000 {
+		s.Set(ctx, key, entry, time.Hour)
+		if i%7 == 0 {
+			s.DeleteURL(ctx, "https://api.example/swapped")
+		}
+	}
+	close(stop)
+	if swaps := <-swapped; swaps == 0 {
+		t.Fatal("the subdirectory was never swapped for a link; the test proved nothing")
+	}
+	if names, _ := os.ReadDir(outside); len(names) != 0 {
+		t.Fatalf("%d files written outside the store through a swapped-in link", len(names))
+	}
+}

@@ -3,6 +3,7 @@ package httpcache
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -170,14 +171,19 @@ func openDiskStorage(op, dir string, maxBytes int64, keys *Keyring) (*DiskStorag
 	if err := checkOwnDirectory(dir); err != nil {
 		return nil, fmt.Errorf("httpcache: %s: %w", op, err)
 	}
-	probe, err := os.CreateTemp(dir, diskTempPrefix+"probe-*")
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("httpcache: %s: %w", op, err)
+	}
+	defer root.Close()
+	probe, probeName, err := openTemp(root, ".")
 	if err != nil {
 		return nil, fmt.Errorf("httpcache: %s: directory %s is not writable: %w", op, dir, err)
 	}
 	probe.Close()
-	os.Remove(probe.Name())
+	root.Remove(probeName)
 	// An earlier version's spare files: removed entries, still readable.
-	os.RemoveAll(filepath.Join(dir, diskOldSpareDir))
+	root.RemoveAll(diskOldSpareDir)
 	d := &DiskStorage{dir: dir, maxBytes: maxBytes, files: make(map[string]*diskFile), secret: newPartitionSecret(), keys: keys}
 	if keys == nil {
 		d.decoded = newDecodedBytes[decodedFile](diskDecodedBytes)
@@ -219,7 +225,12 @@ func (d *DiskStorage) scan() error {
 	}
 	var files []found
 	now := time.Now()
-	err := filepath.WalkDir(d.dir, func(path string, entry fs.DirEntry, err error) error {
+	root, err := d.openRoot()
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	err = filepath.WalkDir(d.dir, func(path string, entry fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil // removed while we walk
@@ -241,13 +252,13 @@ func (d *DiskStorage) scan() error {
 			// A younger one is another process's write in progress: it is
 			// renamed into place, or removed, by its writer.
 			if now.Sub(info.ModTime()) > diskTempMaxAge {
-				os.Remove(path)
+				root.Remove(name)
 			}
 			return nil
 		}
 		if isDiskFileName(name) {
 			if d.keys != nil && !d.sealedByRing(path, info.Size()) {
-				os.Remove(path) // in clear, or under a key no longer held
+				root.Remove(name) // in clear, or under a key no longer held
 				return nil
 			}
 			files = append(files, found{name, info.Size(), info.ModTime()})
@@ -367,7 +378,7 @@ func (d *DiskStorage) readName(key, name string, peek bool) (_ []*Entry, found b
 	records, size, info, salt, err := d.readFile(f, key)
 	if errors.Is(err, ErrCorruptEntry) {
 		if !peek {
-			d.removeCorrupt(name, path, f)
+			d.removeCorrupt(name, f)
 		}
 		return nil, true, nil
 	}
@@ -504,7 +515,12 @@ func (d *DiskStorage) Set(ctx context.Context, key string, entry *Entry, ttl tim
 	names := d.names(key)
 	name := names[0]
 	path := filepath.Join(d.dir, name)
-	tmp, err := d.createTemp(filepath.Dir(path))
+	root, err := d.openRoot()
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	tmp, tmpName, err := createTemp(root, filepath.Dir(name))
 	if err != nil {
 		return err
 	}
@@ -536,17 +552,17 @@ func (d *DiskStorage) Set(ctx context.Context, key string, entry *Entry, ttl tim
 	}
 	if err == nil && size > d.maxBytes {
 		tmp.Close()
-		os.Remove(tmp.Name())
+		root.Remove(tmpName)
 		return d.Delete(ctx, key)
 	}
 	if closeErr := tmp.Close(); err == nil {
 		err = closeErr
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), path)
+		err = root.Rename(tmpName, name)
 	}
 	if err != nil {
-		os.Remove(tmp.Name())
+		root.Remove(tmpName)
 		return fmt.Errorf("httpcache: disk storage: writing %s: %w", path, err)
 	}
 	d.mu.Lock()
@@ -557,7 +573,7 @@ func (d *DiskStorage) Set(ctx context.Context, key string, entry *Entry, ttl tim
 	// The key's file under a previous key of the ring is superseded.
 	for _, previous := range names[1:] {
 		d.forget(previous)
-		d.remove(filepath.Join(d.dir, previous))
+		removeFrom(root, previous)
 	}
 	return nil
 }
@@ -612,10 +628,47 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// remove deletes a file that is no longer wanted. A file that is not there
-// is not an error.
-func (d *DiskStorage) remove(path string) error {
-	if err := os.Remove(path); err != nil && !isMissing(err) {
+// openRoot opens the store's directory as an os.Root, creating it again
+// if it was removed underneath. Every write, rename and removal goes
+// through one: the Root refuses a path that leaves the directory, so a
+// link planted in place of a subdirectory, or swapped in while an
+// operation runs, cannot take a write or a removal outside the store.
+// (Reads need no Root: what they read is checked to be the key's.)
+func (d *DiskStorage) openRoot() (*os.Root, error) {
+	root, err := os.OpenRoot(d.dir)
+	if isMissing(err) {
+		if err := os.MkdirAll(d.dir, diskDirMode); err != nil {
+			return nil, fmt.Errorf("httpcache: disk storage: %w", err)
+		}
+		root, err = os.OpenRoot(d.dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("httpcache: disk storage: %w", err)
+	}
+	return root, nil
+}
+
+// remove deletes files that are no longer wanted, named relative to the
+// store's directory. A file that is not there is not an error.
+func (d *DiskStorage) remove(names ...string) error {
+	root, err := d.openRoot()
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	var first error
+	for _, name := range names {
+		if err := removeFrom(root, name); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// removeFrom removes the file at name in root; one that is not there is
+// not an error.
+func removeFrom(root *os.Root, name string) error {
+	if err := root.Remove(name); err != nil && !isMissing(err) {
 		return fmt.Errorf("httpcache: disk storage: %w", err)
 	}
 	return nil
@@ -623,11 +676,11 @@ func (d *DiskStorage) remove(path string) error {
 
 // removePlanted removes what was planted at an entry's path (a link, a
 // device, a directory with files in it), so that a write can replace it.
-// It goes through an os.Root of the store's directory, which refuses any
-// path that leaves it: a link planted in place of a subdirectory must not
-// make the removal reach outside.
+// It goes through an os.Root of the store's directory (openRoot): a link
+// planted in place of a subdirectory must not make the removal reach
+// outside.
 func (d *DiskStorage) removePlanted(name string) {
-	root, err := os.OpenRoot(d.dir)
+	root, err := d.openRoot()
 	if err != nil {
 		return
 	}
@@ -643,30 +696,53 @@ func isMissing(err error) bool {
 }
 
 // createTemp creates a temporary file in dir, one of the store's
-// subdirectories, creating dir if it was removed underneath, or replacing
-// what was put in its place (a file, a link). A link swapped in between
-// the check and the write is not caught; the files written are named by
-// hashes and hold what the store holds.
-func (d *DiskStorage) createTemp(dir string) (*os.File, error) {
-	if info, err := os.Lstat(dir); err == nil && info.Mode()&fs.ModeSymlink != 0 {
-		// A link planted in place of the subdirectory would take the
-		// write, and the rename after it, outside the store.
-		os.Remove(dir)
+// subdirectories (relative to root), and returns it with its name
+// relative to root. It creates dir if it was removed underneath, and
+// replaces what was put in its place: a file, or a link, which the Root
+// follows only inside the store, but which would put the file where a
+// scan does not count it.
+func createTemp(root *os.Root, dir string) (*os.File, string, error) {
+	if dir != "." {
+		if info, err := root.Lstat(dir); err == nil && !info.IsDir() {
+			root.Remove(dir)
+		}
 	}
-	tmp, err := os.CreateTemp(dir, diskTempPrefix+"*")
-	if isMissing(err) {
-		if info, err := os.Lstat(dir); err == nil && !info.IsDir() && dir != filepath.Clean(d.dir) {
-			os.Remove(dir)
+	tmp, name, err := openTemp(root, dir)
+	if isMissing(err) && dir != "." {
+		if err := root.MkdirAll(dir, diskDirMode); err != nil {
+			return nil, "", fmt.Errorf("httpcache: disk storage: %w", err)
 		}
-		if err := os.MkdirAll(dir, diskDirMode); err != nil {
-			return nil, fmt.Errorf("httpcache: disk storage: %w", err)
-		}
-		tmp, err = os.CreateTemp(dir, diskTempPrefix+"*")
+		tmp, name, err = openTemp(root, dir)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("httpcache: disk storage: %w", err)
+		return nil, "", fmt.Errorf("httpcache: disk storage: %w", err)
 	}
-	return tmp, nil
+	return tmp, name, nil
+}
+
+// readDirNames returns the names in root's directory dir.
+func readDirNames(root *os.Root, dir string) ([]string, error) {
+	f, err := root.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Readdirnames(-1)
+}
+
+// openTemp creates a new file with a random name that starts with
+// diskTempPrefix in dir, as os.CreateTemp does, through root.
+func openTemp(root *os.Root, dir string) (*os.File, string, error) {
+	for try := 0; ; try++ {
+		var random [8]byte
+		rand.Read(random[:])
+		name := filepath.Join(dir, diskTempPrefix+hex.EncodeToString(random[:]))
+		f, err := root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, diskFileMode)
+		if errors.Is(err, fs.ErrExist) && try < 10 {
+			continue
+		}
+		return f, name, err
+	}
 }
 
 // writeDiskRecords writes a key's records to w: the variants of the
@@ -705,14 +781,11 @@ func writeDiskRecords(w io.Writer, old io.ReaderAt, oldSize int64, key string, e
 
 // Delete removes the key's file.
 func (d *DiskStorage) Delete(_ context.Context, key string) error {
-	var first error
-	for _, name := range d.names(key) {
+	names := d.names(key)
+	for _, name := range names {
 		d.forget(name)
-		if err := d.remove(filepath.Join(d.dir, name)); err != nil && first == nil {
-			first = err
-		}
 	}
-	return first
+	return d.remove(names...)
 }
 
 // Size returns the bytes of the entry files this DiskStorage knows of.
@@ -739,7 +812,12 @@ func (d *DiskStorage) DeleteURL(ctx context.Context, url string) error {
 // partition is name: it, and those that start with its name and a dot.
 func (d *DiskStorage) deleteURLFiles(name string) error {
 	dir, base := filepath.Split(name)
-	entries, err := os.ReadDir(filepath.Join(d.dir, dir))
+	root, err := d.openRoot()
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	names, err := readDirNames(root, filepath.Clean(dir))
 	if isMissing(err) {
 		return nil
 	}
@@ -747,11 +825,11 @@ func (d *DiskStorage) deleteURLFiles(name string) error {
 		return fmt.Errorf("httpcache: disk storage: %w", err)
 	}
 	var first error
-	for _, entry := range entries {
-		if n := entry.Name(); n == base || strings.HasPrefix(n, base+".") {
+	for _, n := range names {
+		if n == base || strings.HasPrefix(n, base+".") {
 			file := filepath.Join(dir, n)
 			d.forget(file)
-			if err := d.remove(filepath.Join(d.dir, file)); err != nil && first == nil {
+			if err := removeFrom(root, file); err != nil && first == nil {
 				first = err
 			}
 		}
@@ -768,14 +846,19 @@ func (d *DiskStorage) PartitionSecret() []byte { return d.secret }
 
 // removeCorrupt removes a file that failed its checks, unless another
 // writer has replaced it since it was opened as f.
-func (d *DiskStorage) removeCorrupt(name, path string, f entryFile) {
+func (d *DiskStorage) removeCorrupt(name string, f entryFile) {
+	root, err := d.openRoot()
+	if err != nil {
+		return
+	}
+	defer root.Close()
 	read, err := f.Stat()
-	now, statErr := os.Lstat(path)
+	now, statErr := root.Lstat(name)
 	switch {
-	case errors.Is(statErr, fs.ErrNotExist):
+	case isMissing(statErr):
 		d.forget(name)
 	case err == nil && statErr == nil && os.SameFile(now, read):
-		os.Remove(path)
+		root.Remove(name)
 		d.forget(name)
 	}
 	// Otherwise another writer's file is there now, with its own account.
@@ -816,9 +899,14 @@ func (d *DiskStorage) evict(keep *diskFile) []*diskFile {
 }
 
 func (d *DiskStorage) removeFiles(victims []*diskFile) {
-	for _, f := range victims {
-		d.remove(filepath.Join(d.dir, f.name))
+	if len(victims) == 0 {
+		return
 	}
+	names := make([]string, len(victims))
+	for i, f := range victims {
+		names[i] = f.name
+	}
+	d.remove(names...)
 }
 
 func (d *DiskStorage) forget(name string) {
@@ -1118,7 +1206,7 @@ func (r *checkedReader) Read(p []byte) (int, error) {
 func (r *checkedReader) corrupt(err error) error {
 	r.err = err
 	if b := r.body; b != nil && b.store != nil {
-		b.store.removeCorrupt(b.name, b.path, r.file)
+		b.store.removeCorrupt(b.name, r.file)
 	}
 	return err
 }
