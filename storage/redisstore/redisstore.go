@@ -605,12 +605,21 @@ func (s *Store) begin(ctx context.Context) (context.Context, context.CancelFunc,
 	if !downUntil.IsZero() && time.Now().Before(downUntil) {
 		return nil, nil, ErrUnavailable
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err // the caller has given up: Redis is not asked
+	}
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= s.timeout {
 		return ctx, func() {}, nil // bounded already, as the Transport's storage timeout does
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, s.timeout, errStoreTimeout)
 	return ctx, cancel, nil
 }
+
+// errStoreTimeout is the cause of the end of an operation's context at
+// the store's own timeout (WithTimeout), which end tells from the end of
+// the caller's context: only the store's timeout says Redis did not
+// answer in time.
+var errStoreTimeout = fmt.Errorf("redisstore: no answer within the store's timeout: %w", context.DeadlineExceeded)
 
 // run runs a Redis operation and returns by ctx's deadline (see
 // Store.contextTimeouts).
@@ -644,12 +653,14 @@ func respectsContextTimeouts(client redis.UniversalClient) bool {
 
 // end records the outcome of an operation on ctx: a failure to reach Redis
 // makes the store wait before it tries again; a success ends the wait. The
-// caller's own cancellation says nothing about Redis.
+// end of the caller's own context, cancelled or past a deadline shorter
+// than the store's timeout, says nothing about Redis: one caller's short
+// deadline must not stop the store for every other caller.
 func (s *Store) end(ctx context.Context, err error) error {
 	if errors.Is(err, redis.Nil) {
 		err = nil
 	}
-	if err != nil && errors.Is(context.Cause(ctx), context.Canceled) {
+	if err != nil && ctx.Err() != nil && !errors.Is(context.Cause(ctx), errStoreTimeout) {
 		return err
 	}
 	s.mu.Lock()

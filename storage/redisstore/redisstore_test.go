@@ -289,22 +289,8 @@ func isHit(resp *http.Response) bool {
 // TestSilentRedisIsBoundedByTheTimeout: a Redis that accepts connections
 // and never answers delays a request by the timeout at most.
 func TestSilentRedisIsBoundedByTheTimeout(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conns sync.WaitGroup
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns.Add(1)
-			go func() { defer conns.Done(); io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
-	client := redis.NewClient(&redis.Options{Addr: l.Addr().String(), MaxRetries: -1})
+	client := redis.NewClient(&redis.Options{Addr: silentRedis(t), MaxRetries: -1})
+	defer client.Close()
 	s := redisstore.New(client, redisstore.WithTimeout(50*time.Millisecond))
 	start := time.Now()
 	if _, err := s.Get(context.Background(), "k"); err == nil {
@@ -323,9 +309,56 @@ func TestSilentRedisIsBoundedByTheTimeout(t *testing.T) {
 	if _, err := s.Get(context.Background(), "k"); !errors.Is(err, redisstore.ErrUnavailable) || time.Since(start) > 40*time.Millisecond {
 		t.Fatalf("after three timeouts in a row, Get = %v in %v, want a fast ErrUnavailable", err, time.Since(start))
 	}
-	client.Close()
-	l.Close()
-	conns.Wait()
+}
+
+// TestCallersShortDeadlinesAreNotAnOutage: operations that end at their
+// callers' own deadlines, shorter than the store's timeout, say nothing
+// about Redis, which might have answered within the timeout: however many
+// there are, the store does not stop for every other caller.
+func TestCallersShortDeadlinesAreNotAnOutage(t *testing.T) {
+	client := redis.NewClient(&redis.Options{Addr: silentRedis(t), MaxRetries: -1})
+	defer client.Close()
+	s := redisstore.New(client, redisstore.WithTimeout(time.Minute), redisstore.WithRetryWait(time.Hour))
+	short := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		defer cancel()
+		_, err := s.Get(ctx, "k")
+		return err
+	}
+	for range 5 {
+		if err := short(); err == nil {
+			t.Fatal("a silent Redis answered")
+		}
+		expired, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+		s.Get(expired, "k") // past its deadline before it starts: Redis is not asked
+		cancel()
+	}
+	if err := short(); errors.Is(err, redisstore.ErrUnavailable) {
+		t.Fatalf("after callers' own deadlines ended their operations, Get = %v: the store took them for an outage", err)
+	}
+}
+
+// silentRedis returns the address of a server that accepts connections
+// and never answers; it stops when the test ends.
+func silentRedis(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns sync.WaitGroup
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() { defer conns.Done(); io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	t.Cleanup(func() { l.Close(); conns.Wait() })
+	return l.Addr().String()
 }
 
 func TestBadOptions(t *testing.T) {
