@@ -308,7 +308,8 @@ func (t *Transport) listKeys(ctx context.Context, lister KeyLister, prefix strin
 // shows it (redacted query values read "REDACTED"), without the query
 // normalisation of WithIgnoredQueryParams. Writes still queued for
 // such URLs are dropped. It returns ErrCannotList for a Storage that
-// cannot list.
+// cannot list. When the listing fails part way, the keys it found are
+// removed all the same, and the error is returned with their count.
 func (t *Transport) InvalidatePrefix(ctx context.Context, prefix string) (int, error) {
 	if err := t.check(); err != nil {
 		return 0, err
@@ -321,10 +322,14 @@ func (t *Transport) InvalidatePrefix(ctx context.Context, prefix string) (int, e
 	under := func(key string) bool { return strings.HasPrefix(KeyURL(key), prefix) }
 	t.inOrder(keysWhere(under), func() {})
 	var keys []string
-	if err := t.listKeys(ctx, lister, prefix, func(key string) bool { keys = append(keys, key); return true }); err != nil {
-		return 0, err
-	}
+	err := t.listKeys(ctx, lister, prefix, func(key string) bool { keys = append(keys, key); return true })
+	// A listing that failed part way (a shared tier that is down) still
+	// removes what it found, the memory tier's keys among them: this
+	// process stops serving them, and their deletes are retried.
 	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
 	removed := 0
 	for _, key := range keys {
 		if err := t.delete(ctx, key); err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -160,4 +161,95 @@ func heldListingStore() (Storage, chan struct{}) {
 		*fakeStorage
 		KeyLister
 	}{store, store.memory}, release
+}
+
+// downListingStore is a fakeStorage that lists (KeyLister) and, once down
+// is set, fails every call, as a shared tier in an outage does.
+type downListingStore struct {
+	*fakeStorage
+	down atomic.Bool
+}
+
+var errTierDown = errors.New("shared tier down")
+
+func newDownListingStore() *downListingStore {
+	s := &downListingStore{fakeStorage: newFakeStorage()}
+	fail := func() error {
+		if s.down.Load() {
+			return errTierDown
+		}
+		return nil
+	}
+	s.get = func(ctx context.Context, key string) ([]*Entry, error) {
+		if err := fail(); err != nil {
+			return nil, err
+		}
+		return s.memory.Get(ctx, key)
+	}
+	s.set = func(ctx context.Context, key string, e *Entry, ttl time.Duration) error {
+		if err := fail(); err != nil {
+			return err
+		}
+		return s.memory.Set(ctx, key, e, ttl)
+	}
+	s.delete = func(ctx context.Context, key string) error {
+		if err := fail(); err != nil {
+			return err
+		}
+		return s.memory.Delete(ctx, key)
+	}
+	s.deleteURL = func(ctx context.Context, url string) error {
+		if err := fail(); err != nil {
+			return err
+		}
+		return s.memory.DeleteURL(ctx, url)
+	}
+	return s
+}
+
+func (s *downListingStore) Keys(ctx context.Context, prefix string, fn func(key string) bool) error {
+	if s.down.Load() {
+		return errTierDown
+	}
+	return s.memory.Keys(ctx, prefix, fn)
+}
+
+func (s *downListingStore) Peek(ctx context.Context, key string) ([]*Entry, error) {
+	if s.down.Load() {
+		return nil, errTierDown
+	}
+	return s.memory.Peek(ctx, key)
+}
+
+// TestInvalidatePrefixDuringAnOutage: InvalidatePrefix and Clear, while
+// the shared tier cannot list, still remove what the memory tier holds and
+// report the error: this process stops serving what it was asked to
+// remove (found by a probe: they returned at the listing's error and the
+// memory tier went on serving every entry).
+func TestInvalidatePrefixDuringAnOutage(t *testing.T) {
+	for _, clear := range []bool{false, true} {
+		t.Run(map[bool]string{false: "InvalidatePrefix", true: "Clear"}[clear], func(t *testing.T) {
+			back := newDownListingStore()
+			tiered := must(NewTieredStorage(NewMemoryStorage(0), back, time.Hour))
+			h := listingHarness(t, WithStorage(tiered))
+			h.get("/doc/a")
+			h.get("/doc/b", "Authorization", "Bearer alice")
+			if !h.get("/doc/a").cache.Hit {
+				t.Fatal("not stored")
+			}
+			back.down.Store(true)
+			var err error
+			if clear {
+				err = h.transport.Clear(context.Background())
+			} else {
+				_, err = h.transport.InvalidatePrefix(context.Background(), h.origin.URL+"/doc/")
+			}
+			if !errors.Is(err, errTierDown) {
+				t.Fatalf("the listing's error is not reported: %v", err)
+			}
+			if h.get("/doc/a").cache.Hit || h.get("/doc/b", "Authorization", "Bearer alice").cache.Hit {
+				t.Fatal("an entry this process was asked to remove is still served from its memory tier")
+			}
+		})
+	}
 }
