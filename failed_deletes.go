@@ -265,35 +265,52 @@ func (f *failedDeletes) retry(t *Transport) {
 			f.mu.Unlock()
 			return
 		}
-		keys, urls, writes := recordNames(f.keys), recordNames(f.urls), recordNames(f.writes)
-		gen := f.gen
 		f.mu.Unlock()
-		for _, key := range keys {
-			if ctx.Err() != nil {
-				return
-			}
-			if t.deleteAt(ctx, key) == nil {
-				f.confirm(key, false, gen)
-			}
+		f.retryPass(ctx, t)
+	}
+}
+
+// retryPass retries once what is remembered now.
+func (f *failedDeletes) retryPass(ctx context.Context, t *Transport) {
+	f.mu.Lock()
+	keys, urls, writes := recordNames(f.keys), recordNames(f.urls), recordNames(f.writes)
+	gen := f.gen
+	f.mu.Unlock()
+	for _, key := range keys {
+		if ctx.Err() != nil {
+			return
 		}
-		for _, url := range urls {
-			if ctx.Err() != nil {
-				return
-			}
-			if t.deleteURLAt(ctx, url) == nil {
-				f.confirm(url, true, gen)
-			}
+		if t.deleteAt(ctx, key) == nil {
+			f.confirm(key, false, gen)
 		}
-		for _, key := range writes {
-			if ctx.Err() != nil {
-				return
-			}
-			f.mu.Lock()
-			w, ok := f.writes[key]
-			f.mu.Unlock()
-			if ok && t.deleteFromTier(ctx, key, w.memory) == nil {
-				f.confirmWrite(key, gen)
-			}
+	}
+	for _, url := range urls {
+		if ctx.Err() != nil {
+			return
+		}
+		if t.deleteURLAt(ctx, url) == nil {
+			f.confirm(url, true, gen)
+		}
+	}
+	for _, key := range writes {
+		if ctx.Err() != nil {
+			return
+		}
+		f.mu.Lock()
+		w, ok := f.writes[key]
+		f.mu.Unlock()
+		if !ok {
+			continue
+		}
+		// A write of the key under way since before the failure (its
+		// queue was full while an older write ran) would land after this
+		// delete, and the older entry be served: the delete waits for it.
+		// The failed deletes need no wait: they waited when they ran.
+		if t.writes != nil {
+			t.writes.awaitWriting(key)
+		}
+		if t.deleteFromTier(ctx, key, w.memory) == nil {
+			f.confirmWrite(key, gen)
 		}
 	}
 }

@@ -290,3 +290,56 @@ func TestRetryConfirmKeepsANewerFailedWrite(t *testing.T) {
 		t.Fatalf("after the caller got v2: %q %+v", r.body, r.cache)
 	}
 }
+
+// TestDroppedWriteWaitsForTheOlderWriteUnderWay: a write dropped because
+// the queue behind the requests was full, while an older write of the same
+// key was under way, is hidden until the key is deleted; the retry's
+// delete waits for that older write, which would otherwise land after it,
+// and the older response be served as fresh after the caller got the newer
+// one (found by a probe).
+func TestDroppedWriteWaitsForTheOlderWriteUnderWay(t *testing.T) {
+	var version atomic.Int64
+	version.Store(1)
+	store := newFakeStorage()
+	release := make(chan struct{})
+	var first atomic.Bool
+	store.set = func(ctx context.Context, key string, e *Entry, ttl time.Duration) error {
+		if first.CompareAndSwap(false, true) {
+			<-release // the write of v1 is slow
+		}
+		return store.memory.Set(ctx, key, e, ttl)
+	}
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		fmt.Fprintf(w, "v%d", version.Load())
+	}, WithStorage(store))
+	h.get("/doc") // v1, written behind, held
+	writes := h.transport.writes
+	writes.mu.Lock()
+	for writes.writing == nil {
+		writes.mu.Unlock()
+		time.Sleep(time.Millisecond)
+		writes.mu.Lock()
+	}
+	writes.limit = writes.pendingBytes + 1 // v2's write does not fit
+	writes.mu.Unlock()
+	version.Store(2)
+	if body, _ := getWith(t, h.client, h.origin.URL+"/doc", withHeader("Cache-Control", "no-cache")); body != "v2" {
+		t.Fatalf("refresh: %q", body)
+	}
+	pass := make(chan struct{})
+	go func() {
+		defer close(pass)
+		h.transport.failedDeletes.retryPass(context.Background(), h.transport)
+	}()
+	select {
+	case <-pass: // the former code: deleted, and confirmed, before v1 landed
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	<-pass
+	h.transport.waitForWrites()
+	if r := h.get("/doc"); r.body != "v2" {
+		t.Fatalf("after the caller got v2, whose write was dropped, the cache serves %q (hit %v): the older write landed after the retry's delete", r.body, r.cache.Hit)
+	}
+}

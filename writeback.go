@@ -19,7 +19,8 @@ import (
 //   - The queue is bounded by bytes. A write that does not fit is dropped,
 //     with the queued writes of its key, so that no older version of a key
 //     lands after a newer one was dropped: the key is a miss, never older
-//     than it should be.
+//     than it should be. (The one under way may still land: the delete
+//     that stands for the dropped write waits for it, awaitWriting.)
 //   - close waits for the queue up to a bound, then drops what is left.
 
 // maxPendingWriteBytes bounds the entries waiting to be written.
@@ -153,6 +154,18 @@ func (w *writeBehind) delete(selected keySelection, work func()) {
 	}
 	w.mu.Unlock()
 	work()
+}
+
+// awaitWriting waits for the write of key under way now, if any, to end.
+// Writes of it that start later are not waited for.
+func (w *writeBehind) awaitWriting(key string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if inFlight := w.writing; inFlight != nil && inFlight.key == key {
+		for w.writing == inFlight {
+			w.changed.Wait()
+		}
+	}
 }
 
 // keySelection selects the keys whose queued writes a delete supersedes:
