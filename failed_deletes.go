@@ -20,10 +20,18 @@ import (
 // failedDeleteRetry is how often failed deletes are retried.
 const failedDeleteRetry = time.Second
 
-// maxFailedDeletes bounds the deletes and writes remembered; past it, the
-// oldest is dropped: its entries may then be served again until they
-// expire.
-const maxFailedDeletes = 1 << 16
+// maxFailedDeletes and maxFailedDeleteBytes bound the deletes and writes
+// remembered, by count and by the bytes of their names (keys and URLs,
+// which requests choose: a long URL must not make an outage's records
+// grow without bound); past either, the oldest is dropped: its entries may
+// then be served again until they expire.
+const (
+	maxFailedDeletes     = 1 << 16
+	maxFailedDeleteBytes = 16 << 20
+	// failedRecordCost is what a record holds beside its name: its map
+	// slot and its place in the order of what was remembered.
+	failedRecordCost = 128
+)
 
 // failedDeletes remembers deletes to retry, by key and by URL, and failed
 // writes by key.
@@ -33,14 +41,39 @@ type failedDeletes struct {
 	mu sync.Mutex
 	// gen numbers what is remembered, in order: a retry confirms only
 	// what it read, never what was remembered while its delete ran.
-	gen     uint64
-	keys    map[string]failedDelete // key → its delete
-	urls    map[string]failedDelete // URL → its DeleteURL
-	writes  map[string]failedWrite  // key → the write its tier refused
+	gen    uint64
+	keys   map[string]failedDelete // key → its delete
+	urls   map[string]failedDelete // URL → its DeleteURL
+	writes map[string]failedWrite  // key → the write its tier refused
+	// bytes counts the names held in the maps and each record's cost
+	// (maxFailedDeleteBytes).
+	bytes int64
+	// order is what was remembered, oldest first, so that the oldest is
+	// dropped without a scan of the maps; it keeps records forgotten or
+	// remembered again since, which are skipped, until it is compacted
+	// (appendOrderLocked): their names, held until then, are at most as
+	// many again as the live ones.
+	order   []rememberedAt
 	running bool
 	closed  bool
 	stop    chan struct{} // closed by close
 	done    chan struct{} // closed when the retry goroutine ends
+}
+
+// recordKind says which map a record is in.
+type recordKind uint8
+
+const (
+	failedKey recordKind = iota
+	failedURL
+	failedWriteOf
+)
+
+// rememberedAt is a record as it was remembered: its map, name and gen.
+type rememberedAt struct {
+	kind recordKind
+	name string
+	gen  uint64
 }
 
 // failedDelete is a delete that failed at a time.
@@ -116,13 +149,17 @@ func (f *failedDeletes) generation() uint64 {
 func (f *failedDeletes) remember(t *Transport, name string, url bool, at time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	set := f.keys
+	set, kind := f.keys, failedKey
 	if url {
-		set = f.urls
+		set, kind = f.urls, failedURL
 	}
-	f.makeRoomLocked(func() bool { _, ok := set[name]; return ok })
+	f.makeRoomLocked(kind, name)
 	f.gen++
+	if _, known := set[name]; !known {
+		f.bytes += failedRecordSize(name)
+	}
 	set[name] = failedDelete{at: at, gen: f.gen}
+	f.appendOrderLocked(kind, name)
 	f.startLocked(t)
 }
 
@@ -131,16 +168,75 @@ func (f *failedDeletes) remember(t *Transport, name string, url bool, at time.Ti
 func (f *failedDeletes) rememberWrite(t *Transport, key string, entry *Entry, memory bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.makeRoomLocked(func() bool { _, ok := f.writes[key]; return ok })
+	f.makeRoomLocked(failedWriteOf, key)
 	f.gen++
+	if _, known := f.writes[key]; !known {
+		f.bytes += failedRecordSize(key)
+	}
 	f.writes[key] = failedWrite{entry: weak.Make(entry), variant: entry.Variant, memory: memory, gen: f.gen}
+	f.appendOrderLocked(failedWriteOf, key)
 	f.startLocked(t)
 }
 
-// makeRoomLocked drops the oldest record when the maps are full and the
-// name about to be recorded is not in them already. f.mu is held.
-func (f *failedDeletes) makeRoomLocked(known func() bool) {
-	if f.size() >= maxFailedDeletes && !known() {
+// failedRecordSize is what a record of name counts toward
+// maxFailedDeleteBytes.
+func failedRecordSize(name string) int64 { return int64(len(name)) + failedRecordCost }
+
+// genOf returns the gen of the record of name in kind's map, if any.
+// f.mu is held.
+func (f *failedDeletes) genOf(kind recordKind, name string) (uint64, bool) {
+	switch kind {
+	case failedKey:
+		d, ok := f.keys[name]
+		return d.gen, ok
+	case failedURL:
+		d, ok := f.urls[name]
+		return d.gen, ok
+	}
+	w, ok := f.writes[name]
+	return w.gen, ok
+}
+
+// forgetLocked removes the record of name from kind's map. f.mu is held.
+func (f *failedDeletes) forgetLocked(kind recordKind, name string) {
+	if _, ok := f.genOf(kind, name); !ok {
+		return
+	}
+	switch kind {
+	case failedKey:
+		delete(f.keys, name)
+	case failedURL:
+		delete(f.urls, name)
+	default:
+		delete(f.writes, name)
+	}
+	f.bytes -= failedRecordSize(name)
+}
+
+// appendOrderLocked notes the record of name just remembered, at f.gen,
+// and compacts the order when most of it is stale. f.mu is held.
+func (f *failedDeletes) appendOrderLocked(kind recordKind, name string) {
+	f.order = append(f.order, rememberedAt{kind: kind, name: name, gen: f.gen})
+	if len(f.order) <= 2*f.size()+64 {
+		return
+	}
+	kept := make([]rememberedAt, 0, f.size())
+	for _, r := range f.order {
+		if gen, ok := f.genOf(r.kind, r.name); ok && gen == r.gen {
+			kept = append(kept, r)
+		}
+	}
+	f.order = kept
+}
+
+// makeRoomLocked drops the oldest records while the maps are full, by
+// count or by bytes, for a record of name in kind's map that is not in it
+// already. f.mu is held.
+func (f *failedDeletes) makeRoomLocked(kind recordKind, name string) {
+	if _, known := f.genOf(kind, name); known {
+		return
+	}
+	for f.size() > 0 && (f.size() >= maxFailedDeletes || f.bytes+failedRecordSize(name) > maxFailedDeleteBytes) {
 		f.dropOldestLocked()
 	}
 }
@@ -166,14 +262,14 @@ func (f *failedDeletes) confirm(name string, url bool, gen uint64) {
 	defer f.mu.Unlock()
 	if url {
 		if d, ok := f.urls[name]; ok && d.gen <= gen {
-			delete(f.urls, name)
+			f.forgetLocked(failedURL, name)
 		}
 	} else {
 		if d, ok := f.keys[name]; ok && d.gen <= gen {
-			delete(f.keys, name)
+			f.forgetLocked(failedKey, name)
 		}
 		if w, ok := f.writes[name]; ok && w.gen <= gen {
-			delete(f.writes, name)
+			f.forgetLocked(failedWriteOf, name)
 		}
 	}
 	f.count.Store(int64(f.size()))
@@ -185,7 +281,7 @@ func (f *failedDeletes) confirmWrite(key string, gen uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if w, ok := f.writes[key]; ok && w.gen <= gen {
-		delete(f.writes, key)
+		f.forgetLocked(failedWriteOf, key)
 	}
 	f.count.Store(int64(f.size()))
 }
@@ -197,38 +293,22 @@ func (f *failedDeletes) confirmWriteOf(key, variant string, memory bool, gen uin
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if w, ok := f.writes[key]; ok && w.gen <= gen && w.variant == variant && w.memory == memory {
-		delete(f.writes, key)
+		f.forgetLocked(failedWriteOf, key)
 	}
 	f.count.Store(int64(f.size()))
 }
 
-// dropOldestLocked drops the record remembered first. f.mu is held.
+// dropOldestLocked drops the record remembered first, skipping the
+// order's stale records. f.mu is held.
 func (f *failedDeletes) dropOldestLocked() {
-	var oldest string
-	var oldestGen uint64
-	which := 0
-	for k, d := range f.keys {
-		if which == 0 || d.gen < oldestGen {
-			oldest, oldestGen, which = k, d.gen, 1
+	for len(f.order) > 0 {
+		r := f.order[0]
+		f.order[0] = rememberedAt{}
+		f.order = f.order[1:]
+		if gen, ok := f.genOf(r.kind, r.name); ok && gen == r.gen {
+			f.forgetLocked(r.kind, r.name)
+			return
 		}
-	}
-	for u, d := range f.urls {
-		if which == 0 || d.gen < oldestGen {
-			oldest, oldestGen, which = u, d.gen, 2
-		}
-	}
-	for k, w := range f.writes {
-		if which == 0 || w.gen < oldestGen {
-			oldest, oldestGen, which = k, w.gen, 3
-		}
-	}
-	switch which {
-	case 1:
-		delete(f.keys, oldest)
-	case 2:
-		delete(f.urls, oldest)
-	case 3:
-		delete(f.writes, oldest)
 	}
 }
 

@@ -3,9 +3,12 @@ package httpcache
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
@@ -344,5 +347,73 @@ func TestEntryDecoderHoldsItsBound(t *testing.T) {
 			}
 			runtime.KeepAlive(store)
 		})
+	}
+}
+
+// TestWriteQueueCountsKeys: the bound of the queue of writes behind the
+// requests counts each write's key, which a request chooses (a long URL)
+// and the queue holds: it counted the entry alone, so a stuck store's
+// queue held 30 times its bound in 32 KiB keys (found by a probe).
+func TestWriteQueueCountsKeys(t *testing.T) {
+	store := newFakeStorage()
+	stuck := make(chan struct{})
+	store.set = func(context.Context, string, *Entry, time.Duration) error { <-stuck; return nil }
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "x")
+	}, WithStorage(store), WithCloseTimeout(time.Millisecond), WithLogger(slog.New(slog.DiscardHandler)))
+	defer close(stuck) // before the harness's Close, deferred earlier
+	const limit = 1 << 20
+	h.transport.writes.mu.Lock()
+	h.transport.writes.limit = limit
+	h.transport.writes.mu.Unlock()
+	long := "/" + strings.Repeat("a", 32<<10)
+	for i := range 100 {
+		h.get(long + "/" + strconv.Itoa(i))
+	}
+	writes, counted := h.transport.writes.queued()
+	if writes == 0 {
+		t.Fatal("no write queued: the test proved nothing")
+	}
+	if keys := (writes + 1) * int64(len(long)); counted < keys || counted > limit {
+		t.Fatalf("%d writes queued under 32 KiB keys count %d bytes; want at least their keys' %d and at most the bound %d", writes, counted, keys, limit)
+	}
+}
+
+// TestFailedWritesHoldTheirBound: what an outage makes the Transport
+// remember (failed writes and deletes, to hide and retry) is bounded by
+// the bytes of the keys too, not by their number alone: 1,000 failed
+// writes under 32 KiB keys held 41 MB (found by a probe). The oldest are
+// dropped first; the latest stays hidden.
+func TestFailedWritesHoldTheirBound(t *testing.T) {
+	store := newFakeStorage()
+	down := errors.New("store down")
+	store.set = func(context.Context, string, *Entry, time.Duration) error { return down }
+	store.delete = func(context.Context, string) error { return down }
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "x")
+	}, WithStorage(store), WithSynchronousWrites(true), WithLogger(slog.New(slog.DiscardHandler)))
+	long := "/" + strings.Repeat("a", 32<<10)
+	before := heapInUse()
+	const requests = 1000
+	for i := range requests {
+		h.get(long + "/" + strconv.Itoa(i))
+	}
+	held := heapInUse() - before
+	f := h.transport.failedDeletes
+	f.mu.Lock()
+	count, bytes, last := f.size(), f.bytes, f.writes
+	_, lastHidden := last[cacheKey(must(url.Parse(h.origin.URL+long+"/"+strconv.Itoa(requests-1))))]
+	_, firstHidden := last[cacheKey(must(url.Parse(h.origin.URL+long+"/0")))]
+	f.mu.Unlock()
+	if bytes > maxFailedDeleteBytes || count >= requests {
+		t.Fatalf("%d records of %d bytes remembered; the bound is %d bytes", count, bytes, maxFailedDeleteBytes)
+	}
+	if !lastHidden || firstHidden {
+		t.Fatalf("the latest failed write remembered: %v, the first: %v; want the oldest dropped first", lastHidden, firstHidden)
+	}
+	if held > maxFailedDeleteBytes*3/2 {
+		t.Fatalf("the remembered failures hold %d bytes of heap, for a bound of %d", held, maxFailedDeleteBytes)
 	}
 }

@@ -223,7 +223,7 @@ func (t *Transport) store(x *exchange, entry *Entry, ttl time.Duration) {
 	// The write may run after the caller has gone: its context must not
 	// end with the caller's.
 	detached := context.WithoutCancel(ctx)
-	if !t.writes.write(key, entry, entrySize(entry), func() { t.storeIn(detached, behind, false, key, entry, ttl) }) {
+	if !t.writes.write(key, entry, pendingWriteSize(key, entry), func() { t.storeIn(detached, behind, false, key, entry, ttl) }) {
 		t.storageErrors.log(ctx, "set", key, errWriteQueueFull)
 		// What the store holds under key is older than this response:
 		// hidden from reads and deleted, as after a failed write.

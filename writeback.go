@@ -26,6 +26,19 @@ import (
 // maxPendingWriteBytes bounds the entries waiting to be written.
 const maxPendingWriteBytes = 64 << 20
 
+// pendingWriteCost is what a queued write holds beside its entry and its
+// key: the pendingWrite, the closure that writes it and its detached
+// context, and its slots in the queue and the maps (measured,
+// TestWriteQueueHoldsItsBound).
+const pendingWriteCost = 512
+
+// pendingWriteSize is what a write of entry under key holds while it is
+// queued, as the queue's bound counts it: the key too, which a request
+// chooses (a long URL), and which the queue and its maps hold.
+func pendingWriteSize(key string, entry *Entry) int64 {
+	return entrySize(entry) + int64(len(key)) + pendingWriteCost
+}
+
 // DefaultCloseTimeout bounds how long Close waits for writes still queued
 // behind the requests (WithCloseTimeout).
 const DefaultCloseTimeout = 10 * time.Second
