@@ -28,8 +28,8 @@ const maxPendingWriteBytes = 64 << 20
 
 // pendingWriteCost is what a queued write holds beside its entry and its
 // key: the pendingWrite, the closure that writes it and its detached
-// context, and its slots in the queue and the maps (measured,
-// TestWriteQueueHoldsItsBound).
+// context, and its slots in the queue and the maps (an estimate, on the
+// high side; TestWriteQueueCountsKeys checks that keys are counted).
 const pendingWriteCost = 512
 
 // pendingWriteSize is what a write of entry under key holds while it is
