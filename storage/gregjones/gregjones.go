@@ -15,6 +15,11 @@
 // Cache tags (httpcache.Transport.InvalidateTag) are kept in an index per
 // tag, as partitions are below (see tags.go).
 //
+// A backend's calls take no context; each operation runs on a goroutine of
+// its own and returns when its context ends (the Transport's storage
+// timeout), so that a silent memcache or Redis server delays a request by
+// that timeout at most (see bounded.go and ErrBackendStuck).
+//
 // # Partitions and DeleteURL
 //
 // Each partition of a URL (each user, for a request with credentials) is a
@@ -54,6 +59,7 @@ import (
 	"hash/maphash"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/c650553b/httpcache"
@@ -117,6 +123,9 @@ type Storage struct {
 	keys    *httpcache.Keyring // encrypts values and names; nil in clear
 	decoder *httpcache.EntryDecoder
 	err     error // from an invalid option: every operation returns it
+	// stuck counts the operations still running after their callers
+	// stopped waiting (bounded.go).
+	stuck atomic.Int64
 }
 
 // DefaultDecodedBytes is how many bytes of decoded entries a Storage keeps
@@ -197,11 +206,14 @@ type record struct {
 
 // Get returns the unexpired variants stored under key. A value that does
 // not decode is a miss.
-func (s *Storage) Get(_ context.Context, key string) ([]*httpcache.Entry, error) {
+func (s *Storage) Get(ctx context.Context, key string) ([]*httpcache.Entry, error) {
 	if s.err != nil {
 		return nil, s.err
 	}
-	records := s.read(key)
+	var records []record
+	if err := s.bounded(ctx, func() error { records = s.read(key); return nil }); err != nil {
+		return nil, err
+	}
 	now := time.Now().UnixMilli()
 	var entries []*httpcache.Entry
 	for _, r := range records {
@@ -218,7 +230,7 @@ func (s *Storage) Get(_ context.Context, key string) ([]*httpcache.Entry, error)
 // listed, and an entry stored is listed by the time Set returns. A tagged
 // entry's key is added to its tags' indexes before (tags.go). When an
 // index is full, the entry is not stored.
-func (s *Storage) Set(_ context.Context, key string, entry *httpcache.Entry, ttl time.Duration) error {
+func (s *Storage) Set(ctx context.Context, key string, entry *httpcache.Entry, ttl time.Duration) error {
 	if s.err != nil {
 		return s.err
 	}
@@ -226,6 +238,11 @@ func (s *Storage) Set(_ context.Context, key string, entry *httpcache.Entry, ttl
 	if err != nil {
 		return err
 	}
+	return s.bounded(ctx, func() error { s.set(key, entry, encoded, ttl); return nil })
+}
+
+// set is Set's work on the backend, once the entry is encoded.
+func (s *Storage) set(key string, entry *httpcache.Entry, encoded []byte, ttl time.Duration) {
 	url, partition := httpcache.KeyURL(key), httpcache.KeyPartition(key)
 	defer s.lock(url)()
 	var expiry int64
@@ -243,55 +260,58 @@ func (s *Storage) Set(_ context.Context, key string, entry *httpcache.Entry, ttl
 		// A tag's index is full: the entry is forgotten, and so is one
 		// stored before under the key, which the index may not list.
 		s.backendDelete(keyPrefix + key)
-		return nil
+		return
 	}
 	if !strings.Contains(key, "\x00") {
 		s.backendSet(keyPrefix+key, encodeValue(key, kept))
-		return nil
+		return
 	}
 	idx, changed, ok := s.indexAdd(indexPrefix+url, partition, lastExpiry(kept), func(p string) string { return url + "\x00" + p })
 	if !ok {
 		// The index is full: the entry is forgotten, and so is one stored
 		// before under the key, which the index does not list.
 		s.backendDelete(keyPrefix + key)
-		return nil
+		return
 	}
 	s.backendSet(keyPrefix+key, encodeValue(key, kept))
 	if changed {
 		s.backendSet(indexPrefix+url, encodeIndex(idx))
 	}
-	return nil
 }
 
 // Delete removes every variant stored under key. Its URL's index may still
 // list it: it drops it once expired.
-func (s *Storage) Delete(_ context.Context, key string) error {
+func (s *Storage) Delete(ctx context.Context, key string) error {
 	if s.err != nil {
 		return s.err
 	}
-	defer s.lock(httpcache.KeyURL(key))()
-	s.backendDelete(keyPrefix + key)
-	return nil
+	return s.bounded(ctx, func() error {
+		defer s.lock(httpcache.KeyURL(key))()
+		s.backendDelete(keyPrefix + key)
+		return nil
+	})
 }
 
 // DeleteURL removes every variant stored under every key of url: the key
 // without a partition and each partition its index lists, then the index.
 // A damaged index lists none.
-func (s *Storage) DeleteURL(_ context.Context, url string) error {
+func (s *Storage) DeleteURL(ctx context.Context, url string) error {
 	if s.err != nil {
 		return s.err
 	}
 	if strings.Contains(url, "\x00") {
 		return nil // no key's URL part has a NUL
 	}
-	defer s.lock(url)()
-	idx, _ := s.readIndex(indexPrefix+url, true)
-	for _, e := range idx.entries {
-		s.backendDelete(keyPrefix + url + "\x00" + e.partition)
-	}
-	s.backendDelete(keyPrefix + url)
-	s.backendDelete(indexPrefix + url)
-	return nil
+	return s.bounded(ctx, func() error {
+		defer s.lock(url)()
+		idx, _ := s.readIndex(indexPrefix+url, true)
+		for _, e := range idx.entries {
+			s.backendDelete(keyPrefix + url + "\x00" + e.partition)
+		}
+		s.backendDelete(keyPrefix + url)
+		s.backendDelete(indexPrefix + url)
+		return nil
+	})
 }
 
 // lastExpiry returns when the last of records expires, in Unix

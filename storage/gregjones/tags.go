@@ -73,13 +73,20 @@ var errDamagedTagIndex = errors.New("gregjones: a tag's index is damaged; its en
 // In a backend that evicts (memcache), an index evicted before its entries
 // no longer names them: their freshness lifetime bounds how long they are
 // served after a purge.
-func (s *Storage) KeysTagged(_ context.Context, tag string, fn func(key string) bool) error {
+func (s *Storage) KeysTagged(ctx context.Context, tag string, fn func(key string) bool) error {
 	if s.err != nil {
 		return s.err
 	}
-	unlock := s.tags.lock(tag)
-	idx, intact := s.readIndex(tagIndexPrefix+tag, false)
-	unlock()
+	var idx index
+	var intact bool
+	err := s.bounded(ctx, func() error {
+		defer s.tags.lock(tag)()
+		idx, intact = s.readIndex(tagIndexPrefix+tag, false)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	if !intact {
 		return errDamagedTagIndex
 	}
