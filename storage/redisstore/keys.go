@@ -25,6 +25,9 @@ func (s *Store) Keys(ctx context.Context, prefix string, fn func(key string) boo
 	if s.err != nil {
 		return s.err
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	nodes, err := s.nodes(ctx)
 	if err != nil {
 		return fmt.Errorf("redisstore: keys: %w", err)
