@@ -15,32 +15,32 @@ import (
 	ghttpcache "github.com/gregjones/httpcache"
 )
 
-// rev2Cache is a gregjones Cache that keeps every byte written to it.
-type rev2Cache struct {
+// credentialScanCache is a gregjones Cache that keeps every byte written to it.
+type credentialScanCache struct {
 	mu    sync.Mutex
 	items map[string][]byte
 }
 
-func (c *rev2Cache) Get(key string) ([]byte, bool) {
+func (c *credentialScanCache) Get(key string) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v, ok := c.items[key]
 	return v, ok
 }
 
-func (c *rev2Cache) Set(key string, value []byte) {
+func (c *credentialScanCache) Set(key string, value []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.items[key] = append([]byte(nil), value...)
 }
 
-func (c *rev2Cache) Delete(key string) {
+func (c *credentialScanCache) Delete(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.items, key)
 }
 
-var _ ghttpcache.Cache = (*rev2Cache)(nil)
+var _ ghttpcache.Cache = (*credentialScanCache)(nil)
 
 // No credential value, from the credential fields, a Vary naming them
 // (any case), or the query, lands in the backend; also through a
@@ -54,7 +54,7 @@ func TestNoCredentialInBackend(t *testing.T) {
 	defer origin.Close()
 	upstream := &http.Transport{}
 	defer upstream.CloseIdleConnections()
-	backend := &rev2Cache{items: map[string][]byte{}}
+	backend := &credentialScanCache{items: map[string][]byte{}}
 	for _, tiered := range []bool{false, true} {
 		for _, shared := range []bool{false, true} {
 			var storage httpcache.Storage = gregjones.New(backend)

@@ -186,7 +186,7 @@ func TestRestartMidTrafficTiered(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // traffic runs (not a freshness wait)
 	server.stop()
 	time.Sleep(300 * time.Millisecond)
-	server = startRedis(t, port)
+	startRedis(t, port) // the same port: the client reconnects; stopped when the test ends
 	time.Sleep(300 * time.Millisecond)
 	stop.Store(true)
 	wg.Wait()
