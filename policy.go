@@ -205,6 +205,7 @@ func (f *responseFacts) updateInto(g *responseFacts, oldHeader, newHeader http.H
 	}
 	g.etag = fieldValue(newHeader, "Etag")
 	g.contentLength = fieldValue(newHeader, "Content-Length")
+	g.setsCookie = len(newHeader["Set-Cookie"]) > 0 || len(newHeader["Set-Cookie2"]) > 0
 	g.template = newHeaderTemplate(newHeader)
 }
 

@@ -309,7 +309,7 @@ func TestFreshenedFacts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			merged := freshened(storedAt(stored), tt.update, epoch, epoch)
+			merged := (&policy{}).freshened(storedAt(stored), tt.update, epoch, epoch)
 			got, want := *merged.responseFacts(), *parseResponseFacts(merged.Header)
 			if !maps.EqualFunc(templateHeader(got.template), templateHeader(want.template), slices.Equal) {
 				t.Errorf("template = %v, want %v", templateHeader(got.template), templateHeader(want.template))

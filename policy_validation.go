@@ -3,6 +3,7 @@ package httpcache
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -111,10 +112,20 @@ func headMatches(head http.Header, e *Entry) bool {
 		}
 		received = true
 	}
-	if cl := head.Get("Content-Length"); cl != "" && f.contentLength != "" && cl != f.contentLength {
+	if cl := head.Get("Content-Length"); cl != "" && cl != storedContentLength(e, f) {
 		return false
 	}
 	return received || (f.etag == "" && f.lastModified.IsZero())
+}
+
+// storedContentLength is the Content-Length of a stored response: its
+// field, or, for one that had none (chunked), the length of its body,
+// which is what a HEAD's Content-Length describes (RFC 9110 §8.6).
+func storedContentLength(e *Entry, f *responseFacts) string {
+	if f.contentLength != "" || e.Body == nil {
+		return f.contentLength
+	}
+	return strconv.FormatInt(e.Body.Size(), 10)
 }
 
 // unmergeableFields are kept from the stored response when a 304 or a HEAD
@@ -174,7 +185,15 @@ func mergeHeaders(stored *Entry, update http.Header, withheld *withheldFields) h
 	}
 	connection := update["Connection"]
 	for name, values := range update {
-		if isHopByHop(name, connection) || isUnmergeable(name) || withheld.has(name) {
+		if isHopByHop(name, connection) || isUnmergeable(name) {
+			continue
+		}
+		if withheld.has(name) {
+			// The update's value answers only the request that brought it;
+			// the stored one, which it replaces (§3.2: "all instances"),
+			// is outdated: served again, a stored cookie would set back
+			// the one the update set.
+			delete(out, name)
 			continue
 		}
 		out[name] = values
@@ -192,8 +211,11 @@ func isUnmergeable(canonicalName string) bool {
 }
 
 // freshened returns a new entry: e updated by a 304 or HEAD response
-// received for a request sent at requestTime, without its withheld fields.
-func freshened(e *Entry, update http.Header, requestTime, responseTime time.Time) *Entry {
+// received for a request sent at requestTime, without its withheld fields,
+// and, in a shared cache, without the fields a qualified private in the
+// updated directives names (§5.2.2.7), which the stored response may have
+// (stored when they were not private).
+func (p *policy) freshened(e *Entry, update http.Header, requestTime, responseTime time.Time) *Entry {
 	withheld := withheldFrom(e, update)
 	merged := &Entry{
 		Variant:      e.Variant,
@@ -205,6 +227,7 @@ func freshened(e *Entry, update http.Header, requestTime, responseTime time.Time
 	}
 	merged.ownFactsClaimed.Store(true)
 	e.responseFacts().updateInto(&merged.ownFacts, e.Header, merged.Header)
+	p.withoutPrivateFields(merged.Header, &merged.ownFacts)
 	merged.facts.Store(&merged.ownFacts)
 	return merged
 }

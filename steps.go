@@ -115,7 +115,7 @@ func (t *Transport) revalidate(x *exchange) (stepResult, error) {
 		return t.fetchUnconditionally(x, outreq)
 	}
 	t.stats.revalidated304.Add(1)
-	updated := freshened(x.stored, resp.Header, requestTime, responseTime)
+	updated := t.cfg.policy.freshened(x.stored, resp.Header, requestTime, responseTime)
 	d := t.storeFreshened(x, updated, responseTime)
 	status := CacheStatus{Forward: x.forward, ForwardStatus: http.StatusNotModified, TTL: d.ttl(), HasTTL: true}
 	served, err := t.serveStored(x, updated, resp.Header, d.age, status)
@@ -180,13 +180,16 @@ func (t *Transport) receive(x *exchange, resp *http.Response, requestTime time.T
 	}
 	status := CacheStatus{Forward: x.forward, ForwardStatus: resp.StatusCode}
 	if x.req.Method == http.MethodHead && x.stored != nil && resp.StatusCode == http.StatusOK {
+		// A stored GET response of another status (a 404, a redirect)
+		// is not the representation a HEAD's 200 describes: it is
+		// invalidated (freshenFromHead), never freshened (RFC 9110 §9.3.2).
 		t.freshenFromHead(x, header, requestTime, responseTime)
 	}
 	if x.req.Method == http.MethodGet && x.stored != nil && resp.StatusCode == http.StatusNotModified &&
 		updatesStored(header, x.stored, x.storedAlone) {
 		// A 304 to the caller's own validators (the stored response has
 		// none for the cache to send) freshens it all the same (§4.3.4).
-		t.storeFreshened(x, freshened(x.stored, header, requestTime, responseTime), responseTime)
+		t.storeFreshened(x, t.cfg.policy.freshened(x.stored, header, requestTime, responseTime), responseTime)
 	}
 	source := fromOrigin
 	entry, d, ttl, reason := t.entryToStore(x, resp, requestTime, responseTime)
@@ -301,9 +304,9 @@ func (t *Transport) entryToStore(x *exchange, resp *http.Response, requestTime, 
 // freshenFromHead applies §4.3.5: a HEAD response that matches the stored
 // GET response updates its header; one that does not invalidates it.
 func (t *Transport) freshenFromHead(x *exchange, head http.Header, requestTime, responseTime time.Time) {
-	if !headMatches(head, x.stored) {
+	if x.stored.StatusCode != http.StatusOK || !headMatches(head, x.stored) {
 		t.remove(x.req, x.key)
 		return
 	}
-	t.storeFreshened(x, freshened(x.stored, head, requestTime, responseTime), responseTime)
+	t.storeFreshened(x, t.cfg.policy.freshened(x.stored, head, requestTime, responseTime), responseTime)
 }
