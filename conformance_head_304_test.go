@@ -24,14 +24,13 @@ type scriptedReply struct {
 }
 
 type exchangeRig struct {
-	t        *testing.T
-	clock    *testClock
-	mu       sync.Mutex
-	sent     []*http.Request
-	answer   func(n int, req *http.Request) scriptedReply
-	tr       *Transport
-	baseURL  string
-	lastResp *http.Response
+	t       *testing.T
+	clock   *testClock
+	mu      sync.Mutex
+	sent    []*http.Request
+	answer  func(n int, req *http.Request) scriptedReply
+	tr      *Transport
+	baseURL string
 }
 
 func newExchangeRig(t *testing.T, answer func(n int, req *http.Request) scriptedReply, opts ...Option) *exchangeRig {
