@@ -356,10 +356,12 @@ func (t *Transport) replay(x *exchange, st *backoffState, now time.Time) *http.R
 // serveDuringBackoff answers x while its origin backs off: with the stored
 // response when it may still answer (its stale-if-error window, or
 // BackoffOptions.StaleWindow), and with the origin's last answer again
-// otherwise.
+// otherwise. A request whose own directives refused the stored response
+// (max-age, min-fresh, no-cache: RFC 9111 §5.2.1) does not get it here
+// either: no stale window answers it (RFC 5861 §4), as on the network path.
 func (t *Transport) serveDuringBackoff(x *exchange, st *backoffState) *http.Response {
 	now := t.cfg.now()
-	if x.stored != nil {
+	if x.stored != nil && !x.decision.byRequest {
 		d, ok := t.cfg.policy.mayServeStaleOnError(&x.request.directives, x.stored, x.facts, now)
 		if !ok && t.backoff.stale > 0 && !t.cfg.policy.forbidsStale(&x.request.directives, x.facts) {
 			ok = d.age-d.lifetime <= t.backoff.stale

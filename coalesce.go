@@ -530,13 +530,23 @@ func (c *coalescer) wait(t *Transport, f *flight, done, expired <-chan struct{},
 		done = j.done // another waiter leads now: wait for it
 		c.mu.Unlock()
 	}
+	// The leader's request was identical, not its exchange: a waiter whose
+	// stale stored response may answer a failure (RFC 5861 §4) gets it,
+	// though the leader had no such fallback (a background revalidation,
+	// a miss before the entry was stored).
 	switch {
 	case j.err != nil:
+		if stale, served := t.serveStaleOnError(x, nil, j.err); served {
+			return stale.resp, nil
+		}
 		return nil, j.err
 	case j.own:
 		return sendAlone(t, x, send)
 	}
 	resp := f.copyFor(x.req)
+	if stale, served := t.serveStaleOnError(x, resp, nil); served {
+		return stale.resp, nil
+	}
 	markCollapsed(resp.Header)
 	t.stats.collapsed.Add(1)
 	return resp, nil

@@ -285,7 +285,11 @@ func (t *Transport) entryToStore(x *exchange, resp *http.Response, requestTime, 
 	if !ok {
 		return nil, decision{}, 0, reason
 	}
-	if x.stored != nil && transientFailure(resp.StatusCode) {
+	// A failure replaces nothing it would shadow: not the selected
+	// response, nor, on a Vary miss, the other requests' (a failure
+	// without Vary matches them all, and the newest match answers:
+	// RFC 9111 §4.1).
+	if (x.stored != nil || x.forward == ForwardVaryMiss) && transientFailure(resp.StatusCode) {
 		return nil, decision{}, 0, detailKeptStored
 	}
 	if resp.ContentLength > t.cfg.maxBodyBytes {
