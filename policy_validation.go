@@ -25,9 +25,12 @@ func hasValidators(e *Entry) bool {
 func setValidators(out http.Header, e *Entry) {
 	// The stored values are shared, not copied: a RoundTripper does not
 	// modify the request it is given.
+	// The header, not only the facts: a shared cache removes the fields a
+	// qualified private names (§5.2.2.7), ETag among them, from a header
+	// whose facts were read before.
 	f := e.responseFacts()
-	if f.etag != "" {
-		out["If-None-Match"] = e.Header["Etag"][:1:1]
+	if etag := e.Header["Etag"]; f.etag != "" && len(etag) > 0 {
+		out["If-None-Match"] = etag[:1:1]
 	}
 	if lastModified := e.Header["Last-Modified"]; len(lastModified) > 0 && !f.lastModified.IsZero() {
 		out["If-Modified-Since"] = lastModified[:1:1]
