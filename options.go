@@ -289,7 +289,11 @@ func WithMaxBodyBytes(n int64) Option {
 // is passed to the Storage as a context deadline, so a store must honour
 // its context for the bound to hold. Calls to a store that reports itself
 // local (LocalStorage: MemoryStorage, DiskStorage), which a context could
-// not interrupt, get none. The default is DefaultStorageTimeout.
+// not interrupt, get none. A lookup, which the request waits for, also
+// gets at most half the time its caller's deadline leaves, so that a store
+// that does not answer leaves the request the rest to reach the origin;
+// that share applies to a store that bounds its own calls
+// (TimeBoundedStorage) too. The default is DefaultStorageTimeout.
 func WithStorageTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {

@@ -36,12 +36,16 @@ type storageAccess struct {
 	behind tier
 }
 
-// tier is a Storage and whether its calls get no timeout: they run in
-// this process or on a local disk (LocalStorage), or bound themselves
-// (TimeBoundedStorage).
+// tier is a Storage and how long its calls may wait.
 type tier struct {
 	Storage
+	// local reports calls that run in this process or on a local disk
+	// (LocalStorage): they get no timeout.
 	local bool
+	// bounded reports calls that end within a timeout of their own
+	// (TimeBoundedStorage): the Transport adds none of its own, though a
+	// read still gets its share of the caller's deadline (readContext).
+	bounded bool
 }
 
 func newTier(s Storage) tier {
@@ -50,7 +54,7 @@ func newTier(s Storage) tier {
 	}
 	l, isLocal := s.(LocalStorage)
 	b, bounded := s.(TimeBoundedStorage)
-	return tier{Storage: s, local: isLocal && l.Local() || bounded && b.TimeBounded()}
+	return tier{Storage: s, local: isLocal && l.Local(), bounded: bounded && b.TimeBounded()}
 }
 
 func newStorageAccess(s Storage) storageAccess {
@@ -159,7 +163,7 @@ func (t *Transport) loadStored(ctx context.Context, key []byte, now time.Time) (
 // loadAll looks key up in the whole Storage, under its timeout.
 func (t *Transport) loadAll(ctx context.Context, key []byte) []*Entry {
 	s := &t.storage
-	ctx, cancel := storageContext(ctx, s.all, t.cfg.storageTimeout)
+	ctx, cancel := readContext(ctx, s.all, t.cfg.storageTimeout)
 	defer cancel()
 	entries, err := s.all.Get(ctx, string(key))
 	if err != nil {
@@ -343,10 +347,33 @@ func (t *Transport) inOrder(selected keySelection, del func()) {
 }
 
 // storageContext bounds a call to a tier by timeout. Calls to a local
-// tier, which a context could not interrupt, get none.
+// tier, which a context could not interrupt, and to one that bounds its
+// own, get none.
 func storageContext(ctx context.Context, s tier, timeout time.Duration) (context.Context, context.CancelFunc) {
-	if s.local {
+	if s.local || s.bounded {
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, timeout)
+}
+
+// readContext bounds a lookup in s, which the request waits for: by the
+// storage timeout, as storageContext does, and, when the caller has a
+// deadline and s may wait on a network, by half the time left before it,
+// so that a store that does not answer (a silent Redis) leaves the request
+// the other half to reach the origin. Without that share, a caller whose
+// deadline is shorter than the store's timeout spends all of it waiting
+// for the store and fails, though the origin would have answered at once.
+func readContext(ctx context.Context, s tier, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if s.local {
+		return ctx, func() {}
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return storageContext(ctx, s, timeout)
+	}
+	share := time.Until(deadline) / 2
+	if !s.bounded {
+		share = min(share, timeout)
+	}
+	return context.WithTimeout(ctx, share)
 }

@@ -15,19 +15,38 @@ import (
 // operation to finish, or not, on its own.
 //
 // An operation left so holds a goroutine until the backend answers. At
-// most maxStuckOperations may be left at once: past that, operations fail
-// at once with ErrBackendStuck, which the Transport counts and logs as a
-// storage error, and the request goes to the network, until a left
-// operation ends.
+// most maxRunningOperations run on goroutines at once, left or not, so
+// that a burst of callers on a backend that has just stopped answering
+// leaves no more than that behind: a caller past the bound waits for a
+// running operation to end, within its context. Once every one of them
+// has been left by its caller, operations fail at once with
+// ErrBackendStuck, which the Transport counts and logs as a storage
+// error, and the request goes to the network, until a left operation
+// ends.
 
-// maxStuckOperations bounds the operations still running after their
-// callers stopped waiting.
-const maxStuckOperations = 64
+// maxRunningOperations bounds the operations running on goroutines of
+// their own, among them those still running after their callers stopped
+// waiting. A backend that answers in a millisecond serves 64,000
+// operations a second within it.
+const maxRunningOperations = 64
 
-// ErrBackendStuck is returned, at once, while maxStuckOperations
+// ErrBackendStuck is returned, at once, while maxRunningOperations
 // operations have outlived their callers' contexts and the backend has
 // not answered them.
 var ErrBackendStuck = errors.New("gregjones: the backend has not answered operations whose callers stopped waiting; no other is started until one ends")
+
+// operations bounds the operations a Storage runs on goroutines.
+type operations struct {
+	// running holds a token for each operation on a goroutine, until the
+	// operation ends, whether its caller waited for it or not.
+	running chan struct{}
+	// left counts the running operations whose callers stopped waiting.
+	left atomic.Int64
+}
+
+func newOperations() operations {
+	return operations{running: make(chan struct{}, maxRunningOperations)}
+}
 
 // Operation states, for the race between an operation ending and its
 // caller leaving it.
@@ -44,30 +63,59 @@ func (s *Storage) bounded(ctx context.Context, op func() error) error {
 	if ctx.Done() == nil {
 		return op()
 	}
-	if err := ctx.Err(); err != nil {
+	if err := s.ops.start(ctx); err != nil {
 		return err
-	}
-	if s.stuck.Load() >= maxStuckOperations {
-		return ErrBackendStuck
 	}
 	var state atomic.Int32
 	done := make(chan error, 1)
 	go func() {
 		err := op()
-		if !state.CompareAndSwap(operationRunning, operationEnded) {
-			s.stuck.Add(-1) // left by its caller: it no longer counts
-			return
+		left := !state.CompareAndSwap(operationRunning, operationEnded)
+		s.ops.end(left)
+		if !left {
+			done <- err
 		}
-		done <- err
 	}()
 	select {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
 		if state.CompareAndSwap(operationRunning, operationLeft) {
-			s.stuck.Add(1)
+			s.ops.left.Add(1)
 			return ctx.Err()
 		}
 		return <-done // it ended as the context did
 	}
+}
+
+// start takes a running operation's token, waiting within ctx while
+// every token is taken, or fails at once when every running operation has
+// been left by its caller: the backend is stuck.
+func (o *operations) start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if o.left.Load() >= maxRunningOperations {
+		return ErrBackendStuck
+	}
+	select {
+	case o.running <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case o.running <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// end returns an ended operation's token; left says its caller had
+// stopped waiting for it.
+func (o *operations) end(left bool) {
+	if left {
+		o.left.Add(-1)
+	}
+	<-o.running
 }

@@ -59,7 +59,6 @@ import (
 	"hash/maphash"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/c650553b/httpcache"
@@ -123,9 +122,9 @@ type Storage struct {
 	keys    *httpcache.Keyring // encrypts values and names; nil in clear
 	decoder *httpcache.EntryDecoder
 	err     error // from an invalid option: every operation returns it
-	// stuck counts the operations still running after their callers
-	// stopped waiting (bounded.go).
-	stuck atomic.Int64
+	// ops bounds the operations running on goroutines of their own,
+	// waited for or left by their callers (bounded.go).
+	ops operations
 }
 
 // DefaultDecodedBytes is how many bytes of decoded entries a Storage keeps
@@ -180,7 +179,7 @@ var errNoKeyring = errors.New("gregjones: WithKeyring: no Keyring (make one with
 
 // New returns a Storage on cache.
 func New(cache ghttpcache.Cache, opts ...Option) *Storage {
-	s := &Storage{cache: cache, seed: maphash.MakeSeed(), tags: tagLocks{seed: maphash.MakeSeed()},
+	s := &Storage{cache: cache, seed: maphash.MakeSeed(), ops: newOperations(), tags: tagLocks{seed: maphash.MakeSeed()},
 		decoder: httpcache.NewEntryDecoder(DefaultDecodedBytes)}
 	for _, opt := range opts {
 		if opt != nil {

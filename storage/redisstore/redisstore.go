@@ -175,9 +175,10 @@ func WithTimeout(d time.Duration) Option {
 // be down, before it tries Redis again. Redis is taken to be down when a
 // connection to it fails (closed, reset), when it says it cannot serve
 // (LOADING, BUSY), or when three operations in a row time out (a refused
-// connection among them: go-redis dials again until the deadline): one
-// slow key among answers is not an outage. The default is
-// DefaultRetryWait.
+// connection among them: go-redis dials again until the deadline; an
+// operation that its caller's deadline ended after at least a quarter of
+// the store's timeout among them too): one slow key among answers is not
+// an outage. The default is DefaultRetryWait.
 func WithRetryWait(d time.Duration) Option {
 	return func(s *Store) error {
 		if d <= 0 {
@@ -608,12 +609,36 @@ func (s *Store) begin(ctx context.Context) (context.Context, context.CancelFunc,
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err // the caller has given up: Redis is not asked
 	}
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= s.timeout {
-		return ctx, func() {}, nil // bounded already, as the Transport's storage timeout does
+	if deadline, ok := ctx.Deadline(); ok {
+		switch left := time.Until(deadline); {
+		case left < s.timeout/patienceShare:
+			return ctx, func() {}, nil // too short to say anything about Redis
+		case left <= s.timeout:
+			// Bounded already, as by the Transport's share of its caller's
+			// deadline, and long enough that an end at the deadline says
+			// Redis did not answer in time.
+			return context.WithValue(ctx, patientCaller{}, true), func() {}, nil
+		}
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, s.timeout, errStoreTimeout)
 	return ctx, cancel, nil
 }
+
+// patienceShare sets how long a caller's deadline must leave an operation
+// for its end at that deadline to count as a timeout of Redis's: a
+// patienceShare-th of the store's timeout (50ms of the default 200ms). A
+// Redis that answers does so well within that; a shorter deadline is the
+// caller's own hurry, which must not stop the store for every other
+// caller. Without the count, callers whose deadlines are shorter than the
+// store's timeout (and the Transport gives a read half its caller's time
+// left) would never let the store take a silent Redis to be down: every
+// request would wait out its share on it.
+const patienceShare = 4
+
+// patientCaller is the context key that marks an operation bounded by its
+// caller's deadline, long enough that its end there counts as a timeout
+// (patienceShare).
+type patientCaller struct{}
 
 // errStoreTimeout is the cause of the end of an operation's context at
 // the store's own timeout (WithTimeout), which end tells from the end of
@@ -653,14 +678,14 @@ func respectsContextTimeouts(client redis.UniversalClient) bool {
 
 // end records the outcome of an operation on ctx: a failure to reach Redis
 // makes the store wait before it tries again; a success ends the wait. The
-// end of the caller's own context, cancelled or past a deadline shorter
-// than the store's timeout, says nothing about Redis: one caller's short
-// deadline must not stop the store for every other caller.
+// end of the caller's own context, cancelled or past a deadline too short
+// to wait for Redis (patienceShare), says nothing about Redis: one
+// caller's short deadline must not stop the store for every other caller.
 func (s *Store) end(ctx context.Context, err error) error {
 	if errors.Is(err, redis.Nil) {
 		err = nil
 	}
-	if err != nil && ctx.Err() != nil && !errors.Is(context.Cause(ctx), errStoreTimeout) {
+	if err != nil && ctx.Err() != nil && !redisTookTooLong(ctx) {
 		return err
 	}
 	s.mu.Lock()
@@ -678,6 +703,17 @@ func (s *Store) end(ctx context.Context, err error) error {
 		s.downUntil = time.Now().Add(s.retryWait)
 	}
 	return err
+}
+
+// redisTookTooLong reports whether ctx, which has ended, ended because
+// Redis did not answer in time: at the store's timeout, or at a caller's
+// deadline that left the operation long enough (patienceShare), as
+// opposed to a cancellation or a caller's short deadline.
+func redisTookTooLong(ctx context.Context) bool {
+	if errors.Is(context.Cause(ctx), errStoreTimeout) {
+		return true
+	}
+	return errors.Is(ctx.Err(), context.DeadlineExceeded) && ctx.Value(patientCaller{}) != nil
 }
 
 // isTimeout reports an operation that ran out of time, which one slow
