@@ -77,14 +77,21 @@ func (f *responseFacts) parse(h http.Header) {
 	f.setStaleWindows()
 	f.date = parseHTTPDate(fieldValue(h, "Date"))
 	f.expiresFound, f.expires = parseExpires(h)
-	f.lastModified = parseHTTPDate(fieldValue(h, "Last-Modified"))
 	f.age = parseAge(h)
-	f.etag = fieldValue(h, "Etag")
-	f.contentLength = fieldValue(h, "Content-Length")
 	f.contentEncoding = contentCoding(h)
-	f.setsCookie = len(h["Set-Cookie"]) > 0 || len(h["Set-Cookie2"]) > 0
+	f.parseRemovableFields(h)
 	f.varyNames, f.varyStar = contentVaryNames(h, f.contentEncoding)
 	f.template = newHeaderTemplate(h)
+}
+
+// parseRemovableFields sets the facts read from fields a shared cache
+// removes when a qualified private names them (withoutPrivateFields): the
+// validators, Content-Length and the cookies.
+func (f *responseFacts) parseRemovableFields(h http.Header) {
+	f.lastModified = parseHTTPDate(fieldValue(h, "Last-Modified"))
+	f.etag = fieldValue(h, "Etag")
+	f.contentLength = fieldValue(h, "Content-Length")
+	f.setsCookie = len(h["Set-Cookie"]) > 0 || len(h["Set-Cookie2"]) > 0
 }
 
 // contentCoding returns the last content coding of Content-Encoding (the

@@ -2,6 +2,7 @@ package httpcache
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -55,7 +56,7 @@ func (p *policy) storable(method string, r *cacheRequest, status int, f *respons
 	case f.cc.noStore && !(f.cc.mustUnderstand && understoodStatus(status)):
 		// §5.2.2.5; must-understand with a known status overrides it (§5.2.2.3).
 		return false, detailNoStore
-	case p.shared && f.cc.privateUnqualified: // §5.2.2.7
+	case p.shared && (f.cc.privateUnqualified || privateNamesServingField(&f.cc)): // §5.2.2.7
 		return false, detailPrivate
 	case p.shared && f.setsCookie:
 		// A shared cache would replay one client's cookie to every other
@@ -160,15 +161,43 @@ func (p *policy) withoutCookies(h http.Header, f *responseFacts, rule *compiledR
 }
 
 // withoutPrivateFields removes from a stored header, in a shared cache, the
-// fields a qualified private names (§5.2.2.7), and updates its facts.
+// fields a qualified private names (§5.2.2.7), and the facts read from
+// them, so that what the cache decides from the facts (a validator to
+// send, a stored 304 to match, a cookie to refuse) agrees with the header
+// it stores and reads back after a restart. A field the cache needs to
+// serve the response (servingFields) stays: storable refuses the response
+// instead.
 func (p *policy) withoutPrivateFields(h http.Header, f *responseFacts) {
 	if !p.shared || len(f.cc.privateFields) == 0 {
 		return
 	}
 	for _, name := range f.cc.privateFields {
-		delete(h, name)
+		if !slices.Contains(servingFields, name) {
+			delete(h, name)
+		}
 	}
+	f.parseRemovableFields(h)
 	f.template = newHeaderTemplate(h)
+}
+
+// servingFields are the fields without which a stored response could not
+// be served as the origin meant it: its freshness (RFC 9111 §4.2), the
+// requests it answers (§4.1), its bytes (RFC 9110 §8.4, §14.4). A shared
+// cache does not store a response whose qualified private names one
+// (§5.2.2.7 permits storing the rest, and requires nothing): without Vary
+// it would answer every request, and without Cache-Control or Expires its
+// freshness would change once read back from a disk.
+var servingFields = []string{"Age", "Cache-Control", "Content-Encoding", "Content-Range", "Date", "Expires", "Vary"}
+
+// privateNamesServingField reports a qualified private that names one of
+// servingFields.
+func privateNamesServingField(cc *cacheControl) bool {
+	for _, name := range cc.privateFields {
+		if slices.Contains(servingFields, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // removeHopByHop deletes the fields a cache never stores (§3.1).
