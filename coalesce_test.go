@@ -21,17 +21,7 @@ import (
 // waitForWaiters waits until n callers wait on flights of tr.
 func waitForWaiters(t *testing.T, tr *Transport, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		waiting := tr.coalescedWaiters()
-		if waiting >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d callers waiting, want %d", waiting, n)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, fmt.Sprintf("%d callers waiting", n), func() bool { return tr.coalescedWaiters() >= n })
 }
 
 // gatedOrigin answers once release is closed; its answers are not stored

@@ -47,9 +47,10 @@ type exchange struct {
 	// forward is why the request goes to the origin: a Forward constant.
 	forward string
 	// stored is the stored response that may answer the request, selected
-	// by Vary (RFC 9111 §4.1); nil on a miss. storedAlone: it is the only
-	// stored response that could have been chosen for the request
-	// (§4.3.4's "initial set"), set by selectVariant.
+	// by Vary (RFC 9111 §4.1); nil on a miss. Set by selectVariant:
+	// storedAlone, it is the only stored response that could have been
+	// chosen for the request (§4.3.4's "initial set"); varyMiss, responses
+	// are stored under the key but none matches the request's Vary fields.
 	stored *Entry
 	// facts are stored's facts as the rule that applies amends them.
 	facts *responseFacts
@@ -60,6 +61,7 @@ type exchange struct {
 	// the origin because stored is stale has one.
 	staleFallback bool
 	storedAlone   bool
+	varyMiss      bool
 }
 
 // readExchange sets x from req, in place: RoundTrip's exchange is on its
@@ -108,9 +110,9 @@ func (x *exchange) variant(varyNames []string) string {
 
 // selectVariant picks the stored response that may answer x's request
 // (RFC 9111 §4.1): one whose Vary-selected request fields match. When
-// several match, the most recent one is used. varyMiss reports that
-// responses were stored but none matched.
-func (x *exchange) selectVariant(entries []*Entry) (selected *Entry, varyMiss bool) {
+// several match, the most recent one is used. It sets x.storedAlone and
+// x.varyMiss.
+func (x *exchange) selectVariant(entries []*Entry) (selected *Entry) {
 	matched := 0
 	for _, e := range entries {
 		if !x.variantMatches(e) {
@@ -122,7 +124,8 @@ func (x *exchange) selectVariant(entries []*Entry) (selected *Entry, varyMiss bo
 		}
 	}
 	x.storedAlone = matched == 1
-	return selected, selected == nil && len(entries) > 0
+	x.varyMiss = selected == nil && len(entries) > 0
+	return selected
 }
 
 // variantMatches reports whether a stored response may answer x's request

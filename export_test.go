@@ -85,3 +85,6 @@ func (w *writeBehind) pendingHolder() string {
 
 // DecoderHeld is what an EntryDecoder counts as kept.
 func DecoderHeld(d *EntryDecoder) int64 { return d.kept.held.Load() }
+
+// WaitUntil is waitUntil, for the package's external tests.
+var WaitUntil = waitUntil

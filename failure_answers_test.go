@@ -14,16 +14,6 @@ import (
 	"time"
 )
 
-// waitForCondition waits until cond holds, for up to 10 seconds.
-func waitForCondition(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out waiting for " + what)
-		}
-	}
-}
-
 // TestJoinedCallerKeepsItsStaleIfErrorFallback: a stale-while-
 // revalidate hit starts a background revalidation (which has no stale
 // fallback: "a failure leaves the stale entry for the next request"). While
@@ -63,7 +53,7 @@ func TestJoinedCallerKeepsItsStaleIfErrorFallback(t *testing.T) {
 	if st, _ := StatusOf(resp); !st.Hit || body != "good" {
 		t.Fatalf("SWR hit: %+v %q", st, body)
 	}
-	waitForCondition(t, "the background revalidation at the origin", func() bool { return conditionals.Load() == 1 })
+	waitUntil(t, "the background revalidation at the origin", func() bool { return conditionals.Load() == 1 })
 
 	clock.Advance(10 * time.Second) // past stale-while-revalidate, within stale-if-error
 	type out struct {
@@ -84,7 +74,7 @@ func TestJoinedCallerKeepsItsStaleIfErrorFallback(t *testing.T) {
 	}()
 	// Either the foreground joined the background's flight, or it sent its
 	// own conditional request.
-	waitForCondition(t, "the foreground request", func() bool { return tr.coalescedWaiters() == 2 || conditionals.Load() == 2 })
+	waitUntil(t, "the foreground request", func() bool { return tr.coalescedWaiters() == 2 || conditionals.Load() == 2 })
 	close(release)
 	o := <-done
 	if o.err != nil {

@@ -343,3 +343,14 @@ func readWhole(t testing.TB, resp *http.Response, err error) (*http.Response, st
 	}
 	return resp, string(body)
 }
+
+// waitUntil polls cond until it holds, and fails the test after 10
+// seconds: a hang, not a measure of speed.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for " + what)
+		}
+	}
+}

@@ -21,13 +21,11 @@ func hasValidators(e *Entry) bool {
 
 // setValidators sets the validators of a stored response on an outgoing
 // request (RFC 9111 §4.3.1): If-None-Match from ETag and If-Modified-Since
-// from Last-Modified.
+// from Last-Modified. The stored values are shared, not copied: a
+// RoundTripper does not modify the request it is given. Each is read from
+// the header, as well as checked in the facts, so that facts that outlived
+// a removed field (a custom store's entry) never index an empty one.
 func setValidators(out http.Header, e *Entry) {
-	// The stored values are shared, not copied: a RoundTripper does not
-	// modify the request it is given.
-	// The header, not only the facts: a shared cache removes the fields a
-	// qualified private names (§5.2.2.7), ETag among them, from a header
-	// whose facts were read before.
 	f := e.responseFacts()
 	if etag := e.Header["Etag"]; f.etag != "" && len(etag) > 0 {
 		out["If-None-Match"] = etag[:1:1]

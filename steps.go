@@ -289,7 +289,7 @@ func (t *Transport) entryToStore(x *exchange, resp *http.Response, requestTime, 
 	// response, nor, on a Vary miss, the other requests' (a failure
 	// without Vary matches them all, and the newest match answers:
 	// RFC 9111 §4.1).
-	if (x.stored != nil || x.forward == ForwardVaryMiss) && transientFailure(resp.StatusCode) {
+	if (x.stored != nil || x.varyMiss) && transientFailure(resp.StatusCode) {
 		return nil, decision{}, 0, detailKeptStored
 	}
 	if resp.ContentLength > t.cfg.maxBodyBytes {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -35,17 +34,6 @@ func (s *setHeldStore) Set(ctx context.Context, key string, e *httpcache.Entry, 
 	}
 	defer s.sets.Add(1)
 	return s.MemoryStorage.Set(ctx, key, e, ttl)
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out waiting for " + what)
-		}
-		runtime.Gosched()
-		time.Sleep(time.Millisecond)
-	}
 }
 
 func firstBody(t *testing.T, entries []*httpcache.Entry) string {
@@ -90,7 +78,7 @@ func TestTieredWriteTheMemoryRefusesKeepsNoOlderRead(t *testing.T) {
 	set := make(chan error, 1)
 	v2 := "v2" + strings.Repeat("x", 64<<10) // larger than the memory tier's bound
 	go func() { set <- s.Set(ctx, key, entry(v2), time.Hour) }()
-	waitUntil(t, "the held Set", func() bool { return len(back.holdSet) == 0 })
+	httpcache.WaitUntil(t, "the held Set", func() bool { return len(back.holdSet) == 0 })
 	// Memory no longer holds v1; the shared tier still does.
 	if got := firstBody(t, must(s.Get(ctx, key))); got != "v1" {
 		t.Logf("during the write: %q", got)
@@ -152,19 +140,19 @@ func TestTieredWriteBehindKeepsNoOlderRead(t *testing.T) {
 	if got := get(false); got != "v1" {
 		t.Fatalf("first: %q", got)
 	}
-	waitUntil(t, "v1 in the shared tier", func() bool { return back.sets.Load() == 1 })
+	httpcache.WaitUntil(t, "v1 in the shared tier", func() bool { return back.sets.Load() == 1 })
 	version.Store(2)
 	release := make(chan struct{})
 	back.holdSet <- release
 	if got := get(true); !strings.HasPrefix(got, "v2") { // stores v2: memory refuses it, the shared tier's write is held
 		t.Fatalf("no-cache: %q", got)
 	}
-	waitUntil(t, "the held write", func() bool { return len(back.holdSet) == 0 })
+	httpcache.WaitUntil(t, "the held write", func() bool { return len(back.holdSet) == 0 })
 	if got := get(false); !strings.HasPrefix(got, "v2") { // pending write answers; the read of v1 is kept in memory
 		t.Fatalf("while the write is pending: %q, want v2", got)
 	}
 	close(release)
-	waitUntil(t, "v2 in the shared tier", func() bool { return back.sets.Load() == 2 })
+	httpcache.WaitUntil(t, "v2 in the shared tier", func() bool { return back.sets.Load() == 2 })
 	if got := get(false); !strings.HasPrefix(got, "v2") {
 		t.Fatalf("after the write landed: %q, want v2: the superseded v1 came back from the memory tier", got)
 	}

@@ -237,21 +237,21 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 	var keyBuffer [256]byte
 	key := x.appendKey(keyBuffer[:0])
 	entries, now := t.load(req.Context(), key, t.cfg.now())
-	stored, varyMiss := x.selectVariant(entries)
+	stored := x.selectVariant(entries)
 	if x.request.hasRange && (stored == nil || req.Method != http.MethodGet) {
 		// Nothing to take a range from.
 		forward := ForwardURIMiss
 		switch {
 		case stored != nil:
 			forward = ForwardMiss // a HEAD: a stored GET has no range of it
-		case varyMiss:
+		case x.varyMiss:
 			forward = ForwardVaryMiss
 		}
 		return t.forwardBypass(&x, forward)
 	}
 	if stored == nil {
 		x.forward = ForwardURIMiss
-		if varyMiss {
+		if x.varyMiss {
 			x.forward = ForwardVaryMiss
 		}
 		return t.fromOrigin(&x, key, (*Transport).fetch)
