@@ -110,6 +110,9 @@ type Store struct {
 	// not: one slow key (a large value, a slow command) among answers is
 	// not an outage; timeoutsForOutage in a row are.
 	timeouts int
+	// probing: a probe runs (probe); probed is when the last ended.
+	probing bool
+	probed  time.Time
 }
 
 // timeoutsForOutage is how many operations in a row must time out before
@@ -175,10 +178,9 @@ func WithTimeout(d time.Duration) Option {
 // be down, before it tries Redis again. Redis is taken to be down when a
 // connection to it fails (closed, reset), when it says it cannot serve
 // (LOADING, BUSY), or when three operations in a row time out (a refused
-// connection among them: go-redis dials again until the deadline; an
-// operation that its caller's deadline ended after at least a quarter of
-// the store's timeout among them too): one slow key among answers is not
-// an outage. The default is DefaultRetryWait.
+// connection among them: go-redis dials again until the deadline; so do
+// the PINGs the store sends with its own timeout when callers' deadlines
+// end operations before it): one slow key among answers is not an outage. The default is DefaultRetryWait.
 func WithRetryWait(d time.Duration) Option {
 	return func(s *Store) error {
 		if d <= 0 {
@@ -600,45 +602,18 @@ func (s *Store) begin(ctx context.Context) (context.Context, context.CancelFunc,
 	if s.err != nil {
 		return nil, nil, s.err
 	}
-	s.mu.Lock()
-	downUntil := s.downUntil
-	s.mu.Unlock()
-	if !downUntil.IsZero() && time.Now().Before(downUntil) {
+	if s.down() {
 		return nil, nil, ErrUnavailable
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err // the caller has given up: Redis is not asked
 	}
-	if deadline, ok := ctx.Deadline(); ok {
-		switch left := time.Until(deadline); {
-		case left < s.timeout/patienceShare:
-			return ctx, func() {}, nil // too short to say anything about Redis
-		case left <= s.timeout:
-			// Bounded already, as by the Transport's share of its caller's
-			// deadline, and long enough that an end at the deadline says
-			// Redis did not answer in time.
-			return context.WithValue(ctx, patientCaller{}, true), func() {}, nil
-		}
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= s.timeout {
+		return ctx, func() {}, nil // bounded already, as by the Transport's share of its caller's deadline
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, s.timeout, errStoreTimeout)
 	return ctx, cancel, nil
 }
-
-// patienceShare sets how long a caller's deadline must leave an operation
-// for its end at that deadline to count as a timeout of Redis's: a
-// patienceShare-th of the store's timeout (50ms of the default 200ms). A
-// Redis that answers does so well within that; a shorter deadline is the
-// caller's own hurry, which must not stop the store for every other
-// caller. Without the count, callers whose deadlines are shorter than the
-// store's timeout (and the Transport gives a read half its caller's time
-// left) would never let the store take a silent Redis to be down: every
-// request would wait out its share on it.
-const patienceShare = 4
-
-// patientCaller is the context key that marks an operation bounded by its
-// caller's deadline, long enough that its end there counts as a timeout
-// (patienceShare).
-type patientCaller struct{}
 
 // errStoreTimeout is the cause of the end of an operation's context at
 // the store's own timeout (WithTimeout), which end tells from the end of
@@ -678,14 +653,19 @@ func respectsContextTimeouts(client redis.UniversalClient) bool {
 
 // end records the outcome of an operation on ctx: a failure to reach Redis
 // makes the store wait before it tries again; a success ends the wait. The
-// end of the caller's own context, cancelled or past a deadline too short
-// to wait for Redis (patienceShare), says nothing about Redis: one
-// caller's short deadline must not stop the store for every other caller.
+// end of the caller's own context, cancelled or past a deadline shorter
+// than the store's timeout, says nothing about Redis: one caller's short
+// deadline must not stop the store for every other caller. A deadline's
+// end starts a probe instead, which asks Redis with the store's own
+// timeout.
 func (s *Store) end(ctx context.Context, err error) error {
 	if errors.Is(err, redis.Nil) {
 		err = nil
 	}
-	if err != nil && ctx.Err() != nil && !redisTookTooLong(ctx) {
+	if err != nil && ctx.Err() != nil && !errors.Is(context.Cause(ctx), errStoreTimeout) {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			s.probe()
+		}
 		return err
 	}
 	s.mu.Lock()
@@ -705,15 +685,50 @@ func (s *Store) end(ctx context.Context, err error) error {
 	return err
 }
 
-// redisTookTooLong reports whether ctx, which has ended, ended because
-// Redis did not answer in time: at the store's timeout, or at a caller's
-// deadline that left the operation long enough (patienceShare), as
-// opposed to a cancellation or a caller's short deadline.
-func redisTookTooLong(ctx context.Context) bool {
-	if errors.Is(context.Cause(ctx), errStoreTimeout) {
-		return true
+// probe asks Redis whether it answers, with a PING bounded by the
+// store's timeout, as no caller whose deadline ended an operation could:
+// a PING that times out counts as an operation that did (end), and the
+// probe asks again until Redis answers, fails otherwise, or is taken to
+// be down. Without it, callers whose deadlines are all shorter than the
+// store's timeout would never let the store find a silent Redis down, and
+// every request would wait out its share of its deadline on it; counting
+// their ends as timeouts instead would let callers in a hurry stop the
+// store for everyone while a slow Redis still answers within the timeout.
+//
+// One probe runs at a time, and one starts at most once a store timeout,
+// so that many callers in a hurry cost Redis a few PINGs a second. A
+// probe ends within timeoutsForOutage store timeouts, or when the client
+// is closed.
+func (s *Store) probe() {
+	s.mu.Lock()
+	if s.probing || time.Since(s.probed) < s.timeout {
+		s.mu.Unlock()
+		return
 	}
-	return errors.Is(ctx.Err(), context.DeadlineExceeded) && ctx.Value(patientCaller{}) != nil
+	s.probing = true
+	s.mu.Unlock()
+	go func() {
+		defer func() {
+			s.mu.Lock()
+			s.probing, s.probed = false, time.Now()
+			s.mu.Unlock()
+		}()
+		for range timeoutsForOutage {
+			ctx, cancel := context.WithTimeoutCause(context.Background(), s.timeout, errStoreTimeout)
+			err := s.end(ctx, s.run(ctx, func(ctx context.Context) error { return s.client.Ping(ctx).Err() }))
+			cancel()
+			if !isTimeout(err) || s.down() {
+				return
+			}
+		}
+	}()
+}
+
+// down reports whether the store takes Redis to be down.
+func (s *Store) down() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.downUntil.IsZero() && time.Now().Before(s.downUntil)
 }
 
 // isTimeout reports an operation that ran out of time, which one slow
