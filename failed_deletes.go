@@ -2,6 +2,7 @@ package httpcache
 
 import (
 	"context"
+	"crypto/sha256"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,8 +30,9 @@ const (
 	maxFailedDeletes     = 1 << 16
 	maxFailedDeleteBytes = 16 << 20
 	// failedRecordCost is what a record holds beside its name: its map
-	// slot and its place in the order of what was remembered.
-	failedRecordCost = 128
+	// slot (a write's: a weak pointer, a variant digest, its tier and
+	// gen) and its place in the order of what was remembered.
+	failedRecordCost = 160
 )
 
 // failedDeletes remembers deletes to retry, by key and by URL, and failed
@@ -83,13 +85,21 @@ type failedDelete struct {
 }
 
 // failedWrite is a write a tier refused: the entry it was of, held weakly
-// (a remembered write keeps no body alive), and the tier.
+// (a remembered write keeps no body alive), a digest of its Variant, and
+// the tier. A Variant holds the values of the request fields the
+// response's Vary names, which requests choose: kept whole, it would hold
+// bytes maxFailedDeleteBytes does not count.
 type failedWrite struct {
 	entry   weak.Pointer[Entry]
-	variant string
+	variant variantDigest
 	memory  bool // the memory tier refused it; else the store behind
 	gen     uint64
 }
+
+// variantDigest identifies an entry's Variant in a fixed size.
+type variantDigest [sha256.Size]byte
+
+func digestOfVariant(variant string) variantDigest { return sha256.Sum256([]byte(variant)) }
 
 // shows reports whether e is the very entry whose write failed, which the
 // memory tier may hold. Any other, whatever its times say (a clock that
@@ -173,7 +183,7 @@ func (f *failedDeletes) rememberWrite(t *Transport, key string, entry *Entry, me
 	if _, known := f.writes[key]; !known {
 		f.bytes += failedRecordSize(key)
 	}
-	f.writes[key] = failedWrite{entry: weak.Make(entry), variant: entry.Variant, memory: memory, gen: f.gen}
+	f.writes[key] = failedWrite{entry: weak.Make(entry), variant: digestOfVariant(entry.Variant), memory: memory, gen: f.gen}
 	f.appendOrderLocked(failedWriteOf, key)
 	f.startLocked(t)
 }
@@ -292,7 +302,7 @@ func (f *failedDeletes) confirmWrite(key string, gen uint64) {
 func (f *failedDeletes) confirmWriteOf(key, variant string, memory bool, gen uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if w, ok := f.writes[key]; ok && w.gen <= gen && w.variant == variant && w.memory == memory {
+	if w, ok := f.writes[key]; ok && w.gen <= gen && w.memory == memory && w.variant == digestOfVariant(variant) {
 		f.forgetLocked(failedWriteOf, key)
 	}
 	f.count.Store(int64(f.size()))
