@@ -102,9 +102,14 @@ type DiskStorage struct {
 	dir      string
 	maxBytes int64
 
-	mu        sync.Mutex
+	mu sync.Mutex
+	// usedBytes counts what the files and directories take on the disk
+	// (diskFootprint, fanOutDirs), not their lengths alone.
 	usedBytes int64
-	files     map[string]*diskFile // by path relative to dir
+	// fanOutDirs are the subdirectories known to hold files, each counted
+	// in usedBytes as one block from then on.
+	fanOutDirs [256]bool
+	files      map[string]*diskFile // by path relative to dir
 	recency   recencyList[*diskFile]
 	secret    []byte
 	keys      *Keyring // nil for a store in clear
@@ -131,12 +136,14 @@ const diskDecodedBytes = 4 << 20
 // diskFile is one key's file in the recency list.
 type diskFile struct {
 	name string
-	size int64
+	size int64 // diskFootprint of its length
 	node recencyNode[*diskFile]
 }
 
 // NewDiskStorage opens (creating it if needed) a cache directory holding at
-// most maxBytes of entry files; zero or less means DefaultDiskBytes. It
+// most maxBytes of entry files, counted as the disk counts them (whole
+// 4 KiB blocks, and the subdirectories: a tiny entry takes 4 KiB, and the
+// subdirectories up to 1 MiB); zero or less means DefaultDiskBytes. It
 // scans the directory to rebuild its accounting, removes what a crash left
 // half-written, and evicts down to the bound. It returns an error when dir
 // cannot be used: not a directory, or not writable.
@@ -542,7 +549,7 @@ func (d *DiskStorage) Set(ctx context.Context, key string, entry *Entry, ttl tim
 		old = nil
 	}
 	size, err := d.writeFile(tmp, old, key, entry, expiry)
-	if err == nil && size > d.maxBytes && old != nil {
+	if err == nil && diskFootprint(size) > d.maxBytes && old != nil {
 		// The key's variants outgrow the bound together: the new one alone.
 		if _, err = tmp.Seek(0, io.SeekStart); err == nil {
 			if err = tmp.Truncate(0); err == nil {
@@ -550,7 +557,7 @@ func (d *DiskStorage) Set(ctx context.Context, key string, entry *Entry, ttl tim
 			}
 		}
 	}
-	if err == nil && size > d.maxBytes {
+	if err == nil && diskFootprint(size) > d.maxBytes {
 		tmp.Close()
 		root.Remove(tmpName)
 		return d.Delete(ctx, key)
@@ -788,7 +795,9 @@ func (d *DiskStorage) Delete(_ context.Context, key string) error {
 	return d.remove(names...)
 }
 
-// Size returns the bytes of the entry files this DiskStorage knows of.
+// Size returns the bytes the entry files this DiskStorage knows of, and
+// their subdirectories, take on the disk: whole blocks (diskBlockSize),
+// not their lengths alone.
 func (d *DiskStorage) Size() int64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -864,9 +873,14 @@ func (d *DiskStorage) removeCorrupt(name string, f entryFile) {
 	// Otherwise another writer's file is there now, with its own account.
 }
 
-// touch records a file as the most recently used, with its size. d.mu is
-// held.
-func (d *DiskStorage) touch(name string, size int64) {
+// touch records a file as the most recently used, with its length. d.mu
+// is held.
+func (d *DiskStorage) touch(name string, length int64) {
+	size := diskFootprint(length)
+	if dir, ok := fanOutDir(name); ok && !d.fanOutDirs[dir] {
+		d.fanOutDirs[dir] = true
+		d.usedBytes += diskBlockSize
+	}
 	f := d.files[name]
 	if f == nil {
 		f = &diskFile{name: name}
@@ -876,6 +890,45 @@ func (d *DiskStorage) touch(name string, size int64) {
 	d.recency.touch(&f.node)
 	d.usedBytes += size - f.size
 	f.size = size
+}
+
+// diskBlockSize is the unit a file system gives files and directories
+// space in: 4 KiB on ext4, xfs, btrfs, APFS and tmpfs by default.
+const diskBlockSize = 4096
+
+// diskDirEntryBytes is what a file's name takes in its directory (the
+// name, 69 bytes or 134 with a partition, and the entry's own fields).
+const diskDirEntryBytes = 160
+
+// diskFootprint is what a file of length bytes takes on the disk, as du
+// measures it: whole blocks, and its entry in its directory. A bound on
+// lengths alone let a directory of tiny entries (most API responses) take
+// twenty times its bound.
+func diskFootprint(length int64) int64 {
+	blocks := (length + diskBlockSize - 1) / diskBlockSize
+	return max(blocks, 1)*diskBlockSize + diskDirEntryBytes
+}
+
+// fanOutDir returns the index of the subdirectory a file's name is in.
+func fanOutDir(name string) (int, bool) {
+	if len(name) < 3 || name[2] != filepath.Separator {
+		return 0, false
+	}
+	hi, lo := fromHex(name[0]), fromHex(name[1])
+	if hi < 0 || lo < 0 {
+		return 0, false
+	}
+	return hi<<4 | lo, true
+}
+
+func fromHex(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c-'a') + 10
+	}
+	return -1
 }
 
 // evict drops least recently used files from the accounting until it is

@@ -190,8 +190,8 @@ func TestDiskStorageLargeBodyStreams(t *testing.T) {
 	if _, err := os.Stat(file); !os.IsNotExist(err) {
 		t.Fatal("the damaged file was not removed")
 	}
-	if s.Size() != 0 {
-		t.Fatalf("Size() = %d after the damaged file went", s.Size())
+	if s.Size() != oneSubdirectory {
+		t.Fatalf("Size() = %d after the damaged file went, want its subdirectory's block alone (%d)", s.Size(), oneSubdirectory)
 	}
 }
 
@@ -238,15 +238,22 @@ func TestDiskStorageReplacedFileIsNotMixed(t *testing.T) {
 	}
 }
 
+// oneSubdirectory is what one of a DiskStorage's subdirectories counts
+// toward its bound: one block.
+const oneSubdirectory = 4096
+
 func TestDiskStorageEvictsLeastRecentlyUsed(t *testing.T) {
 	ctx := context.Background()
-	s := newDiskStorage(t, t.TempDir(), 40<<10)
+	// Four files of 32 KiB on the disk and their subdirectories fit; a
+	// fifth does not.
+	const bound = 160 << 10
+	s := newDiskStorage(t, t.TempDir(), bound)
 	for i := range 4 {
-		s.Set(ctx, strconv.Itoa(i), storagetest.NewEntry("", strconv.Itoa(i), 8<<10), time.Hour)
+		s.Set(ctx, strconv.Itoa(i), storagetest.NewEntry("", strconv.Itoa(i), 30<<10), time.Hour)
 	}
 	s.Get(ctx, "0") // 0 is now the most recently used
 	for i := 4; i < 6; i++ {
-		s.Set(ctx, strconv.Itoa(i), storagetest.NewEntry("", strconv.Itoa(i), 8<<10), time.Hour)
+		s.Set(ctx, strconv.Itoa(i), storagetest.NewEntry("", strconv.Itoa(i), 30<<10), time.Hour)
 	}
 	if got, _ := s.Get(ctx, "0"); len(got) != 1 {
 		t.Fatal("the most recently used key was evicted")
@@ -254,7 +261,7 @@ func TestDiskStorageEvictsLeastRecentlyUsed(t *testing.T) {
 	if got, _ := s.Get(ctx, "1"); len(got) != 0 {
 		t.Fatal("the least recently used key was kept")
 	}
-	if s.Size() > 40<<10 {
+	if s.Size() > bound {
 		t.Fatalf("store counts %d bytes, over its bound", s.Size())
 	}
 }
@@ -545,7 +552,7 @@ func TestDiskStorageHoldsItsBound(t *testing.T) {
 	if err := s.Set(ctx, "k", storagetest.NewEntry("", "big", 4<<20), time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.Get(ctx, "k"); len(got) != 0 || s.Size() != 0 {
+	if got, _ := s.Get(ctx, "k"); len(got) != 0 || s.Size() != oneSubdirectory {
 		t.Fatalf("after an entry over the bound: %d entries, Size %d; want the older one gone too", len(got), s.Size())
 	}
 	for i := range 32 {
