@@ -110,9 +110,9 @@ type DiskStorage struct {
 	// in usedBytes as one block from then on.
 	fanOutDirs [256]bool
 	files      map[string]*diskFile // by path relative to dir
-	recency   recencyList[*diskFile]
-	secret    []byte
-	keys      *Keyring // nil for a store in clear
+	recency    recencyList[*diskFile]
+	secret     []byte
+	keys       *Keyring // nil for a store in clear
 	// decoded keeps the records of small files read before, found by the
 	// file's bytes (decodedBytes): a hit on a file read whole, unchanged
 	// since, decodes nothing. Nil for an encrypted store, whose reads
