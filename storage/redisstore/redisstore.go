@@ -179,7 +179,7 @@ func WithTimeout(d time.Duration) Option {
 // connection to it fails (closed, reset), when it says it cannot serve
 // (LOADING, BUSY), or when three operations in a row time out (a refused
 // connection among them: go-redis dials again until the deadline; so do
-// the PINGs the store sends with its own timeout when callers' deadlines
+// the reads the store sends with its own timeout when callers' deadlines
 // end operations before it): one slow key among answers is not an outage. The default is DefaultRetryWait.
 func WithRetryWait(d time.Duration) Option {
 	return func(s *Store) error {
@@ -609,11 +609,19 @@ func (s *Store) begin(ctx context.Context) (context.Context, context.CancelFunc,
 		return nil, nil, err // the caller has given up: Redis is not asked
 	}
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= s.timeout {
-		return ctx, func() {}, nil // bounded already, as by the Transport's share of its caller's deadline
+		// Bounded already, as by the Transport's share of its caller's
+		// deadline: marked, so that end tells its timeouts from Redis's.
+		return context.WithValue(ctx, boundByCaller{}, true), func() {}, nil
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, s.timeout, errStoreTimeout)
 	return ctx, cancel, nil
 }
+
+// boundByCaller is the context key that marks an operation bounded by its
+// caller's deadline, not the store's timeout: a timeout then is the
+// caller's. go-redis may report it as its own i/o timeout, the socket's
+// deadline being the context's, before the context itself has ended.
+type boundByCaller struct{}
 
 // errStoreTimeout is the cause of the end of an operation's context at
 // the store's own timeout (WithTimeout), which end tells from the end of
@@ -662,9 +670,9 @@ func (s *Store) end(ctx context.Context, err error) error {
 	if errors.Is(err, redis.Nil) {
 		err = nil
 	}
-	if err != nil && ctx.Err() != nil && !errors.Is(context.Cause(ctx), errStoreTimeout) {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			s.probe()
+	if err != nil && callersEnd(ctx, err) {
+		if !errors.Is(ctx.Err(), context.Canceled) {
+			s.probe() // the caller's deadline: Redis may or may not answer in time
 		}
 		return err
 	}
@@ -685,18 +693,32 @@ func (s *Store) end(ctx context.Context, err error) error {
 	return err
 }
 
-// probe asks Redis whether it answers, with a PING bounded by the
+// callersEnd reports whether an operation on ctx that failed with err was
+// ended by its caller: cancelled, or timed out under its caller's deadline
+// (boundByCaller), as opposed to the store's timeout or a failure of
+// Redis's. A connection closed or reset is Redis's failure, whoever's
+// deadline bounded the operation.
+func callersEnd(ctx context.Context, err error) bool {
+	if ctx.Err() != nil && !errors.Is(context.Cause(ctx), errStoreTimeout) {
+		return true
+	}
+	return isTimeout(err) && ctx.Value(boundByCaller{}) != nil
+}
+
+// probe asks Redis whether it answers, with a read bounded by the
 // store's timeout, as no caller whose deadline ended an operation could:
-// a PING that times out counts as an operation that did (end), and the
+// a read that times out counts as an operation that did (end), and the
 // probe asks again until Redis answers, fails otherwise, or is taken to
-// be down. Without it, callers whose deadlines are all shorter than the
+// be down. The read is a GET of a key of the store's (probeKey), not a
+// PING, which a proxy in front of Redis (Envoy, twemproxy) answers itself
+// while the Redis behind it is silent. Without it, callers whose deadlines are all shorter than the
 // store's timeout would never let the store find a silent Redis down, and
 // every request would wait out its share of its deadline on it; counting
 // their ends as timeouts instead would let callers in a hurry stop the
 // store for everyone while a slow Redis still answers within the timeout.
 //
 // One probe runs at a time, and one starts at most once a store timeout,
-// so that many callers in a hurry cost Redis a few PINGs a second. A
+// so that many callers in a hurry cost Redis a few reads a second. A
 // probe ends within timeoutsForOutage store timeouts, or when the client
 // is closed.
 func (s *Store) probe() {
@@ -715,7 +737,7 @@ func (s *Store) probe() {
 		}()
 		for range timeoutsForOutage {
 			ctx, cancel := context.WithTimeoutCause(context.Background(), s.timeout, errStoreTimeout)
-			err := s.end(ctx, s.run(ctx, func(ctx context.Context) error { return s.client.Ping(ctx).Err() }))
+			err := s.end(ctx, s.run(ctx, func(ctx context.Context) error { return s.client.Get(ctx, s.probeKey()).Err() }))
 			cancel()
 			if !isTimeout(err) || s.down() {
 				return
@@ -723,6 +745,10 @@ func (s *Store) probe() {
 		}
 	}()
 }
+
+// probeKey is the key probe reads: one of the store's names, in its
+// prefix's hash slot when the prefix has a hash tag; never written.
+func (s *Store) probeKey() string { return s.prefix + "probe" }
 
 // down reports whether the store takes Redis to be down.
 func (s *Store) down() bool {
