@@ -50,9 +50,13 @@ type responseFacts struct {
 	contentEncoding string
 	// setsCookie: the response has Set-Cookie or Set-Cookie2.
 	setsCookie bool
-	varyNames  []string
-	varyStar   bool
-	template   headerTemplate // for copying the header on a hit
+	// lostNeededField: a field the cache needs to serve the response
+	// (policy.neededToServe) is not in the header to store, which its
+	// Connection listed or a 304 withheld; set by the steps that removed it.
+	lostNeededField bool
+	varyNames       []string
+	varyStar        bool
+	template        headerTemplate // for copying the header on a hit
 
 	// The stale windows of RFC 5861: from the response's directives, or
 	// from a rule.

@@ -34,6 +34,9 @@ const (
 	detailTooLarge       = "too-large"
 	detailRule           = "rule" // a configured Rule forbids storing it
 	detailSetCookie      = "set-cookie"
+	// detailLostField: a field the cache needs to serve the response
+	// would not be stored with it (policy.neededToServe).
+	detailLostField = "lost-field"
 	// detailKeptStored: a transient failure, storable itself, does not
 	// replace the stored response it would outdate (transientFailure).
 	detailKeptStored = "kept-stored"
@@ -56,8 +59,10 @@ func (p *policy) storable(method string, r *cacheRequest, status int, f *respons
 	case f.cc.noStore && !(f.cc.mustUnderstand && understoodStatus(status)):
 		// §5.2.2.5; must-understand with a known status overrides it (§5.2.2.3).
 		return false, detailNoStore
-	case p.shared && (f.cc.privateUnqualified || privateNamesServingField(&f.cc)): // §5.2.2.7
+	case p.shared && (f.cc.privateUnqualified || p.anyNeededToServe(f.cc.privateFields)): // §5.2.2.7
 		return false, detailPrivate
+	case f.lostNeededField:
+		return false, detailLostField
 	case p.shared && f.setsCookie:
 		// A shared cache would replay one client's cookie to every other
 		// (RFC 9111 §3 permits storing it; nginx and Varnish do not, and
@@ -165,14 +170,14 @@ func (p *policy) withoutCookies(h http.Header, f *responseFacts, rule *compiledR
 // them, so that what the cache decides from the facts (a validator to
 // send, a stored 304 to match, a cookie to refuse) agrees with the header
 // it stores and reads back after a restart. A field the cache needs to
-// serve the response (servingFields) stays: storable refuses the response
+// serve the response (neededToServe) stays: storable refuses the response
 // instead.
 func (p *policy) withoutPrivateFields(h http.Header, f *responseFacts) {
 	if !p.shared || len(f.cc.privateFields) == 0 {
 		return
 	}
 	for _, name := range f.cc.privateFields {
-		if !slices.Contains(servingFields, name) {
+		if !p.neededToServe(name) {
 			delete(h, name)
 		}
 	}
@@ -182,19 +187,36 @@ func (p *policy) withoutPrivateFields(h http.Header, f *responseFacts) {
 
 // servingFields are the fields without which a stored response could not
 // be served as the origin meant it: its freshness (RFC 9111 §4.2), the
-// requests it answers (§4.1), its bytes (RFC 9110 §8.4, §14.4). A shared
-// cache does not store a response whose qualified private names one
-// (§5.2.2.7 permits storing the rest, and requires nothing): without Vary
-// it would answer every request, and without Cache-Control or Expires its
-// freshness would change once read back from a disk.
+// requests it answers (§4.1), its bytes (RFC 9110 §8.4, §14.4).
 var servingFields = []string{"Age", "Cache-Control", "Content-Encoding", "Content-Range", "Date", "Expires", "Vary"}
 
-// privateNamesServingField reports a qualified private that names one of
-// servingFields.
-func privateNamesServingField(cc *cacheControl) bool {
-	for _, name := range cc.privateFields {
-		if slices.Contains(servingFields, name) {
-			return true
+// neededToServe reports a canonical field name without which a stored
+// response could not be served as the origin meant it: one of
+// servingFields, or, in a shared cache, a targeted cache-control field it
+// obeys (RFC 9213). A response that would be stored without one is not
+// stored: one whose qualified private names it (§5.2.2.7 permits storing
+// the rest, and requires nothing), whose Connection lists it (§3.1), or a
+// 304 or HEAD update that withholds it (§3.2). Without Vary a stored
+// response would answer every request, without Content-Encoding its
+// bytes would be served as others, and without its directives its
+// freshness would change once read back from a disk.
+func (p *policy) neededToServe(name string) bool {
+	return slices.Contains(servingFields, name) || p.shared && slices.Contains(p.targeted, name)
+}
+
+// anyNeededToServe reports whether names holds a field neededToServe.
+func (p *policy) anyNeededToServe(names []string) bool {
+	return slices.ContainsFunc(names, p.neededToServe)
+}
+
+// connectionListsNeeded reports whether a response's Connection lines
+// list a field neededToServe, which storedHeader removes (§3.1).
+func (p *policy) connectionListsNeeded(connection []string) bool {
+	for _, line := range connection {
+		for name := range strings.SplitSeq(line, ",") {
+			if p.neededToServe(http.CanonicalHeaderKey(trimOWS(name))) {
+				return true
+			}
 		}
 	}
 	return false

@@ -262,7 +262,10 @@ func TestMergeHeaders(t *testing.T) {
 	update := header("Content-Length", "0", "Cache-Control", "max-age=99", "X-New", "2", "Connection", "X-Hop", "X-Hop", "h", "Keep-Alive", "timeout=5")
 	e := storedAt(stored)
 	withheld := withheldFrom(e, update)
-	got := mergeHeaders(e, update, &withheld)
+	got, lost := (&policy{}).mergeHeaders(e, update, &withheld)
+	if lost {
+		t.Error("the merge withheld a field needed to serve the response")
+	}
 	tests := []struct {
 		name, field, want string
 	}{

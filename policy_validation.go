@@ -176,7 +176,10 @@ func (w *withheldFields) has(name string) bool {
 // Age, from a cache on the way, is the one that holds now.
 //
 // The result shares its values with both: stored headers are never modified.
-func mergeHeaders(stored *Entry, update http.Header, withheld *withheldFields) http.Header {
+//
+// lost reports that a withheld field is one the cache needs to serve the
+// merged response (policy.neededToServe), which is then not stored.
+func (p *policy) mergeHeaders(stored *Entry, update http.Header, withheld *withheldFields) (merged http.Header, lost bool) {
 	fields := stored.responseFacts().template.fields
 	out := make(http.Header, len(fields))
 	for _, field := range fields {
@@ -195,11 +198,12 @@ func mergeHeaders(stored *Entry, update http.Header, withheld *withheldFields) h
 			// is outdated: served again, a stored cookie would set back
 			// the one the update set.
 			delete(out, name)
+			lost = lost || p.neededToServe(name)
 			continue
 		}
 		out[name] = values
 	}
-	return out
+	return out, lost
 }
 
 func isUnmergeable(canonicalName string) bool {
@@ -218,16 +222,18 @@ func isUnmergeable(canonicalName string) bool {
 // (stored when they were not private).
 func (p *policy) freshened(e *Entry, update http.Header, requestTime, responseTime time.Time) *Entry {
 	withheld := withheldFrom(e, update)
+	header, lost := p.mergeHeaders(e, update, &withheld)
 	merged := &Entry{
 		Variant:      e.Variant,
 		StatusCode:   e.StatusCode,
-		Header:       mergeHeaders(e, update, &withheld),
+		Header:       header,
 		RequestTime:  requestTime,
 		ResponseTime: responseTime,
 		Body:         e.Body,
 	}
 	merged.ownFactsClaimed.Store(true)
 	e.responseFacts().updateInto(&merged.ownFacts, e.Header, merged.Header)
+	merged.ownFacts.lostNeededField = lost
 	p.withoutPrivateFields(merged.Header, &merged.ownFacts)
 	merged.facts.Store(&merged.ownFacts)
 	return merged

@@ -275,6 +275,7 @@ func (t *Transport) entryToStore(x *exchange, resp *http.Response, requestTime, 
 	entry.ownFactsClaimed.Store(true)
 	facts := &entry.ownFacts
 	entry.Header = storedHeader(resp.Header, facts)
+	facts.lostNeededField = t.cfg.policy.connectionListsNeeded(resp.Header["Connection"])
 	t.cfg.policy.withoutPrivateFields(entry.Header, facts)
 	rule := t.ruleFor(x, resp.StatusCode)
 	t.cfg.policy.withoutCookies(entry.Header, facts, rule)
