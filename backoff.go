@@ -119,6 +119,10 @@ func (b *backoff) forgetLocked(scope string) {
 type backoffState struct {
 	until  time.Time
 	status int
+	// key is the storage key of the request the origin answered: only a
+	// request of that key (its URL and partition) gets the answer's
+	// header and body again; any other gets its status alone (replay).
+	key    string
 	header http.Header
 	// owner charges what the state keeps (nil once it is forgotten); kept
 	// is what it was charged.
@@ -200,7 +204,7 @@ func (b *backoff) concerns(resp *http.Response) bool {
 // 503 with Retry-After starts (or extends) a back-off; anything else, a
 // network error (resp nil) included, ends one. It replaces a recorded
 // answer's body so that the caller still reads it whole.
-func (b *backoff) observe(scope string, resp *http.Response, now time.Time) {
+func (b *backoff) observe(scope, key string, resp *http.Response, now time.Time) {
 	if b == nil {
 		return
 	}
@@ -228,7 +232,7 @@ func (b *backoff) observe(scope string, resp *http.Response, now time.Time) {
 			}
 		}
 	}
-	st := &backoffState{until: now.Add(min(wait, b.max)), status: resp.StatusCode}
+	st := &backoffState{until: now.Add(min(wait, b.max)), status: resp.StatusCode, key: key}
 	st.owner.Store(b)
 	b.scopes[scope] = st
 	// The answer is replayed to every caller of the scope, for any URL of
@@ -334,12 +338,19 @@ func (st *backoffState) replayedBody() []byte {
 }
 
 // replay makes the origin's last answer again, with Retry-After counting
-// down to the end of the back-off.
+// down to the end of the back-off: whole to a request of the key it
+// answered, its status alone to any other. The scope a back-off holds is
+// the origin and partition, but an answer's header and body are for the
+// request that got them: an API that carries its callers' keys in the
+// path ("/v3/<key>") would replay one key's "quota exhausted for
+// alice@example.com" to another key's URL.
 func (t *Transport) replay(x *exchange, st *backoffState, now time.Time) *http.Response {
-	header := st.header.Clone()
+	header, body := http.Header{}, []byte(nil)
+	if x.key != "" && x.key == st.key {
+		header, body = st.header.Clone(), st.replayedBody()
+	}
 	remaining := max(st.until.Sub(now), 0)
 	header.Set("Retry-After", strconv.FormatInt(int64((remaining+time.Second-1)/time.Second), 10))
-	body := st.replayedBody()
 	header.Set("Content-Length", strconv.Itoa(len(body)))
 	// RFC 9211 §2.2: nothing went forward, and no stored response was
 	// served: neither fwd nor hit, only why.
@@ -383,6 +394,6 @@ func (t *Transport) serveDuringBackoff(x *exchange, st *backoffState) *http.Resp
 // nil for a network error).
 func (t *Transport) observeOrigin(x *exchange, resp *http.Response) {
 	if t.backoff.concerns(resp) {
-		t.backoff.observe(backoffScope(x), resp, t.cfg.now())
+		t.backoff.observe(backoffScope(x), x.key, resp, t.cfg.now())
 	}
 }

@@ -170,11 +170,13 @@ func TestBackoffOff(t *testing.T) {
 	h.wantOriginRequests(3)
 }
 
-// TestBackoffReplaysOnlyWhatMayBeShared: the origin's last answer is
-// replayed for every URL of its scope, and in a shared cache to every
-// anonymous user. A private or no-store answer is replayed as its status
-// alone: not its body or fields (RFC 9111 §5.2.2.5, §5.2.2.7); a field a
-// qualified no-cache names, never (§5.2.2.4).
+// TestBackoffReplaysOnlyWhatMayBeShared: the origin's last answer holds
+// back every URL of its scope, and in a shared cache every anonymous user;
+// its header and body go again only to its own URL (another gets its
+// status alone: backoff_replay_target_test.go). There, a private or
+// no-store answer is replayed as its status alone: not its body or fields
+// (RFC 9111 §5.2.2.5, §5.2.2.7); a field a qualified no-cache names,
+// never (§5.2.2.4).
 func TestBackoffReplaysOnlyWhatMayBeShared(t *testing.T) {
 	for _, tt := range []struct {
 		cc                string
@@ -200,7 +202,14 @@ func TestBackoffReplaysOnlyWhatMayBeShared(t *testing.T) {
 				fmt.Fprint(w, "public page")
 			}, WithShared(tt.shared))
 			h.get("/alice/orders")
-			got := h.get("/bob/home")
+			other := h.get("/bob/home")
+			if other.status != http.StatusTooManyRequests || other.header.Get("Retry-After") == "" {
+				t.Fatalf("during the back-off: %d, Retry-After %q", other.status, other.header.Get("Retry-After"))
+			}
+			if other.body != "" || other.header.Get("X-Account") != "" {
+				t.Fatalf("another URL got the answer's body %q or fields %v", other.body, other.header)
+			}
+			got := h.get("/alice/orders")
 			if got.status != http.StatusTooManyRequests || got.header.Get("Retry-After") == "" {
 				t.Fatalf("during the back-off: %d, Retry-After %q", got.status, got.header.Get("Retry-After"))
 			}
@@ -269,10 +278,10 @@ func TestBackoffBudgetIsFreedByEndedScopes(t *testing.T) {
 		return &http.Response{StatusCode: 429, Header: h, Body: io.NopCloser(strings.NewReader("slow down"))}
 	}
 	for i := range 100 {
-		b.observe(fmt.Sprint("https://origin-", i), answer(), now)
+		b.observe(fmt.Sprint("https://origin-", i), "", answer(), now)
 	}
 	later := now.Add(time.Hour) // every one of those back-offs ended long ago
-	b.observe("https://fresh", answer(), later)
+	b.observe("https://fresh", "", answer(), later)
 	b.mu.Lock()
 	st, n := b.scopes["https://fresh"], len(b.scopes)
 	b.mu.Unlock()

@@ -150,17 +150,22 @@ func (t *Transport) fetchUnconditionally(x *exchange, outreq *http.Request) (ste
 // §4.3.4, §4.3.5), and returns the policy's decision on it. The update is
 // stored only where the storage rules allow storing the updated response
 // (RFC 9111 §3: not no-store, not private in a shared cache, §3.5 for a
-// request with credentials); otherwise it answers the request, and the
-// stored entry stays as it was.
+// request with credentials, no field the cache needs withheld); otherwise
+// it answers the request, and the stored entry, whose metadata the origin
+// has just superseded, is removed: kept as it was, it would be served
+// with freshness the origin no longer gives it (a stored max-age=3600
+// after a 304 that says max-age=0).
 func (t *Transport) storeFreshened(x *exchange, updated *Entry, responseTime time.Time) decision {
 	facts := t.factsFor(x, updated)
 	d := t.cfg.policy.evaluate(&cacheControl{}, updated, facts, responseTime)
 	if ok, reason := t.cfg.policy.storable(http.MethodGet, &x.request, updated.StatusCode, facts); !ok {
-		t.logDecision(x.req, "update not stored", slog.String("detail", reason))
+		t.logDecision(x.req, "update not stored; the stored response is removed", slog.String("detail", reason))
+		t.remove(x.req, x.key)
 		return d
 	}
 	if !t.tagEntry(updated) {
-		t.logDecision(x.req, "update not stored", slog.String("detail", detailTags))
+		t.logDecision(x.req, "update not stored; the stored response is removed", slog.String("detail", detailTags))
+		t.remove(x.req, x.key)
 		return d
 	}
 	t.store(x, updated, t.cfg.policy.storageTTL(d, facts))

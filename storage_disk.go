@@ -104,15 +104,17 @@ type DiskStorage struct {
 
 	mu sync.Mutex
 	// usedBytes counts what the files and directories take on the disk
-	// (diskFootprint, fanOutDirs), not their lengths alone.
+	// (diskFootprint, fanOutFiles), not their lengths alone.
 	usedBytes int64
-	// fanOutDirs are the subdirectories known to hold files, each counted
-	// in usedBytes as one block from then on.
-	fanOutDirs [256]bool
-	files      map[string]*diskFile // by path relative to dir
-	recency    recencyList[*diskFile]
-	secret     []byte
-	keys       *Keyring // nil for a store in clear
+	// fanOutFiles counts the known files in each subdirectory: one that
+	// holds any is counted in usedBytes as one block. An empty one, which
+	// is left in place (another process may be writing into it), is not
+	// counted: the 256 of them take 1 MiB at most.
+	fanOutFiles [256]int32
+	files       map[string]*diskFile // by path relative to dir
+	recency     recencyList[*diskFile]
+	secret      []byte
+	keys        *Keyring // nil for a store in clear
 	// decoded keeps the records of small files read before, found by the
 	// file's bytes (decodedBytes): a hit on a file read whole, unchanged
 	// since, decodes nothing. Nil for an encrypted store, whose reads
@@ -141,9 +143,10 @@ type diskFile struct {
 }
 
 // NewDiskStorage opens (creating it if needed) a cache directory holding at
-// most maxBytes of entry files, counted as the disk counts them (whole
-// 4 KiB blocks, and the subdirectories: a tiny entry takes 4 KiB, and the
-// subdirectories up to 1 MiB); zero or less means DefaultDiskBytes. It
+// most maxBytes of entry files, counted as the disk counts them: whole
+// 4 KiB blocks (a tiny entry takes 4 KiB), and a block for each
+// subdirectory that holds any (the empty ones, never removed, take 1 MiB
+// at most besides); zero or less means DefaultDiskBytes. It
 // scans the directory to rebuild its accounting, removes what a crash left
 // half-written, and evicts down to the bound. It returns an error when dir
 // cannot be used: not a directory, or not writable.
@@ -877,15 +880,12 @@ func (d *DiskStorage) removeCorrupt(name string, f entryFile) {
 // is held.
 func (d *DiskStorage) touch(name string, length int64) {
 	size := diskFootprint(length)
-	if dir, ok := fanOutDir(name); ok && !d.fanOutDirs[dir] {
-		d.fanOutDirs[dir] = true
-		d.usedBytes += diskBlockSize
-	}
 	f := d.files[name]
 	if f == nil {
 		f = &diskFile{name: name}
 		f.node.item = f
 		d.files[name] = f
+		d.countInDir(name, 1)
 	}
 	d.recency.touch(&f.node)
 	d.usedBytes += size - f.size
@@ -975,6 +975,24 @@ func (d *DiskStorage) drop(f *diskFile) {
 	d.recency.remove(&f.node)
 	delete(d.files, f.name)
 	d.usedBytes -= f.size
+	d.countInDir(f.name, -1)
+}
+
+// countInDir adds n to the known files of name's subdirectory, which
+// counts as one block toward the bound while it holds any. d.mu is held.
+func (d *DiskStorage) countInDir(name string, n int32) {
+	dir, ok := fanOutDir(name)
+	if !ok {
+		return
+	}
+	before := d.fanOutFiles[dir]
+	d.fanOutFiles[dir] += n
+	switch after := d.fanOutFiles[dir]; {
+	case before == 0 && after > 0:
+		d.usedBytes += diskBlockSize
+	case before > 0 && after == 0:
+		d.usedBytes -= diskBlockSize
+	}
 }
 
 // diskRecord is one variant in a key's file.

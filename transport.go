@@ -310,6 +310,7 @@ func (t *Transport) fromOrigin(x *exchange, key []byte, send step) (*http.Respon
 		closeRequestBody(x.req) // not sent: RoundTrip closes it all the same
 		return t.gatewayTimeout(x.req, x.forward), nil
 	}
+	x.key = string(key)
 	if t.backoff.active() {
 		if st, held := t.backoff.holds(backoffScope(x), t.cfg.now()); held {
 			t.stats.backoff.Add(1)
@@ -317,7 +318,6 @@ func (t *Transport) fromOrigin(x *exchange, key []byte, send step) (*http.Respon
 		}
 	}
 	t.stats.countForward(x.forward)
-	x.key = string(key)
 	return t.network(x, send)
 }
 
