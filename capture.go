@@ -135,38 +135,41 @@ func (c *capturingBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Close stores the copy when the caller read exactly Content-Length bytes
-// but stopped before seeing EOF (as decoders often do); any shorter read is
+// Close stores the copy only when the body has been seen to its end: read
+// to EOF by the caller, or by Close. A body closed before its end has its
+// rest read first, when the rest is no more than the drain's bytes and
+// arrives within its timeout: json.Decoder stops at the end of the value,
+// before EOF, and most Go API clients decode that way. Any other is
 // abandoned.
-//
-// A body closed before its end has its rest read first, when the rest is no
-// more than the drain's bytes and arrives within its timeout: json.Decoder
-// stops at the end of the value, before EOF, and most Go API clients
-// decode that way.
 func (c *capturingBody) Close() error {
 	c.drainRest()
 	c.mu.Lock()
 	if !c.finished {
-		if c.expected >= 0 && int64(len(c.buf)) == c.expected {
-			c.complete()
-		} else {
-			c.abandonFor(abandonedClosedEarly)
-		}
+		c.abandonFor(abandonedClosedEarly)
 	}
 	c.mu.Unlock()
 	return c.body.Close()
 }
 
 // drainRest reads what remains of the body through Read (which keeps the
-// copy, and completes it at the end), up to the drain's bytes and time.
+// copy, and completes it at EOF), up to the drain's bytes and time. A body
+// whose declared bytes have all been read still gets one more read, which
+// must say EOF, whether draining is on or not: a body that declares fewer
+// bytes than it has (a RoundTripper of the caller's that builds its
+// response, or leaves ContentLength at zero) would otherwise be stored cut
+// at its declared length. A body of net/http's says EOF at once there.
 func (c *capturingBody) drainRest() {
 	c.mu.Lock()
 	rest := int64(-1)
 	if c.expected >= 0 {
 		rest = c.expected - int64(len(c.buf))
 	}
-	skip := c.finished || c.drain.maxBytes <= 0 || rest == 0 || rest > c.drain.maxBytes
-	c.draining, c.drainLeft = true, c.drain.maxBytes
+	limit := c.drain.maxBytes
+	if rest == 0 {
+		limit = 0 // only the EOF is left to see
+	}
+	skip := c.finished || rest != 0 && (c.drain.maxBytes <= 0 || rest > c.drain.maxBytes)
+	c.draining, c.drainLeft = true, limit
 	c.mu.Unlock()
 	if skip {
 		return
@@ -174,7 +177,7 @@ func (c *capturingBody) drainRest() {
 	// Closing the body from the timer ends a read that waits.
 	timer := time.AfterFunc(c.drain.timeout, func() { c.body.Close() })
 	defer timer.Stop()
-	io.CopyN(io.Discard, readerFunc(c.Read), c.drain.maxBytes+1)
+	io.CopyN(io.Discard, readerFunc(c.Read), limit+1)
 }
 
 // declaredLength is the length a response's body must have to be stored:

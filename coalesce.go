@@ -260,6 +260,13 @@ type joinedFlight struct {
 	body []byte
 	err  error
 	own  bool // not shared: each waiter sends a request of its own
+	// varyNames are the fields the shared response varies on (its Vary,
+	// and Accept-Encoding for a coded body), and variant the leader's
+	// values of them: a waiter whose values differ, in a field the
+	// coalescer ignores (IgnoreHeaders), sends a request of its own, as
+	// storage would never answer it with that response (RFC 9111 §4.1).
+	varyNames []string
+	variant   string
 }
 
 // join adds a caller to the flight, and returns what it waits on. c.mu is
@@ -437,9 +444,11 @@ func (c *coalescer) share(f *flight, x *exchange, result stepResult) *http.Respo
 	if resp.Body == nil {
 		resp.Body = http.NoBody
 	}
-	if resp.ContentLength > c.maxBody || isEventStream(resp.Header) {
-		// Too large to copy, or a stream that does not end: each waiter
-		// sends its own request now rather than wait for the end.
+	varyNames, varyStar := contentVaryNames(resp.Header, contentCoding(resp.Header))
+	if resp.ContentLength > c.maxBody || isEventStream(resp.Header) || varyStar {
+		// Too large to copy, a stream that does not end, or one that
+		// answers no other request (Vary: *, §4.1): each waiter sends its
+		// own request now rather than wait for the end.
 		c.mu.Lock()
 		f.joined.own = true
 		c.endLocked(f)
@@ -455,6 +464,9 @@ func (c *coalescer) share(f *flight, x *exchange, result stepResult) *http.Respo
 		delete(shared.Header, name)
 	}
 	f.joined.resp = &shared
+	if len(varyNames) > 0 {
+		f.joined.varyNames, f.joined.variant = varyNames, x.variant(varyNames)
+	}
 	// The waiters get the bytes the leader got, whatever the length the
 	// response declares (storage, below, holds it to that).
 	resp.Body = newCapturingBody(resp.Body, -1, c.maxBody, c.drain,
@@ -540,7 +552,7 @@ func (c *coalescer) wait(t *Transport, f *flight, done, expired <-chan struct{},
 			return stale.resp, nil
 		}
 		return nil, j.err
-	case j.own:
+	case j.own, len(j.varyNames) > 0 && x.variant(j.varyNames) != j.variant:
 		return sendAlone(t, x, send)
 	}
 	resp := f.copyFor(x.req)

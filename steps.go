@@ -151,14 +151,21 @@ func (t *Transport) fetchUnconditionally(x *exchange, outreq *http.Request) (ste
 // stored only where the storage rules allow storing the updated response
 // (RFC 9111 §3: not no-store, not private in a shared cache, §3.5 for a
 // request with credentials, no field the cache needs withheld); otherwise
-// it answers the request, and the stored entry, whose metadata the origin
-// has just superseded, is removed: kept as it was, it would be served
-// with freshness the origin no longer gives it (a stored max-age=3600
-// after a 304 that says max-age=0).
+// it answers the request. The stored entry, whose metadata the origin has
+// just superseded, is then removed when it could be stored for this
+// request itself: kept as it was, it would be served with freshness the
+// origin no longer gives it (a stored max-age=3600 after a 304 that says
+// max-age=0). When it could not (a rule or a request option that applies
+// to other requests, not to this one, stored it), the refusal says
+// nothing new about it, and it stays.
 func (t *Transport) storeFreshened(x *exchange, updated *Entry, responseTime time.Time) decision {
 	facts := t.factsFor(x, updated)
 	d := t.cfg.policy.evaluate(&cacheControl{}, updated, facts, responseTime)
 	if ok, reason := t.cfg.policy.storable(http.MethodGet, &x.request, updated.StatusCode, facts); !ok {
+		if stored, _ := t.cfg.policy.storable(http.MethodGet, &x.request, x.stored.StatusCode, t.factsFor(x, x.stored)); !stored {
+			t.logDecision(x.req, "update not stored", slog.String("detail", reason))
+			return d
+		}
 		t.logDecision(x.req, "update not stored; the stored response is removed", slog.String("detail", reason))
 		t.remove(x.req, x.key)
 		return d
