@@ -3,6 +3,7 @@ package httpcache
 import (
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,6 +36,11 @@ type capturingBody struct {
 	// caller's Read racing Close's drain) may append their bytes out of
 	// stream order, so the copy is abandoned.
 	reading int
+	// framed: the body is net/http's own, which ends at its declared
+	// length or fails (HTTP/1.1 and HTTP/2 alike): all its declared bytes
+	// read is its end, though its EOF may come later (an HTTP/2 stream's
+	// end after its last data).
+	framed bool
 }
 
 // initialCaptureBytes is the copy's first capacity: a body's copy grows
@@ -71,7 +77,20 @@ func newCapturingBody(body io.ReadCloser, expected, limit int64, drain bodyDrain
 		drain:      drain,
 		onComplete: onComplete,
 		onAbandon:  onAbandon,
+		framed:     isNetHTTPBody(body),
 	}
+}
+
+// isNetHTTPBody reports whether a response body is one of net/http's own
+// (its transports' bodies, http.NoBody), whose length net/http holds to
+// the response's declared one. A body of any other type (a RoundTripper
+// that builds responses, a wrapper) may hold more bytes than it declares.
+func isNetHTTPBody(body io.ReadCloser) bool {
+	t := reflect.TypeOf(body)
+	if t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t != nil && t.PkgPath() == "net/http"
 }
 
 // grow makes room for n more bytes: doubling, as append does, but never
@@ -136,8 +155,9 @@ func (c *capturingBody) Read(p []byte) (int, error) {
 }
 
 // Close stores the copy only when the body has been seen to its end: read
-// to EOF by the caller, or by Close. A body closed before its end has its
-// rest read first, when the rest is no more than the drain's bytes and
+// to EOF by the caller or by Close, or, for one of net/http's bodies
+// (framed), read to its declared length. A body closed before its end has
+// its rest read first, when the rest is no more than the drain's bytes and
 // arrives within its timeout: json.Decoder stops at the end of the value,
 // before EOF, and most Go API clients decode that way. Any other is
 // abandoned.
@@ -145,7 +165,11 @@ func (c *capturingBody) Close() error {
 	c.drainRest()
 	c.mu.Lock()
 	if !c.finished {
-		c.abandonFor(abandonedClosedEarly)
+		if c.framed && c.expected >= 0 && int64(len(c.buf)) == c.expected {
+			c.complete()
+		} else {
+			c.abandonFor(abandonedClosedEarly)
+		}
 	}
 	c.mu.Unlock()
 	return c.body.Close()
@@ -153,11 +177,11 @@ func (c *capturingBody) Close() error {
 
 // drainRest reads what remains of the body through Read (which keeps the
 // copy, and completes it at EOF), up to the drain's bytes and time. A body
-// whose declared bytes have all been read still gets one more read, which
-// must say EOF, whether draining is on or not: a body that declares fewer
+// that is not net/http's (framed) and whose declared bytes have all been
+// read gets one more read, which must say EOF: a body that declares fewer
 // bytes than it has (a RoundTripper of the caller's that builds its
 // response, or leaves ContentLength at zero) would otherwise be stored cut
-// at its declared length. A body of net/http's says EOF at once there.
+// at its declared length. With draining off, such a body is not stored.
 func (c *capturingBody) drainRest() {
 	c.mu.Lock()
 	rest := int64(-1)
@@ -168,7 +192,7 @@ func (c *capturingBody) drainRest() {
 	if rest == 0 {
 		limit = 0 // only the EOF is left to see
 	}
-	skip := c.finished || rest != 0 && (c.drain.maxBytes <= 0 || rest > c.drain.maxBytes)
+	skip := c.finished || c.drain.maxBytes <= 0 || rest > c.drain.maxBytes || rest == 0 && c.framed
 	c.draining, c.drainLeft = true, limit
 	c.mu.Unlock()
 	if skip {

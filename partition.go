@@ -43,7 +43,8 @@ var DefaultCredentialFields = []string{
 type PartitionFunc func(req *http.Request) string
 
 // WithCredentialFields replaces the request fields that carry credentials
-// (DefaultCredentialFields). The names are matched without regard to case,
+// (DefaultCredentialFields); Authorization stays among them whatever the
+// names (RFC 9111 §3.5). The names are matched without regard to case,
 // as field names are. A response to a request with any of them is stored
 // in the partition of their values only, and in a shared cache only where
 // RFC 9111 §3.5 allows (as for Authorization). At least one name is
@@ -80,9 +81,12 @@ func WithExtraCredentialFields(names ...string) Option {
 }
 
 // settleCredentialFields adds the extra credential fields to the set, now
-// that every option has run.
+// that every option has run, and Authorization, which carries credentials
+// whatever the configuration (RFC 9111 §3.5): a set without it would let a
+// Vary: Authorization response keep the bearer token, in clear, in its
+// variant, and requests that differ only in it share a response.
 func settleCredentialFields(c *config) {
-	for _, name := range c.extraCredentialFields {
+	for _, name := range slices.Concat(c.extraCredentialFields, []string{"Authorization"}) {
 		if !slices.Contains(c.credentialFields, name) {
 			c.credentialFields = append(c.credentialFields, name)
 		}

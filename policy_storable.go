@@ -150,12 +150,16 @@ func storedHeader(h http.Header, facts *responseFacts) http.Header {
 
 // withoutCookies removes Set-Cookie and Set-Cookie2 from a header about
 // to be stored, and updates its facts, where they must not be stored with
-// it: under an Override rule, which stores what the origin did not mean
-// to be shared, and in a shared cache told to store such responses
-// stripped (WithStripSetCookie). The response that carried them still
-// reaches its caller whole.
+// it: in a private cache, whose hits never set a cookie again (a session
+// cookie would be at rest in a disk file or Redis, and a hit would set
+// back a cookie the origin has changed since; browsers' caches do not
+// replay them either); under an Override rule, which stores what the
+// origin did not mean to be shared; and in a shared cache told to store
+// such responses stripped (WithStripSetCookie). A shared cache otherwise
+// does not store them at all (storable). The response that carried them
+// still reaches its caller whole.
 func (p *policy) withoutCookies(h http.Header, f *responseFacts, rule *compiledRule) {
-	if !f.setsCookie || !(p.stripSetCookie && p.shared || rule != nil && rule.Override) {
+	if !f.setsCookie || !(!p.shared || p.stripSetCookie || rule != nil && rule.Override) {
 		return
 	}
 	for _, name := range cookieFields {

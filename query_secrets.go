@@ -63,17 +63,24 @@ func (q *querySecrets) holdsSecret(raw string) bool {
 		return false
 	}
 	for raw != "" {
-		part := raw
-		if i := strings.IndexByte(raw, '&'); i >= 0 {
-			part, raw = raw[:i], raw[i+1:]
-		} else {
-			raw = ""
-		}
+		var part string
+		part, _, raw = nextQueryPart(raw)
 		if q.isSecret(part) {
 			return true
 		}
 	}
 	return false
+}
+
+// nextQueryPart splits a raw query at its first separator: '&', or ';',
+// which some servers split parameters on too (a token after a ';' must not
+// reach a key in clear). sep is the separator, 0 at the end.
+func nextQueryPart(raw string) (part string, sep byte, rest string) {
+	i := strings.IndexAny(raw, "&;")
+	if i < 0 {
+		return raw, 0, ""
+	}
+	return raw[:i], raw[i], raw[i+1:]
 }
 
 // isSecret reports whether a query part ("name=value") is a secret
@@ -118,15 +125,14 @@ func (q *querySecrets) appendPart(b []byte, part string) []byte {
 // appendQuery appends a raw query, after its "?", with secret values
 // fingerprinted.
 func (q *querySecrets) appendQuery(b []byte, raw string) []byte {
-	first := true
-	for part := range strings.SplitSeq(raw, "&") {
-		if !first {
-			b = append(b, '&')
-		}
-		first = false
+	for {
+		part, sep, rest := nextQueryPart(raw)
 		b = q.appendPart(b, part)
+		if sep == 0 {
+			return b
+		}
+		b, raw = append(b, sep), rest
 	}
-	return b
 }
 
 // appendSecretParts appends to b the secret parameters' parts of a raw
@@ -137,7 +143,9 @@ func (q *querySecrets) appendSecretParts(b []byte, raw string) []byte {
 	if !q.holdsSecret(raw) {
 		return b
 	}
-	for part := range strings.SplitSeq(raw, "&") {
+	for raw != "" {
+		var part string
+		part, _, raw = nextQueryPart(raw)
 		if q.isSecret(part) {
 			b = q.appendPart(append(b, '&'), part)
 		}

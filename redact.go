@@ -38,7 +38,8 @@ func WithRedactedQueryParams(names ...string) Option {
 // redactor writes URLs and keys for logs.
 type redactor struct{ params []string }
 
-// url returns u for a log: no user information, and the configured query
+// url returns u for a log: no user information, no fragment (never sent,
+// and where OAuth puts tokens: "#access_token="), and the configured query
 // parameters' values redacted.
 func (r redactor) url(u *url.URL) string {
 	if u == nil {
@@ -46,13 +47,97 @@ func (r redactor) url(u *url.URL) string {
 	}
 	v := *u
 	v.User = nil
+	v.Fragment, v.RawFragment = "", ""
 	v.RawQuery = r.query(v.RawQuery)
-	// An opaque target is sent as it is, a query in it too.
-	if target, query, found := strings.Cut(v.Opaque, "?"); found {
-		v.Opaque = target + "?" + r.query(query)
+	// An opaque target is sent as it is, a query in it too, and user
+	// information in it ("//alice:secret@host/x").
+	target, query, hasQuery := strings.Cut(v.Opaque, "?")
+	target = withoutOpaqueUserinfo(target)
+	if hasQuery {
+		target += "?" + r.query(query)
 	}
+	v.Opaque = target
 	return v.String()
 }
+
+// withoutOpaqueUserinfo removes the user information of an opaque target
+// written with an authority ("//user:password@host/path").
+func withoutOpaqueUserinfo(opaque string) string {
+	rest, ok := strings.CutPrefix(opaque, "//")
+	if !ok {
+		return opaque
+	}
+	authority := rest
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		authority = rest[:i]
+	}
+	if i := strings.LastIndexByte(authority, '@'); i >= 0 {
+		return "//" + rest[i+1:]
+	}
+	return opaque
+}
+
+// secrets returns what u carries that a log must not show: its user
+// information, its fragment, and the values of the configured query
+// parameters, in its query or its opaque target, as written and decoded.
+// Values shorter than four bytes are left out: replacing them in a message
+// would garble it, and they are no secret worth the name.
+func (r redactor) secrets(u *url.URL) []string {
+	if u == nil {
+		return nil
+	}
+	var out []string
+	add := func(s string) {
+		if len(s) >= 4 {
+			out = append(out, s)
+		}
+	}
+	if u.User != nil {
+		add(u.User.Username())
+		password, _ := u.User.Password()
+		add(password)
+	}
+	add(u.Fragment)
+	add(u.RawFragment)
+	queries := []string{u.RawQuery}
+	if _, query, found := strings.Cut(u.Opaque, "?"); found {
+		queries = append(queries, query)
+	}
+	if rest, ok := strings.CutPrefix(u.Opaque, "//"); ok {
+		if i := strings.LastIndexByte(strings.SplitN(rest, "/", 2)[0], '@'); i >= 0 {
+			add(rest[:i])
+		}
+	}
+	for _, raw := range queries {
+		for pair := range strings.FieldsFuncSeq(raw, isQuerySeparator) {
+			name, value, hasValue := strings.Cut(pair, "=")
+			if decoded, err := url.QueryUnescape(name); err == nil {
+				name = decoded
+			}
+			if !hasValue || !r.redacts(name) {
+				continue
+			}
+			add(value)
+			if decoded, err := url.QueryUnescape(value); err == nil && decoded != value {
+				add(decoded)
+			}
+		}
+	}
+	return out
+}
+
+// text returns s for a log about a request to u: the secrets u carries
+// (secrets) replaced, wherever they appear. An upstream's error or panic
+// may name the URL in any form (a *url.Error inside another, "GET <url>
+// giving up after 3 attempts"), which no parser finds.
+func (r redactor) text(u *url.URL, s string) string {
+	for _, secret := range r.secrets(u) {
+		s = strings.ReplaceAll(s, secret, redactedValue)
+	}
+	return s
+}
+
+func isQuerySeparator(c rune) bool { return c == '&' || c == ';' }
 
 // key returns a storage key for a log: its URL part's query redacted; the
 // partition, a keyed fingerprint, as it is.
@@ -69,22 +154,34 @@ func (r redactor) key(key string) string {
 }
 
 // query redacts the values of the configured parameters in a raw query,
-// leaving the rest as it was written.
+// leaving the rest as it was written. Pairs are split at '&' and at ';',
+// which some servers split parameters on too.
 func (r redactor) query(raw string) string {
 	if raw == "" {
 		return raw
 	}
-	pairs := strings.Split(raw, "&")
-	for i, pair := range pairs {
+	var b strings.Builder
+	for raw != "" {
+		end := strings.IndexAny(raw, "&;")
+		if end < 0 {
+			end = len(raw)
+		}
+		pair := raw[:end]
 		name, _, hasValue := strings.Cut(pair, "=")
 		if decoded, err := url.QueryUnescape(name); err == nil {
 			name = decoded
 		}
 		if hasValue && r.redacts(name) {
-			pairs[i] = pair[:strings.IndexByte(pair, '=')+1] + redactedValue
+			pair = pair[:strings.IndexByte(pair, '=')+1] + redactedValue
 		}
+		b.WriteString(pair)
+		if end < len(raw) {
+			b.WriteByte(raw[end])
+			end++
+		}
+		raw = raw[end:]
 	}
-	return strings.Join(pairs, "&")
+	return b.String()
 }
 
 func (r redactor) redacts(name string) bool {
@@ -94,6 +191,15 @@ func (r redactor) redacts(name string) bool {
 		}
 	}
 	return false
+}
+
+// errAbout returns err for a log about a request to u: err (see err)
+// with the secrets u carries replaced wherever its message has them.
+func (r redactor) errAbout(u *url.URL, err error) error {
+	if err == nil {
+		return nil
+	}
+	return errors.New(r.text(u, r.err(err).Error()))
 }
 
 // err returns err for a log: a *url.Error, as net/http returns, carries

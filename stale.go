@@ -76,7 +76,7 @@ func (t *Transport) finishBackgroundRevalidation(x *exchange) {
 	if err != nil {
 		t.stats.backgroundFailed.Add(1)
 		t.cfg.logger.LogAttrs(x.req.Context(), slog.LevelWarn, "httpcache: background revalidation failed; the stale response stays",
-			slog.String("url", t.logURL(x.req)), slog.Any("error", t.storageErrors.redact.err(err)))
+			slog.String("url", t.logURL(x.req)), slog.Any("error", t.storageErrors.redact.errAbout(x.req.URL, err)))
 	}
 }
 
@@ -125,7 +125,7 @@ func (t *Transport) serveStaleOnError(x *exchange, resp *http.Response, err erro
 		return stepResult{}, false
 	}
 	t.cfg.logger.LogAttrs(req.Context(), slog.LevelInfo, "httpcache: origin failed; serving a stale response",
-		slog.String("url", t.logURL(req)), slog.Int("status", status.ForwardStatus), slog.Any("error", t.storageErrors.redact.err(err)))
+		slog.String("url", t.logURL(req)), slog.Int("status", status.ForwardStatus), slog.Any("error", t.storageErrors.redact.errAbout(req.URL, err)))
 	if resp != nil && resp.Body != nil {
 		// Closed, not read: the failed response's body may never end, and
 		// the caller has its answer.

@@ -43,7 +43,9 @@ func (t *Transport) sendUpstream(req *http.Request) (resp *http.Response, err er
 // panicError logs a recovered panic of what, with its stack, and returns
 // it as the request's error.
 func (t *Transport) panicError(req *http.Request, what string, p any) error {
+	// The panic's value may name the request's URL, tokens and all.
+	value := t.storageErrors.redact.text(req.URL, fmt.Sprint(p))
 	t.cfg.logger.LogAttrs(req.Context(), slog.LevelError, "httpcache: "+what+" panicked",
-		slog.String("url", t.logURL(req)), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
-	return fmt.Errorf("httpcache: %s panicked: %v", what, p)
+		slog.String("url", t.logURL(req)), slog.String("panic", value), slog.String("stack", string(debug.Stack())))
+	return fmt.Errorf("httpcache: %s panicked: %s", what, value)
 }
