@@ -81,16 +81,25 @@ func newCapturingBody(body io.ReadCloser, expected, limit int64, drain bodyDrain
 	}
 }
 
-// isNetHTTPBody reports whether a response body is one of net/http's own
-// (its transports' bodies, http.NoBody), whose length net/http holds to
-// the response's declared one. A body of any other type (a RoundTripper
-// that builds responses, a wrapper) may hold more bytes than it declares.
+// isNetHTTPBody reports whether a response body is one of net/http's
+// transports' own (HTTP/1.1's, HTTP/2's) or http.NoBody, whose length
+// net/http holds to the response's declared one. A body of any other type
+// may hold more bytes than it declares: a RoundTripper's that builds its
+// responses, or a wrapper, net/http's own among them (http.MaxBytesReader,
+// an http.Client's timeout body), which wraps whatever it is given.
 func isNetHTTPBody(body io.ReadCloser) bool {
 	t := reflect.TypeOf(body)
 	if t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	return t != nil && t.PkgPath() == "net/http"
+	if t == nil || !strings.HasPrefix(t.PkgPath(), "net/http") {
+		return false
+	}
+	switch t.Name() {
+	case "bodyEOFSignal", "http2transportResponseBody", "transportResponseBody", "noBody":
+		return true
+	}
+	return false
 }
 
 // grow makes room for n more bytes: doubling, as append does, but never

@@ -101,3 +101,38 @@ func TestH2CloseWithDrainOffDoesNotRead(t *testing.T) {
 		t.Errorf("with draining off, Close of a body read to its declared length took %v", took)
 	}
 }
+
+// TestNetHTTPBodiesAreFramed: the bodies of net/http's HTTP/1.1 and HTTP/2
+// transports, and http.NoBody, are taken as held to their declared length
+// (isNetHTTPBody); a wrapper of net/http's own, which wraps whatever it is
+// given, is not. A Go release that renamed its transports' body types
+// would only cost a confirming read, and this test would say so.
+func TestNetHTTPBodiesAreFramed(t *testing.T) {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") })
+	h1 := httptest.NewServer(handler)
+	defer h1.Close()
+	h2 := httptest.NewUnstartedServer(handler)
+	h2.EnableHTTP2 = true
+	h2.StartTLS()
+	defer h2.Close()
+	for name, client := range map[string]*http.Client{"HTTP/1.1": h1.Client(), "HTTP/2": h2.Client()} {
+		url := h1.URL
+		if name == "HTTP/2" {
+			url = h2.URL
+		}
+		resp, err := client.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !isNetHTTPBody(resp.Body) {
+			t.Errorf("%s (%s): its body %T is not taken as net/http's", name, resp.Proto, resp.Body)
+		}
+		resp.Body.Close()
+	}
+	if !isNetHTTPBody(http.NoBody) {
+		t.Error("http.NoBody is not taken as net/http's")
+	}
+	if isNetHTTPBody(http.MaxBytesReader(nil, io.NopCloser(nil), 1)) {
+		t.Error("http.MaxBytesReader, which wraps any body, is taken as net/http's")
+	}
+}

@@ -110,7 +110,7 @@ func (q *queryKeying) appendQuery(b []byte, raw string, secrets *querySecrets) [
 		if i > 0 {
 			b = append(b, '&')
 		}
-		b = secrets.appendQuery(b, part) // a part holding a ';' may hold a secret after it
+		b = secrets.appendPart(b, part)
 	}
 	return b
 }

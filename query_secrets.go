@@ -111,28 +111,56 @@ func (q *querySecrets) isSecret(part string) bool {
 	return false
 }
 
-// appendPart appends a query part to b: as sent, or, for a secret
-// parameter's, its name and its value's fingerprint.
+// appendPart appends a query part (split at '&') to b: as sent, or, for a
+// part that holds a secret parameter's value (secretValueAt), what comes
+// before the value and the value's fingerprint.
 func (q *querySecrets) appendPart(b []byte, part string) []byte {
-	if !q.isSecret(part) {
+	at, ok := q.secretValueAt(part)
+	if !ok {
 		return append(b, part...)
 	}
-	i := strings.IndexByte(part, '=')
-	b = append(b, part[:i+1]...)
-	return append(b, q.fingerprint(part[i+1:])...)
+	b = append(b, part[:at]...)
+	return append(b, q.fingerprint(part[at:])...)
+}
+
+// secretValueAt returns where, in a query part split at '&', the value of
+// a secret parameter begins: that of the part itself ("token=v"), or of a
+// parameter after a ';' in it ("page=1;token=v"), which some servers split
+// parameters on. The value runs to the part's end, ';'s and all: a server
+// that reads ';' literally sees them in its value ("token=ab;cd").
+func (q *querySecrets) secretValueAt(part string) (int, bool) {
+	if q == nil {
+		return 0, false
+	}
+	if q.isSecret(part) {
+		return strings.IndexByte(part, '=') + 1, true
+	}
+	for i := strings.IndexByte(part, ';'); i >= 0; {
+		rest := part[i+1:]
+		if q.isSecret(rest) {
+			return i + 1 + strings.IndexByte(rest, '=') + 1, true
+		}
+		next := strings.IndexByte(rest, ';')
+		if next < 0 {
+			break
+		}
+		i += 1 + next
+	}
+	return 0, false
 }
 
 // appendQuery appends a raw query, after its "?", with secret values
 // fingerprinted.
 func (q *querySecrets) appendQuery(b []byte, raw string) []byte {
-	for {
-		part, sep, rest := nextQueryPart(raw)
-		b = q.appendPart(b, part)
-		if sep == 0 {
-			return b
+	first := true
+	for part := range strings.SplitSeq(raw, "&") {
+		if !first {
+			b = append(b, '&')
 		}
-		b, raw = append(b, sep), rest
+		first = false
+		b = q.appendPart(b, part)
 	}
+	return b
 }
 
 // appendSecretParts appends to b the secret parameters' parts of a raw
@@ -143,11 +171,13 @@ func (q *querySecrets) appendSecretParts(b []byte, raw string) []byte {
 	if !q.holdsSecret(raw) {
 		return b
 	}
-	for raw != "" {
-		var part string
-		part, _, raw = nextQueryPart(raw)
-		if q.isSecret(part) {
-			b = q.appendPart(append(b, '&'), part)
+	for part := range strings.SplitSeq(raw, "&") {
+		if at, ok := q.secretValueAt(part); ok {
+			name := part[:at]
+			if i := strings.LastIndexByte(name[:len(name)-1], ';'); i >= 0 {
+				name = name[i+1:] // the secret parameter, not what comes before its ';'
+			}
+			b = append(append(append(b, '&'), name...), q.fingerprint(part[at:])...)
 		}
 	}
 	return b

@@ -3,6 +3,7 @@ package httpcache
 import (
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -93,9 +94,14 @@ func (r redactor) secrets(u *url.URL) []string {
 		}
 	}
 	if u.User != nil {
+		// As given, and escaped as the URL writes them ("S3CR%40ET").
+		add(u.User.String())
 		add(u.User.Username())
 		password, _ := u.User.Password()
 		add(password)
+		for part := range strings.SplitSeq(u.User.String(), ":") {
+			add(part)
+		}
 	}
 	add(u.Fragment)
 	add(u.RawFragment)
@@ -109,20 +115,21 @@ func (r redactor) secrets(u *url.URL) []string {
 		}
 	}
 	for _, raw := range queries {
-		for pair := range strings.FieldsFuncSeq(raw, isQuerySeparator) {
-			name, value, hasValue := strings.Cut(pair, "=")
-			if decoded, err := url.QueryUnescape(name); err == nil {
-				name = decoded
-			}
-			if !hasValue || !r.redacts(name) {
+		for pair := range strings.SplitSeq(raw, "&") {
+			at, ok := r.secretValueAt(pair)
+			if !ok {
 				continue
 			}
+			value := pair[at:]
 			add(value)
 			if decoded, err := url.QueryUnescape(value); err == nil && decoded != value {
 				add(decoded)
 			}
 		}
 	}
+	// The longest first: a secret that holds a shorter one ("key=abcd",
+	// "sig=abcdS3CRET") is replaced whole, not around the shorter.
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
 	return out
 }
 
@@ -136,8 +143,6 @@ func (r redactor) text(u *url.URL, s string) string {
 	}
 	return s
 }
-
-func isQuerySeparator(c rune) bool { return c == '&' || c == ';' }
 
 // key returns a storage key for a log: its URL part's query redacted; the
 // partition, a keyed fingerprint, as it is.
@@ -154,34 +159,42 @@ func (r redactor) key(key string) string {
 }
 
 // query redacts the values of the configured parameters in a raw query,
-// leaving the rest as it was written. Pairs are split at '&' and at ';',
-// which some servers split parameters on too.
+// leaving the rest as it was written (secretValueAt says where a value
+// begins: after a '&' or a ';').
 func (r redactor) query(raw string) string {
 	if raw == "" {
 		return raw
 	}
-	var b strings.Builder
-	for raw != "" {
-		end := strings.IndexAny(raw, "&;")
-		if end < 0 {
-			end = len(raw)
+	pairs := strings.Split(raw, "&")
+	for i, pair := range pairs {
+		if at, ok := r.secretValueAt(pair); ok {
+			pairs[i] = pair[:at] + redactedValue
 		}
-		pair := raw[:end]
-		name, _, hasValue := strings.Cut(pair, "=")
-		if decoded, err := url.QueryUnescape(name); err == nil {
-			name = decoded
-		}
-		if hasValue && r.redacts(name) {
-			pair = pair[:strings.IndexByte(pair, '=')+1] + redactedValue
-		}
-		b.WriteString(pair)
-		if end < len(raw) {
-			b.WriteByte(raw[end])
-			end++
-		}
-		raw = raw[end:]
 	}
-	return b.String()
+	return strings.Join(pairs, "&")
+}
+
+// secretValueAt returns where, in a query pair split at '&', the value of
+// a configured parameter begins: that of the pair itself, or of a
+// parameter after a ';' in it, which some servers split parameters on. The
+// value runs to the pair's end, ';'s and all (querySecrets.secretValueAt).
+func (r redactor) secretValueAt(pair string) (int, bool) {
+	for start := 0; ; {
+		rest := pair[start:]
+		if name, _, hasValue := strings.Cut(rest, "="); hasValue {
+			if decoded, err := url.QueryUnescape(name); err == nil {
+				name = decoded
+			}
+			if r.redacts(name) {
+				return start + strings.IndexByte(rest, '=') + 1, true
+			}
+		}
+		next := strings.IndexByte(rest, ';')
+		if next < 0 {
+			return 0, false
+		}
+		start += next + 1
+	}
 }
 
 func (r redactor) redacts(name string) bool {
