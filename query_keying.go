@@ -41,8 +41,9 @@ func WithIgnoredQueryParams(names ...string) Option {
 // WithSortedQuery sorts query parameters by name in storage keys, so that
 // "?a=1&b=2" and "?b=2&a=1" share an entry. Parameters of the same name
 // keep their order, since "?a=1&a=2" may differ from "?a=2&a=1"; names
-// are compared unescaped ("%61" is "a"). Use it
-// for APIs known not to care about parameter order.
+// are compared unescaped ("%61" is "a"). A query holding a ';', which some
+// servers split parameters on too, is kept in its order. Use it for APIs
+// known not to care about parameter order.
 func WithSortedQuery(sorted bool) Option {
 	return func(c *config) error {
 		c.queryKeying.sorted = sorted
@@ -102,7 +103,12 @@ func (q *queryKeying) appendQuery(b []byte, raw string, secrets *querySecrets) [
 	if len(parts) == 0 {
 		return b
 	}
-	if q != nil && q.sorted {
+	if q != nil && q.sorted && !strings.Contains(raw, ";") {
+		// Sorted by name, parameters of one name in their order; not when a
+		// part holds a ';', which some servers split parameters on too: a
+		// part moved whole would move the parameters after its ';' past
+		// others of their name, and two queries those servers read apart
+		// would share a key.
 		slices.SortStableFunc(parts, func(a, b string) int { return strings.Compare(unescapedName(a), unescapedName(b)) })
 	}
 	b = append(b, '?')

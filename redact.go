@@ -105,6 +105,19 @@ func (r redactor) secrets(u *url.URL) []string {
 	}
 	add(u.Fragment)
 	add(u.RawFragment)
+	add(u.EscapedFragment()) // as u.String() writes it
+	if _, query, ok := strings.Cut(u.Fragment, "="); ok && len(query) > 0 {
+		// An implicit-flow fragment ("access_token=...&scope=..."): its
+		// secret values, as a query's, wherever a message has them.
+		queriesOfFragment := []string{u.Fragment, u.EscapedFragment()}
+		for _, raw := range queriesOfFragment {
+			for pair := range strings.SplitSeq(raw, "&") {
+				if at, ok := r.secretValueAt(pair); ok {
+					add(pair[at:])
+				}
+			}
+		}
+	}
 	queries := []string{u.RawQuery}
 	if _, query, found := strings.Cut(u.Opaque, "?"); found {
 		queries = append(queries, query)
