@@ -372,22 +372,59 @@ func (t *Transport) replay(x *exchange, st *backoffState, now time.Time) *http.R
 // either: no stale window answers it (RFC 5861 §4), as on the network path.
 func (t *Transport) serveDuringBackoff(x *exchange, st *backoffState) *http.Response {
 	now := t.cfg.now()
-	if x.stored != nil && !x.decision.byRequest {
-		d, ok := t.cfg.policy.mayServeStaleOnError(&x.request.directives, x.stored, x.facts, now)
-		if !ok && t.backoff.stale > 0 && !t.cfg.policy.forbidsStale(&x.request.directives, x.facts) {
-			ok = d.age-d.lifetime <= t.backoff.stale
-		}
-		if ok {
-			// RFC 9211 §2.1: not forwarded, so a hit; stale, with a
-			// negative ttl, and why.
-			status := CacheStatus{Hit: true, TTL: d.ttl(), HasTTL: true, Detail: detailRetryAfter}
-			if resp, err := t.serveStored(x, x.stored, nil, d.age, status); err == nil {
-				t.logDecision(x.req, "backing off: the stored response", slog.Duration("age", d.age))
-				return resp
-			}
-		}
+	if resp, ok := t.storedDuringBackoff(x, now, CacheStatus{Hit: true}); ok {
+		return resp
 	}
 	return t.replay(x, st, now)
+}
+
+// storedDuringBackoff answers x with its stored response when it may
+// answer while the origin backs off (serveDuringBackoff), with status's
+// Hit or Forward and the stored response's ttl.
+func (t *Transport) storedDuringBackoff(x *exchange, now time.Time, status CacheStatus) (*http.Response, bool) {
+	if x.stored == nil || x.decision.byRequest {
+		return nil, false
+	}
+	d, ok := t.cfg.policy.mayServeStaleOnError(&x.request.directives, x.stored, x.facts, now)
+	if !ok && t.backoff.stale > 0 && !t.cfg.policy.forbidsStale(&x.request.directives, x.facts) {
+		ok = d.age-d.lifetime <= t.backoff.stale
+	}
+	if !ok {
+		return nil, false
+	}
+	// RFC 9211 §2.1: stale, with a negative ttl, and why.
+	status.TTL, status.HasTTL, status.Detail = d.ttl(), true, detailRetryAfter
+	resp, err := t.serveStored(x, x.stored, nil, d.age, status)
+	if err != nil {
+		return nil, false
+	}
+	t.logDecision(x.req, "backing off: the stored response", slog.Duration("age", d.age))
+	return resp, true
+}
+
+// serveStoredAsBackoffStarts answers x, whose request the origin has just
+// answered with a back-off (a 429 or 503 with Retry-After, resp), as the
+// back-off answers every request after it: with the stored response where
+// it may answer. Without it, the one request that started the back-off
+// got the 429 that the next one, a millisecond later, is spared (RFC 5861
+// covers 500-504 only; promise 4 covers 429 too).
+func (t *Transport) serveStoredAsBackoffStarts(x *exchange, resp *http.Response) (stepResult, bool) {
+	if resp == nil || !t.backoff.concerns(resp) {
+		return stepResult{}, false
+	}
+	now := t.cfg.now()
+	if _, held := t.backoff.holds(backoffScope(x), now); !held {
+		return stepResult{}, false
+	}
+	stored, ok := t.storedDuringBackoff(x, now, CacheStatus{Forward: x.forward, ForwardStatus: resp.StatusCode})
+	if !ok {
+		return stepResult{}, false
+	}
+	if resp.Body != nil {
+		resp.Body.Close()
+	}
+	t.stats.backoff.Add(1)
+	return stepResult{resp: stored, source: fromStorageOnError}, true
 }
 
 // observeOrigin lets the back-off see what the origin answered x (resp

@@ -119,6 +119,21 @@ func headMatches(head http.Header, e *Entry) bool {
 	return received || (f.etag == "" && f.lastModified.IsZero())
 }
 
+// headSaysNothing reports a HEAD response that carries none of the
+// validators a stored GET response has, and no Content-Length that
+// differs: it neither matches nor contradicts it (origins that compute an
+// ETag from the body leave it off HEAD responses). It updates nothing, and
+// the stored response stays as it was, its stale-if-error fallback with
+// it.
+func headSaysNothing(head http.Header, e *Entry) bool {
+	f := e.responseFacts()
+	if head.Get("ETag") != "" || head.Get("Last-Modified") != "" || f.etag == "" && f.lastModified.IsZero() {
+		return false
+	}
+	cl := head.Get("Content-Length")
+	return cl == "" || cl == storedContentLength(e, f)
+}
+
 // storedContentLength is the Content-Length of a stored response: its
 // field, or, for one that had none (chunked), the length of its body,
 // which is what a HEAD's Content-Length describes (RFC 9110 §8.6).

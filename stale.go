@@ -97,12 +97,19 @@ func originFailed(status int) bool {
 
 // serveStaleOnError answers with x's stale stored response, when x has it
 // as a fallback, the origin failed (an error, or a status stale-if-error
-// covers) and the stale-if-error window allows it. It reports whether it
+// covers) and the stale-if-error window allows it, or when the origin's
+// answer starts a back-off that the stored response may answer
+// (serveStoredAsBackoffStarts). It reports whether it
 // did; the origin's failed response is then discarded. The caller's own
 // cancellation is never answered with a stale response: it ends the
 // request.
 func (t *Transport) serveStaleOnError(x *exchange, resp *http.Response, err error) (stepResult, bool) {
 	req := x.req
+	if err == nil {
+		if stored, served := t.serveStoredAsBackoffStarts(x, resp); served {
+			return stored, true
+		}
+	}
 	if !x.staleFallback {
 		return stepResult{}, false
 	}

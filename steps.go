@@ -319,8 +319,12 @@ func (t *Transport) entryToStore(x *exchange, resp *http.Response, requestTime, 
 }
 
 // freshenFromHead applies §4.3.5: a HEAD response that matches the stored
-// GET response updates its header; one that does not invalidates it.
+// GET response updates its header; one that contradicts it invalidates
+// it; one that carries none of its validators leaves it (headSaysNothing).
 func (t *Transport) freshenFromHead(x *exchange, head http.Header, requestTime, responseTime time.Time) {
+	if x.stored.StatusCode == http.StatusOK && headSaysNothing(head, x.stored) {
+		return
+	}
 	if x.stored.StatusCode != http.StatusOK || !headMatches(head, x.stored) {
 		t.remove(x.req, x.key)
 		return
