@@ -409,7 +409,7 @@ func (t *Transport) storedDuringBackoff(x *exchange, now time.Time, status Cache
 // got the 429 that the next one, a millisecond later, is spared (RFC 5861
 // covers 500-504 only; promise 4 covers 429 too).
 func (t *Transport) serveStoredAsBackoffStarts(x *exchange, resp *http.Response) (stepResult, bool) {
-	if resp == nil || !t.backoff.concerns(resp) {
+	if resp == nil || resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable || !t.backoff.concerns(resp) {
 		return stepResult{}, false
 	}
 	now := t.cfg.now()
