@@ -193,6 +193,20 @@ func (b *backoff) holds(scope string, now time.Time) (*backoffState, bool) {
 // active reports whether any origin is backing off.
 func (b *backoff) active() bool { return b != nil && b.count.Load() > 0 }
 
+// backingOff reports whether requests of scope are held back at now,
+// without claiming the probe that holds gives the first request once the
+// time is up: a caller that will not send one must not hold the others
+// back for backoffProbeTimeout.
+func (b *backoff) backingOff(scope string, now time.Time) bool {
+	if !b.active() {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	st := b.scopes[scope]
+	return st != nil && now.Before(st.until)
+}
+
 // concerns reports whether a response (nil for a network error) may start
 // or end a back-off, so that scopes are worked out only then.
 func (b *backoff) concerns(resp *http.Response) bool {
@@ -413,7 +427,7 @@ func (t *Transport) serveStoredAsBackoffStarts(x *exchange, resp *http.Response)
 		return stepResult{}, false
 	}
 	now := t.cfg.now()
-	if _, held := t.backoff.holds(backoffScope(x), now); !held {
+	if !t.backoff.backingOff(backoffScope(x), now) {
 		return stepResult{}, false
 	}
 	stored, ok := t.storedDuringBackoff(x, now, CacheStatus{Forward: x.forward, ForwardStatus: resp.StatusCode})

@@ -97,19 +97,14 @@ func originFailed(status int) bool {
 
 // serveStaleOnError answers with x's stale stored response, when x has it
 // as a fallback, the origin failed (an error, or a status stale-if-error
-// covers) and the stale-if-error window allows it, or when the origin's
-// answer starts a back-off that the stored response may answer
-// (serveStoredAsBackoffStarts). It reports whether it
+// covers) and the stale-if-error window allows it, or else when the
+// origin's answer starts a back-off that the stored response may answer
+// (serveStoredAsBackoffStarts). A background revalidation has no fallback. It reports whether it
 // did; the origin's failed response is then discarded. The caller's own
 // cancellation is never answered with a stale response: it ends the
 // request.
 func (t *Transport) serveStaleOnError(x *exchange, resp *http.Response, err error) (stepResult, bool) {
 	req := x.req
-	if err == nil {
-		if stored, served := t.serveStoredAsBackoffStarts(x, resp); served {
-			return stored, true
-		}
-	}
 	if !x.staleFallback {
 		return stepResult{}, false
 	}
@@ -117,10 +112,13 @@ func (t *Transport) serveStaleOnError(x *exchange, resp *http.Response, err erro
 		return stepResult{}, false
 	}
 	if err == nil && !originFailed(resp.StatusCode) && !ruleCountsAsFailure(x.facts, resp.StatusCode) {
-		return stepResult{}, false
+		return t.serveStoredAsBackoffStarts(x, resp)
 	}
 	d, ok := t.cfg.policy.mayServeStaleOnError(&x.request.directives, x.stored, x.facts, t.cfg.now())
 	if !ok {
+		if err == nil {
+			return t.serveStoredAsBackoffStarts(x, resp) // a 503 the back-off's own window covers
+		}
 		return stepResult{}, false
 	}
 	status := CacheStatus{Forward: ForwardStale, TTL: d.ttl(), HasTTL: true, Detail: detailStaleIfError}
