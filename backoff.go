@@ -58,9 +58,11 @@ type BackoffOptions struct {
 // seconds or an HTTP date, capped by MaxRetryAfter), the cache sends no
 // request to that origin, for that partition, until then. Callers with a
 // usable stored response get it (within its stale-if-error window, or
-// StaleWindow), with "retry-after" in Cache-Status's detail; others get the
-// origin's last answer again, made by the cache, with Retry-After counting
-// down and no network request. When the time is up, one request probes
+// StaleWindow), with "retry-after" in Cache-Status's detail, and so does
+// the request whose answer started the back-off; others get the origin's
+// last answer again, made by the cache, with Retry-After counting down and
+// no network request: whole for the URL it answered, its status and
+// Retry-After alone for any other. When the time is up, one request probes
 // the origin. On by default.
 func WithBackoff(opts BackoffOptions) Option {
 	return func(c *config) error {

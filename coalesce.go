@@ -85,6 +85,9 @@ type CoalesceOptions struct {
 
 	// IgnoreHeaders are request fields that do not keep requests apart,
 	// such as tracing headers; the origin sees those of the first request.
+	// A waiter whose values of the fields the response names in Vary
+	// differ from the first request's sends its own request, and a
+	// Vary: * response is never shared.
 	// Nil means DefaultCoalesceIgnoredHeaders; an empty, non-nil slice
 	// ignores none. Credential fields (WithCredentialFields) cannot be
 	// ignored, nor can the fields that make the answer another one

@@ -181,7 +181,11 @@ func WithStaleRetention(d time.Duration) Option {
 // DefaultDrainTimeout). json.NewDecoder(resp.Body).Decode(&v) stops at
 // the end of the value, before the body's end; without a drain, nothing
 // would be stored. A body whose rest is larger, or slower, is not stored.
-// A maxBytes of zero turns draining off.
+// A body that is not one of net/http's transports' own (a RoundTripper's
+// that builds its responses), read to its declared length, gets one more
+// read at Close, which must say EOF, so that a body longer than it
+// declares is never stored cut. A maxBytes of zero turns draining off, and
+// such a body is then not stored.
 func WithBodyDrain(maxBytes int64, timeout time.Duration) Option {
 	return func(c *config) error {
 		if maxBytes < 0 || timeout <= 0 {
@@ -223,8 +227,8 @@ func WithCloseTimeout(d time.Duration) Option {
 // cookie still reaches its caller with it, and later requests get the
 // stored response without. By default a shared cache does not store such
 // responses at all, since it would replay one client's cookie to every
-// other. A private cache stores them with their cookies, for the partition
-// that received them.
+// other. A private cache stores them without their cookies whatever this
+// option says: a hit never sets a cookie.
 func WithStripSetCookie(strip bool) Option {
 	return func(c *config) error {
 		c.policy.stripSetCookie = strip

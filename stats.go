@@ -62,7 +62,8 @@ type RequestCounts struct {
 	// StaleOnError were served stale because the origin failed (RFC 5861 §4).
 	StaleOnError int64 `json:"stale_on_error"`
 	// Backoff were answered without the origin, which asked to wait
-	// (Retry-After).
+	// (Retry-After), and, with the stored response, the requests whose
+	// own answer from the origin started the back-off.
 	Backoff int64 `json:"backoff"`
 	// Bypassed were not for the cache; OtherMethods were not GET or HEAD.
 	Bypassed     int64 `json:"bypassed"`

@@ -143,10 +143,11 @@ type diskFile struct {
 }
 
 // NewDiskStorage opens (creating it if needed) a cache directory holding at
-// most maxBytes of entry files, counted as the disk counts them: whole
-// 4 KiB blocks (a tiny entry takes 4 KiB), and a block for each
-// subdirectory that holds any (the empty ones, never removed, take 1 MiB
-// at most besides); zero or less means DefaultDiskBytes. It
+// most maxBytes of entry files, counted as the disk counts them: each
+// file as whole 4 KiB blocks and 160 bytes for its name (a tiny entry
+// counts 4,256 bytes), and a block for each subdirectory that holds any
+// (the empty ones, never removed, take 1 MiB at most besides); zero or
+// less means DefaultDiskBytes. It
 // scans the directory to rebuild its accounting, removes what a crash left
 // half-written, and evicts down to the bound. It returns an error when dir
 // cannot be used: not a directory, or not writable.
@@ -799,8 +800,9 @@ func (d *DiskStorage) Delete(_ context.Context, key string) error {
 }
 
 // Size returns the bytes the entry files this DiskStorage knows of, and
-// their subdirectories, take on the disk: whole blocks (diskBlockSize),
-// not their lengths alone.
+// their subdirectories, take on the disk: whole blocks (diskBlockSize)
+// and each file's directory entry (diskDirEntryBytes), not their lengths
+// alone.
 func (d *DiskStorage) Size() int64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
