@@ -64,7 +64,7 @@ func (q *querySecrets) holdsSecret(raw string) bool {
 	}
 	for raw != "" {
 		var part string
-		part, _, raw = nextQueryPart(raw)
+		part, raw = nextQueryPart(raw)
 		if q.isSecret(part) {
 			return true
 		}
@@ -74,13 +74,13 @@ func (q *querySecrets) holdsSecret(raw string) bool {
 
 // nextQueryPart splits a raw query at its first separator: '&', or ';',
 // which some servers split parameters on too (a token after a ';' must not
-// reach a key in clear). sep is the separator, 0 at the end.
-func nextQueryPart(raw string) (part string, sep byte, rest string) {
+// reach a key in clear).
+func nextQueryPart(raw string) (part, rest string) {
 	i := strings.IndexAny(raw, "&;")
 	if i < 0 {
-		return raw, 0, ""
+		return raw, ""
 	}
-	return raw[:i], raw[i], raw[i+1:]
+	return raw[:i], raw[i+1:]
 }
 
 // isSecret reports whether a query part ("name=value") is a secret
@@ -132,21 +132,25 @@ func (q *querySecrets) secretValueAt(part string) (int, bool) {
 	if q == nil {
 		return 0, false
 	}
-	if q.isSecret(part) {
-		return strings.IndexByte(part, '=') + 1, true
-	}
-	for i := strings.IndexByte(part, ';'); i >= 0; {
-		rest := part[i+1:]
-		if q.isSecret(rest) {
-			return i + 1 + strings.IndexByte(rest, '=') + 1, true
+	return valueAt(part, q.isSecret)
+}
+
+// valueAt returns where, in a query part split at '&', the value of the
+// first parameter that secret reports begins, trying the part itself and
+// then what follows each ';' in it (secret is given "name=value..."). Keys
+// (querySecrets) and logs (redactor) find secrets the same way.
+func valueAt(part string, secret func(string) bool) (int, bool) {
+	for start := 0; ; {
+		rest := part[start:]
+		if secret(rest) {
+			return start + strings.IndexByte(rest, '=') + 1, true
 		}
 		next := strings.IndexByte(rest, ';')
 		if next < 0 {
-			break
+			return 0, false
 		}
-		i += 1 + next
+		start += next + 1
 	}
-	return 0, false
 }
 
 // appendQuery appends a raw query, after its "?", with secret values

@@ -64,18 +64,25 @@ func (r redactor) url(u *url.URL) string {
 // withoutOpaqueUserinfo removes the user information of an opaque target
 // written with an authority ("//user:password@host/path").
 func withoutOpaqueUserinfo(opaque string) string {
-	rest, ok := strings.CutPrefix(opaque, "//")
-	if !ok {
-		return opaque
-	}
-	authority := rest
-	if i := strings.IndexByte(rest, '/'); i >= 0 {
-		authority = rest[:i]
-	}
-	if i := strings.LastIndexByte(authority, '@'); i >= 0 {
-		return "//" + rest[i+1:]
+	if userinfo, ok := opaqueUserinfo(opaque); ok {
+		return "//" + opaque[len("//")+len(userinfo)+len("@"):]
 	}
 	return opaque
+}
+
+// opaqueUserinfo returns the user information of an opaque target written
+// with an authority ("user:password" of "//user:password@host/path").
+func opaqueUserinfo(opaque string) (string, bool) {
+	rest, ok := strings.CutPrefix(opaque, "//")
+	if !ok {
+		return "", false
+	}
+	authority, _, _ := strings.Cut(rest, "/")
+	i := strings.LastIndexByte(authority, '@')
+	if i < 0 {
+		return "", false
+	}
+	return rest[:i], true
 }
 
 // secrets returns what u carries that a log must not show: its user
@@ -106,26 +113,15 @@ func (r redactor) secrets(u *url.URL) []string {
 	add(u.Fragment)
 	add(u.RawFragment)
 	add(u.EscapedFragment()) // as u.String() writes it
-	if _, query, ok := strings.Cut(u.Fragment, "="); ok && len(query) > 0 {
-		// An implicit-flow fragment ("access_token=...&scope=..."): its
-		// secret values, as a query's, wherever a message has them.
-		queriesOfFragment := []string{u.Fragment, u.EscapedFragment()}
-		for _, raw := range queriesOfFragment {
-			for pair := range strings.SplitSeq(raw, "&") {
-				if at, ok := r.secretValueAt(pair); ok {
-					add(pair[at:])
-				}
-			}
-		}
+	if userinfo, ok := opaqueUserinfo(u.Opaque); ok {
+		add(userinfo)
 	}
-	queries := []string{u.RawQuery}
+	// The query, one in an opaque target, and an implicit-flow fragment
+	// ("access_token=...&scope=..."), read as a query, as written and as
+	// u.String() escapes it.
+	queries := []string{u.RawQuery, u.Fragment, u.EscapedFragment()}
 	if _, query, found := strings.Cut(u.Opaque, "?"); found {
 		queries = append(queries, query)
-	}
-	if rest, ok := strings.CutPrefix(u.Opaque, "//"); ok {
-		if i := strings.LastIndexByte(strings.SplitN(rest, "/", 2)[0], '@'); i >= 0 {
-			add(rest[:i])
-		}
 	}
 	for _, raw := range queries {
 		for pair := range strings.SplitSeq(raw, "&") {
@@ -192,22 +188,13 @@ func (r redactor) query(raw string) string {
 // parameter after a ';' in it, which some servers split parameters on. The
 // value runs to the pair's end, ';'s and all (querySecrets.secretValueAt).
 func (r redactor) secretValueAt(pair string) (int, bool) {
-	for start := 0; ; {
-		rest := pair[start:]
-		if name, _, hasValue := strings.Cut(rest, "="); hasValue {
-			if decoded, err := url.QueryUnescape(name); err == nil {
-				name = decoded
-			}
-			if r.redacts(name) {
-				return start + strings.IndexByte(rest, '=') + 1, true
-			}
+	return valueAt(pair, func(rest string) bool {
+		name, _, hasValue := strings.Cut(rest, "=")
+		if decoded, err := url.QueryUnescape(name); err == nil {
+			name = decoded
 		}
-		next := strings.IndexByte(rest, ';')
-		if next < 0 {
-			return 0, false
-		}
-		start += next + 1
-	}
+		return hasValue && r.redacts(name)
+	})
 }
 
 func (r redactor) redacts(name string) bool {
