@@ -36,6 +36,26 @@ func newHeaderTemplate(h http.Header) headerTemplate {
 	return t
 }
 
+// updated returns the template of h, a header with the template's fields,
+// some of their values replaced, when sameNames says that no field came or
+// went: the template's fields with h's values, found by name, without
+// ranging over h. Otherwise it is made from h.
+func (t *headerTemplate) updated(h http.Header, sameNames bool) headerTemplate {
+	if !sameNames || len(t.fields) != len(h) {
+		return newHeaderTemplate(h)
+	}
+	u := headerTemplate{fields: make([]headerField, len(t.fields))}
+	for i, field := range t.fields {
+		values, ok := h[field.name]
+		if !ok {
+			return newHeaderTemplate(h)
+		}
+		u.fields[i] = headerField{field.name, values}
+		u.valueCount += len(values)
+	}
+	return u
+}
+
 // cloneInto returns a new header with the template's fields, every value
 // slice its own, and spare room for extra one-value fields, all in one
 // backing array: backing when it is long enough, else a new one. A copy

@@ -187,37 +187,68 @@ func parseAge(h http.Header) time.Duration {
 	return 0
 }
 
-// updateInto sets g to the facts of newHeader, the header f was parsed
-// from (oldHeader) updated by a 304 or HEAD response. A fact whose fields
-// have the same values in both is carried over, not parsed again: an
-// origin's 304 usually repeats Cache-Control, ETag and Vary and changes
-// only Date.
-func (f *responseFacts) updateInto(g *responseFacts, oldHeader, newHeader http.Header) {
-	changed := func(name string) bool { return !slices.Equal(oldHeader[name], newHeader[name]) }
+// updateInto sets g to the facts of a merged header (policy.mergeHeaders):
+// the header f was parsed from, updated by a 304 or HEAD response. A fact
+// whose fields the update did not change is carried over, not parsed
+// again: an origin's 304 usually repeats Cache-Control, ETag and Vary and
+// changes only Date.
+func (f *responseFacts) updateInto(g *responseFacts, m *mergedHeader) {
+	h, changed := m.header, m.changed
 	*g = *f
-	if changed("Cache-Control") {
-		g.cc = parseCacheControl(newHeader)
+	if changed&factCacheControl != 0 {
+		g.cc = parseCacheControl(h)
 		g.setStaleWindows()
 	}
-	if changed("Date") {
-		g.date = parseHTTPDate(fieldValue(newHeader, "Date"))
+	if changed&factDate != 0 {
+		g.date = parseHTTPDate(fieldValue(h, "Date"))
 	}
-	if changed("Expires") {
-		g.expiresFound, g.expires = parseExpires(newHeader)
+	if changed&factExpires != 0 {
+		g.expiresFound, g.expires = parseExpires(h)
 	}
-	if changed("Last-Modified") {
-		g.lastModified = parseHTTPDate(fieldValue(newHeader, "Last-Modified"))
+	if changed&factAge != 0 {
+		g.age = parseAge(h)
 	}
-	if changed("Age") {
-		g.age = parseAge(newHeader)
+	if changed&factVary != 0 {
+		g.varyNames, g.varyStar = contentVaryNames(h, g.contentEncoding)
 	}
-	if changed("Vary") {
-		g.varyNames, g.varyStar = contentVaryNames(newHeader, g.contentEncoding)
+	if changed&factRemovable != 0 {
+		g.parseRemovableFields(h)
 	}
-	g.etag = fieldValue(newHeader, "Etag")
-	g.contentLength = fieldValue(newHeader, "Content-Length")
-	g.setsCookie = len(newHeader["Set-Cookie"]) > 0 || len(newHeader["Set-Cookie2"]) > 0
-	g.template = newHeaderTemplate(newHeader)
+	g.template = m.template
+}
+
+// factFields is a set of the fields responseFacts are parsed from, as
+// updateInto needs to know which changed.
+type factFields uint8
+
+const (
+	factCacheControl factFields = 1 << iota
+	factDate
+	factExpires
+	factAge
+	factVary
+	// factRemovable: the fields parseRemovableFields reads.
+	factRemovable
+)
+
+// factFieldOf returns the fact a canonical field name is parsed into, if
+// any.
+func factFieldOf(name string) factFields {
+	switch name {
+	case "Cache-Control":
+		return factCacheControl
+	case "Date":
+		return factDate
+	case "Expires":
+		return factExpires
+	case "Age":
+		return factAge
+	case "Vary":
+		return factVary
+	case "Last-Modified", "Etag", "Content-Length", "Set-Cookie", "Set-Cookie2":
+		return factRemovable
+	}
+	return 0
 }
 
 // responseFacts returns the entry's parsed header, parsing it on first use.

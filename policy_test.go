@@ -262,8 +262,9 @@ func TestMergeHeaders(t *testing.T) {
 	update := header("Content-Length", "0", "Cache-Control", "max-age=99", "X-New", "2", "Connection", "X-Hop", "X-Hop", "h", "Keep-Alive", "timeout=5")
 	e := storedAt(stored)
 	withheld := withheldFrom(e, update)
-	got, lost := (&policy{}).mergeHeaders(e, update, &withheld)
-	if lost {
+	m := (&policy{}).mergeHeaders(e, update, &withheld)
+	got := m.header
+	if m.lost {
 		t.Error("the merge withheld a field needed to serve the response")
 	}
 	tests := []struct {
@@ -309,19 +310,37 @@ func TestFreshenedFacts(t *testing.T) {
 		{"§4.3.4 Vary star", header("Vary", "*")},
 		{"§4.3.4 new ETag", header("ETag", `W/"b"`)},
 		{"§3.2 Content-Length not merged", header("Content-Length", "0")},
+		{"§3.2 other field changed", header("Content-Type", "text/html")},
+		{"§3.2 other field added", header("X-Request-Id", "7")},
+		{"§3.2 Set-Cookie withheld", header("Set-Cookie", "b=2")},
+		{"§4.3.4 nothing new", header()},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			merged := (&policy{}).freshened(storedAt(stored), tt.update, epoch, epoch)
-			got, want := *merged.responseFacts(), *parseResponseFacts(merged.Header)
-			if !maps.EqualFunc(templateHeader(got.template), templateHeader(want.template), slices.Equal) {
-				t.Errorf("template = %v, want %v", templateHeader(got.template), templateHeader(want.template))
-			}
-			got.template, want.template = headerTemplate{}, headerTemplate{}
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("facts carried over = %+v\nparsed = %+v", got, want)
-			}
-		})
+	// Without Age in the stored header, a 304 that repeats its fields keeps
+	// the template's layout (headerTemplate.updated); with it, the merge
+	// drops Age and a new template is made.
+	storedWithoutAge := stored.Clone()
+	storedWithoutAge.Del("Age")
+	storedWithoutAge.Set("Set-Cookie", "a=1")
+	storedWithoutAge.Set("Content-Type", "text/plain")
+	for _, storedHeader := range []http.Header{stored, storedWithoutAge} {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				e := storedAt(storedHeader)
+				before := templateHeader(e.responseFacts().template)
+				merged := (&policy{}).freshened(e, tt.update, epoch, epoch)
+				got, want := *merged.responseFacts(), *parseResponseFacts(merged.Header)
+				if !maps.EqualFunc(templateHeader(got.template), templateHeader(want.template), slices.Equal) {
+					t.Errorf("template = %v, want %v", templateHeader(got.template), templateHeader(want.template))
+				}
+				got.template, want.template = headerTemplate{}, headerTemplate{}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("facts carried over = %+v\nparsed = %+v", got, want)
+				}
+				if after := templateHeader(e.responseFacts().template); !maps.EqualFunc(before, after, slices.Equal) || !maps.EqualFunc(e.Header, storedHeader, slices.Equal) {
+					t.Errorf("the merge modified the stored entry: template %v, was %v", after, before)
+				}
+			})
+		}
 	}
 }
 

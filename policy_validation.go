@@ -1,6 +1,7 @@
 package httpcache
 
 import (
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -182,6 +183,20 @@ func (w *withheldFields) has(name string) bool {
 	return slices.Contains(cookieFields, name) || w.stored.names(name) || w.update.names(name)
 }
 
+// mergedHeader is a stored header updated by a 304 or HEAD response
+// (policy.mergeHeaders), with what the merge found out on the way.
+type mergedHeader struct {
+	header http.Header
+	// template is header laid out for copying (headerTemplate).
+	template headerTemplate
+	// changed are the facts whose fields the update replaced, added or
+	// removed: the rest carry over from the stored facts unparsed.
+	changed factFields
+	// lost reports that a withheld field is one the cache needs to serve
+	// the merged response (policy.neededToServe), which is then not stored.
+	lost bool
+}
+
 // mergeHeaders returns the stored header updated with the fields of a 304 or
 // HEAD response (RFC 9111 §3.2, §4.3.4): each field present in update
 // replaces the stored one, except hop-by-hop fields, those Connection lists,
@@ -190,35 +205,57 @@ func (w *withheldFields) has(name string) bool {
 // the origin, which is what an Age counts from (§5.1), and update's own
 // Age, from a cache on the way, is the one that holds now.
 //
-// The result shares its values with both: stored headers are never modified.
-//
-// lost reports that a withheld field is one the cache needs to serve the
-// merged response (policy.neededToServe), which is then not stored.
-func (p *policy) mergeHeaders(stored *Entry, update http.Header, withheld *withheldFields) (merged http.Header, lost bool) {
-	fields := stored.responseFacts().template.fields
-	out := make(http.Header, len(fields))
-	for _, field := range fields {
-		if field.name != "Age" {
-			out[field.name] = field.values
-		}
+// The result shares its values with both: stored headers are never
+// modified. It is a copy of the stored map with the update's differences
+// written over it, and its template the stored one with the new values
+// where no field came or went: an origin's 304 usually repeats the stored
+// fields and changes only Date.
+func (p *policy) mergeHeaders(stored *Entry, update http.Header, withheld *withheldFields) mergedHeader {
+	m := mergedHeader{header: maps.Clone(stored.Header)}
+	if m.header == nil {
+		m.header = make(http.Header, len(update))
+	}
+	sameNames := true // no field came or went: the template's layout holds
+	replaced := false // a value changed
+	if _, ok := m.header["Age"]; ok {
+		delete(m.header, "Age")
+		m.changed |= factAge
+		sameNames = false
 	}
 	connection := update["Connection"]
 	for name, values := range update {
 		if isHopByHop(name, connection) || isUnmergeable(name) {
 			continue
 		}
+		old, had := m.header[name]
 		if withheld.has(name) {
 			// The update's value answers only the request that brought it;
 			// the stored one, which it replaces (§3.2: "all instances"),
 			// is outdated: served again, a stored cookie would set back
 			// the one the update set.
-			delete(out, name)
-			lost = lost || p.neededToServe(name)
+			if had {
+				delete(m.header, name)
+				m.changed |= factFieldOf(name)
+				sameNames = false
+			}
+			m.lost = m.lost || p.neededToServe(name)
 			continue
 		}
-		out[name] = values
+		if had && slices.Equal(old, values) {
+			continue
+		}
+		m.header[name] = values
+		m.changed |= factFieldOf(name)
+		sameNames = sameNames && had
+		replaced = true
 	}
-	return out, lost
+	template := &stored.responseFacts().template
+	if sameNames && !replaced {
+		m.template = *template // read only: shared
+		return m
+	}
+	m.template = template.updated(m.header, sameNames)
+	return m
 }
 
 func isUnmergeable(canonicalName string) bool {
@@ -237,18 +274,18 @@ func isUnmergeable(canonicalName string) bool {
 // (stored when they were not private).
 func (p *policy) freshened(e *Entry, update http.Header, requestTime, responseTime time.Time) *Entry {
 	withheld := withheldFrom(e, update)
-	header, lost := p.mergeHeaders(e, update, &withheld)
+	m := p.mergeHeaders(e, update, &withheld)
 	merged := &Entry{
 		Variant:      e.Variant,
 		StatusCode:   e.StatusCode,
-		Header:       header,
+		Header:       m.header,
 		RequestTime:  requestTime,
 		ResponseTime: responseTime,
 		Body:         e.Body,
 	}
 	merged.ownFactsClaimed.Store(true)
-	e.responseFacts().updateInto(&merged.ownFacts, e.Header, merged.Header)
-	merged.ownFacts.lostNeededField = lost
+	e.responseFacts().updateInto(&merged.ownFacts, &m)
+	merged.ownFacts.lostNeededField = m.lost
 	p.withoutPrivateFields(merged.Header, &merged.ownFacts)
 	merged.facts.Store(&merged.ownFacts)
 	return merged
