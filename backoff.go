@@ -121,11 +121,11 @@ func (b *backoff) forgetLocked(scope string) {
 type backoffState struct {
 	until  time.Time
 	status int
-	// key is the storage key of the request the origin answered: only a
-	// request of that key (its URL and partition) gets the answer's
-	// header and body again; any other gets its status alone (replay).
-	key    string
-	header http.Header
+	// answered is the request the origin answered: only a request like it
+	// (its URL, partition and variant) gets the answer's header and body
+	// again; any other gets its status alone (replay).
+	answered answeredRequest
+	header   http.Header
 	// owner charges what the state keeps (nil once it is forgotten); kept
 	// is what it was charged.
 	owner atomic.Pointer[backoff]
@@ -220,7 +220,7 @@ func (b *backoff) concerns(resp *http.Response) bool {
 // 503 with Retry-After starts (or extends) a back-off; anything else, a
 // network error (resp nil) included, ends one. It replaces a recorded
 // answer's body so that the caller still reads it whole.
-func (b *backoff) observe(scope, key string, resp *http.Response, now time.Time) {
+func (b *backoff) observe(scope string, answered answeredRequest, resp *http.Response, now time.Time) {
 	if b == nil {
 		return
 	}
@@ -248,7 +248,7 @@ func (b *backoff) observe(scope, key string, resp *http.Response, now time.Time)
 			}
 		}
 	}
-	st := &backoffState{until: now.Add(min(wait, b.max)), status: resp.StatusCode, key: key}
+	st := &backoffState{until: now.Add(min(wait, b.max)), status: resp.StatusCode, answered: answered}
 	st.owner.Store(b)
 	b.scopes[scope] = st
 	// The answer is replayed to every caller of the scope, for any URL of
@@ -353,16 +353,52 @@ func (st *backoffState) replayedBody() []byte {
 	return nil
 }
 
+// answeredRequest is what a back-off keeps of the request whose answer
+// started it, to tell which requests the answer may be replayed to
+// whole: its storage key, and the variant the answer's Vary selects
+// (RFC 9111 §4.1), Accept-Encoding included for a coded body.
+type answeredRequest struct {
+	key       string
+	varyNames []string
+	variant   string
+	varyStar  bool // Vary: *, or a variant too long to keep: no request is like it
+}
+
+// answeredBy returns what a back-off keeps of x, answered with resp.
+func answeredBy(x *exchange, resp *http.Response) answeredRequest {
+	if resp == nil || x.key == "" {
+		return answeredRequest{key: x.key}
+	}
+	names, star := contentVaryNames(resp.Header, contentCoding(resp.Header))
+	variant := x.variant(names)
+	if len(variant) > maxAnsweredVariant {
+		// Not kept: every back-off would hold as much; the answer is
+		// then replayed as its status alone, as to another request.
+		return answeredRequest{key: x.key, varyStar: true}
+	}
+	return answeredRequest{key: x.key, varyNames: names, variant: variant, varyStar: star}
+}
+
+// maxAnsweredVariant bounds the variant a back-off keeps (answeredBy).
+const maxAnsweredVariant = 4 << 10
+
+// answers reports whether the answer to a is the answer to x's request
+// too: same key, and the same values of the fields its Vary names.
+func (a *answeredRequest) answers(x *exchange) bool {
+	return x.key != "" && x.key == a.key && !a.varyStar && x.variant(a.varyNames) == a.variant
+}
+
 // replay makes the origin's last answer again, with Retry-After counting
-// down to the end of the back-off: whole to a request of the key it
-// answered, its status alone to any other. The scope a back-off holds is
-// the origin and partition, but an answer's header and body are for the
-// request that got them: an API that carries its callers' keys in the
-// path ("/v3/<key>") would replay one key's "quota exhausted for
-// alice@example.com" to another key's URL.
+// down to the end of the back-off: whole to a request like the one it
+// answered (answeredRequest.answers), its status alone to any other. The
+// scope a back-off holds is the origin and partition, but an answer's
+// header and body are for the request that got them: an API that carries
+// its callers' keys in the path ("/v3/<key>") would replay one key's
+// "quota exhausted for alice@example.com" to another key's URL, and one
+// with Vary: X-Tenant one tenant's answer to another tenant.
 func (t *Transport) replay(x *exchange, st *backoffState, now time.Time) *http.Response {
 	header, body := http.Header{}, []byte(nil)
-	if x.key != "" && x.key == st.key {
+	if st.answered.answers(x) {
 		header, body = st.header.Clone(), st.replayedBody()
 	}
 	remaining := max(st.until.Sub(now), 0)
@@ -447,6 +483,6 @@ func (t *Transport) serveStoredAsBackoffStarts(x *exchange, resp *http.Response)
 // nil for a network error).
 func (t *Transport) observeOrigin(x *exchange, resp *http.Response) {
 	if t.backoff.concerns(resp) {
-		t.backoff.observe(backoffScope(x), x.key, resp, t.cfg.now())
+		t.backoff.observe(backoffScope(x), answeredBy(x, resp), resp, t.cfg.now())
 	}
 }

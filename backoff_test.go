@@ -278,10 +278,10 @@ func TestBackoffBudgetIsFreedByEndedScopes(t *testing.T) {
 		return &http.Response{StatusCode: 429, Header: h, Body: io.NopCloser(strings.NewReader("slow down"))}
 	}
 	for i := range 100 {
-		b.observe(fmt.Sprint("https://origin-", i), "", answer(), now)
+		b.observe(fmt.Sprint("https://origin-", i), answeredRequest{}, answer(), now)
 	}
 	later := now.Add(time.Hour) // every one of those back-offs ended long ago
-	b.observe("https://fresh", "", answer(), later)
+	b.observe("https://fresh", answeredRequest{}, answer(), later)
 	b.mu.Lock()
 	st, n := b.scopes["https://fresh"], len(b.scopes)
 	b.mu.Unlock()
