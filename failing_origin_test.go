@@ -51,7 +51,7 @@ func TestFailuresNeverRemoveTheStoredResponse(t *testing.T) {
 				h.get("/p") // revalidated: in the background, or now
 				h.transport.waitForBackground()
 				failing.Store(false)
-				stored, _ := h.transport.load(t.Context(), []byte(cacheKey(mustParseURL(t, h.origin.URL+"/p"))), time.Now())
+				stored, _, _ := h.transport.load(t.Context(), []byte(cacheKey(mustParseURL(t, h.origin.URL+"/p"))), time.Now())
 				if kept := len(stored) > 0; kept == tt.removes {
 					t.Fatalf("a %d: stored response kept = %v, want %v", tt.status, kept, !tt.removes)
 				}

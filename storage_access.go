@@ -108,24 +108,50 @@ var errWriteQueueFull = errors.New("httpcache: the queue of writes behind the re
 
 // load returns the stored variants of key, with the writes still pending
 // for it (read-your-writes) and without what a failed delete meant to
-// remove; a storage error is logged and counts as a miss.
+// remove; a storage error is logged and counts as a miss. fromMemory
+// reports variants the memory tier alone gave, with a store behind it
+// that may hold others (findStored).
 //
 // now is the Transport's clock reading taken before the lookup. load
 // returns, with the entries, the reading to judge them at: now when the
 // built-in memory store answered, at once; a new reading after any other
 // store's lookup, which may take up to the storage timeout, during which
 // a fresh response may go stale.
-func (t *Transport) load(ctx context.Context, key []byte, now time.Time) ([]*Entry, time.Time) {
-	entries, atOnce := t.loadStored(ctx, key, now)
+func (t *Transport) load(ctx context.Context, key []byte, now time.Time) (entries []*Entry, at time.Time, fromMemory bool) {
+	entries, atOnce, fromMemory := t.loadStored(ctx, key, now)
 	if !atOnce {
 		now = t.cfg.now()
 	}
+	return t.withWrites(key, entries), now, fromMemory
+}
+
+// withWrites returns stored entries of key with the writes still pending
+// for it and without what a failed delete meant to remove.
+func (t *Transport) withWrites(key []byte, entries []*Entry) []*Entry {
 	if t.writes != nil {
 		if pending := t.writes.pendingEntries(key); pending != nil {
 			entries = withPending(entries, pending)
 		}
 	}
-	return t.failedDeletes.filter(key, entries), now
+	return t.failedDeletes.filter(key, entries)
+}
+
+// findStored returns the stored response that may answer x's request
+// (selectVariant), and the clock reading to judge it at. A memory tier
+// holds some of a key's variants only (its bound or its trust trims them;
+// another process writes the store behind it): when none of those it
+// holds matches the request, the store behind is asked too, so that a
+// variant stored there is found, as a hit or as a stale-if-error
+// fallback, rather than fetched again.
+func (t *Transport) findStored(x *exchange, key []byte) (*Entry, time.Time) {
+	ctx := x.req.Context()
+	entries, now, fromMemory := t.load(ctx, key, t.cfg.now())
+	stored := x.selectVariant(entries)
+	if stored != nil || !x.varyMiss || !fromMemory {
+		return stored, now
+	}
+	entries = t.withWrites(key, t.loadFrom(ctx, t.storage.behind, key))
+	return x.selectVariant(entries), t.cfg.now()
 }
 
 // withPending returns stored entries updated by pending ones, oldest
@@ -141,8 +167,9 @@ func withPending(stored, pending []*Entry) []*Entry {
 }
 
 // loadStored looks key up in the Storage: the memory tier first, if any.
-// atOnce reports that only the built-in memory store was asked.
-func (t *Transport) loadStored(ctx context.Context, key []byte, now time.Time) (entries []*Entry, atOnce bool) {
+// atOnce reports the built-in memory store's answer; fromMemory, a memory
+// tier's answer with a store behind it (load).
+func (t *Transport) loadStored(ctx context.Context, key []byte, now time.Time) (entries []*Entry, atOnce, fromMemory bool) {
 	s := &t.storage
 	switch {
 	case s.builtinMemory != nil && t.cfg.systemClock:
@@ -152,20 +179,22 @@ func (t *Transport) loadStored(ctx context.Context, key []byte, now time.Time) (
 	case s.memory.Storage != nil:
 		entries = t.loadMemory(ctx, key)
 	default:
-		return t.loadAll(ctx, key), false
+		return t.loadFrom(ctx, s.all, key), false, false
 	}
-	if len(entries) > 0 || s.behind.Storage == nil {
-		return entries, atOnce
+	if s.behind.Storage == nil {
+		return entries, atOnce, false
 	}
-	return t.loadAll(ctx, key), false
+	if len(entries) > 0 {
+		return entries, atOnce, true
+	}
+	return t.loadFrom(ctx, s.all, key), false, false
 }
 
-// loadAll looks key up in the whole Storage, under its timeout.
-func (t *Transport) loadAll(ctx context.Context, key []byte) []*Entry {
-	s := &t.storage
-	ctx, cancel := readContext(ctx, s.all, t.cfg.storageTimeout)
+// loadFrom looks key up in a tier, under its timeout.
+func (t *Transport) loadFrom(ctx context.Context, from tier, key []byte) []*Entry {
+	ctx, cancel := readContext(ctx, from, t.cfg.storageTimeout)
 	defer cancel()
-	entries, err := s.all.Get(ctx, string(key))
+	entries, err := from.Get(ctx, string(key))
 	if err != nil {
 		t.storageErrors.log(ctx, "get", string(key), err)
 		return nil

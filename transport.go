@@ -236,8 +236,7 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var keyBuffer [256]byte
 	key := x.appendKey(keyBuffer[:0])
-	entries, now := t.load(req.Context(), key, t.cfg.now())
-	stored := x.selectVariant(entries)
+	stored, now := t.findStored(&x, key)
 	if x.request.hasRange && (stored == nil || req.Method != http.MethodGet) {
 		// Nothing to take a range from.
 		forward := ForwardURIMiss

@@ -26,7 +26,7 @@ func TestRuleStatusKeepsTheStoredResponse(t *testing.T) {
 	if got.status != http.StatusNotFound || got.cache.Detail != detailStatus {
 		t.Fatalf("the 404: %d %+v", got.status, got.cache)
 	}
-	if entries, _ := h.transport.load(context.Background(), []byte(h.origin.URL+"/a"), time.Now()); len(entries) != 1 {
+	if entries, _, _ := h.transport.load(context.Background(), []byte(h.origin.URL+"/a"), time.Now()); len(entries) != 1 {
 		t.Fatalf("the stored 200 was removed by a 404 the rule keeps out (%d entries)", len(entries))
 	}
 }
