@@ -32,7 +32,7 @@ const (
 	// failedRecordCost is what a record holds beside its name: its map
 	// slot (a write's: a weak pointer, a variant digest, its tier and
 	// gen) and its place in the order of what was remembered.
-	failedRecordCost = 160
+	failedRecordCost = 160 + maxKeptVariantName
 )
 
 // failedDeletes remembers deletes to retry, by key and by URL, and failed
@@ -92,8 +92,27 @@ type failedDelete struct {
 type failedWrite struct {
 	entry   weak.Pointer[Entry]
 	variant variantDigest
-	memory  bool // the memory tier refused it; else the store behind
-	gen     uint64
+	// variantName is the Variant itself when it is short
+	// (maxKeptVariantName), so that a retry removes that variant alone
+	// (VariantDeleter); empty otherwise.
+	variantName string
+	// wholeKey: every variant of the key is hidden and deleted, not
+	// variant's alone: writes of several variants failed, or one whose
+	// Variant is too long to keep.
+	wholeKey bool
+	memory   bool // the memory tier refused it; else the store behind
+	gen      uint64
+}
+
+// maxKeptVariantName bounds failedWrite.variantName, which
+// failedRecordCost counts.
+const maxKeptVariantName = 64
+
+// hides reports whether e, stored under the key whose write failed, is
+// outdated by it: of the same variant (or of any, for wholeKey), and not
+// the very entry whose write failed (shows).
+func (w failedWrite) hides(e *Entry) bool {
+	return !w.shows(e) && (w.wholeKey || digestOfVariant(e.Variant) == w.variant)
 }
 
 // variantDigest identifies an entry's Variant in a fixed size.
@@ -134,9 +153,10 @@ func (f *failedDeletes) filter(key []byte, entries []*Entry) []*Entry {
 	var kept []*Entry
 	for _, e := range entries {
 		switch {
-		case written && !w.shows(e):
+		case written && w.hides(e):
 			// Older than the response whose write failed, or of the
-			// same instant on a clock that did not move: hidden.
+			// same instant on a clock that did not move: hidden. The
+			// key's other variants are not outdated by it.
 		case deleted && !e.ResponseTime.After(d.at):
 			// Stored before the delete: what it removes.
 		default:
@@ -180,10 +200,20 @@ func (f *failedDeletes) rememberWrite(t *Transport, key string, entry *Entry, me
 	defer f.mu.Unlock()
 	f.makeRoomLocked(failedWriteOf, key)
 	f.gen++
-	if _, known := f.writes[key]; !known {
-		f.bytes += failedRecordSize(key)
+	w := failedWrite{entry: weak.Make(entry), variant: digestOfVariant(entry.Variant), memory: memory, gen: f.gen}
+	if len(entry.Variant) <= maxKeptVariantName {
+		w.variantName = entry.Variant
+	} else {
+		w.wholeKey = true
 	}
-	f.writes[key] = failedWrite{entry: weak.Make(entry), variant: digestOfVariant(entry.Variant), memory: memory, gen: f.gen}
+	if earlier, known := f.writes[key]; !known {
+		f.bytes += failedRecordSize(key)
+	} else if earlier.wholeKey || earlier.variant != w.variant || earlier.memory != memory {
+		// Another variant's write, or another tier's, failed before and
+		// is not retried yet: the record covers both.
+		w.wholeKey = true
+	}
+	f.writes[key] = w
 	f.appendOrderLocked(failedWriteOf, key)
 	f.startLocked(t)
 }
@@ -399,7 +429,7 @@ func (f *failedDeletes) retryPass(ctx context.Context, t *Transport) {
 		if t.writes != nil {
 			t.writes.awaitWriting(key)
 		}
-		if t.deleteFromTier(ctx, key, w.memory) == nil {
+		if t.deleteFromTier(ctx, key, w) == nil {
 			f.confirmWrite(key, gen)
 		}
 	}

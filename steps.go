@@ -167,12 +167,12 @@ func (t *Transport) storeFreshened(x *exchange, updated *Entry, responseTime tim
 			return d
 		}
 		t.logDecision(x.req, "update not stored; the stored response is removed", slog.String("detail", reason))
-		t.remove(x.req, x.key)
+		t.removeStored(x)
 		return d
 	}
 	if !t.tagEntry(updated) {
 		t.logDecision(x.req, "update not stored; the stored response is removed", slog.String("detail", detailTags))
-		t.remove(x.req, x.key)
+		t.removeStored(x)
 		return d
 	}
 	t.store(x, updated, t.cfg.policy.storageTTL(d, facts))
@@ -270,7 +270,7 @@ func (t *Transport) answerCallersValidators(x *exchange, r stepResult) stepResul
 // says which.
 func (t *Transport) keepOrRemoveStored(x *exchange, status int, reason string) {
 	if outdatesStored(status, reason, t.ruleFor(x, status) != nil) {
-		t.remove(x.req, x.key)
+		t.removeStored(x)
 		t.cfg.logger.LogAttrs(x.req.Context(), slog.LevelInfo, "httpcache: the origin's response outdates the stored one, which is removed",
 			slog.String("url", t.logURL(x.req)), slog.Int("status", status), slog.String("detail", reason))
 		return
@@ -326,7 +326,7 @@ func (t *Transport) freshenFromHead(x *exchange, head http.Header, requestTime, 
 		return
 	}
 	if x.stored.StatusCode != http.StatusOK || !headMatches(head, x.stored) {
-		t.remove(x.req, x.key)
+		t.removeStored(x)
 		return
 	}
 	t.storeFreshened(x, t.cfg.policy.freshened(x.stored, head, requestTime, responseTime), responseTime)

@@ -297,6 +297,25 @@ func (t *Transport) remove(req *http.Request, key string) {
 	}
 }
 
+// removeStored deletes the stored response x's request selected, which a
+// response for it outdates, and leaves the key's other variants: one
+// caller's request (Accept-Language: xx answered no-store) must not wipe
+// every other's response. When several stored responses matched the
+// request, each of which could answer it next, the key goes whole; so it
+// does where the Storage cannot remove one variant (VariantDeleter).
+func (t *Transport) removeStored(x *exchange) {
+	switch {
+	case x.stored == nil:
+	case !x.storedAlone:
+		t.remove(x.req, x.key)
+	default:
+		ctx := context.WithoutCancel(x.req.Context())
+		if err := t.deleteVariant(ctx, x.key, x.stored.Variant); err != nil {
+			t.storageErrors.log(x.req.Context(), "delete", x.key, err)
+		}
+	}
+}
+
 // removeURL deletes every key of url, in every partition, for a request
 // that invalidates it (RFC 9111 §4.4); a storage error is logged.
 func (t *Transport) removeURL(req *http.Request, url string) {
@@ -317,6 +336,23 @@ func (t *Transport) delete(ctx context.Context, key string) error {
 			t.failedDeletes.remember(t, key, false, t.cfg.now())
 		} else {
 			t.failedDeletes.confirm(key, false, gen)
+		}
+	})
+	return err
+}
+
+// deleteVariant is delete for one variant of key. A failed one is
+// remembered as a failed delete of the whole key, whose retry deletes
+// every variant: nothing it meant to remove is served meanwhile. One that
+// succeeds confirms nothing: an earlier failed delete of the key is still
+// to be retried.
+func (t *Transport) deleteVariant(ctx context.Context, key, variant string) error {
+	var err error
+	t.inOrder(oneKey(key), func() {
+		ctx, cancel := storageContext(ctx, t.storage.all, t.cfg.storageTimeout)
+		defer cancel()
+		if err = deleteVariant(ctx, t.storage.all.Storage, key, variant); err != nil {
+			t.failedDeletes.remember(t, key, false, t.cfg.now())
 		}
 	})
 	return err
@@ -343,12 +379,13 @@ func (t *Transport) deleteAt(ctx context.Context, key string) error {
 	return t.storage.all.Delete(ctx, key)
 }
 
-// deleteFromTier deletes key from the tier that refused a write of it:
-// the memory tier, or the store behind it (the whole Storage when it has
-// no memory tier).
-func (t *Transport) deleteFromTier(ctx context.Context, key string, memory bool) error {
+// deleteFromTier deletes what a refused write of key outdated from the
+// tier that refused it (the memory tier, or the store behind it; the
+// whole Storage when it has no memory tier): the stored response of its
+// variant, or every variant of the key (failedWrite.wholeKey).
+func (t *Transport) deleteFromTier(ctx context.Context, key string, w failedWrite) error {
 	s := t.storage.behind
-	if memory || s.Storage == nil {
+	if w.memory || s.Storage == nil {
 		s = t.storage.memory
 	}
 	if s.Storage == nil {
@@ -356,7 +393,10 @@ func (t *Transport) deleteFromTier(ctx context.Context, key string, memory bool)
 	}
 	ctx, cancel := storageContext(ctx, s, t.cfg.storageTimeout)
 	defer cancel()
-	return s.Delete(ctx, key)
+	if w.wholeKey {
+		return s.Delete(ctx, key)
+	}
+	return deleteVariant(ctx, s.Storage, key, w.variantName)
 }
 
 func (t *Transport) deleteURLAt(ctx context.Context, url string) error {

@@ -516,13 +516,39 @@ func keepDecodedFile(decoded *decodedBytes[decodedFile], slot uint64, data []byt
 // is not stored, and the key's file, which it supersedes, is removed.
 func (d *DiskStorage) Set(ctx context.Context, key string, entry *Entry, ttl time.Duration) error {
 	if entry.Body != nil && entry.Body.Size() > d.maxBytes {
-		return d.Delete(ctx, key)
+		// Too big to keep: the stored response of its variant is
+		// outdated, the key's other variants are not.
+		return d.DeleteVariant(ctx, key, entry.Variant)
 	}
 	var expiry int64
 	if ttl > 0 {
 		// Held below what UnixNano can give (the year 2262).
 		expiry = time.Now().Add(min(ttl, maxDiskTTL)).UnixNano()
 	}
+	return d.rewrite(ctx, key, entry, entry.Variant, expiry)
+}
+
+// DeleteVariant removes the stored response of one variant of key, and
+// leaves the key's others (VariantDeleter): the key's file is written
+// again without it, or removed when it held nothing else.
+func (d *DiskStorage) DeleteVariant(ctx context.Context, key, variant string) error {
+	entries, err := d.read(key, true)
+	if err != nil {
+		return err
+	}
+	ofVariant := func(e *Entry) bool { return e.Variant == variant }
+	switch {
+	case !slices.ContainsFunc(entries, ofVariant):
+		return nil
+	case !slices.ContainsFunc(entries, func(e *Entry) bool { return !ofVariant(e) }):
+		return d.Delete(ctx, key)
+	}
+	return d.rewrite(ctx, key, nil, variant, 0)
+}
+
+// rewrite writes key's file again: its records but those of variant,
+// then entry's, when it is not nil, expiring at expiry.
+func (d *DiskStorage) rewrite(ctx context.Context, key string, entry *Entry, variant string, expiry int64) error {
 	names := d.names(key)
 	name := names[0]
 	path := filepath.Join(d.dir, name)
@@ -552,12 +578,12 @@ func (d *DiskStorage) Set(ctx context.Context, key string, entry *Entry, ttl tim
 		}
 		old = nil
 	}
-	size, err := d.writeFile(tmp, old, key, entry, expiry)
-	if err == nil && diskFootprint(size) > d.maxBytes && old != nil {
+	size, err := d.writeFile(tmp, old, key, entry, variant, expiry)
+	if err == nil && diskFootprint(size) > d.maxBytes && old != nil && entry != nil {
 		// The key's variants outgrow the bound together: the new one alone.
 		if _, err = tmp.Seek(0, io.SeekStart); err == nil {
 			if err = tmp.Truncate(0); err == nil {
-				size, err = d.writeFile(tmp, nil, key, entry, expiry)
+				size, err = d.writeFile(tmp, nil, key, entry, variant, expiry)
 			}
 		}
 	}
@@ -592,7 +618,7 @@ func (d *DiskStorage) Set(ctx context.Context, key string, entry *Entry, ttl tim
 // writeFile writes key's new file to f: its header, then its records (see
 // writeDiskRecords), sealed for an encrypted store. It returns the file's
 // size.
-func (d *DiskStorage) writeFile(f *os.File, old *os.File, key string, entry *Entry, expiry int64) (int64, error) {
+func (d *DiskStorage) writeFile(f *os.File, old *os.File, key string, entry *Entry, variant string, expiry int64) (int64, error) {
 	out := &countingWriter{w: f}
 	var oldView io.ReaderAt
 	var oldSize int64
@@ -613,14 +639,14 @@ func (d *DiskStorage) writeFile(f *os.File, old *os.File, key string, entry *Ent
 		if _, err := out.Write(appendDiskFileHeader(nil, key)); err != nil {
 			return out.n, err
 		}
-		err := writeDiskRecords(out, oldView, oldSize, key, entry, expiry)
+		err := writeDiskRecords(out, oldView, oldSize, key, entry, variant, expiry)
 		return out.n, err
 	}
 	sealed, err := newSealedFileWriter(out, d.keys, key)
 	if err != nil {
 		return out.n, err
 	}
-	if err := writeDiskRecords(sealed, oldView, oldSize, key, entry, expiry); err != nil {
+	if err := writeDiskRecords(sealed, oldView, oldSize, key, entry, variant, expiry); err != nil {
 		return out.n, err
 	}
 	err = sealed.Close()
@@ -758,26 +784,29 @@ func openTemp(root *os.Root, dir string) (*os.File, string, error) {
 
 // writeDiskRecords writes a key's records to w: the variants of the
 // current file, shown by old (of oldSize bytes) when not nil, copied byte
-// for byte, unexpired ones only, but the one being replaced; then the new
-// record.
-func writeDiskRecords(w io.Writer, old io.ReaderAt, oldSize int64, key string, entry *Entry, expiry int64) error {
+// for byte, unexpired ones only, but those of variant (the one being
+// replaced or removed); then entry's record, when entry is not nil.
+func writeDiskRecords(w io.Writer, old io.ReaderAt, oldSize int64, key string, entry *Entry, variant string, expiry int64) error {
 	digest := digestOf(key)
-	record := make([]byte, 0, 64+entrySize(entry))
-	record = binary.BigEndian.AppendUint64(record, uint64(expiry))
-	record = append(record, 0, 0, 0, 0) // the encoded length, set below
-	record = append(record, digest[:]...)
-	record, err := appendEntry(record, entry)
-	if err != nil {
-		return err
+	var record []byte
+	if entry != nil {
+		record = make([]byte, 0, 64+entrySize(entry))
+		record = binary.BigEndian.AppendUint64(record, uint64(expiry))
+		record = append(record, 0, 0, 0, 0) // the encoded length, set below
+		record = append(record, digest[:]...)
+		var err error
+		if record, err = appendEntry(record, entry); err != nil {
+			return err
+		}
+		binary.BigEndian.PutUint32(record[8:], uint32(len(record)-diskRecordHeader))
 	}
-	binary.BigEndian.PutUint32(record[8:], uint32(len(record)-diskRecordHeader))
 	if old != nil {
 		// A damaged old file is dropped whole: the new one replaces it.
 		records, _ := readDiskRecords(old, oldSize, digest)
 		kept := 0
 		now := time.Now()
 		for _, r := range records {
-			if r.entry.Variant == entry.Variant || r.expired(now) || kept >= maxVariantsPerKey-1 {
+			if r.entry.Variant == variant || r.expired(now) || kept >= maxVariantsPerKey-1 {
 				continue
 			}
 			if _, err := io.Copy(w, io.NewSectionReader(old, r.offset, r.length)); err != nil {
@@ -786,7 +815,7 @@ func writeDiskRecords(w io.Writer, old io.ReaderAt, oldSize int64, key string, e
 			kept++
 		}
 	}
-	_, err = w.Write(record)
+	_, err := w.Write(record)
 	return err
 }
 
@@ -1296,7 +1325,10 @@ func (r *checkedReader) Close() error {
 // which a context could not interrupt (LocalStorage).
 func (d *DiskStorage) Local() bool { return true }
 
-var _ LocalStorage = (*DiskStorage)(nil)
+var (
+	_ LocalStorage   = (*DiskStorage)(nil)
+	_ VariantDeleter = (*DiskStorage)(nil)
+)
 
 // keyDigest is what a record carries of its key: the first bytes of the
 // key's SHA-256.

@@ -126,7 +126,9 @@ func (m *MemoryStorage) Set(ctx context.Context, key string, entry *Entry, ttl t
 	}
 	size := entrySize(entry)
 	if size+int64(len(key)) > m.maxBytes {
-		return m.Delete(ctx, key)
+		// Too big to keep: the stored response of its variant is
+		// outdated, the key's other variants are not.
+		return m.DeleteVariant(ctx, key, entry.Variant)
 	}
 	var expiry time.Duration
 	if ttl > 0 {
@@ -166,6 +168,29 @@ func (m *MemoryStorage) Delete(_ context.Context, key string) error {
 	defer m.mu.Unlock()
 	if item := m.items[key]; item != nil {
 		m.remove(item)
+	}
+	return nil
+}
+
+// DeleteVariant removes the stored response of one variant of key, and
+// leaves the key's others (VariantDeleter).
+func (m *MemoryStorage) DeleteVariant(_ context.Context, key, variant string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	item := m.items[key]
+	if item == nil {
+		return nil
+	}
+	i := slices.IndexFunc(item.variants, func(e *Entry) bool { return e.Variant == variant })
+	switch {
+	case i < 0:
+	case len(item.variants) == 1:
+		m.remove(item)
+	default:
+		// A reader may hold the variants slice: a new one replaces it.
+		variants := slices.Delete(slices.Clone(item.variants), i, i+1)
+		meta := slices.Delete(item.meta, i, i+1)
+		m.setVariants(item, variants, meta)
 	}
 	return nil
 }
@@ -286,6 +311,7 @@ func (m *MemoryStorage) remove(item *memoryItem) {
 }
 
 var (
+	_ VariantDeleter        = (*MemoryStorage)(nil)
 	_ KeyBytesGetter        = (*MemoryStorage)(nil)
 	_ LocalStorage          = (*MemoryStorage)(nil)
 	_ MemoryTiered          = (*MemoryStorage)(nil)

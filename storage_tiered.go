@@ -129,6 +129,20 @@ func (s *TieredStorage) Delete(ctx context.Context, key string) error {
 	return err
 }
 
+// DeleteVariant removes the stored response of one variant of key from
+// both tiers (VariantDeleter); where the store behind cannot remove one
+// variant alone, every variant of the key goes, from both.
+func (s *TieredStorage) DeleteVariant(ctx context.Context, key, variant string) error {
+	if _, ok := s.back.(VariantDeleter); !ok {
+		return s.Delete(ctx, key)
+	}
+	url := KeyURL(key)
+	s.changeMemory(url, func() { s.front.DeleteVariant(ctx, key, variant) })
+	err := deleteVariant(ctx, s.back, key, variant)
+	s.changeMemory(url, func() { s.front.DeleteVariant(ctx, key, variant) }) // as Delete does
+	return err
+}
+
 // DeleteURL removes every key of url from both tiers.
 func (s *TieredStorage) DeleteURL(ctx context.Context, url string) error {
 	s.changeMemory(url, func() { s.front.DeleteURL(ctx, url) })
@@ -249,6 +263,7 @@ func (b tieredBehind) TimeBounded() bool {
 
 var (
 	_ MemoryTiered       = (*TieredStorage)(nil)
+	_ VariantDeleter     = (*TieredStorage)(nil)
 	_ LocalStorage       = (*TieredStorage)(nil)
 	_ KeyBytesGetter     = tieredMemory{}
 	_ LocalStorage       = tieredMemory{}

@@ -67,3 +67,26 @@ type MemoryTiered interface {
 	// writes to memory and behind; it deletes from the whole Storage.
 	MemoryTier() (memory, behind Storage)
 }
+
+// VariantDeleter is implemented by a Storage that can remove the stored
+// response of one variant of a key (Entry.Variant) and keep the others.
+// The Transport removes one variant when a response for it says the
+// stored one is outdated and may not replace it (a no-store answer, a
+// refused 304 or HEAD update): one caller's request, say with
+// Accept-Language: xx, must not wipe every language's response. A store
+// without it has the key deleted, every variant with it.
+type VariantDeleter interface {
+	Storage
+	// DeleteVariant removes the entry stored under key whose Variant is
+	// variant, if any. Deleting one that is not there is not an error.
+	DeleteVariant(ctx context.Context, key, variant string) error
+}
+
+// deleteVariant removes one variant of key from s: with DeleteVariant
+// where s has it, and else every variant of the key.
+func deleteVariant(ctx context.Context, s Storage, key, variant string) error {
+	if d, ok := s.(VariantDeleter); ok {
+		return d.DeleteVariant(ctx, key, variant)
+	}
+	return s.Delete(ctx, key)
+}

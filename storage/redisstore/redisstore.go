@@ -551,6 +551,28 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// DeleteVariant removes the entry of one variant of key and leaves the
+// key's others, so that a response for one variant (a no-store answer, a
+// refused 304) does not remove every variant's (httpcache.VariantDeleter).
+func (s *Store) DeleteVariant(ctx context.Context, key, variant string) error {
+	ctx, cancel, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	names := s.namesOf(key)
+	err = s.run(ctx, func(ctx context.Context) error {
+		if err := s.client.HDel(ctx, names[0].entry, s.field(key, variant)).Err(); err != nil {
+			return err
+		}
+		return s.deletePrevious(ctx, key, names[1:])
+	})
+	if err := s.end(ctx, err); err != nil {
+		return fmt.Errorf("redisstore: delete variant: %w", err)
+	}
+	return nil
+}
+
 // deletePrevious removes key's hashes named by names, and their members
 // of the URL's index, in one round trip.
 func (s *Store) deletePrevious(ctx context.Context, key string, names []keyNames) error {

@@ -48,6 +48,8 @@ func Run(t *testing.T, newStore Factory) {
 		{"Partitions", testPartitions},
 		{"ManyPartitions", testManyPartitions},
 		{"DeleteURLMissing", testDeleteURLMissing},
+		{"DeleteVariant", testDeleteVariant},
+		{"OversizeVariant", testOversizeVariant},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore) })
@@ -211,6 +213,67 @@ func testVariants(t *testing.T, newStore Factory) {
 	CheckEntry(t, variantNamed(got, fr.Variant), fr2)
 	CheckEntry(t, variantNamed(got, en.Variant), en)
 	mustDeleteAll(t, s, key)
+}
+
+// testDeleteVariant checks DeleteVariant, for a store that implements
+// httpcache.VariantDeleter: one variant goes, the key's others and other
+// keys stay, in every partition of the URL alike.
+func testDeleteVariant(t *testing.T, newStore Factory) {
+	s := newStore(t, 0)
+	d, ok := s.(httpcache.VariantDeleter)
+	if !ok {
+		t.Skip("the store is no httpcache.VariantDeleter: the Transport deletes every variant of a key instead")
+	}
+	ctx := context.Background()
+	key := "https://example.com/vary"
+	other := key + "\x00partition"
+	en := NewEntry("accept-language:en\n", "en", 50)
+	fr := NewEntry("accept-language:fr\n", "fr", 60)
+	for _, k := range []string{key, other} {
+		mustSet(t, s, k, en, time.Hour)
+		mustSet(t, s, k, fr, time.Hour)
+	}
+	if err := d.DeleteVariant(ctx, key, en.Variant); err != nil {
+		t.Fatalf("DeleteVariant: %v", err)
+	}
+	CheckEntry(t, mustGetOne(t, s, key), fr)
+	if got := mustGet(t, s, other); len(got) != 2 {
+		t.Fatalf("DeleteVariant of one key left %d variants under another key of its URL, want 2", len(got))
+	}
+	if err := d.DeleteVariant(ctx, key, en.Variant); err != nil {
+		t.Fatalf("DeleteVariant of a variant not stored: %v", err)
+	}
+	if err := d.DeleteVariant(ctx, "https://example.com/none", ""); err != nil {
+		t.Fatalf("DeleteVariant of a missing key: %v", err)
+	}
+	if err := d.DeleteVariant(ctx, key, fr.Variant); err != nil {
+		t.Fatalf("DeleteVariant of the last variant: %v", err)
+	}
+	if got := mustGet(t, s, key); len(got) != 0 {
+		t.Fatalf("DeleteVariant of the last variant left %d entries", len(got))
+	}
+}
+
+// testOversizeVariant checks that an entry too big for a bounded store,
+// not stored, leaves the key's other variants: one caller's request for a
+// large representation must not wipe the others' responses.
+func testOversizeVariant(t *testing.T, newStore Factory) {
+	const bound = 64 << 10
+	s := newStore(t, bound)
+	if s == nil {
+		t.Skip("the store has no size bound")
+	}
+	key := "https://example.com/sized"
+	small := NewEntry("accept-language:en\n", "en", 100)
+	mustSet(t, s, key, small, time.Hour)
+	if err := s.Set(context.Background(), key, NewEntry("accept-language:fr\n", "fr", 2*bound), time.Hour); err != nil {
+		t.Logf("Set of an entry over the bound: %v", err) // an error is allowed
+	}
+	e := variantNamed(mustGet(t, s, key), small.Variant)
+	if e == nil {
+		t.Fatal("an entry over the bound removed the key's other variant")
+	}
+	CheckEntry(t, e, small)
 }
 
 func testKeysAreDistinct(t *testing.T, newStore Factory) {
