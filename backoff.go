@@ -251,6 +251,12 @@ func (b *backoff) observe(scope string, answered answeredRequest, resp *http.Res
 	st := &backoffState{until: now.Add(min(wait, b.max)), status: resp.StatusCode, answered: answered}
 	st.owner.Store(b)
 	b.scopes[scope] = st
+	if !b.keep(st, st.answered.size()) {
+		// Over the budget: its status alone, to every request.
+		st.answered = answeredRequest{varyStar: true}
+		st.header = http.Header{}
+		return
+	}
 	// The answer is replayed to every caller of the scope, for any URL of
 	// the origin: other requests, and in a shared cache other users. What
 	// may not be kept (no-store, §5.2.2.5) or is for one user (private in
@@ -371,15 +377,36 @@ func answeredBy(x *exchange, resp *http.Response) answeredRequest {
 	}
 	names, star := contentVaryNames(resp.Header, contentCoding(resp.Header))
 	variant := x.variant(names)
-	if len(variant) > maxAnsweredVariant {
+	a := answeredRequest{key: x.key, variant: variant, varyStar: star}
+	if a.size()+varyNamesSize(names) > maxAnsweredVariant {
 		// Not kept: every back-off would hold as much; the answer is
 		// then replayed as its status alone, as to another request.
 		return answeredRequest{key: x.key, varyStar: true}
 	}
-	return answeredRequest{key: x.key, varyNames: names, variant: variant, varyStar: star}
+	// Copies: a name is a piece of the response's Vary line, which would
+	// stay alive with it.
+	a.varyNames = make([]string, len(names))
+	for i, name := range names {
+		a.varyNames[i] = strings.Clone(name)
+	}
+	return a
 }
 
-// maxAnsweredVariant bounds the variant a back-off keeps (answeredBy).
+// size is what a keeps, as a back-off charges it (backoff.keep).
+func (a *answeredRequest) size() int64 {
+	return int64(len(a.key)+len(a.variant)) + varyNamesSize(a.varyNames)
+}
+
+func varyNamesSize(names []string) int64 {
+	n := int64(0)
+	for _, name := range names {
+		n += int64(len(name)) + 16
+	}
+	return n
+}
+
+// maxAnsweredVariant bounds what a back-off keeps of the request it
+// answered (answeredBy), beside its key.
 const maxAnsweredVariant = 4 << 10
 
 // answers reports whether the answer to a is the answer to x's request

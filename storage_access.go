@@ -348,7 +348,7 @@ func (t *Transport) delete(ctx context.Context, key string) error {
 // to be retried.
 func (t *Transport) deleteVariant(ctx context.Context, key, variant string) error {
 	var err error
-	t.inOrder(oneKey(key), func() {
+	t.inOrder(oneVariant(key, variant), func() {
 		ctx, cancel := storageContext(ctx, t.storage.all, t.cfg.storageTimeout)
 		defer cancel()
 		if err = deleteVariant(ctx, t.storage.all.Storage, key, variant); err != nil {

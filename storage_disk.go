@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"hash/crc32"
+	"hash/maphash"
 	"io"
 	"io/fs"
 	"os"
@@ -101,6 +102,12 @@ const (
 type DiskStorage struct {
 	dir      string
 	maxBytes int64
+
+	// keyLocks order the writes and deletes of one key's file in this
+	// process (keyLock): each reads the file, writes a new one and
+	// renames it over, so two at once would lose one's change and bring
+	// back what it replaced.
+	keyLocks [64]sync.Mutex
 
 	mu sync.Mutex
 	// usedBytes counts what the files and directories take on the disk
@@ -525,13 +532,26 @@ func (d *DiskStorage) Set(ctx context.Context, key string, entry *Entry, ttl tim
 		// Held below what UnixNano can give (the year 2262).
 		expiry = time.Now().Add(min(ttl, maxDiskTTL)).UnixNano()
 	}
-	return d.rewrite(ctx, key, entry, entry.Variant, expiry)
+	lock := d.keyLock(key)
+	lock.Lock()
+	defer lock.Unlock()
+	return d.rewrite(key, entry, entry.Variant, expiry)
 }
+
+// keyLock returns the lock that orders the changes of key's file.
+func (d *DiskStorage) keyLock(key string) *sync.Mutex {
+	return &d.keyLocks[maphash.String(diskKeyLockSeed, key)%uint64(len(d.keyLocks))]
+}
+
+var diskKeyLockSeed = maphash.MakeSeed()
 
 // DeleteVariant removes the stored response of one variant of key, and
 // leaves the key's others (VariantDeleter): the key's file is written
 // again without it, or removed when it held nothing else.
 func (d *DiskStorage) DeleteVariant(ctx context.Context, key, variant string) error {
+	lock := d.keyLock(key)
+	lock.Lock()
+	defer lock.Unlock()
 	entries, err := d.read(key, true)
 	if err != nil {
 		return err
@@ -541,14 +561,14 @@ func (d *DiskStorage) DeleteVariant(ctx context.Context, key, variant string) er
 	case !slices.ContainsFunc(entries, ofVariant):
 		return nil
 	case !slices.ContainsFunc(entries, func(e *Entry) bool { return !ofVariant(e) }):
-		return d.Delete(ctx, key)
+		return d.deleteFiles(key)
 	}
-	return d.rewrite(ctx, key, nil, variant, 0)
+	return d.rewrite(key, nil, variant, 0)
 }
 
 // rewrite writes key's file again: its records but those of variant,
 // then entry's, when it is not nil, expiring at expiry.
-func (d *DiskStorage) rewrite(ctx context.Context, key string, entry *Entry, variant string, expiry int64) error {
+func (d *DiskStorage) rewrite(key string, entry *Entry, variant string, expiry int64) error {
 	names := d.names(key)
 	name := names[0]
 	path := filepath.Join(d.dir, name)
@@ -590,7 +610,7 @@ func (d *DiskStorage) rewrite(ctx context.Context, key string, entry *Entry, var
 	if err == nil && diskFootprint(size) > d.maxBytes {
 		tmp.Close()
 		root.Remove(tmpName)
-		return d.Delete(ctx, key)
+		return d.deleteFiles(key)
 	}
 	if closeErr := tmp.Close(); err == nil {
 		err = closeErr
@@ -821,6 +841,14 @@ func writeDiskRecords(w io.Writer, old io.ReaderAt, oldSize int64, key string, e
 
 // Delete removes the key's file.
 func (d *DiskStorage) Delete(_ context.Context, key string) error {
+	lock := d.keyLock(key)
+	lock.Lock()
+	defer lock.Unlock()
+	return d.deleteFiles(key)
+}
+
+// deleteFiles removes the key's file; its keyLock is held.
+func (d *DiskStorage) deleteFiles(key string) error {
 	names := d.names(key)
 	for _, name := range names {
 		d.forget(name)

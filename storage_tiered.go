@@ -218,6 +218,11 @@ func (m tieredMemory) Delete(ctx context.Context, key string) (err error) {
 	return err
 }
 
+func (m tieredMemory) DeleteVariant(ctx context.Context, key, variant string) (err error) {
+	m.s.changeMemory(KeyURL(key), func() { err = m.s.front.DeleteVariant(ctx, key, variant) })
+	return err
+}
+
 func (m tieredMemory) DeleteURL(ctx context.Context, url string) (err error) {
 	m.s.changeMemory(url, func() { err = m.s.front.DeleteURL(ctx, url) })
 	return err
@@ -245,6 +250,14 @@ func (b tieredBehind) Delete(ctx context.Context, key string) error {
 	return b.s.deleteBehind(ctx, key)
 }
 
+// DeleteVariant removes one variant from the shared tier where it can,
+// and else the key (VariantDeleter).
+func (b tieredBehind) DeleteVariant(ctx context.Context, key, variant string) error {
+	err := deleteVariant(ctx, b.s.back, key, variant)
+	b.s.changeMemory(KeyURL(key), func() {})
+	return err
+}
+
 func (b tieredBehind) DeleteURL(ctx context.Context, url string) error {
 	err := b.s.back.DeleteURL(ctx, url)
 	b.s.changeMemory(url, func() {})
@@ -269,4 +282,6 @@ var (
 	_ LocalStorage       = tieredMemory{}
 	_ LocalStorage       = tieredBehind{}
 	_ TimeBoundedStorage = tieredBehind{}
+	_ VariantDeleter     = tieredMemory{}
+	_ VariantDeleter     = tieredBehind{}
 )

@@ -90,11 +90,13 @@ func (w *writeBehind) write(key string, entry *Entry, size int64, work func()) b
 		// Run at once, but after any write of the key still queued or
 		// under way, which it supersedes, as a delete does.
 		w.mu.Unlock()
-		w.delete(oneKey(key), work)
+		w.delete(oneVariant(key, entryVariant(entry)), work)
 		return true
 	}
 	if w.pendingBytes+size > w.limit {
-		w.cancelLocked(oneKey(key))
+		// The queued writes of entry's variant are older than it: they
+		// go too. The key's other variants' stay.
+		w.cancelLocked(oneVariant(key, entryVariant(entry)))
 		w.mu.Unlock()
 		return false
 	}
@@ -187,10 +189,35 @@ func (w *writeBehind) awaitWriting(key string) {
 type keySelection struct {
 	key, url string
 	matches  func(key string) bool
+	// variant, with byVariant, narrows a selection of one key to the
+	// writes of one variant (Entry.Variant): a delete of that variant
+	// supersedes those only, and the key's other variants' writes stay
+	// queued.
+	variant   string
+	byVariant bool
 }
 
 // oneKey selects key.
 func oneKey(key string) keySelection { return keySelection{key: key} }
+
+// oneVariant selects the writes of one variant of key.
+func oneVariant(key, variant string) keySelection {
+	return keySelection{key: key, variant: variant, byVariant: true}
+}
+
+// supersedes reports whether a queued write of a selected key is one the
+// selection drops: any, or for a selection by variant those of it.
+func (s keySelection) supersedes(p *pendingWrite) bool {
+	return !s.byVariant || entryVariant(p.entry) == s.variant
+}
+
+// entryVariant returns e's Variant; "" for nil.
+func entryVariant(e *Entry) string {
+	if e == nil {
+		return ""
+	}
+	return e.Variant
+}
 
 // urlKeys selects every key of url, whatever the partition (KeyURL).
 func urlKeys(url string) keySelection { return keySelection{url: url} }
@@ -218,15 +245,15 @@ func (w *writeBehind) cancelLocked(selected keySelection) (cancelled int) {
 	case selected.matches != nil:
 		for key := range w.byKey {
 			if selected.matches(key) {
-				cancelled += w.cancelKeyLocked(key)
+				cancelled += w.cancelKeyLocked(key, selected)
 			}
 		}
 	case selected.url != "":
 		for key := range w.byURL[selected.url] {
-			cancelled += w.cancelKeyLocked(key) // may remove key from the set: allowed while ranging
+			cancelled += w.cancelKeyLocked(key, selected) // may remove key from the set: allowed while ranging
 		}
 	default:
-		cancelled = w.cancelKeyLocked(selected.key)
+		cancelled = w.cancelKeyLocked(selected.key, selected)
 	}
 	if w.cancelledQueued > 64 && 2*w.cancelledQueued > len(w.queue) {
 		w.compactLocked()
@@ -234,15 +261,15 @@ func (w *writeBehind) cancelLocked(selected keySelection) (cancelled int) {
 	return cancelled
 }
 
-// cancelKeyLocked drops the queued writes of key, and returns how many.
-// w.mu is held.
-func (w *writeBehind) cancelKeyLocked(key string) (cancelled int) {
+// cancelKeyLocked drops the queued writes of key that selected
+// supersedes, and returns how many. w.mu is held.
+func (w *writeBehind) cancelKeyLocked(key string, selected keySelection) (cancelled int) {
 	writes, ok := w.byKey[key]
 	if !ok {
 		return 0
 	}
 	for _, p := range writes {
-		if p != w.writing && !p.cancelled {
+		if p != w.writing && !p.cancelled && selected.supersedes(p) {
 			// Released now, not when the writer reaches it: a writer
 			// stuck on a slow store must not keep what no one will
 			// write (the queue's bound counts only live writes).
@@ -252,7 +279,7 @@ func (w *writeBehind) cancelKeyLocked(key string) (cancelled int) {
 			cancelled++
 		}
 	}
-	w.forgetLocked(key, func(p *pendingWrite) bool { return p != w.writing })
+	w.forgetLocked(key, func(p *pendingWrite) bool { return p != w.writing && p.cancelled })
 	return cancelled
 }
 
