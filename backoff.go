@@ -378,7 +378,7 @@ func answeredBy(x *exchange, resp *http.Response) answeredRequest {
 	names, star := contentVaryNames(resp.Header, contentCoding(resp.Header))
 	variant := x.variant(names)
 	a := answeredRequest{key: x.key, variant: variant, varyStar: star}
-	if a.size()+varyNamesSize(names) > maxAnsweredVariant {
+	if int64(len(variant))+varyNamesSize(names) > maxAnsweredVariant {
 		// Not kept: every back-off would hold as much; the answer is
 		// then replayed as its status alone, as to another request.
 		return answeredRequest{key: x.key, varyStar: true}

@@ -3,6 +3,7 @@ package httpcache
 import (
 	"context"
 	"crypto/sha256"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,8 +101,17 @@ type failedWrite struct {
 	// variant's alone: writes of several variants failed, or one whose
 	// Variant is too long to keep.
 	wholeKey bool
-	memory   bool // the memory tier refused it; else the store behind
-	gen      uint64
+	// vary is a digest of the names the refused entry's Vary lists: an
+	// older entry of the key under another list may answer the same
+	// requests whatever its Variant, and is hidden too.
+	vary   variantDigest
+	memory bool // the memory tier refused it; else the store behind
+	gen    uint64
+}
+
+// varyDigestOf returns the digest of the names e's Vary lists.
+func varyDigestOf(e *Entry) variantDigest {
+	return digestOfVariant(strings.Join(e.responseFacts().varyNames, "\x00"))
 }
 
 // maxKeptVariantName bounds failedWrite.variantName, which
@@ -109,10 +119,11 @@ type failedWrite struct {
 const maxKeptVariantName = 64
 
 // hides reports whether e, stored under the key whose write failed, is
-// outdated by it: of the same variant (or of any, for wholeKey), and not
-// the very entry whose write failed (shows).
+// outdated by it: not the very entry whose write failed (shows), and of
+// the same variant, or under another Vary list (which may answer the
+// same requests), or of any for wholeKey.
 func (w failedWrite) hides(e *Entry) bool {
-	return !w.shows(e) && (w.wholeKey || digestOfVariant(e.Variant) == w.variant)
+	return !w.shows(e) && (w.wholeKey || digestOfVariant(e.Variant) == w.variant || varyDigestOf(e) != w.vary)
 }
 
 // variantDigest identifies an entry's Variant in a fixed size.
@@ -200,11 +211,11 @@ func (f *failedDeletes) rememberWrite(t *Transport, key string, entry *Entry, me
 	defer f.mu.Unlock()
 	f.makeRoomLocked(failedWriteOf, key)
 	f.gen++
-	w := failedWrite{entry: weak.Make(entry), variant: digestOfVariant(entry.Variant), memory: memory, gen: f.gen}
-	if len(entry.Variant) <= maxKeptVariantName {
+	w := failedWrite{entry: weak.Make(entry), variant: digestOfVariant(entry.Variant), vary: varyDigestOf(entry), memory: memory, gen: f.gen}
+	if len(entry.Variant) <= maxKeptVariantName && len(entry.responseFacts().varyNames) > 0 {
 		w.variantName = entry.Variant
 	} else {
-		w.wholeKey = true
+		w.wholeKey = true // or without Vary: it answers every request of the key
 	}
 	if earlier, known := f.writes[key]; !known {
 		f.bytes += failedRecordSize(key)
@@ -332,7 +343,7 @@ func (f *failedDeletes) confirmWrite(key string, gen uint64) {
 func (f *failedDeletes) confirmWriteOf(key, variant string, memory bool, gen uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if w, ok := f.writes[key]; ok && w.gen <= gen && w.memory == memory && w.variant == digestOfVariant(variant) {
+	if w, ok := f.writes[key]; ok && w.gen <= gen && w.memory == memory && !w.wholeKey && w.variant == digestOfVariant(variant) {
 		f.forgetLocked(failedWriteOf, key)
 	}
 	f.count.Store(int64(f.size()))

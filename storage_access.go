@@ -396,6 +396,15 @@ func (t *Transport) deleteFromTier(ctx context.Context, key string, w failedWrit
 	if w.wholeKey {
 		return s.Delete(ctx, key)
 	}
+	// An entry under another Vary list is hidden too (failedWrite.hides):
+	// it goes with the key.
+	entries, err := s.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	if slices.ContainsFunc(usableEntries(entries), func(e *Entry) bool { return varyDigestOf(e) != w.vary }) {
+		return s.Delete(ctx, key)
+	}
 	return deleteVariant(ctx, s.Storage, key, w.variantName)
 }
 

@@ -1,6 +1,7 @@
 package httpcache
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
@@ -90,13 +91,13 @@ func (w *writeBehind) write(key string, entry *Entry, size int64, work func()) b
 		// Run at once, but after any write of the key still queued or
 		// under way, which it supersedes, as a delete does.
 		w.mu.Unlock()
-		w.delete(oneVariant(key, entryVariant(entry)), work)
+		w.delete(outdatedBy(key, entry), work)
 		return true
 	}
 	if w.pendingBytes+size > w.limit {
-		// The queued writes of entry's variant are older than it: they
-		// go too. The key's other variants' stay.
-		w.cancelLocked(oneVariant(key, entryVariant(entry)))
+		// The queued writes entry outdates go too (outdatedBy); the
+		// key's other variants' stay.
+		w.cancelLocked(outdatedBy(key, entry))
 		w.mu.Unlock()
 		return false
 	}
@@ -195,6 +196,10 @@ type keySelection struct {
 	// queued.
 	variant   string
 	byVariant bool
+	// otherVaries, with byVariant, also selects the writes of entries
+	// under another Vary list than varyNames (outdatedBy).
+	otherVaries bool
+	varyNames   []string
 }
 
 // oneKey selects key.
@@ -205,10 +210,25 @@ func oneVariant(key, variant string) keySelection {
 	return keySelection{key: key, variant: variant, byVariant: true}
 }
 
+// outdatedBy selects the writes of key that entry, newer, outdates: those
+// of its variant, and those under another Vary list, which may answer the
+// same requests.
+func outdatedBy(key string, entry *Entry) keySelection {
+	s := keySelection{key: key, variant: entryVariant(entry), byVariant: true, otherVaries: true}
+	if entry != nil {
+		s.varyNames = entry.responseFacts().varyNames
+	}
+	return s
+}
+
 // supersedes reports whether a queued write of a selected key is one the
-// selection drops: any, or for a selection by variant those of it.
+// selection drops: any, or for a selection by variant those of it (and,
+// with otherVaries, those under another Vary list).
 func (s keySelection) supersedes(p *pendingWrite) bool {
-	return !s.byVariant || entryVariant(p.entry) == s.variant
+	if !s.byVariant || entryVariant(p.entry) == s.variant {
+		return true
+	}
+	return s.otherVaries && (p.entry == nil || !slices.Equal(p.entry.responseFacts().varyNames, s.varyNames))
 }
 
 // entryVariant returns e's Variant; "" for nil.
