@@ -31,7 +31,7 @@ func TestFailedWriteHidesOlderEntryOfOtherVaryList(t *testing.T) {
 			h.Set("Vary", "Accept-Language")
 		}
 		return scriptedReply{status: 200, header: h, body: "v" + strconv.Itoa(version), length: -2}
-	}, WithStorage(store), WithSynchronousWrites(true))
+	}, WithStorage(variantDeleterStore{store}), WithSynchronousWrites(true))
 	r.do("GET", "/r", "Accept-Language", "en")
 	if got := r.do("GET", "/r", "Accept-Language", "en"); !got.cache.Hit || got.body != "v0" {
 		t.Fatalf("set-up: %v %q", got.cache.Hit, got.body)
@@ -42,6 +42,13 @@ func TestFailedWriteHidesOlderEntryOfOtherVaryList(t *testing.T) {
 	}
 	if got := r.do("GET", "/r", "Accept-Language", "en"); got.body == "v0" {
 		t.Fatalf("after the caller got v1 and its write failed, the outdated v0 is served again (hit %v, %q)", got.cache.Hit, got.header.Get("Cache-Status"))
+	}
+	// The retry removes v0 with the key, not v1's variant alone: once it
+	// is confirmed, nothing hides v0 any more.
+	refuse = false
+	r.tr.failedDeletes.retryPass(context.Background(), r.tr)
+	if got := r.do("GET", "/r", "Accept-Language", "de"); got.body == "v0" {
+		t.Fatalf("after the retry, the outdated v0 is served to another language (hit %v, %q)", got.cache.Hit, got.header.Get("Cache-Status"))
 	}
 }
 
