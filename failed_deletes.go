@@ -337,16 +337,27 @@ func (f *failedDeletes) confirmWrite(key string, gen uint64) {
 	f.count.Store(int64(f.size()))
 }
 
-// confirmWriteOf forgets a failed write of key's variant to the same
-// tier, remembered at or before generation gen, which a write of that
-// variant has now replaced.
-func (f *failedDeletes) confirmWriteOf(key, variant string, memory bool, gen uint64) {
+// confirmWriteOf forgets a failed write of key to the same tier,
+// remembered at or before generation gen, which the write of entry has now
+// replaced: one of its variant under the same Vary list, or one without
+// Vary, which answers every request of the key and, newest, is chosen
+// over whatever the failed write hid (RFC 9111 §4.1).
+func (f *failedDeletes) confirmWriteOf(key string, entry *Entry, memory bool, gen uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if w, ok := f.writes[key]; ok && w.gen <= gen && w.memory == memory && !w.wholeKey && w.variant == digestOfVariant(variant) {
+	if w, ok := f.writes[key]; ok && w.gen <= gen && w.memory == memory && w.replacedBy(entry) {
 		f.forgetLocked(failedWriteOf, key)
 	}
 	f.count.Store(int64(f.size()))
+}
+
+// replacedBy reports whether a write of entry, stored after w failed,
+// replaces what w meant to store (confirmWriteOf).
+func (w failedWrite) replacedBy(entry *Entry) bool {
+	if len(entry.responseFacts().varyNames) == 0 && !entry.responseFacts().varyStar {
+		return true
+	}
+	return !w.wholeKey && w.variant == digestOfVariant(entry.Variant) && w.vary == varyDigestOf(entry)
 }
 
 // dropOldestLocked drops the record remembered first, skipping the

@@ -284,7 +284,7 @@ func (t *Transport) storeIn(ctx context.Context, s tier, memory bool, key string
 		t.failedDeletes.rememberWrite(t, key, entry, memory)
 	} else if pending {
 		// This write replaced what an earlier failed one could not.
-		t.failedDeletes.confirmWriteOf(key, entry.Variant, memory, gen)
+		t.failedDeletes.confirmWriteOf(key, entry, memory, gen)
 	}
 }
 
