@@ -354,7 +354,7 @@ func (f *failedDeletes) confirmWriteOf(key string, entry *Entry, memory bool, ge
 // replacedBy reports whether a write of entry, stored after w failed,
 // replaces what w meant to store (confirmWriteOf).
 func (w failedWrite) replacedBy(entry *Entry) bool {
-	if len(entry.responseFacts().varyNames) == 0 && !entry.responseFacts().varyStar {
+	if f := entry.responseFacts(); len(f.varyNames) == 0 && !f.varyStar {
 		return true
 	}
 	return !w.wholeKey && w.variant == digestOfVariant(entry.Variant) && w.vary == varyDigestOf(entry)

@@ -314,15 +314,8 @@ func TestDroppedWriteWaitsForTheOlderWriteUnderWay(t *testing.T) {
 		fmt.Fprintf(w, "v%d", version.Load())
 	}, WithStorage(store))
 	h.get("/doc") // v1, written behind, held
-	writes := h.transport.writes
-	writes.mu.Lock()
-	for writes.writing == nil {
-		writes.mu.Unlock()
-		time.Sleep(time.Millisecond)
-		writes.mu.Lock()
-	}
-	writes.limit = writes.pendingBytes + 1 // v2's write does not fit
-	writes.mu.Unlock()
+	waitForWriting(h)
+	fillWriteQueue(h) // v2's write does not fit
 	version.Store(2)
 	if body, _ := getWith(t, h.client, h.origin.URL+"/doc", withHeader("Cache-Control", "no-cache")); body != "v2" {
 		t.Fatalf("refresh: %q", body)

@@ -63,7 +63,8 @@ type MemoryTiered interface {
 	// MemoryTier returns the tier in memory and the store behind it. A
 	// store wholly in memory returns itself and nil; any other memory
 	// tier without a store behind it is ignored. The Transport reads
-	// memory first, and the whole Storage when memory has nothing; it
+	// memory first, the whole Storage when memory has nothing, and behind
+	// when none of the variants memory holds matches the request; it
 	// writes to memory and behind; it deletes from the whole Storage.
 	MemoryTier() (memory, behind Storage)
 }

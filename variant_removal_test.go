@@ -70,3 +70,33 @@ func TestOneVariantsResponseKeepsTheOthers(t *testing.T) {
 		}
 	}
 }
+
+// A response stored without Vary (v0) and a later one with Vary:
+// Accept-Language (v1, en) both match an en request. A no-store answer to
+// it outdates both: each could answer the next en request, so the key
+// goes whole (Transport.removeStored), not only the selected v1.
+func TestOutdatedResponseRemovesEveryMatchingOne(t *testing.T) {
+	for storeName, newStore := range variantStores(t) {
+		t.Run(storeName, func(t *testing.T) {
+			version := 0
+			r := newExchangeRig(t, func(n int, req *http.Request) scriptedReply {
+				switch version {
+				case 0:
+					return scriptedReply{status: 200, header: header("Cache-Control", "max-age=100"), body: "v0", length: -2}
+				case 1:
+					return scriptedReply{status: 200, header: header("Cache-Control", "max-age=100", "Vary", "Accept-Language"), body: "v1", length: -2}
+				}
+				return scriptedReply{status: 200, header: header("Cache-Control", "no-store"), body: "v2", length: -2}
+			}, WithStorage(newStore()), WithSynchronousWrites(true))
+			r.do("GET", "/r", "Accept-Language", "en")
+			r.clock.Advance(time.Second)
+			version = 1
+			r.do("GET", "/r", "Accept-Language", "en", "Cache-Control", "no-cache")
+			version = 2
+			r.do("GET", "/r", "Accept-Language", "en", "Cache-Control", "no-cache")
+			if got := r.do("GET", "/r", "Accept-Language", "en"); got.cache.Hit {
+				t.Fatalf("after a no-store answer, an outdated stored response is served: %q (%q)", got.body, got.header.Get("Cache-Status"))
+			}
+		})
+	}
+}
